@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# expect.sh CODE REGEX CMD...: runs CMD, checks its exit code and that its
+# combined output matches REGEX; for errors, that stderr has one line.
+set -u
+want=$1; pattern=$2; shift 2
+out=$("$@" 2>/tmp/expect.$$.err); code=$?
+err=$(cat /tmp/expect.$$.err); rm -f /tmp/expect.$$.err
+if [ "$code" != "$want" ]; then echo "exit code $code, expected $want"; echo "$out"; echo "$err"; exit 1; fi
+if ! printf '%s\n%s\n' "$out" "$err" | grep -qE -- "$pattern"; then echo "output does not match: $pattern"; echo "$out"; echo "$err"; exit 1; fi
+if [ "$want" = 2 ] && [ "$(printf '%s\n' "$err" | grep -c .)" != 1 ]; then echo "expected exactly one error line, got:"; echo "$err"; exit 1; fi
+echo ok

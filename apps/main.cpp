@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "scenelab 0.1.0");
   scenelab::app::Runner run;
   scenelab::app::AddDataCommands(app, &run);
+  scenelab::app::AddClassicCommands(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libopencv-dev libvlfeat-dev libeigen3-dev libflann-dev liblz4-dev
+  libopencv-dev libvlfeat-dev libeigen3-dev libflann-dev liblz4-dev libopenblas-dev
   libtorch-dev libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libcairo2-dev

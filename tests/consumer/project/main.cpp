@@ -10,6 +10,6 @@ int main() {
   opts.step = 8;
   scenelab::features::DenseSift sift(opts);
   auto d = sift.Compute(img);
-  std::cout << "descriptors=" << d.descriptors.rows << "\n";
-  return d.descriptors.rows > 0 ? 0 : 1;
+  std::cout << "descriptors=" << d.descriptors.rows() << "\n";
+  return d.descriptors.rows() > 0 ? 0 : 1;
 }

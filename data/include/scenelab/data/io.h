@@ -17,6 +17,42 @@ std::string ReadFileText(const std::filesystem::path& path);
 // reader never sees a half-written file, even after a crash.
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view bytes);
 
+// Streams a file into place: bytes go to "<path>.tmp.<pid>", Commit()
+// renames it over `path`; destroyed uncommitted, it removes the temporary.
+class AtomicFileWriter {
+ public:
+  // `durable`: fsync before the rename (results); caches may skip it since
+  // their checksums catch a torn write anyway.
+  explicit AtomicFileWriter(std::filesystem::path path, bool durable = true);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  void Write(const void* data, std::size_t size);
+  void Commit();
+
+ private:
+  std::filesystem::path path_, tmp_;
+  int fd_ = -1;
+  bool durable_;
+  std::vector<char> buf_;
+  void Flush();
+};
+
+// Fast incremental 64-bit checksum (word-wise multiply-rotate, 4 lanes);
+// detects truncation and flipped bits in cache files at memory speed.
+class Checksum64 {
+ public:
+  void Update(const void* data, std::size_t size);
+  std::uint64_t Digest() const;
+
+ private:
+  std::uint64_t lanes_[4] = {0x9E3779B185EBCA87ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0x27D4EB2F165667C5ull};
+  unsigned char tail_[32];
+  std::size_t tail_size_ = 0;
+  std::uint64_t total_ = 0;
+  void Block(const unsigned char* p);
+};
+
 // 64-bit FNV-1a; used for cache keys and to detect corrupt cache payloads.
 std::uint64_t Fnv1a64(const void* data, std::size_t size,
                       std::uint64_t seed = 0xcbf29ce484222325ull);

@@ -1,0 +1,103 @@
+// scenelab classic: tiny images or bag of SIFT, then kNN.
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "scenelab/pipelines/classic.h"
+
+namespace scenelab::app {
+
+namespace {
+struct ClassicFlags {
+  pipelines::ClassicConfig cfg;
+  std::string norm = "l2", interp = "area", metrics = "l1,l2", ks = "1-10", index = "brute", bins = "8";
+  std::string out;
+  bool phow = false;
+};
+
+void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
+  auto& c = f->cfg;
+  cmd->add_option("--data", c.data.path, "Dataset root")->required();
+  cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
+  cmd->add_option("--split", c.data.open.test_fraction, "Test fraction for single-tree folders")->capture_default_str();
+  cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
+  cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
+  cmd->add_flag("--skip-bad", c.data.open.skip_bad, "Skip unreadable images (counted) instead of failing");
+  cmd->add_option("--features", c.features, "tiny|bow")->capture_default_str();
+  cmd->add_option("--tiny-size", c.tiny.size, "Tiny image side")->capture_default_str();
+  cmd->add_option("--norm", f->norm, "Tiny image normalisation: l1|l2|none")->capture_default_str();
+  cmd->add_option("--interp", f->interp, "Tiny image interpolation: area|linear|cubic|nearest")->capture_default_str();
+  cmd->add_flag("--crop", c.tiny.crop_square, "Centre-crop to a square before resizing");
+  cmd->add_option("--step", c.sift.step, "Dense SIFT step in pixels")->capture_default_str();
+  cmd->add_option("--bin", f->bins, "Dense SIFT bin size(s), e.g. 8 or 4,6,8,10")->capture_default_str();
+  cmd->add_flag("--phow", f->phow, "vl_phow settings: bins 4,6,8,10, smoothing, window 1.5 (overrides --bin)");
+  cmd->add_flag("--root-sift", c.sift.root_sift, "RootSIFT descriptors");
+  cmd->add_option("--vocab", c.vocab.size, "Vocabulary size")->capture_default_str();
+  cmd->add_option("--kmeans", c.vocab.algorithm, "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)")->capture_default_str();
+  cmd->add_option("--kmeans-iters", c.vocab.max_iterations, "k-means maximum iterations")->capture_default_str();
+  cmd->add_option("--samples-per-image", c.vocab.descriptors_per_image, "Descriptors sampled per training image")->capture_default_str();
+  cmd->add_option("--pyramid", c.bow.pyramid_levels, "Spatial pyramid levels (0 = none)")->capture_default_str();
+  cmd->add_option("--metric", f->metrics, "Distances, comma-separated: l1,l2,chi2")->capture_default_str();
+  cmd->add_option("--k", f->ks, "k values: 1-10, 1,3,5, ...")->capture_default_str();
+  cmd->add_flag("--weighted", c.distance_weighted, "Distance-weighted kNN vote");
+  cmd->add_option("--index", f->index, "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)")->capture_default_str();
+  cmd->add_option("--flann-checks", c.knn.flann_checks, "FLANN leaves checked per query")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Seed for subsets, sampling and k-means")->capture_default_str();
+  cmd->add_option("--threads", c.threads, "Worker threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--cache", c.cache_dir, "Cache folder (default: OUT/cache)");
+  cmd->add_flag("--clobber", c.clobber, "Recompute every stage, ignoring caches");
+}
+
+void Resolve(ClassicFlags* f) {
+  auto& c = f->cfg;
+  c.tiny.norm = features::ParseNorm(f->norm);
+  c.tiny.interpolation = features::ParseInterpolation(f->interp);
+  c.metrics.clear();
+  for (const auto& m : SplitList(f->metrics)) c.metrics.push_back(classify::ParseMetric(m));
+  c.ks = ParseIntList(f->ks, "--k");
+  c.knn.algorithm = classify::ParseSearchAlgorithm(f->index);
+  if (f->phow) {
+    const int step = c.sift.step;
+    c.sift = features::DenseSiftOptions::Phow();
+    c.sift.step = step;
+  } else {
+    c.sift.bin_sizes = ParseIntList(f->bins, "--bin");
+  }
+  c.Validate();
+}
+}  // namespace
+
+void AddClassicCommands(CLI::App& app, Runner* run) {
+  auto* cmd = app.add_subcommand("classic", "Tiny images or dense-SIFT bag of words, classified by kNN");
+  auto f = std::make_shared<ClassicFlags>();
+  AddClassicOptions(cmd, f.get());
+  cmd->add_option("--out", f->out, "Output folder")->required();
+  cmd->callback([f, run]() {
+    *run = [f]() {
+      Resolve(f.get());
+      std::filesystem::create_directories(f->out);
+      Logger log(std::filesystem::path(f->out) / "log.txt");
+      const auto r = pipelines::RunClassic(f->cfg, f->out, &log);
+      std::cout << fmt::format("{} on {} ({} train / {} test images)\n", r["pipeline"].get<std::string>(),
+                               f->cfg.data.path, r["train_size"].get<std::size_t>(), r["test_size"].get<std::size_t>());
+      std::cout << fmt::format("{:>4}", "k");
+      for (const auto& [m, _] : r["accuracy"].items()) std::cout << fmt::format(" {:>8}", m);
+      std::cout << "\n";
+      for (int k : f->cfg.ks) {
+        std::cout << fmt::format("{:>4}", k);
+        for (const auto& [m, byk] : r["accuracy"].items()) std::cout << fmt::format(" {:>8.4f}", byk[std::to_string(k)].get<double>());
+        std::cout << "\n";
+      }
+      const auto& b = r["best"];
+      std::cout << fmt::format("best: {} k={} accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
+                               b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
+                               r["timings_s"]["total_s"].get<double>(), f->out);
+      return 0;
+    };
+  });
+}
+
+}  // namespace scenelab::app

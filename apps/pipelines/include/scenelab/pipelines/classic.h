@@ -1,0 +1,100 @@
+#pragma once
+// The classical pipelines: tiny images or dense-SIFT bag of words, then
+// kNN, ending in the evaluation layer. Every stage is cached under
+// `cache_dir`, keyed by its parameters and the data, so reruns and sweeps
+// recompute nothing they already have.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scenelab/classify/knn.h"
+#include "scenelab/data/log.h"
+#include "scenelab/data/readers.h"
+#include "scenelab/eval/confusion.h"
+#include "scenelab/features/bow.h"
+#include "scenelab/features/tiny_image.h"
+
+namespace scenelab::pipelines {
+
+struct DataConfig {
+  std::string path;                 // dataset root
+  data::OpenOptions open;           // format, single-tree split
+  std::size_t train_per_class = 0;  // 0 = all training images
+  std::size_t test_per_class = 0;   // 0 = all test images
+  void Validate() const;
+};
+
+struct ClassicConfig {
+  DataConfig data;
+  std::string features = "tiny";  // tiny | bow
+  features::TinyImageOptions tiny;
+  features::DenseSiftOptions sift;
+  features::VocabularyOptions vocab;
+  features::BowOptions bow;
+  std::vector<classify::Metric> metrics = {classify::Metric::kL1, classify::Metric::kL2};
+  std::vector<int> ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  bool distance_weighted = false;   // kNN vote weighting
+  classify::KnnOptions knn;
+  std::uint64_t seed = 0;           // seeds subsets, descriptor sampling, k-means
+  int threads = 0;                  // 0 = all cores
+  std::string cache_dir;            // default: <out>/cache
+  bool clobber = false;             // recompute every stage
+  void Validate() const;
+  nlohmann::ordered_json ToJson() const;
+};
+
+// Loaded once per run and shared by every point of a sweep.
+struct LoadedData {
+  data::DatasetInfo info;
+  data::Dataset train;
+  data::Dataset test;
+};
+LoadedData LoadData(const DataConfig& cfg, std::uint64_t seed);
+
+// What the stages actually computed (as opposed to loaded from cache).
+struct StageCounters {
+  int tiny_extractions = 0;
+  int sift_extractions = 0;  // one per dataset split computed
+  int vocabularies_built = 0;
+  int encodings = 0;
+  int neighbour_searches = 0;
+};
+
+// Feature matrices for train and test.
+struct FeaturePair {
+  features::Matrix train;
+  features::Matrix test;
+};
+
+class ClassicRunner {
+ public:
+  ClassicRunner(const LoadedData& data, std::string cache_dir, int threads, Logger* log);
+  // Features for `cfg` (tiny or bow), from cache when possible.
+  FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
+  // One search per metric at max k; accuracy and predictions for every k.
+  struct KnnOutcome {
+    std::map<std::string, std::map<int, double>> accuracy;  // metric -> k -> accuracy
+    std::map<std::string, std::map<int, eval::Predictions>> predictions;
+  };
+  KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
+  const StageCounters& counters() const { return counters_; }
+
+ private:
+  const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
+  const LoadedData& data_;
+  std::string cache_dir_;
+  int threads_;
+  Logger* log_;
+  StageCounters counters_;
+  // In-memory descriptor reuse across sweep points: key -> features.
+  std::map<std::string, std::vector<features::SiftFeatures>> sift_memo_;
+};
+
+// Runs one classic experiment into `out_dir`: results.json,
+// predictions.csv, confusion.{csv,json}, figures. Returns results.json.
+nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
+
+}  // namespace scenelab::pipelines

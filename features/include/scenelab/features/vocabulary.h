@@ -1,0 +1,76 @@
+#pragma once
+// Visual vocabularies. VocabularyBuilder clusters a seeded sample of
+// descriptors with VLFeat's k-means; the resulting Vocabulary assigns
+// descriptors to their nearest word (squared L2) through a GEMM.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scenelab/features/dense_sift.h"
+#include "scenelab/features/types.h"
+
+namespace scenelab::features {
+
+struct VocabularyOptions {
+  int size = 200;                   // number of words (15-scene recipe: 200)
+  // gemm: Lloyd iterations whose assignment step is one blocked GEMM on
+  // OpenBLAS, multi-threaded; it reaches the same fixpoint as Elkan's exact
+  // acceleration of Lloyd. elkan | lloyd | ann: VLFeat's own vl_kmeans.
+  std::string algorithm = "gemm";
+  int max_iterations = 100;         // vl_kmeans' MaxNumIterations in the reference run
+  int descriptors_per_image = 100;  // sampled from each training image, as the reference run
+  int repetitions = 1;              // restarts; the lowest energy wins
+  std::uint64_t seed = 0;           // seeds the sample and k-means++
+  void Validate() const;
+};
+
+class Vocabulary {
+ public:
+  Vocabulary() = default;
+  Vocabulary(Matrix centers, VocabularyOptions params, double energy);
+
+  int size() const { return static_cast<int>(centers_.rows()); }
+  int dim() const { return static_cast<int>(centers_.cols()); }
+  const Matrix& centers() const { return centers_; }
+  const VocabularyOptions& params() const { return params_; }
+  double energy() const { return energy_; }
+
+  // Nearest word of each descriptor row (ties go to the lower index).
+  std::vector<int> Assign(const ByteMatrix& descriptors) const;
+  std::vector<int> Assign(const Matrix& descriptors) const;
+
+  // Binary file with a JSON header of the parameters and a checksum.
+  void Save(const std::string& path) const;
+  static Vocabulary Load(const std::string& path);
+
+ private:
+  Matrix centers_;
+  Eigen::VectorXf center_norms_;
+  VocabularyOptions params_;
+  double energy_ = 0;
+};
+
+class VocabularyBuilder {
+ public:
+  // `threads`: workers for the gemm algorithm (0 = all cores); the result
+  // does not depend on it.
+  explicit VocabularyBuilder(const VocabularyOptions& opts, int threads = 0);
+  // Samples descriptors_per_image descriptors from each image (seeded), then
+  // clusters them.
+  Vocabulary Build(const std::vector<SiftFeatures>& training) const;
+  Vocabulary Build(const std::vector<const SiftFeatures*>& training) const;
+  // Clusters the rows of `sample` directly.
+  Vocabulary Cluster(const Matrix& sample) const;
+  // The seeded sample Build() clusters.
+  Matrix Sample(const std::vector<const SiftFeatures*>& training) const;
+
+ private:
+  VocabularyOptions opts_;
+  int threads_;
+};
+
+// OpenBLAS is made single-threaded once per process: scenelab parallelises
+// over blocks itself, and nested BLAS threads would oversubscribe the cores.
+void UseSingleThreadedBlas();
+
+}  // namespace scenelab::features

@@ -1,0 +1,31 @@
+#include "scenelab/features/types.h"
+
+#include "scenelab/data/error.h"
+
+namespace scenelab::features {
+
+Norm ParseNorm(const std::string& s) {
+  if (s == "none") return Norm::kNone;
+  if (s == "l1" || s == "L1") return Norm::kL1;
+  if (s == "l2" || s == "L2") return Norm::kL2;
+  throw Error("norm: unknown value '" + s + "' (expected none, l1 or l2)");
+}
+
+std::string ToString(Norm n) {
+  switch (n) {
+    case Norm::kNone: return "none";
+    case Norm::kL1: return "l1";
+    case Norm::kL2: return "l2";
+  }
+  return "?";
+}
+
+void NormalizeRows(Matrix& m, Norm n) {
+  if (n == Norm::kNone) return;
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    const float z = n == Norm::kL1 ? m.row(r).cwiseAbs().sum() : m.row(r).norm();
+    if (z > 0) m.row(r) /= z;
+  }
+}
+
+}  // namespace scenelab::features

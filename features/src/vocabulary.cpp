@@ -1,0 +1,275 @@
+#include "scenelab/features/vocabulary.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+extern "C" {
+#include <vl/generic.h>
+#include <vl/kmeans.h>
+#include <vl/random.h>
+}
+
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/data/parallel.h"
+#include "scenelab/data/rng.h"
+#include "scenelab/features/cache.h"
+
+namespace scenelab::features {
+
+void VocabularyOptions::Validate() const {
+  if (size < 1) throw Error("VocabularyOptions.size (--vocab) must be >= 1, got " + std::to_string(size));
+  if (algorithm != "gemm" && algorithm != "elkan" && algorithm != "lloyd" && algorithm != "ann") {
+    throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm, elkan, lloyd or ann, got '" + algorithm + "'");
+  }
+  if (max_iterations < 1) throw Error("VocabularyOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
+  if (descriptors_per_image < 1) {
+    throw Error("VocabularyOptions.descriptors_per_image must be >= 1, got " + std::to_string(descriptors_per_image));
+  }
+  if (repetitions < 1) throw Error("VocabularyOptions.repetitions must be >= 1, got " + std::to_string(repetitions));
+}
+
+Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy)
+    : centers_(std::move(centers)), params_(std::move(params)), energy_(energy) {
+  center_norms_ = centers_.rowwise().squaredNorm();
+}
+
+extern "C" void openblas_set_num_threads(int);
+
+void UseSingleThreadedBlas() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+namespace {
+// Nearest centre per row of X via |c|^2 - 2 x.c (|x|^2 is constant per row).
+std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen::VectorXf& cn) {
+  std::vector<int> out(static_cast<std::size_t>(x.rows()), 0);
+  constexpr Eigen::Index kBlock = 4096;
+  Matrix dots;
+  for (Eigen::Index b = 0; b < x.rows(); b += kBlock) {
+    const Eigen::Index n = std::min(kBlock, x.rows() - b);
+    dots.noalias() = x.middleRows(b, n) * centers.transpose();
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const float* d = dots.row(i).data();
+      int best = 0;
+      float bestv = cn[0] - 2 * d[0];
+      for (Eigen::Index k = 1; k < centers.rows(); ++k) {
+        const float v = cn[k] - 2 * d[k];
+        if (v < bestv) {
+          bestv = v;
+          best = static_cast<int>(k);
+        }
+      }
+      out[static_cast<std::size_t>(b + i)] = best;
+    }
+  }
+  return out;
+}
+// Lloyd's algorithm; the assignment step is a blocked GEMM run in parallel
+// over fixed row blocks, the update step a sequential sum in double, so the
+// result does not depend on the thread count. Stops when no assignment
+// changes. An empty cluster takes the point farthest from its centre.
+void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads, double* energy) {
+  UseSingleThreadedBlas();
+  const Eigen::Index n = x.rows(), k = centers->rows(), d = x.cols();
+  const Eigen::VectorXf xn = x.rowwise().squaredNorm();
+  std::vector<int> assign(static_cast<std::size_t>(n), -1);
+  std::vector<float> dist(static_cast<std::size_t>(n), 0.0f);
+  constexpr Eigen::Index kBlock = 2048;
+  const std::size_t blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
+  for (int it = 0; it < max_iterations; ++it) {
+    const Eigen::VectorXf cn = centers->rowwise().squaredNorm();
+    std::vector<std::size_t> changed(blocks, 0);
+    ParallelForRange(blocks, threads, 1, [&](std::size_t b0, std::size_t b1) {
+      Matrix dots;
+      for (std::size_t b = b0; b < b1; ++b) {
+        const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
+        dots.noalias() = x.middleRows(r0, rn) * centers->transpose();
+        for (Eigen::Index i = 0; i < rn; ++i) {
+          const float* dr = dots.row(i).data();
+          int best = 0;
+          float bv = cn[0] - 2 * dr[0];
+          for (Eigen::Index c = 1; c < k; ++c) {
+            const float v = cn[c] - 2 * dr[c];
+            if (v < bv) {
+              bv = v;
+              best = static_cast<int>(c);
+            }
+          }
+          const auto gi = static_cast<std::size_t>(r0 + i);
+          if (assign[gi] != best) ++changed[b];
+          assign[gi] = best;
+          dist[gi] = std::max(0.0f, xn[r0 + i] + bv);
+        }
+      }
+    });
+    std::size_t total_changed = 0;
+    for (auto c : changed) total_changed += c;
+    *energy = 0;
+    for (float v : dist) *energy += v;
+    if (it > 0 && total_changed == 0) break;
+    Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(k, d);
+    std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
+    for (Eigen::Index i = 0; i < n; ++i) {
+      const int c = assign[static_cast<std::size_t>(i)];
+      sums.row(c) += x.row(i).cast<double>();
+      ++counts[static_cast<std::size_t>(c)];
+    }
+    std::vector<char> taken(static_cast<std::size_t>(n), 0);
+    for (Eigen::Index c = 0; c < k; ++c) {
+      if (counts[static_cast<std::size_t>(c)] > 0) {
+        centers->row(c) = (sums.row(c) / static_cast<double>(counts[static_cast<std::size_t>(c)])).cast<float>();
+        continue;
+      }
+      std::size_t far = 0;
+      float fd = -1;
+      for (std::size_t i = 0; i < dist.size(); ++i) {
+        if (!taken[i] && dist[i] > fd) {
+          fd = dist[i];
+          far = i;
+        }
+      }
+      taken[far] = 1;
+      centers->row(c) = x.row(static_cast<Eigen::Index>(far));
+    }
+  }
+}
+}  // namespace
+
+std::vector<int> Vocabulary::Assign(const Matrix& descriptors) const {
+  UseSingleThreadedBlas();
+  if (descriptors.rows() == 0) return {};
+  if (descriptors.cols() != centers_.cols()) {
+    throw Error("Vocabulary::Assign: descriptors have " + std::to_string(descriptors.cols()) +
+                " dimensions, the vocabulary " + std::to_string(centers_.cols()));
+  }
+  return AssignRows(descriptors, centers_, center_norms_);
+}
+
+std::vector<int> Vocabulary::Assign(const ByteMatrix& descriptors) const {
+  return Assign(Matrix(descriptors.cast<float>()));
+}
+
+void Vocabulary::Save(const std::string& path) const {
+  nlohmann::json j = {{"size", params_.size},
+                      {"algorithm", params_.algorithm},
+                      {"max_iterations", params_.max_iterations},
+                      {"descriptors_per_image", params_.descriptors_per_image},
+                      {"repetitions", params_.repetitions},
+                      {"seed", params_.seed},
+                      {"energy", energy_}};
+  SaveMatrixCache(path, "vocabulary:" + j.dump(), centers_);
+}
+
+Vocabulary Vocabulary::Load(const std::string& path) {
+  std::string why;
+  // The key is stored in the file; read it back by asking for any key.
+  auto bytes = ReadFileBytes(path);
+  const std::string tag = "vocabulary:";
+  const std::string s(bytes.begin(), bytes.end());
+  const auto pos = s.find(tag);
+  if (pos == std::string::npos) throw Error(path + ": not a scenelab vocabulary file");
+  // Key is length-prefixed just before `pos`; LoadMatrixCache re-validates it.
+  std::uint32_t len = 0;
+  if (pos < 4) throw Error(path + ": not a scenelab vocabulary file");
+  std::memcpy(&len, &bytes[pos - 4], 4);
+  if (pos + len > bytes.size()) throw Error(path + ": truncated vocabulary file");
+  const std::string key = s.substr(pos, len);
+  auto m = LoadMatrixCache(path, key, &why);
+  if (!m) throw Error(path + ": cannot load vocabulary: " + why);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(key.substr(tag.size()));
+    VocabularyOptions p;
+    p.size = j.at("size").get<int>();
+    p.algorithm = j.at("algorithm").get<std::string>();
+    p.max_iterations = j.at("max_iterations").get<int>();
+    p.descriptors_per_image = j.at("descriptors_per_image").get<int>();
+    p.repetitions = j.at("repetitions").get<int>();
+    p.seed = j.at("seed").get<std::uint64_t>();
+    if (p.size != m->rows()) {
+      throw Error(path + ": header says size " + std::to_string(p.size) + " but holds " + std::to_string(m->rows()) + " words");
+    }
+    return Vocabulary(std::move(*m), p, j.at("energy").get<double>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": bad vocabulary header: " + e.what());
+  }
+}
+
+VocabularyBuilder::VocabularyBuilder(const VocabularyOptions& opts, int threads) : opts_(opts), threads_(threads) {
+  opts_.Validate();
+}
+
+Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
+  std::size_t total = 0;
+  for (const auto* f : training) total += std::min<std::size_t>(f->descriptors.rows(), opts_.descriptors_per_image);
+  Matrix sample(static_cast<Eigen::Index>(total), training.empty() ? 128 : training.front()->descriptors.cols());
+  Eigen::Index row = 0;
+  for (std::size_t i = 0; i < training.size(); ++i) {
+    const auto& d = training[i]->descriptors;
+    std::vector<Eigen::Index> idx(static_cast<std::size_t>(d.rows()));
+    for (Eigen::Index r = 0; r < d.rows(); ++r) idx[static_cast<std::size_t>(r)] = r;
+    Rng rng(MixSeed(opts_.seed, i + 17));
+    // Partial Fisher-Yates: the first m entries are a uniform sample.
+    const std::size_t m = std::min<std::size_t>(idx.size(), opts_.descriptors_per_image);
+    for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(idx.size() - j)]);
+    std::sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(m));
+    for (std::size_t j = 0; j < m; ++j) sample.row(row++) = d.row(idx[j]).cast<float>();
+  }
+  return sample;
+}
+
+Vocabulary VocabularyBuilder::Build(const std::vector<SiftFeatures>& training) const {
+  std::vector<const SiftFeatures*> ptrs;
+  for (const auto& f : training) ptrs.push_back(&f);
+  return Build(ptrs);
+}
+
+Vocabulary VocabularyBuilder::Build(const std::vector<const SiftFeatures*>& training) const {
+  return Cluster(Sample(training));
+}
+
+Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
+  if (sample.rows() < opts_.size) {
+    throw Error("vocabulary of " + std::to_string(opts_.size) + " words needs at least as many descriptors, got " +
+                std::to_string(sample.rows()));
+  }
+  struct KMeansDeleter {
+    void operator()(VlKMeans* k) const { vl_kmeans_delete(k); }
+  };
+  std::unique_ptr<VlKMeans, KMeansDeleter> km(vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2));
+  if (!km) throw Error("vl_kmeans_new failed");
+  vl_kmeans_set_algorithm(km.get(), opts_.algorithm == "elkan" ? VlKMeansElkan
+                                    : opts_.algorithm == "ann" ? VlKMeansANN
+                                                               : VlKMeansLloyd);
+  vl_kmeans_set_initialization(km.get(), VlKMeansPlusPlus);
+  vl_kmeans_set_max_num_iterations(km.get(), static_cast<vl_size>(opts_.max_iterations));
+  vl_kmeans_set_num_repetitions(km.get(), static_cast<vl_size>(opts_.repetitions));
+  if (opts_.algorithm == "ann") {
+    vl_kmeans_set_max_num_comparisons(km.get(), 100);
+    vl_kmeans_set_num_trees(km.get(), 3);
+  }
+  // k-means++ draws from VLFeat's per-thread generator: seed it explicitly.
+  vl_rand_seed(vl_get_rand(), static_cast<vl_uint32>(opts_.seed ^ (opts_.seed >> 32)));
+  if (opts_.algorithm == "gemm") {
+    vl_kmeans_init_centers_plus_plus(km.get(), sample.data(), static_cast<vl_size>(sample.cols()),
+                                     static_cast<vl_size>(sample.rows()), static_cast<vl_size>(opts_.size));
+    Matrix centers(opts_.size, sample.cols());
+    std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
+    double energy = 0;
+    LloydGemm(sample, &centers, opts_.max_iterations, threads_, &energy);
+    return Vocabulary(std::move(centers), opts_, energy);
+  }
+  const double energy = vl_kmeans_cluster(km.get(), sample.data(), static_cast<vl_size>(sample.cols()),
+                                          static_cast<vl_size>(sample.rows()), static_cast<vl_size>(opts_.size));
+  Matrix centers(opts_.size, sample.cols());
+  std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
+  return Vocabulary(std::move(centers), opts_, energy);
+}
+
+}  // namespace scenelab::features

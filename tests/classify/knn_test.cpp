@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include "scenelab/classify/knn.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/rng.h"
+
+using namespace scenelab;
+using namespace scenelab::classify;
+
+namespace {
+Matrix RandomMatrix(int rows, int cols, std::uint64_t seed, bool positive = false) {
+  Matrix m(rows, cols);
+  Rng r(seed);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) m(i, j) = static_cast<float>(positive ? r.Uniform() : r.Uniform() * 2 - 1);
+  }
+  return m;
+}
+std::vector<int> Labels(int n, int classes) {
+  std::vector<int> l(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) l[static_cast<std::size_t>(i)] = i % classes;
+  return l;
+}
+}  // namespace
+
+TEST(Classify_KnnClassifier, BruteForceMatchesNaiveReference) {
+  // Odd sizes exercise the block edges and the kernels' tails.
+  const Matrix train = RandomMatrix(301, 37, 1, true), queries = RandomMatrix(45, 37, 2, true);
+  for (Metric m : {Metric::kL1, Metric::kL2, Metric::kChi2}) {
+    KnnOptions o;
+    o.query_block = 16;
+    o.train_block = 64;
+    KnnClassifier knn(o);
+    knn.Fit(train, Labels(301, 5), 5);
+    const auto fast = knn.Search(queries, 7, m);
+    const auto ref = NaiveSearch(train, queries, 7, m);
+    EXPECT_EQ(fast.indices, ref.indices) << ToString(m);
+    EXPECT_TRUE(fast.distances.isApprox(ref.distances, 1e-4f)) << ToString(m);
+  }
+}
+
+TEST(Classify_KnnClassifier, IdenticalForOneAndTwoThreads) {
+  const Matrix train = RandomMatrix(500, 64, 3), queries = RandomMatrix(300, 64, 4);
+  KnnOptions o1, o2;
+  o1.threads = 1;
+  o2.threads = 2;
+  KnnClassifier a(o1), b(o2);
+  a.Fit(train, Labels(500, 10), 10);
+  b.Fit(train, Labels(500, 10), 10);
+  for (Metric m : {Metric::kL1, Metric::kL2}) {
+    const auto x = a.Search(queries, 10, m), y = b.Search(queries, 10, m);
+    EXPECT_EQ(x.indices, y.indices);
+    EXPECT_EQ(x.distances, y.distances);
+  }
+}
+
+TEST(Classify_KnnClassifier, EqualDistancesGoToLowerIndexAndVoteTiesToNearestClass) {
+  // Training points: duplicates at distance 1 from the query, plus a farther one.
+  Matrix train(5, 2);
+  train << 1, 0,   // 0: class 2
+      0, 1,        // 1: class 1  (same distance as 0)
+      -1, 0,       // 2: class 1  (same distance)
+      0, -1,       // 3: class 2  (same distance)
+      5, 5;        // 4: class 0
+  KnnClassifier knn;
+  knn.Fit(train, {2, 1, 1, 2, 0}, 3);
+  Matrix q = Matrix::Zero(1, 2);
+  const auto nn = knn.Search(q, 4, Metric::kL2);
+  EXPECT_EQ(nn.indices(0, 0), 0);
+  EXPECT_EQ(nn.indices(0, 1), 1);
+  EXPECT_EQ(nn.indices(0, 2), 2);
+  EXPECT_EQ(nn.indices(0, 3), 3);
+  // k = 2: one vote each for classes 2 and 1; class 2's member ranks first.
+  EXPECT_EQ(knn.Vote(nn, 2).labels[0], 2);
+  EXPECT_FLOAT_EQ(knn.Vote(nn, 2).scores[0], 0.5f);
+  // k = 3: class 1 has two votes.
+  EXPECT_EQ(knn.Vote(nn, 3).labels[0], 1);
+}
+
+TEST(Classify_KnnClassifier, DistanceWeightingFavoursCloseNeighbours) {
+  Matrix train(3, 1);
+  train << 0.1f, 2.0f, 2.1f;
+  KnnClassifier knn;
+  knn.Fit(train, {0, 1, 1}, 2);
+  Matrix q(1, 1);
+  q << 0.0f;
+  EXPECT_EQ(knn.Predict(q, 3, Metric::kL1, false).labels[0], 1);
+  EXPECT_EQ(knn.Predict(q, 3, Metric::kL1, true).labels[0], 0);
+}
+
+TEST(Classify_KnnClassifier, RejectsKLargerThanTrainingSet) {
+  KnnClassifier knn;
+  knn.Fit(RandomMatrix(5, 3, 5), Labels(5, 2), 2);
+  try {
+    knn.Search(RandomMatrix(2, 3, 6), 6, Metric::kL2);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("k = 6 is larger than the training set (5 samples)"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(knn.Search(RandomMatrix(2, 4, 6), 1, Metric::kL2), Error);
+  EXPECT_THROW(knn.Fit(RandomMatrix(5, 3, 5), {0, 1, 7, 0, 1}, 2), Error);
+}
+
+TEST(Classify_KnnClassifier, FlannKdTreeHasHighRecall) {
+  const Matrix train = RandomMatrix(2000, 16, 7), queries = RandomMatrix(200, 16, 8);
+  KnnOptions o;
+  o.algorithm = SearchAlgorithm::kKdTree;
+  o.flann_checks = 512;
+  KnnClassifier approx(o), exact;
+  approx.Fit(train, Labels(2000, 4), 4);
+  exact.Fit(train, Labels(2000, 4), 4);
+  const auto a = approx.Search(queries, 1, Metric::kL2), e = exact.Search(queries, 1, Metric::kL2);
+  int hits = 0;
+  for (int i = 0; i < 200; ++i) hits += a.indices(i, 0) == e.indices(i, 0);
+  EXPECT_GE(hits, 180);  // recall@1 >= 0.9 at 512 checks
+}
+
+TEST(Classify_KnnClassifier, OneSearchServesEveryK) {
+  KnnClassifier knn;
+  knn.Fit(RandomMatrix(50, 4, 9), Labels(50, 3), 3);
+  const auto nn = knn.Search(RandomMatrix(10, 4, 10), 10, Metric::kL1);
+  for (int k = 1; k <= 10; ++k) EXPECT_EQ(knn.Vote(nn, k).labels.size(), 10u);
+  EXPECT_EQ(knn.searches_performed(), 1u);
+  EXPECT_THROW(knn.Vote(nn, 11), Error);
+}

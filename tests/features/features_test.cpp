@@ -1,0 +1,258 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fixtures.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/data/rng.h"
+#include "scenelab/features/bow.h"
+#include "scenelab/features/cache.h"
+#include "scenelab/features/dense_sift.h"
+#include "scenelab/features/tiny_image.h"
+#include "scenelab/features/vocabulary.h"
+
+using namespace scenelab;
+using namespace scenelab::features;
+using scenelab::fixtures::TempDir;
+
+namespace {
+cv::Mat Noise(int w, int h, std::uint64_t seed) {
+  cv::Mat m(h, w, CV_8U);
+  Rng r(seed);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) m.at<unsigned char>(y, x) = static_cast<unsigned char>(r.Below(256));
+  }
+  return m;
+}
+
+data::Dataset InMemoryDataset(int n, int w, int h) {
+  std::vector<data::Sample> s;
+  for (int i = 0; i < n; ++i) s.push_back({i % 3, "mem#" + std::to_string(i), fixtures::ClassImage(i % 3, i, w, h)});
+  return data::Dataset({"a", "b", "c"}, s);
+}
+}  // namespace
+
+TEST(Features_TinyImage, ZeroMeanUnitLengthAndSize) {
+  TinyImageOptions o;
+  TinyImage tiny(o);
+  const Matrix f = tiny.Compute(Noise(120, 90, 1));
+  ASSERT_EQ(f.cols(), 256);
+  EXPECT_NEAR(f.mean(), 0.0, 1e-6);
+  EXPECT_NEAR(f.norm(), 1.0, 1e-5);
+  o.norm = Norm::kL1;
+  o.size = 8;
+  const Matrix g = TinyImage(o).Compute(Noise(50, 70, 2));
+  ASSERT_EQ(g.cols(), 64);
+  EXPECT_NEAR(g.cwiseAbs().sum(), 1.0, 1e-5);
+}
+
+TEST(Features_TinyImage, AreaResizeOfConstantBlocksIsExact) {
+  // A 32x32 image of 2x2 constant blocks shrinks to exactly those blocks.
+  cv::Mat img(32, 32, CV_8U);
+  for (int y = 0; y < 32; ++y) {
+    for (int x = 0; x < 32; ++x) img.at<unsigned char>(y, x) = static_cast<unsigned char>((x / 2 + y / 2 * 16) % 256);
+  }
+  TinyImageOptions o;
+  o.zero_mean = false;
+  o.norm = Norm::kNone;
+  const Matrix f = TinyImage(o).Compute(img);
+  for (int i = 0; i < 256; ++i) EXPECT_NEAR(f(0, i), ((i % 16) + (i / 16) * 16) % 256 / 255.0, 1e-6);
+}
+
+TEST(Features_TinyImage, CropSquareTakesTheCentre) {
+  cv::Mat img(20, 40, CV_8U, cv::Scalar(0));
+  img(cv::Rect(10, 0, 20, 20)).setTo(200);  // the centre square is bright
+  TinyImageOptions o;
+  o.crop_square = true;
+  o.zero_mean = false;
+  o.norm = Norm::kNone;
+  o.size = 4;
+  const Matrix f = TinyImage(o).Compute(img);
+  EXPECT_NEAR(f.minCoeff(), 200 / 255.0, 1e-6);
+  o.size = 0;
+  EXPECT_THROW(TinyImage{o}, Error);
+}
+
+TEST(Features_DenseSift, DescriptorCountForSizeAndStep) {
+  DenseSiftOptions o;
+  o.step = 5;
+  o.bin_sizes = {8};
+  DenseSift sift(o);
+  const auto f = sift.Compute(Noise(100, 80, 3));
+  // VLFeat: ((W-1-3*bin)/step + 1) * ((H-1-3*bin)/step + 1) frames.
+  EXPECT_EQ(f.descriptors.rows(), ((99 - 24) / 5 + 1) * ((79 - 24) / 5 + 1));
+  EXPECT_EQ(f.descriptors.cols(), 128);
+  EXPECT_EQ(f.frames(0, 2), 8.0f);
+  EXPECT_EQ(f.width, 100);
+  // Reusing the filter on another size gives that size's count.
+  const auto g = sift.Compute(Noise(60, 60, 4));
+  EXPECT_EQ(g.descriptors.rows(), ((59 - 24) / 5 + 1) * ((59 - 24) / 5 + 1));
+}
+
+TEST(Features_DenseSift, MultiScaleAndRootSift) {
+  DenseSiftOptions o = DenseSiftOptions::Phow();
+  DenseSift sift(o);
+  const auto f = sift.Compute(Noise(80, 80, 5));
+  EXPECT_GT(f.descriptors.rows(), 0);
+  std::set<float> scales;
+  for (Eigen::Index i = 0; i < f.frames.rows(); ++i) scales.insert(f.frames(i, 2));
+  EXPECT_EQ(scales, (std::set<float>{4, 6, 8, 10}));
+  o.root_sift = true;
+  const auto r = DenseSift(o).Compute(Noise(80, 80, 5));
+  ASSERT_EQ(r.descriptors.rows(), f.descriptors.rows());
+  // RootSIFT descriptors have unit L2 norm before byte scaling (sqrt of an L1-normalised vector).
+  const Eigen::VectorXf d = r.descriptors.row(r.descriptors.rows() / 2).cast<float>().transpose() / 512.0f;
+  EXPECT_NEAR(d.norm(), 1.0, 0.08);
+}
+
+TEST(Features_DenseSift, RejectsTinyImagesAndBadOptions) {
+  DenseSiftOptions o;
+  DenseSift sift(o);
+  try {
+    sift.Compute(Noise(1, 1, 6));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("1x1 pixels is smaller than one SIFT descriptor"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sift.Compute(Noise(20, 20, 6)), Error);  // bin 8 needs 25 pixels
+  o.step = 0;
+  try {
+    DenseSift{o};
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("step"), std::string::npos);
+  }
+}
+
+TEST(Features_DenseSift, SameResultsForOneAndTwoThreads) {
+  const auto ds = InMemoryDataset(9, 64, 48);
+  DenseSiftOptions o;
+  o.step = 4;
+  const auto a = ComputeDenseSift(ds, o, 1);
+  const auto b = ComputeDenseSift(ds, o, 2);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].descriptors, b[i].descriptors);
+    EXPECT_EQ(a[i].frames, b[i].frames);
+  }
+}
+
+TEST(Features_Vocabulary, FindsWellSeparatedClusters) {
+  // Four clusters around distinct corners of the 128-d cube.
+  Matrix truth = Matrix::Zero(4, 128);
+  for (int c = 0; c < 4; ++c) truth.block(c, c * 32, 1, 32).setConstant(100.0f);
+  Matrix sample(400, 128);
+  Rng r(7);
+  for (int i = 0; i < 400; ++i) {
+    for (int d = 0; d < 128; ++d) sample(i, d) = truth(i % 4, d) + static_cast<float>(r.Uniform() * 4 - 2);
+  }
+  for (const std::string algo : {"gemm", "elkan"}) {
+    VocabularyOptions o;
+    o.size = 4;
+    o.algorithm = algo;
+    o.seed = 3;
+    const Vocabulary v = VocabularyBuilder(o).Cluster(sample);
+    ASSERT_EQ(v.size(), 4);
+    for (int c = 0; c < 4; ++c) {
+      float best = 1e30f;
+      for (int w = 0; w < 4; ++w) best = std::min(best, (v.centers().row(w) - truth.row(c)).norm());
+      EXPECT_LT(best, 2.0f) << algo << " missed cluster " << c;
+    }
+    // Every sample goes to the word nearest its true centre.
+    const auto words = v.Assign(sample);
+    for (int i = 4; i < 400; ++i) EXPECT_EQ(words[i], words[i % 4]);
+  }
+}
+
+TEST(Features_Vocabulary, SeededThreadIndependentAndSavedWithParameters) {
+  const auto ds = InMemoryDataset(6, 64, 64);
+  const auto sift = ComputeDenseSift(ds, DenseSiftOptions{}, 2);
+  VocabularyOptions o;
+  o.size = 10;
+  o.descriptors_per_image = 30;
+  o.seed = 11;
+  const auto a = VocabularyBuilder(o, 1).Build(sift);
+  const auto b = VocabularyBuilder(o, 2).Build(sift);
+  EXPECT_EQ(a.centers(), b.centers());
+  o.seed = 12;
+  const auto c = VocabularyBuilder(o, 2).Build(sift);
+  EXPECT_NE(a.centers(), c.centers());
+
+  TempDir dir;
+  const std::string p = (dir / "vocab.bin").string();
+  a.Save(p);
+  const auto l = Vocabulary::Load(p);
+  EXPECT_EQ(l.centers(), a.centers());
+  EXPECT_EQ(l.params().size, 10);
+  EXPECT_EQ(l.params().seed, 11u);
+  EXPECT_EQ(l.params().descriptors_per_image, 30);
+  auto bytes = ReadFileBytes(p);
+  bytes[bytes.size() / 2] ^= 0x10;
+  fixtures::WriteBytes(p, bytes);
+  try {
+    Vocabulary::Load(p);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Features_BowEncoder, HistogramsSumToOneAndPyramidWeights) {
+  Matrix centers(3, 128);
+  centers.setZero();
+  centers(1, 0) = 100;
+  centers(2, 1) = 100;
+  Vocabulary v(centers, {}, 0);
+  SiftFeatures f;
+  f.width = 100;
+  f.height = 100;
+  f.descriptors = ByteMatrix::Zero(4, 128);
+  f.descriptors(1, 0) = 100;  // word 1
+  f.descriptors(2, 1) = 100;  // word 2
+  f.descriptors(3, 1) = 100;  // word 2
+  f.frames.resize(4, 3);
+  f.frames << 10, 10, 8, 90, 10, 8, 10, 90, 8, 90, 90, 8;
+  BowEncoder plain(v, BowOptions{0});
+  std::vector<float> h(static_cast<std::size_t>(plain.dim()));
+  plain.Encode(f, h.data());
+  EXPECT_FLOAT_EQ(h[0], 0.25f);
+  EXPECT_FLOAT_EQ(h[1], 0.25f);
+  EXPECT_FLOAT_EQ(h[2], 0.5f);
+  BowEncoder pyr(v, BowOptions{1});
+  ASSERT_EQ(pyr.dim(), 3 * 5);
+  std::vector<float> p(static_cast<std::size_t>(pyr.dim()));
+  pyr.Encode(f, p.data());
+  float sum = 0;
+  for (float x : p) sum += x;
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  // L = 1: both levels weigh 1/2; level 0 holds half the mass.
+  EXPECT_FLOAT_EQ(p[2], 0.25f);
+  // Level 1, cell (x=1, y=1) holds descriptor 3 (word 2) with weight 1/2 / 4.
+  EXPECT_FLOAT_EQ(p[3 + 3 * 3 + 2], 0.125f);
+  EXPECT_THROW(BowEncoder(v, BowOptions{-1}), Error);
+}
+
+TEST(Features_Cache, DetectsFlippedBitTruncationAndKeyMismatch) {
+  TempDir dir;
+  const std::string p = (dir / "m.bin").string();
+  Matrix m = Matrix::Random(20, 7);
+  SaveMatrixCache(p, "key-a", m);
+  std::string why;
+  auto ok = LoadMatrixCache(p, "key-a", &why);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, m);
+  EXPECT_FALSE(LoadMatrixCache(p, "key-b", &why));
+  EXPECT_NE(why.find("key mismatch"), std::string::npos) << why;
+  auto bytes = ReadFileBytes(p);
+  auto flipped = bytes;
+  flipped[60] ^= 0x01;
+  fixtures::WriteBytes(p, flipped);
+  EXPECT_FALSE(LoadMatrixCache(p, "key-a", &why));
+  EXPECT_NE(why.find("checksum"), std::string::npos) << why;
+  bytes.resize(bytes.size() - 30);
+  fixtures::WriteBytes(p, bytes);
+  EXPECT_FALSE(LoadMatrixCache(p, "key-a", &why));
+  EXPECT_FALSE(LoadMatrixCache((dir / "none.bin").string(), "key-a", &why));
+  EXPECT_EQ(why, "missing");
+}

@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
   scenelab::app::Runner run;
   scenelab::app::AddDataCommands(app, &run);
   scenelab::app::AddClassicCommands(app, &run);
+#ifdef SCENELAB_WITH_CNN
+  scenelab::app::AddCnnCommands(app, &run);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,9 +1,15 @@
 // scenelab cnn summary | train | eval
+#include <filesystem>
 #include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli_util.h"
 
 #include "commands.h"
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
+#include "scenelab/pipelines/cnn_run.h"
 
 namespace scenelab::app {
 
@@ -35,7 +41,82 @@ void AddCnnSummary(CLI::App* cnn, Runner* run) {
   });
 }
 
-void AddCnnTrainCommands(CLI::App* cnn, Runner* run) { (void)cnn; (void)run; }  // TEMP
+void AddCnnTrainCommands(CLI::App* cnn, Runner* run) {
+  auto* cmd = cnn->add_subcommand("train", "Train a zoo model; writes metrics.csv, checkpoints, results.json and figures");
+  struct Opts {
+    pipelines::CnnRunConfig cfg;
+    std::string input, augment = "crop,flip", milestones, out, resume_dir;
+  };
+  auto o = std::make_shared<Opts>();
+  auto& c = o->cfg;
+  cmd->add_option("--model", c.train.model, "Model name (scenelab cnn summary --list)")->capture_default_str();
+  cmd->add_option("--data", c.data.path, "Dataset root")->required();
+  cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
+  cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
+  cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
+  cmd->add_option("--input", o->input, "Input CxHxW (default: channels from the data, size from the data or model)");
+  cmd->add_option("--epochs", c.train.epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch", c.train.batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--opt", c.train.optimizer, "sgd|adam|adamw")->capture_default_str();
+  cmd->add_option("--lr", c.train.lr, "Peak learning rate")->capture_default_str();
+  cmd->add_option("--momentum", c.train.momentum, "SGD momentum")->capture_default_str();
+  cmd->add_flag("--nesterov", c.train.nesterov, "Nesterov momentum");
+  cmd->add_option("--weight-decay", c.train.weight_decay, "Weight decay")->capture_default_str();
+  cmd->add_option("--schedule", c.train.schedule, "none|step|multistep|cosine|onecycle|plateau")->capture_default_str();
+  cmd->add_option("--step-size", c.train.step_size, "step schedule: epochs per decay")->capture_default_str();
+  cmd->add_option("--gamma", c.train.gamma, "step/multistep decay factor")->capture_default_str();
+  cmd->add_option("--milestones", o->milestones, "multistep epochs, e.g. 20,30");
+  cmd->add_option("--label-smoothing", c.train.label_smoothing, "Label smoothing")->capture_default_str();
+  cmd->add_option("--augment", o->augment, "crop,flip,rotate or none")->capture_default_str();
+  cmd->add_option("--crop-padding", c.train.crop_padding, "Random-crop padding in pixels")->capture_default_str();
+  cmd->add_option("--val", c.train.val_fraction, "Validation fraction of the training split")->capture_default_str();
+  cmd->add_option("--early-stopping", c.train.early_stopping, "Patience in epochs (0 = off)")->capture_default_str();
+  cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
+  cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--out", o->out, "Run folder");
+  cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
+  cmd->callback([o, run]() {
+    *run = [o]() {
+      auto& c = o->cfg;
+      if (!o->input.empty()) c.train.input = cnn::InputShape::Parse(o->input);
+      c.train.augment = SplitList(o->augment);
+      if (!o->milestones.empty()) c.train.milestones = ParseIntList(o->milestones, "--milestones");
+      if (!o->resume_dir.empty()) {
+        if (!o->out.empty() && o->out != o->resume_dir) throw Error("--resume DIR and --out must name the same folder");
+        o->out = o->resume_dir;
+        c.resume = true;
+      }
+      if (o->out.empty()) throw Error("--out is required");
+      std::filesystem::create_directories(o->out);
+      Logger log(std::filesystem::path(o->out) / "log.txt");
+      const auto r = pipelines::RunCnn(c, o->out, &log);
+      std::cout << fmt::format("{}: test accuracy {:.4f} ({} params, {:.0f} img/s)\nresults: {}/results.json\n",
+                               c.train.model, r["best"]["accuracy"].get<double>(), r["model_params"].get<long long>(),
+                               r["train_images_per_s"].get<double>(), o->out);
+      return 0;
+    };
+  });
+
+  auto* ev = cnn->add_subcommand("eval", "Evaluate a training run's checkpoint on a dataset");
+  struct EvalOpts {
+    std::string checkpoint, out;
+    pipelines::DataConfig data;
+  };
+  auto e = std::make_shared<EvalOpts>();
+  ev->add_option("--checkpoint", e->checkpoint, "Training run folder (holding checkpoint/meta.json)")->required();
+  ev->add_option("--data", e->data.path, "Dataset root")->required();
+  ev->add_option("--format", e->data.open.format, "Dataset format")->capture_default_str();
+  ev->add_option("--out", e->out, "Output folder")->required();
+  ev->callback([e, run]() {
+    *run = [e]() {
+      std::filesystem::create_directories(e->out);
+      Logger log(std::filesystem::path(e->out) / "log.txt");
+      const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log);
+      std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(), e->out);
+      return 0;
+    };
+  });
+}
 
 void AddCnnCommands(CLI::App& app, Runner* run) {
   auto* cnn = app.add_subcommand("cnn", "CNN model zoo, summaries, training and evaluation (LibTorch)");

@@ -1,11 +1,22 @@
 // scenelab: one binary, one subcommand per job. Exit codes: 0 success,
 // 2 bad input (one "scenelab: error: ..." line on stderr), 1 internal error.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 
 #include "commands.h"
 #include "scenelab/data/error.h"
 
 int main(int argc, char** argv) {
+  // LibTorch's OpenMP spin-waits by default, which makes two threads up to
+  // 6x slower when the other core is busy. libgomp reads the policy when it
+  // loads, so set it and re-execute once when the user has not chosen.
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("SCENELAB_NO_REEXEC")) {
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::setenv("SCENELAB_NO_REEXEC", "1", 1);
+    ::execv("/proc/self/exe", argv);  // on failure, carry on as we are
+  }
   CLI::App app{"scenelab: image-recognition experiments, classical pipelines and CNNs side by side"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "scenelab 0.1.0");

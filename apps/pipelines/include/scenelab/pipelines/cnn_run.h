@@ -1,0 +1,26 @@
+#pragma once
+// CNN runs end in the same evaluation layer as the classical ones: the same
+// results.json fields, predictions, confusion matrix and figures, plus
+// learning curves from metrics.csv.
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "scenelab/cnn/trainer.h"
+#include "scenelab/data/log.h"
+#include "scenelab/pipelines/classic.h"
+
+namespace scenelab::pipelines {
+
+struct CnnRunConfig {
+  DataConfig data;
+  cnn::TrainConfig train;
+  bool resume = false;
+};
+
+nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log);
+// Evaluates a finished run's checkpoint on a dataset into out_dir.
+nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data, const std::string& out_dir,
+                               Logger* log);
+
+}  // namespace scenelab::pipelines

@@ -1,0 +1,89 @@
+#include "scenelab/pipelines/cnn_run.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "scenelab/pipelines/outputs.h"
+
+namespace scenelab::pipelines {
+
+namespace {
+nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::string& model, const data::Dataset& train,
+                                       const data::Dataset& test, const cnn::TrainResult& r,
+                                       nlohmann::ordered_json params, std::uint64_t seed, double total_s) {
+  RunOutputs out(out_dir);
+  eval::Predictions preds(test.class_names());
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    preds.Add({test[i].source, test[i].label, r.test_predicted[i], r.test_score[i]});
+  }
+  const auto cm = preds.Confusion();
+  out.WriteEvaluation(preds, cm);
+  out.WriteGalleries(preds, test);
+  if (!r.history.empty()) {
+    std::map<std::string, std::vector<std::pair<double, double>>> loss, acc;
+    for (const auto& m : r.history) {
+      loss["train"].push_back({double(m.epoch), m.train_loss});
+      loss["val"].push_back({double(m.epoch), m.val_loss});
+      acc["train"].push_back({double(m.epoch), m.train_acc});
+      acc["val"].push_back({double(m.epoch), m.val_acc});
+    }
+    out.WriteLinePlot("learning_curve_loss", model + ": loss", "epoch", "cross-entropy loss", loss);
+    out.WriteLinePlot("learning_curve_accuracy", model + ": accuracy", "epoch", "accuracy", acc);
+  }
+  nlohmann::ordered_json j;
+  j["kind"] = "cnn";
+  j["pipeline"] = model;
+  j["params"] = std::move(params);
+  j["seed"] = seed;
+  j["classes"] = test.class_names();
+  j["train_size"] = train.size();
+  j["test_size"] = test.size();
+  j["accuracy"] = {{"test", cm.Accuracy()}};
+  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"accuracy", cm.Accuracy()}};
+  j["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
+  j["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
+  j["model_params"] = r.params;
+  j["epochs_run"] = r.history.empty() ? 0 : r.history.back().epoch;
+  j["resumed_from_epoch"] = r.resumed_from_epoch;
+  j["early_stopped"] = r.early_stopped;
+  j["input"] = r.input.ToString();
+  double ips = 0;
+  for (const auto& m : r.history) ips += m.images_per_s;
+  j["train_images_per_s"] = r.history.empty() ? 0.0 : ips / static_cast<double>(r.history.size());
+  j["timings_s"] = {{"train_s", r.train_seconds}, {"eval_s", r.eval_seconds}, {"total_s", total_s}};
+  out.WriteResults(j);
+  return j;
+}
+}  // namespace
+
+nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log) {
+  const auto start = std::chrono::steady_clock::now();
+  cfg.train.Validate();
+  const LoadedData data = LoadData(cfg.data, cfg.train.seed);
+  if (log) {
+    log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path, data.train.num_classes(),
+                          data.train.size(), data.test.size(), cfg.train.model));
+  }
+  const auto r = cnn::Train(cfg.train, data.train, data.test, out_dir, cfg.resume, log);
+  nlohmann::ordered_json params;
+  params["data"] = {{"path", cfg.data.path},
+                    {"format", cfg.data.open.format},
+                    {"train_per_class", cfg.data.train_per_class},
+                    {"test_per_class", cfg.data.test_per_class}};
+  params["train"] = cfg.train.ToJson();
+  params["train"]["input"] = r.input.ToString();
+  return WriteCnnOutputs(out_dir, cfg.train.model, data.train, data.test, r, params, cfg.train.seed,
+                         SecondsSince(start));
+}
+
+nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data_cfg, const std::string& out_dir,
+                               Logger* log) {
+  const auto start = std::chrono::steady_clock::now();
+  const LoadedData data = LoadData(data_cfg, 0);
+  const auto r = cnn::EvaluateCheckpoint(run_dir, data.test, log);
+  nlohmann::ordered_json params = {{"checkpoint", run_dir}, {"data", data_cfg.path}};
+  return WriteCnnOutputs(out_dir, "checkpoint", data.train, data.test, r, params, 0, SecondsSince(start));
+}
+
+}  // namespace scenelab::pipelines

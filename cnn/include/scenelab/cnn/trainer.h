@@ -1,0 +1,88 @@
+#pragma once
+// CNN training and evaluation. Torch-free interface: the CLI and pipelines
+// pass datasets and a config, and get predictions back for the shared
+// evaluation layer.
+//
+// A run folder holds:
+//   metrics.csv           one row per epoch (rewritten atomically each epoch)
+//   checkpoint/meta.json  epoch, config, history, scheduler and early-stopping
+//                         state, written last: it commits the checkpoint
+//   checkpoint/model-<e>.pt, optimizer-<e>.pt
+// A run killed mid-epoch loses at most that epoch; --resume continues from
+// the last committed checkpoint.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scenelab/cnn/zoo.h"
+#include "scenelab/data/dataset.h"
+#include "scenelab/data/log.h"
+
+namespace scenelab::cnn {
+
+struct TrainConfig {
+  std::string model = "resnet-lite";
+  InputShape input{0, 0, 0};        // 0x0x0: channels from the data, size from the model's default
+  int num_classes = 0;               // 0: from the dataset
+  int epochs = 5;
+  int batch_size = 128;
+  std::string optimizer = "sgd";     // sgd | adam | adamw
+  double lr = 0.05;                  // peak learning rate
+  double momentum = 0.9;             // SGD
+  bool nesterov = false;             // SGD
+  double weight_decay = 5e-4;
+  std::string schedule = "cosine";   // none | step | multistep | cosine | onecycle | plateau
+  int step_size = 10;                // step: epochs between decays
+  double gamma = 0.1;                // step, multistep: decay factor
+  std::vector<int> milestones;       // multistep: epochs at which to decay
+  int plateau_patience = 2;          // plateau: epochs without val-loss gain before decaying
+  double plateau_factor = 0.1;       // plateau: decay factor
+  double label_smoothing = 0.0;
+  std::vector<std::string> augment = {"crop", "flip"};  // crop | flip | rotate
+  int crop_padding = 4;              // pixels of zero padding for random crops
+  double rotate_degrees = 10;        // max |angle| for "rotate"
+  bool standardize = true;           // subtract the training mean, divide by std (per channel)
+  double val_fraction = 0.1;         // held out of the training split, stratified and seeded
+  int early_stopping = 0;            // patience in epochs on val loss; 0 = off
+  std::uint64_t seed = 0;
+  int threads = 0;                   // torch intra-op threads; 0 = all cores
+  bool channels_last = true;         // oneDNN runs NHWC convolutions faster here
+  int eval_batch = 500;
+  void Validate() const;
+  nlohmann::ordered_json ToJson() const;
+  static TrainConfig FromJson(const nlohmann::json& j);
+};
+
+struct EpochMetrics {
+  int epoch = 0;  // 1-based
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, images_per_s = 0, seconds = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochMetrics> history;
+  std::vector<int> test_predicted;
+  std::vector<float> test_score;  // softmax probability of the predicted class
+  double test_accuracy = 0;
+  std::int64_t params = 0;
+  double train_seconds = 0;       // this process only
+  double eval_seconds = 0;
+  int resumed_from_epoch = 0;     // 0 when started fresh
+  bool early_stopped = false;
+  InputShape input;
+};
+
+// Trains on `train` (a validation split is carved out of it), evaluates on
+// `test`. With `resume`, continues from out_dir/checkpoint when present.
+TrainResult Train(const TrainConfig& cfg, const data::Dataset& train, const data::Dataset& test,
+                  const std::string& out_dir, bool resume, Logger* log);
+
+// Loads out_dir/checkpoint and predicts `test`.
+TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log);
+
+// metrics.csv header and rows.
+std::string MetricsCsv(const std::vector<EpochMetrics>& history);
+std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::string& what);
+
+}  // namespace scenelab::cnn

@@ -1,0 +1,479 @@
+#include "scenelab/cnn/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <torch/optim.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include "models.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/data/parallel.h"
+#include "scenelab/data/rng.h"
+#include "tensor_data.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace scenelab::cnn {
+
+void TrainConfig::Validate() const {
+  if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
+  if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
+  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw") {
+    throw Error("--opt: unknown optimizer '" + optimizer + "' (expected sgd, adam or adamw)");
+  }
+  if (!(lr > 0)) throw Error("--lr must be > 0, got " + std::to_string(lr));
+  if (momentum < 0 || momentum >= 1) throw Error("--momentum must be in [0, 1), got " + std::to_string(momentum));
+  if (weight_decay < 0) throw Error("--weight-decay must be >= 0, got " + std::to_string(weight_decay));
+  static const std::vector<std::string> kSchedules = {"none", "step", "multistep", "cosine", "onecycle", "plateau"};
+  if (std::find(kSchedules.begin(), kSchedules.end(), schedule) == kSchedules.end()) {
+    throw Error("--schedule: unknown schedule '" + schedule + "' (expected none, step, multistep, cosine, onecycle or plateau)");
+  }
+  if (schedule == "step" && step_size < 1) throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
+  if (label_smoothing < 0 || label_smoothing >= 1) {
+    throw Error("--label-smoothing must be in [0, 1), got " + std::to_string(label_smoothing));
+  }
+  for (const auto& a : augment) {
+    if (a != "crop" && a != "flip" && a != "rotate" && a != "none") {
+      throw Error("--augment: unknown augmentation '" + a + "' (expected crop, flip, rotate or none)");
+    }
+  }
+  if (crop_padding < 0) throw Error("--crop-padding must be >= 0, got " + std::to_string(crop_padding));
+  if (val_fraction < 0 || val_fraction >= 1) throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
+  if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
+  if (eval_batch < 1) throw Error("eval_batch must be >= 1");
+}
+
+nlohmann::ordered_json TrainConfig::ToJson() const {
+  return {{"model", model},           {"input", input.ToString()},
+          {"num_classes", num_classes}, {"epochs", epochs},
+          {"batch_size", batch_size}, {"optimizer", optimizer},
+          {"lr", lr},                 {"momentum", momentum},
+          {"nesterov", nesterov},     {"weight_decay", weight_decay},
+          {"schedule", schedule},     {"step_size", step_size},
+          {"gamma", gamma},           {"milestones", milestones},
+          {"plateau_patience", plateau_patience}, {"plateau_factor", plateau_factor},
+          {"label_smoothing", label_smoothing}, {"augment", augment},
+          {"crop_padding", crop_padding}, {"rotate_degrees", rotate_degrees},
+          {"standardize", standardize}, {"val_fraction", val_fraction},
+          {"early_stopping", early_stopping}, {"seed", seed},
+          {"threads", threads},       {"channels_last", channels_last},
+          {"eval_batch", eval_batch}};
+}
+
+TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+    c.model = j.at("model").get<std::string>();
+    const std::string in = j.at("input").get<std::string>();
+    c.input = in == "0x0x0" ? InputShape{0, 0, 0} : InputShape::Parse(in);
+    c.num_classes = j.at("num_classes").get<int>();
+    c.epochs = j.at("epochs").get<int>();
+    c.batch_size = j.at("batch_size").get<int>();
+    c.optimizer = j.at("optimizer").get<std::string>();
+    c.lr = j.at("lr").get<double>();
+    c.momentum = j.at("momentum").get<double>();
+    c.nesterov = j.at("nesterov").get<bool>();
+    c.weight_decay = j.at("weight_decay").get<double>();
+    c.schedule = j.at("schedule").get<std::string>();
+    c.step_size = j.at("step_size").get<int>();
+    c.gamma = j.at("gamma").get<double>();
+    c.milestones = j.at("milestones").get<std::vector<int>>();
+    c.plateau_patience = j.at("plateau_patience").get<int>();
+    c.plateau_factor = j.at("plateau_factor").get<double>();
+    c.label_smoothing = j.at("label_smoothing").get<double>();
+    c.augment = j.at("augment").get<std::vector<std::string>>();
+    c.crop_padding = j.at("crop_padding").get<int>();
+    c.rotate_degrees = j.at("rotate_degrees").get<double>();
+    c.standardize = j.at("standardize").get<bool>();
+    c.val_fraction = j.at("val_fraction").get<double>();
+    c.early_stopping = j.at("early_stopping").get<int>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.threads = j.at("threads").get<int>();
+    c.channels_last = j.at("channels_last").get<bool>();
+    c.eval_batch = j.at("eval_batch").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("training config: ") + e.what());
+  }
+  c.Validate();
+  return c;
+}
+
+std::string MetricsCsv(const std::vector<EpochMetrics>& history) {
+  std::ostringstream out;
+  out << "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds\n";
+  for (const auto& m : history) {
+    out << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.8g},{:.1f},{:.3f}\n", m.epoch, m.train_loss, m.train_acc,
+                       m.val_loss, m.val_acc, m.lr, m.images_per_s, m.seconds);
+  }
+  return out.str();
+}
+
+std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::string& what) {
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("epoch,train_loss", 0) != 0) throw Error(what + ": expected a metrics.csv header 'epoch,train_loss,...'");
+  std::vector<EpochMetrics> out;
+  int row = 1;
+  while (std::getline(in, line)) {
+    ++row;
+    if (line.empty()) continue;
+    EpochMetrics m;
+    char c;
+    std::istringstream f(line);
+    f >> m.epoch >> c >> m.train_loss >> c >> m.train_acc >> c >> m.val_loss >> c >> m.val_acc >> c >> m.lr >> c >>
+        m.images_per_s >> c >> m.seconds;
+    if (!f) throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers: '" + line + "'");
+    out.push_back(m);
+  }
+  return out;
+}
+
+namespace {
+
+struct Checkpoint {
+  int epoch = 0;
+  nlohmann::json meta;
+};
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, ModelImpl& model) {
+  namespace o = torch::optim;
+  if (c.optimizer == "sgd") {
+    return std::make_unique<o::SGD>(model.parameters(),
+                                    o::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+  }
+  if (c.optimizer == "adam") return std::make_unique<o::Adam>(model.parameters(), o::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  return std::make_unique<o::AdamW>(model.parameters(), o::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+}
+
+// Learning rate at (epoch, step) for the stateless schedules; plateau is
+// base * factor^reductions.
+double ScheduledLr(const TrainConfig& c, int epoch, std::int64_t step, std::int64_t steps_per_epoch, int reductions) {
+  const double total = static_cast<double>(c.epochs) * static_cast<double>(steps_per_epoch);
+  const double t = static_cast<double>(epoch) * static_cast<double>(steps_per_epoch) + static_cast<double>(step);
+  if (c.schedule == "step") return c.lr * std::pow(c.gamma, epoch / c.step_size);
+  if (c.schedule == "multistep") {
+    int n = 0;
+    for (int m : c.milestones) n += epoch >= m;
+    return c.lr * std::pow(c.gamma, n);
+  }
+  if (c.schedule == "cosine") return 0.5 * c.lr * (1 + std::cos(M_PI * t / total));
+  if (c.schedule == "onecycle") {
+    // As torch.optim.lr_scheduler.OneCycleLR: 30% warm-up, cosine both ways.
+    const double initial = c.lr / 25.0, final_lr = initial / 1e4, up = 0.3 * total;
+    if (t <= up) return initial + (c.lr - initial) * 0.5 * (1 - std::cos(M_PI * t / std::max(1.0, up)));
+    return final_lr + (c.lr - final_lr) * 0.5 * (1 + std::cos(M_PI * (t - up) / std::max(1.0, total - up)));
+  }
+  if (c.schedule == "plateau") return c.lr * std::pow(c.plateau_factor, reductions);
+  return c.lr;
+}
+
+void SetLr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+void ToChannelsLast(ModelImpl& m) {
+  for (auto& p : m.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
+struct EvalOut {
+  double loss = 0, acc = 0;
+  std::vector<int> pred;
+  std::vector<float> score;
+};
+
+EvalOut Evaluate(ModelImpl& model, const TensorSet& set, const std::vector<float>& mean, const std::vector<float>& std,
+                 int batch, bool channels_last) {
+  torch::NoGradGuard g;
+  model.eval();
+  EvalOut out;
+  const std::int64_t n = set.size();
+  double loss = 0;
+  std::int64_t correct = 0;
+  for (std::int64_t b = 0; b < n; b += batch) {
+    std::vector<std::int64_t> idx;
+    for (std::int64_t i = b; i < std::min(n, b + batch); ++i) idx.push_back(i);
+    at::Tensor x = MakeBatch(set, idx, Augment{}, 0, mean, std);
+    if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor y = set.labels.narrow(0, b, static_cast<std::int64_t>(idx.size()));
+    const at::Tensor logits = model.forward(x);
+    loss += torch::nn::functional::cross_entropy(logits, y).item<double>() * static_cast<double>(idx.size());
+    const auto prob = torch::softmax(logits, 1);
+    const auto [p, c] = prob.max(1);
+    correct += c.eq(y).sum().item<std::int64_t>();
+    auto pa = p.accessor<float, 1>();
+    auto ca = c.accessor<std::int64_t, 1>();
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(idx.size()); ++i) {
+      out.pred.push_back(static_cast<int>(ca[i]));
+      out.score.push_back(pa[i]);
+    }
+  }
+  out.loss = n ? loss / static_cast<double>(n) : 0;
+  out.acc = n ? static_cast<double>(correct) / static_cast<double>(n) : 0;
+  return out;
+}
+
+template <typename T>
+void SaveAtomic(const T& obj, const fs::path& path) {
+  const fs::path tmp = path.string() + ".tmp";
+  torch::save(obj, tmp.string());
+  fs::rename(tmp, path);
+}
+
+InputShape ResolveInput(const TrainConfig& cfg, const data::Dataset& train) {
+  InputShape s = cfg.input;
+  if (s.channels > 0) return s;
+  const InputShape def = DefaultInput(cfg.model);
+  cv::Mat first = train.LoadImage(0, {data::ColorMode::kUnchanged});
+  s.channels = first.channels() == 1 ? 1 : 3;
+  // Small in-memory sets (IDX, CIFAR) train at their own size.
+  if (!train[0].image.empty()) {
+    s.height = first.rows;
+    s.width = first.cols;
+  } else {
+    s.height = def.height;
+    s.width = def.width;
+  }
+  return s;
+}
+
+}  // namespace
+
+TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, const data::Dataset& test,
+                  const std::string& out_dir, bool resume, Logger* log) {
+  TrainConfig cfg = cfg_in;
+  cfg.Validate();
+  if (train_all.empty()) throw Error("training set is empty");
+  torch::set_num_threads(ResolveThreads(cfg.threads));
+  if (cfg.num_classes == 0) cfg.num_classes = train_all.num_classes();
+  cfg.input = ResolveInput(cfg, train_all);
+  const fs::path ckdir = fs::path(out_dir) / "checkpoint";
+  fs::create_directories(ckdir);
+  auto info = [&](const std::string& s) {
+    if (log) log->Info(s);
+  };
+
+  // Data: validation split, tensors, statistics.
+  data::Dataset train = train_all, val;
+  if (cfg.val_fraction > 0) {
+    auto split = train_all.StratifiedSplit(cfg.val_fraction, MixSeed(cfg.seed, 77));
+    train = std::move(split.first);
+    val = std::move(split.second);
+  }
+  const auto t_data = Clock::now();
+  TensorSet tr, va, te;
+  {
+    Progress p("decoding images", train.size() + val.size() + test.size(), log);
+    tr = ToTensors(train, cfg.input, cfg.threads, &p);
+    if (!val.empty()) va = ToTensors(val, cfg.input, cfg.threads, &p);
+    te = ToTensors(test, cfg.input, cfg.threads, &p);
+    p.Finish();
+  }
+  std::vector<float> mean, stdv;
+  if (cfg.standardize) ChannelStats(tr, &mean, &stdv);
+  info(fmt::format("data: {} train / {} val / {} test images at {} in {:.1f} s", tr.size(), val.size(), te.size(),
+                   cfg.input.ToString(), SecondsSince(t_data)));
+
+  torch::manual_seed(cfg.seed);
+  ModelOptions mo;
+  mo.num_classes = cfg.num_classes;
+  mo.input = cfg.input;
+  ModelPtr model = CreateModel(cfg.model, mo);
+  if (cfg.channels_last) ToChannelsLast(*model);
+  auto opt = MakeOptimizer(cfg, *model);
+
+  TrainResult result;
+  result.input = cfg.input;
+  result.params = CountParams(*model);
+  int start_epoch = 0, reductions = 0, bad_epochs = 0;
+  double best_val = INFINITY;
+  const fs::path meta_path = ckdir / "meta.json";
+  if (resume && fs::exists(meta_path)) {
+    nlohmann::json meta;
+    try {
+      meta = nlohmann::json::parse(ReadFileText(meta_path));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(meta_path.string() + ": corrupt checkpoint metadata: " + e.what());
+    }
+    const TrainConfig saved = TrainConfig::FromJson(meta.at("config"));
+    if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() || saved.num_classes != cfg.num_classes) {
+      throw Error(meta_path.string() + ": checkpoint is for model " + saved.model + " " + saved.input.ToString() + " with " +
+                  std::to_string(saved.num_classes) + " classes, not " + cfg.model + " " + cfg.input.ToString());
+    }
+    start_epoch = meta.at("epoch").get<int>();
+    torch::load(model, (ckdir / meta.at("model_file").get<std::string>()).string());
+    if (cfg.channels_last) ToChannelsLast(*model);
+    torch::load(*opt, (ckdir / meta.at("optimizer_file").get<std::string>()).string());
+    reductions = meta.at("plateau_reductions").get<int>();
+    bad_epochs = meta.at("bad_epochs").get<int>();
+    best_val = meta.at("best_val_loss").get<double>();
+    result.history = ParseMetricsCsv(meta.at("metrics_csv").get<std::string>(), meta_path.string());
+    result.resumed_from_epoch = start_epoch;
+    info(fmt::format("resumed from {} after epoch {}", ckdir.string(), start_epoch));
+  }
+
+  const std::int64_t n = tr.size();
+  const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
+  Augment aug;
+  for (const auto& a : cfg.augment) {
+    aug.crop |= a == "crop";
+    aug.flip |= a == "flip";
+    aug.rotate |= a == "rotate";
+  }
+  aug.padding = cfg.crop_padding;
+  aug.degrees = cfg.rotate_degrees;
+  const auto t_train = Clock::now();
+  namespace F = torch::nn::functional;
+  for (int epoch = start_epoch; epoch < cfg.epochs && !result.early_stopped; ++epoch) {
+    model->train();
+    torch::manual_seed(MixSeed(cfg.seed, 1000 + static_cast<std::uint64_t>(epoch)));  // dropout
+    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    Rng rng(MixSeed(cfg.seed, 2000 + static_cast<std::uint64_t>(epoch)));
+    rng.Shuffle(order);
+    const auto t0 = Clock::now();
+    double loss_sum = 0;
+    std::int64_t correct = 0;
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr);
+    double lr = cfg.lr;
+    for (std::int64_t s = 0; s < steps; ++s) {
+      const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
+      std::vector<std::int64_t> idx(order.begin() + b0, order.begin() + b0 + bn);
+      at::Tensor x = MakeBatch(tr, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
+      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      const at::Tensor y = tr.labels.index_select(0, torch::tensor(idx, torch::kInt64));
+      lr = ScheduledLr(cfg, epoch, s, steps, reductions);
+      SetLr(*opt, lr);
+      opt->zero_grad();
+      const at::Tensor logits = model->forward(x);
+      const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
+      loss.backward();
+      opt->step();
+      loss_sum += loss.item<double>() * static_cast<double>(bn);
+      correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+      progress.Add(static_cast<std::size_t>(bn));
+    }
+    progress.Finish();
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.seconds = SecondsSince(t0);
+    m.train_loss = loss_sum / static_cast<double>(n);
+    m.train_acc = static_cast<double>(correct) / static_cast<double>(n);
+    m.images_per_s = static_cast<double>(n) / m.seconds;
+    m.lr = lr;
+    if (va.labels.defined() && va.size() > 0) {
+      const auto ev = Evaluate(*model, va, mean, stdv, cfg.eval_batch, cfg.channels_last);
+      m.val_loss = ev.loss;
+      m.val_acc = ev.acc;
+    } else {
+      m.val_loss = m.train_loss;
+      m.val_acc = m.train_acc;
+    }
+    result.history.push_back(m);
+    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, val loss {:.4f} acc {:.4f}, lr {:.4g}, {:.0f} img/s",
+                     m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.lr, m.images_per_s));
+    // Plateau and early stopping watch the validation loss.
+    if (m.val_loss < best_val - 1e-6) {
+      best_val = m.val_loss;
+      bad_epochs = 0;
+    } else {
+      ++bad_epochs;
+      if (cfg.schedule == "plateau" && bad_epochs % std::max(1, cfg.plateau_patience) == 0) ++reductions;
+      if (cfg.early_stopping > 0 && bad_epochs >= cfg.early_stopping) {
+        result.early_stopped = true;
+        info(fmt::format("early stopping: no val-loss gain for {} epochs", bad_epochs));
+      }
+    }
+    // Checkpoint: tensors under epoch-specific names, then meta.json commits.
+    const std::string mf = fmt::format("model-{}.pt", m.epoch), of = fmt::format("optimizer-{}.pt", m.epoch);
+    SaveAtomic(model, ckdir / mf);
+    SaveAtomic(*opt, ckdir / of);
+    nlohmann::ordered_json meta;
+    meta["epoch"] = m.epoch;
+    meta["model_file"] = mf;
+    meta["optimizer_file"] = of;
+    meta["config"] = cfg.ToJson();
+    meta["lr"] = lr;  // torch::save keeps momentum buffers, not these
+    meta["plateau_reductions"] = reductions;
+    meta["bad_epochs"] = bad_epochs;
+    meta["best_val_loss"] = best_val;
+    meta["early_stopped"] = result.early_stopped;
+    meta["mean"] = mean;
+    meta["std"] = stdv;
+    meta["classes"] = train_all.class_names();
+    meta["params"] = result.params;
+    meta["metrics_csv"] = MetricsCsv(result.history);
+    WriteFileAtomic(meta_path, meta.dump(1));
+    WriteFileAtomic(fs::path(out_dir) / "metrics.csv", MetricsCsv(result.history));
+    for (const auto& e : fs::directory_iterator(ckdir)) {
+      const std::string name = e.path().filename().string();
+      if ((name.rfind("model-", 0) == 0 && name != mf) || (name.rfind("optimizer-", 0) == 0 && name != of)) {
+        std::error_code ec;
+        fs::remove(e.path(), ec);
+      }
+    }
+  }
+  result.train_seconds = SecondsSince(t_train);
+  const auto t_eval = Clock::now();
+  const auto ev = Evaluate(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last);
+  result.eval_seconds = SecondsSince(t_eval);
+  result.test_predicted = ev.pred;
+  result.test_score = ev.score;
+  result.test_accuracy = ev.acc;
+  info(fmt::format("test accuracy {:.4f} on {} images", ev.acc, te.size()));
+  return result;
+}
+
+TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log) {
+  const fs::path ckdir = fs::path(run_dir) / "checkpoint";
+  const fs::path meta_path = ckdir / "meta.json";
+  if (!fs::exists(meta_path)) throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(ReadFileText(meta_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(meta_path.string() + ": corrupt checkpoint metadata: " + e.what());
+  }
+  const TrainConfig cfg = TrainConfig::FromJson(meta.at("config"));
+  const auto classes = meta.at("classes").get<std::vector<std::string>>();
+  if (classes != test.class_names()) {
+    throw Error(meta_path.string() + ": the checkpoint's classes differ from the dataset's (" +
+                std::to_string(classes.size()) + " vs " + std::to_string(test.num_classes()) + ")");
+  }
+  torch::set_num_threads(ResolveThreads(cfg.threads));
+  ModelOptions mo;
+  mo.num_classes = cfg.num_classes;
+  mo.input = cfg.input;
+  ModelPtr model = CreateModel(cfg.model, mo);
+  torch::load(model, (ckdir / meta.at("model_file").get<std::string>()).string());
+  if (cfg.channels_last) ToChannelsLast(*model);
+  const auto mean = meta.at("mean").get<std::vector<float>>(), stdv = meta.at("std").get<std::vector<float>>();
+  TensorSet te;
+  {
+    Progress p("decoding images", test.size(), log);
+    te = ToTensors(test, cfg.input, cfg.threads, &p);
+  }
+  TrainResult r;
+  r.input = cfg.input;
+  r.params = CountParams(*model);
+  r.history = ParseMetricsCsv(meta.at("metrics_csv").get<std::string>(), meta_path.string());
+  const auto t = Clock::now();
+  const auto ev = Evaluate(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last);
+  r.eval_seconds = SecondsSince(t);
+  r.test_predicted = ev.pred;
+  r.test_score = ev.score;
+  r.test_accuracy = ev.acc;
+  return r;
+}
+
+}  // namespace scenelab::cnn

@@ -6,7 +6,10 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "scenelab/data/error.h"
 #include "scenelab/pipelines/classic.h"
+#include "scenelab/pipelines/config.h"
+#include "scenelab/pipelines/sweep.h"
 
 namespace scenelab::app {
 
@@ -14,6 +17,7 @@ namespace {
 struct ClassicFlags {
   pipelines::ClassicConfig cfg;
   std::string norm = "l2", interp = "area", metrics = "l1,l2", ks = "1-10", index = "brute", bins = "8";
+  std::string tiny_size = "16", step = "5", vocab = "200";
   std::string out;
   bool phow = false;
 };
@@ -27,15 +31,15 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
   cmd->add_flag("--skip-bad", c.data.open.skip_bad, "Skip unreadable images (counted) instead of failing");
   cmd->add_option("--features", c.features, "tiny|bow")->capture_default_str();
-  cmd->add_option("--tiny-size", c.tiny.size, "Tiny image side")->capture_default_str();
+  cmd->add_option("--tiny-size", f->tiny_size, "Tiny image side")->capture_default_str();
   cmd->add_option("--norm", f->norm, "Tiny image normalisation: l1|l2|none")->capture_default_str();
   cmd->add_option("--interp", f->interp, "Tiny image interpolation: area|linear|cubic|nearest")->capture_default_str();
   cmd->add_flag("--crop", c.tiny.crop_square, "Centre-crop to a square before resizing");
-  cmd->add_option("--step", c.sift.step, "Dense SIFT step in pixels")->capture_default_str();
+  cmd->add_option("--step", f->step, "Dense SIFT step in pixels")->capture_default_str();
   cmd->add_option("--bin", f->bins, "Dense SIFT bin size(s), e.g. 8 or 4,6,8,10")->capture_default_str();
   cmd->add_flag("--phow", f->phow, "vl_phow settings: bins 4,6,8,10, smoothing, window 1.5 (overrides --bin)");
   cmd->add_flag("--root-sift", c.sift.root_sift, "RootSIFT descriptors");
-  cmd->add_option("--vocab", c.vocab.size, "Vocabulary size")->capture_default_str();
+  cmd->add_option("--vocab", f->vocab, "Vocabulary size")->capture_default_str();
   cmd->add_option("--kmeans", c.vocab.algorithm, "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)")->capture_default_str();
   cmd->add_option("--kmeans-iters", c.vocab.max_iterations, "k-means maximum iterations")->capture_default_str();
   cmd->add_option("--samples-per-image", c.vocab.descriptors_per_image, "Descriptors sampled per training image")->capture_default_str();
@@ -51,8 +55,29 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_flag("--clobber", c.clobber, "Recompute every stage, ignoring caches");
 }
 
-void Resolve(ClassicFlags* f) {
+int Single(const std::string& text, const std::string& flag) {
+  const auto v = ParseIntList(text, flag);
+  if (v.size() != 1) throw Error(flag + ": takes one value here, got '" + text + "' (use scenelab sweep for grids)");
+  return v.front();
+}
+
+// `sweep`: list-valued flags become the grid instead of single values.
+void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr) {
   auto& c = f->cfg;
+  if (grid) {
+    grid->tiny_sizes = ParseIntList(f->tiny_size, "--tiny-size");
+    grid->steps = ParseIntList(f->step, "--step");
+    grid->vocab_sizes = ParseIntList(f->vocab, "--vocab");
+    grid->norms = SplitList(f->norm);
+    c.tiny.size = grid->tiny_sizes.front();
+    c.sift.step = grid->steps.front();
+    c.vocab.size = grid->vocab_sizes.front();
+    f->norm = grid->norms.empty() ? "l2" : grid->norms.front();
+  } else {
+    c.tiny.size = Single(f->tiny_size, "--tiny-size");
+    c.sift.step = Single(f->step, "--step");
+    c.vocab.size = Single(f->vocab, "--vocab");
+  }
   c.tiny.norm = features::ParseNorm(f->norm);
   c.tiny.interpolation = features::ParseInterpolation(f->interp);
   c.metrics.clear();
@@ -63,8 +88,19 @@ void Resolve(ClassicFlags* f) {
     const int step = c.sift.step;
     c.sift = features::DenseSiftOptions::Phow();
     c.sift.step = step;
+  } else if (grid) {
+    grid->bins = ParseIntList(f->bins, "--bin");
+    c.sift.bin_sizes = {grid->bins.front()};
   } else {
     c.sift.bin_sizes = ParseIntList(f->bins, "--bin");
+  }
+  if (grid) {
+    // One value: not a swept dimension.
+    if (grid->tiny_sizes.size() == 1) grid->tiny_sizes.clear();
+    if (grid->steps.size() == 1) grid->steps.clear();
+    if (grid->vocab_sizes.size() == 1) grid->vocab_sizes.clear();
+    if (grid->norms.size() == 1) grid->norms.clear();
+    if (grid->bins.size() == 1) grid->bins.clear();
   }
   c.Validate();
 }
@@ -95,6 +131,47 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       std::cout << fmt::format("best: {} k={} accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
                                b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
                                r["timings_s"]["total_s"].get<double>(), f->out);
+      return 0;
+    };
+  });
+}
+
+void AddSweepCommand(CLI::App& app, Runner* run) {
+  auto* cmd = app.add_subcommand("sweep", "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size");
+  auto f = std::make_shared<ClassicFlags>();
+  AddClassicOptions(cmd, f.get());
+  auto config = std::make_shared<std::string>();
+  cmd->add_option("--config", *config, "YAML/JSON file: {data: {...}, features: bow, sweep: {k: 1-10, vocab: [50, 100]}, ...}");
+  cmd->add_option("--out", f->out, "Output folder")->required();
+  cmd->callback([f, config, run]() {
+    *run = [f, config]() {
+      pipelines::SweepGrid grid;
+      Resolve(f.get(), &grid);
+      if (!config->empty()) {
+        const auto j = pipelines::LoadConfigFile(*config);
+        if (j.contains("data")) pipelines::ApplyDataJson(j["data"], &f->cfg.data, *config + ": data");
+        if (j.contains("features")) f->cfg.features = j["features"].get<std::string>();
+        nlohmann::json rest = j;
+        rest.erase("data");
+        rest.erase("features");
+        rest.erase("sweep");
+        pipelines::ApplyClassicJson(rest, &f->cfg, *config);
+        if (j.contains("sweep")) pipelines::ApplySweepJson(j["sweep"], &f->cfg, &grid, *config + ": sweep");
+        f->cfg.Validate();
+      }
+      std::filesystem::create_directories(f->out);
+      Logger log(std::filesystem::path(f->out) / "log.txt");
+      const auto r = pipelines::RunSweep(f->cfg, grid, f->out, &log);
+      double best = -1;
+      nlohmann::json best_row;
+      for (const auto& p : r.json["points"]) {
+        if (p["accuracy"].get<double>() > best) {
+          best = p["accuracy"].get<double>();
+          best_row = p;
+        }
+      }
+      std::cout << fmt::format("{} points ({} feature points reused); best accuracy {:.4f} at {}\nsweep: {}/sweep.csv\n",
+                               r.json["points"].size(), r.points_reused, best, best_row.dump(), f->out);
       return 0;
     };
   });

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   scenelab::app::Runner run;
   scenelab::app::AddDataCommands(app, &run);
   scenelab::app::AddClassicCommands(app, &run);
+  scenelab::app::AddSweepCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
   scenelab::app::AddCnnCommands(app, &run);
 #endif

@@ -1,0 +1,45 @@
+#pragma once
+// Parameter sweeps for the classical pipelines. A grid over feature
+// parameters (tiny size and normalisation; SIFT step, bin size and
+// vocabulary size) times kNN parameters (metric, k). Every stage comes from
+// the shared cache: a k x metric sweep costs one neighbour search per metric
+// and feature point, a vocabulary sweep reuses the descriptors, and feature
+// points already finished (points/<id>.json) are not recomputed after an
+// interruption.
+//
+// Writes sweep.csv (one row per point: every parameter, accuracy, seconds)
+// and sweep.json, atomically after every feature point, plus figures.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scenelab/pipelines/classic.h"
+
+namespace scenelab::pipelines {
+
+struct SweepGrid {
+  std::vector<int> tiny_sizes;          // empty: the base config's value
+  std::vector<std::string> norms;
+  std::vector<int> steps;
+  std::vector<int> bins;
+  std::vector<int> vocab_sizes;
+  void Validate() const;
+};
+
+struct SweepResult {
+  nlohmann::ordered_json json;  // as written to sweep.json
+  StageCounters computed;       // work actually done (not loaded)
+  int points_reused = 0;        // feature points restored from points/*.json
+};
+
+// `base` holds every parameter not swept, including metrics and ks.
+SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log);
+
+// 5, [1, 3, 5] or "1-10,15" -> integers; errors name `what`.
+std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what);
+
+// Reads a grid from JSON/YAML-derived JSON: {"k": "1-10", "metric": [...], "step": [...], ...}.
+void ApplySweepJson(const nlohmann::json& j, ClassicConfig* base, SweepGrid* grid, const std::string& what);
+
+}  // namespace scenelab::pipelines

@@ -1,0 +1,259 @@
+#include "scenelab/pipelines/sweep.h"
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "scenelab/data/config_key.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/pipelines/outputs.h"
+
+namespace fs = std::filesystem;
+
+namespace scenelab::pipelines {
+
+void SweepGrid::Validate() const {
+  for (int s : tiny_sizes) {
+    if (s < 1) throw Error("sweep: tiny size must be >= 1, got " + std::to_string(s));
+  }
+  for (const auto& n : norms) features::ParseNorm(n);
+  for (int s : steps) {
+    if (s < 1) throw Error("sweep: step must be >= 1, got " + std::to_string(s));
+  }
+  for (int b : bins) {
+    if (b < 1) throw Error("sweep: bin size must be >= 1, got " + std::to_string(b));
+  }
+  for (int v : vocab_sizes) {
+    if (v < 1) throw Error("sweep: vocabulary size must be >= 1, got " + std::to_string(v));
+  }
+}
+
+namespace {
+template <typename T>
+std::vector<T> OrBase(const std::vector<T>& v, T base) {
+  return v.empty() ? std::vector<T>{base} : v;
+}
+
+}  // namespace
+
+std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what) {
+  std::vector<int> out;
+  if (v.is_number_integer()) return {v.get<int>()};
+  if (v.is_array()) {
+    for (const auto& x : v) {
+      if (!x.is_number_integer()) throw Error(what + ": expected integers, found " + x.dump());
+      out.push_back(x.get<int>());
+    }
+    return out;
+  }
+  if (v.is_string()) {
+    // "1-10" or "1,3,5"
+    const std::string s = v.get<std::string>();
+    std::stringstream in(s);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+      const auto dash = part.find('-', 1);
+      try {
+        if (dash == std::string::npos) {
+          out.push_back(std::stoi(part));
+        } else {
+          const int a = std::stoi(part.substr(0, dash)), b = std::stoi(part.substr(dash + 1));
+          if (b < a || b - a > 100000) throw std::invalid_argument("range");
+          for (int i = a; i <= b; ++i) out.push_back(i);
+        }
+      } catch (const std::exception&) {
+        throw Error(what + ": cannot read '" + s + "' as integers or ranges");
+      }
+    }
+    return out;
+  }
+  throw Error(what + ": expected an integer, a list or a range string, found " + v.dump());
+}
+
+namespace {
+
+std::vector<std::string> StrListFromJson(const nlohmann::json& v, const std::string& what) {
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) throw Error(what + ": expected a string or a list of strings, found " + v.dump());
+  std::vector<std::string> out;
+  for (const auto& x : v) {
+    if (!x.is_string()) throw Error(what + ": expected strings, found " + x.dump());
+    out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+}  // namespace
+
+void ApplySweepJson(const nlohmann::json& j, ClassicConfig* base, SweepGrid* grid, const std::string& what) {
+  if (!j.is_object()) throw Error(what + ": a sweep must be a mapping of parameter -> values");
+  for (const auto& [key, v] : j.items()) {
+    const std::string w = what + "." + key;
+    if (key == "k") base->ks = IntListFromJson(v, w);
+    else if (key == "metric" || key == "metrics") {
+      base->metrics.clear();
+      for (const auto& m : StrListFromJson(v, w)) base->metrics.push_back(classify::ParseMetric(m));
+    } else if (key == "tiny_size") grid->tiny_sizes = IntListFromJson(v, w);
+    else if (key == "norm") grid->norms = StrListFromJson(v, w);
+    else if (key == "step") grid->steps = IntListFromJson(v, w);
+    else if (key == "bin") grid->bins = IntListFromJson(v, w);
+    else if (key == "vocab") grid->vocab_sizes = IntListFromJson(v, w);
+    else throw Error(w + ": unknown sweep parameter (expected k, metric, tiny_size, norm, step, bin or vocab)");
+  }
+  grid->Validate();
+}
+
+SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log) {
+  base.Validate();
+  grid.Validate();
+  const auto start = std::chrono::steady_clock::now();
+  const LoadedData data = LoadData(base.data, base.seed);
+  const std::string cache = base.cache_dir.empty() ? out_dir + "/cache" : base.cache_dir;
+  ClassicRunner runner(data, cache, base.threads, log);
+  fs::create_directories(fs::path(out_dir) / "points");
+
+  // Feature points: the cartesian product of the feature-affecting values.
+  std::vector<ClassicConfig> points;
+  if (base.features == "tiny") {
+    for (int s : OrBase(grid.tiny_sizes, base.tiny.size)) {
+      for (const auto& n : OrBase(grid.norms, features::ToString(base.tiny.norm))) {
+        ClassicConfig c = base;
+        c.tiny.size = s;
+        c.tiny.norm = features::ParseNorm(n);
+        points.push_back(c);
+      }
+    }
+  } else {
+    // Vocabulary innermost: consecutive points share descriptors in memory.
+    for (int st : OrBase(grid.steps, base.sift.step)) {
+      for (int b : OrBase(grid.bins, base.sift.bin_sizes.front())) {
+        for (int v : OrBase(grid.vocab_sizes, base.vocab.size)) {
+          ClassicConfig c = base;
+          c.sift.step = st;
+          if (!grid.bins.empty()) c.sift.bin_sizes = {b};
+          c.vocab.size = v;
+          points.push_back(c);
+        }
+      }
+    }
+  }
+
+  SweepResult result;
+  nlohmann::ordered_json rows = nlohmann::json::array();
+  std::string csv = "features,tiny_size,norm,step,bin,vocab,metric,k,accuracy,seconds\n";
+  RunOutputs outputs(out_dir);
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    const ClassicConfig& c = points[p];
+    CacheKey key("sweep-point-v1");
+    key.Add("cfg", c.ToJson().dump()).Add("train", Hex64(data.train.Fingerprint())).Add("test", Hex64(data.test.Fingerprint()));
+    const fs::path point_file = fs::path(out_dir) / "points" / (key.id() + ".json");
+    nlohmann::json point;
+    bool reused = false;
+    if (fs::exists(point_file) && !base.clobber) {
+      try {
+        point = nlohmann::json::parse(ReadFileText(point_file));
+        reused = point.at("key").get<std::string>() == key.text();
+      } catch (const std::exception&) {
+        reused = false;  // half-written or foreign: recompute
+      }
+    }
+    if (!reused) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::map<std::string, double> timings;
+      const FeaturePair f = runner.Features(c, &timings);
+      const auto knn = runner.Knn(c, f, &timings);
+      point = {{"key", key.text()}, {"seconds", SecondsSince(t0)}, {"accuracy", nlohmann::json::object()}};
+      for (const auto& [m, byk] : knn.accuracy) {
+        for (const auto& [k, a] : byk) point["accuracy"][m][std::to_string(k)] = a;
+      }
+      WriteFileAtomic(point_file, point.dump());
+    } else {
+      ++result.points_reused;
+    }
+    for (const auto& [m, byk] : point.at("accuracy").items()) {
+      for (const auto& [k, a] : byk.items()) {
+        nlohmann::ordered_json r;
+        r["features"] = c.features;
+        r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
+        r["norm"] = c.features == "tiny" ? nlohmann::json(features::ToString(c.tiny.norm)) : nlohmann::json(nullptr);
+        r["step"] = c.features == "bow" ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
+        r["bin"] = c.features == "bow" ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
+        r["vocab"] = c.features == "bow" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
+        r["metric"] = m;
+        r["k"] = std::stoi(k);
+        r["accuracy"] = a.get<double>();
+        r["seconds"] = point.at("seconds").get<double>();
+        rows.push_back(r);
+        auto cell = [](const nlohmann::json& v) { return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : v.dump()); };
+        csv += fmt::format("{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]), cell(r["norm"]),
+                           cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, k, a.get<double>(),
+                           point.at("seconds").get<double>());
+      }
+    }
+    if (log) log->Info(fmt::format("sweep point {}/{} {}", p + 1, points.size(), reused ? "(reused)" : "done"));
+    WriteFileAtomic(fs::path(out_dir) / "sweep.csv", csv);
+  }
+  result.computed = runner.counters();
+  nlohmann::ordered_json j;
+  j["kind"] = "sweep";
+  j["base"] = base.ToJson();
+  j["grid"] = {{"tiny_size", grid.tiny_sizes}, {"norm", grid.norms}, {"step", grid.steps}, {"bin", grid.bins},
+               {"vocab", grid.vocab_sizes}};
+  j["points"] = rows;
+  j["computed"] = {{"tiny_extractions", result.computed.tiny_extractions},
+                   {"sift_extractions", result.computed.sift_extractions},
+                   {"vocabularies_built", result.computed.vocabularies_built},
+                   {"encodings", result.computed.encodings},
+                   {"neighbour_searches", result.computed.neighbour_searches},
+                   {"points_reused", result.points_reused}};
+  j["seconds"] = SecondsSince(start);
+  outputs.WriteJson("sweep.json", j);
+
+  // Figures: accuracy vs k (best feature point), vs step and vs vocabulary (best k).
+  std::map<std::string, std::vector<std::pair<double, double>>> vs_k, vs_step, vs_vocab, vs_size;
+  std::map<std::string, std::map<double, double>> best_step, best_vocab, best_size;
+  double best = -1;
+  nlohmann::ordered_json best_row;
+  for (const auto& r : rows) {
+    if (r["accuracy"].get<double>() > best) {
+      best = r["accuracy"].get<double>();
+      best_row = r;
+    }
+  }
+  for (const auto& r : rows) {
+    const std::string m = r["metric"];
+    const double a = r["accuracy"];
+    const bool same_features = r["tiny_size"] == best_row["tiny_size"] && r["norm"] == best_row["norm"] &&
+                               r["step"] == best_row["step"] && r["bin"] == best_row["bin"] && r["vocab"] == best_row["vocab"];
+    if (same_features) vs_k[m].push_back({r["k"].get<double>(), a});
+    if (!r["step"].is_null()) {
+      auto& s = best_step[m][r["step"].get<double>()];
+      s = std::max(s, a);
+      auto& v = best_vocab[m][r["vocab"].get<double>()];
+      v = std::max(v, a);
+    }
+    if (!r["tiny_size"].is_null()) {
+      auto& t = best_size[m][r["tiny_size"].get<double>()];
+      t = std::max(t, a);
+    }
+  }
+  outputs.WriteLinePlot("sweep_accuracy_vs_k", "Accuracy vs k", "k", "accuracy", vs_k);
+  auto flatten = [](const std::map<std::string, std::map<double, double>>& in) {
+    std::map<std::string, std::vector<std::pair<double, double>>> out;
+    for (const auto& [m, xs] : in) {
+      for (const auto& [x, y] : xs) out[m].push_back({x, y});
+    }
+    return out;
+  };
+  if (grid.steps.size() > 1) outputs.WriteLinePlot("sweep_accuracy_vs_step", "Accuracy vs SIFT step (best k)", "step", "accuracy", flatten(best_step));
+  if (grid.vocab_sizes.size() > 1) {
+    outputs.WriteLinePlot("sweep_accuracy_vs_vocab", "Accuracy vs vocabulary size (best k)", "words", "accuracy", flatten(best_vocab), true);
+  }
+  if (grid.tiny_sizes.size() > 1) outputs.WriteLinePlot("sweep_accuracy_vs_size", "Accuracy vs tiny size (best k)", "side", "accuracy", flatten(best_size));
+  result.json = j;
+  return result;
+}
+
+}  // namespace scenelab::pipelines

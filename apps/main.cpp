@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   scenelab::app::AddDataCommands(app, &run);
   scenelab::app::AddClassicCommands(app, &run);
   scenelab::app::AddSweepCommand(app, &run);
+  scenelab::app::AddReportCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
   scenelab::app::AddCnnCommands(app, &run);
 #endif

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   scenelab::app::AddReportCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
   scenelab::app::AddCnnCommands(app, &run);
+  scenelab::app::AddCompareCommand(app, &run);
 #endif
   try {
     app.parse(argc, argv);

@@ -1,0 +1,63 @@
+// scenelab compare [--config FILE] [--out DIR]
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "scenelab/pipelines/compare.h"
+#include "scenelab/pipelines/config.h"
+
+namespace scenelab::app {
+
+void AddCompareCommand(CLI::App& app, Runner* run) {
+  auto* cmd = app.add_subcommand(
+      "compare", "Run classical pipelines and CNNs side by side into one report (no arguments: built-in Fashion-MNIST experiment)");
+  struct Opts {
+    std::string config, out, data;
+    long long seed = -1;
+    int threads = -1;
+    bool check = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--config", o->config, "YAML or JSON experiment config (see examples/)");
+  cmd->add_option("--out", o->out, "Experiment folder (default: runs/<name>)");
+  cmd->add_option("--data", o->data, "Override the dataset path");
+  cmd->add_option("--seed", o->seed, "Override the seed");
+  cmd->add_option("--threads", o->threads, "Override the thread count (0 = all cores)");
+  cmd->add_flag("--check", o->check, "Only parse and validate the config, then print it resolved");
+  cmd->callback([o, run]() {
+    *run = [o]() {
+      pipelines::CompareConfig cfg = o->config.empty()
+                                         ? pipelines::DefaultCompareConfig()
+                                         : pipelines::ParseCompareConfig(pipelines::LoadConfigFile(o->config), o->config);
+      if (!o->data.empty()) cfg.data.path = o->data;
+      if (o->seed >= 0) cfg.seed = static_cast<std::uint64_t>(o->seed);
+      if (o->threads >= 0) cfg.threads = o->threads;
+      cfg.Validate();
+      if (o->check) {
+        std::cout << cfg.ToJson().dump(2) << "\n";
+        return 0;
+      }
+      const std::string out = o->out.empty() ? "runs/" + cfg.name : o->out;
+      std::filesystem::create_directories(out);
+      Logger log(std::filesystem::path(out) / "log.txt");
+      log.Info("scenelab compare: " + cfg.name + " -> " + out);
+      const auto r = pipelines::RunCompare(cfg, out, &log);
+      std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>9} {:>10}\n", "pipeline", "type", "accuracy", "best", "time (s)",
+                               "params");
+      for (const auto& p : r.summary["pipelines"]) {
+        const auto& b = p["best"];
+        const std::string best = b["k"].is_null() ? std::string("-") : fmt::format("{} k={}", b["metric"].get<std::string>(), b["k"].get<int>());
+        std::cout << fmt::format("{:<20} {:<6} {:>9.4f} {:>18} {:>9.1f} {:>10}{}\n", p["name"].get<std::string>(),
+                                 p["type"].get<std::string>(), p["accuracy"].get<double>(), best, p["seconds"].get<double>(),
+                                 p["model_params"].is_null() ? std::string("-") : std::to_string(p["model_params"].get<long long>()),
+                                 p["reused"].get<bool>() ? "  (reused)" : "");
+      }
+      std::cout << "\nreport: " << r.report_path << "\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace scenelab::app

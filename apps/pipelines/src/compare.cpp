@@ -1,0 +1,254 @@
+#include "scenelab/pipelines/compare.h"
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "scenelab/data/config_key.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/eval/report.h"
+#include "scenelab/pipelines/cnn_run.h"
+#include "scenelab/pipelines/config.h"
+#include "scenelab/pipelines/sweep.h"
+
+namespace fs = std::filesystem;
+
+namespace scenelab::pipelines {
+
+namespace {
+ClassicConfig ClassicFrom(const CompareConfig& c, const PipelineSpec& p, SweepGrid* grid, bool* has_sweep) {
+  ClassicConfig cc;
+  cc.data = c.data;
+  cc.seed = c.seed;
+  cc.threads = c.threads;
+  cc.features = p.type;
+  ApplyClassicJson(p.body, &cc, "pipeline '" + p.name + "'");
+  *has_sweep = p.body.contains("sweep");
+  if (*has_sweep) ApplySweepJson(p.body["sweep"], &cc, grid, "pipeline '" + p.name + "'.sweep");
+  cc.Validate();
+  return cc;
+}
+
+cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
+  cnn::TrainConfig t;
+  t.seed = c.seed;
+  t.threads = c.threads;
+  const std::string what = "pipeline '" + p.name + "'";
+  for (const auto& [k, v] : p.body.items()) {
+    const std::string w = what + "." + k;
+    try {
+      if (k == "type" || k == "name") continue;
+      if (k == "model") t.model = v.get<std::string>();
+      else if (k == "input") t.input = cnn::InputShape::Parse(v.get<std::string>());
+      else if (k == "epochs") t.epochs = v.get<int>();
+      else if (k == "batch") t.batch_size = v.get<int>();
+      else if (k == "opt") t.optimizer = v.get<std::string>();
+      else if (k == "lr") t.lr = v.get<double>();
+      else if (k == "momentum") t.momentum = v.get<double>();
+      else if (k == "nesterov") t.nesterov = v.get<bool>();
+      else if (k == "weight_decay") t.weight_decay = v.get<double>();
+      else if (k == "schedule") t.schedule = v.get<std::string>();
+      else if (k == "step_size") t.step_size = v.get<int>();
+      else if (k == "gamma") t.gamma = v.get<double>();
+      else if (k == "milestones") t.milestones = v.get<std::vector<int>>();
+      else if (k == "label_smoothing") t.label_smoothing = v.get<double>();
+      else if (k == "augment") t.augment = v.get<std::vector<std::string>>();
+      else if (k == "crop_padding") t.crop_padding = v.get<int>();
+      else if (k == "val") t.val_fraction = v.get<double>();
+      else if (k == "early_stopping") t.early_stopping = v.get<int>();
+      else throw Error(w + ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
+                       "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
+                       "val, early_stopping)");
+    } catch (const nlohmann::json::exception&) {
+      throw Error(w + ": wrong type, found " + v.dump());
+    }
+  }
+  t.Validate();
+  std::vector<std::string> names = cnn::ModelNames();
+  if (std::find(names.begin(), names.end(), t.model) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw Error(what + ".model: unknown model '" + t.model + "' (known: " + known + ")");
+  }
+  return t;
+}
+}  // namespace
+
+void CompareConfig::Validate() const {
+  data.Validate();
+  if (pipelines.empty()) throw Error("config: 'pipelines' must list at least one pipeline");
+  std::set<std::string> names;
+  for (const auto& p : pipelines) {
+    if (p.name.empty()) throw Error("config: every pipeline needs a 'name'");
+    if (!names.insert(p.name).second) throw Error("config: pipeline name '" + p.name + "' is used twice");
+    if (p.type == "tiny" || p.type == "bow") {
+      SweepGrid g;
+      bool s;
+      ClassicFrom(*this, p, &g, &s);
+    } else if (p.type == "cnn") {
+      CnnFrom(*this, p);
+    } else {
+      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow or cnn)");
+    }
+  }
+}
+
+nlohmann::ordered_json CompareConfig::ToJson() const {
+  nlohmann::ordered_json j;
+  j["name"] = name;
+  j["data"] = {{"path", data.path},
+               {"format", data.open.format},
+               {"test_fraction", data.open.test_fraction},
+               {"train_per_class", data.train_per_class},
+               {"test_per_class", data.test_per_class}};
+  j["seed"] = seed;
+  j["threads"] = threads;
+  if (!expected_time.empty()) j["expected_time"] = expected_time;
+  nlohmann::ordered_json ps = nlohmann::json::array();
+  for (const auto& p : pipelines) {
+    nlohmann::ordered_json e;
+    e["name"] = p.name;
+    e["type"] = p.type;
+    if (p.type == "cnn") {
+      e["resolved"] = CnnFrom(*this, p).ToJson();
+    } else {
+      SweepGrid g;
+      bool s;
+      e["resolved"] = ClassicFrom(*this, p, &g, &s).ToJson();
+      if (s) e["sweep"] = p.body["sweep"];
+    }
+    ps.push_back(e);
+  }
+  j["pipelines"] = ps;
+  return j;
+}
+
+CompareConfig ParseCompareConfig(const nlohmann::json& j, const std::string& what) {
+  if (!j.is_object()) throw Error(what + ": expected a mapping at the top level");
+  CompareConfig c;
+  for (const auto& [k, v] : j.items()) {
+    const std::string w = what + ": " + k;
+    try {
+      if (k == "name") c.name = v.get<std::string>();
+      else if (k == "data") ApplyDataJson(v, &c.data, w);
+      else if (k == "seed") c.seed = v.get<std::uint64_t>();
+      else if (k == "threads") c.threads = v.get<int>();
+      else if (k == "expected_time") c.expected_time = v.get<std::string>();
+      else if (k == "pipelines") {
+        if (!v.is_array()) throw Error(w + ": expected a list");
+        for (const auto& p : v) {
+          PipelineSpec s;
+          s.name = p.value("name", "");
+          s.type = p.value("type", "");
+          s.body = p;
+          c.pipelines.push_back(s);
+        }
+      } else {
+        throw Error(w + ": unknown key (expected name, data, seed, threads, expected_time, pipelines)");
+      }
+    } catch (const nlohmann::json::exception&) {
+      throw Error(w + ": wrong type, found " + v.dump());
+    }
+  }
+  c.Validate();
+  return c;
+}
+
+CompareConfig DefaultCompareConfig() {
+  const std::string text = R"({
+    "name": "fashion-mnist-default",
+    "expected_time": "about 1.5 minutes on 2 cores",
+    "data": {"path": "/usr/share/datasets/fashion-mnist", "train_per_class": 1000, "test_per_class": 300},
+    "seed": 0,
+    "pipelines": [
+      {"name": "tiny-knn", "type": "tiny", "tiny": {"size": 14, "norm": "l2"},
+       "knn": {"metrics": ["l1", "l2"], "k": "1-10"}},
+      {"name": "bow-knn", "type": "bow", "sift": {"step": 2, "bins": [4]}, "vocab": {"size": 100, "descriptors_per_image": 30},
+       "knn": {"metrics": ["l1", "l2", "chi2"], "k": "1-10"}},
+      {"name": "resnet-lite", "type": "cnn", "model": "resnet-lite", "epochs": 4, "batch": 128, "opt": "sgd",
+       "lr": 0.05, "schedule": "cosine", "augment": ["crop", "flip"], "crop_padding": 2}
+    ]
+  })";
+  return ParseCompareConfig(nlohmann::json::parse(text), "built-in config");
+}
+
+CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, Logger* log) {
+  cfg.Validate();
+  const auto start = std::chrono::steady_clock::now();
+  fs::create_directories(fs::path(out_dir) / "pipelines");
+  const auto resolved = cfg.ToJson();
+  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json", resolved.dump(2) + "\n");
+  CompareResult result;
+  std::vector<std::string> run_dirs;
+  nlohmann::ordered_json rows = nlohmann::json::array();
+  for (std::size_t i = 0; i < cfg.pipelines.size(); ++i) {
+    const auto& p = cfg.pipelines[i];
+    const std::string dir = (fs::path(out_dir) / "pipelines" / SafeFileName(p.name)).string();
+    CacheKey key("compare-pipeline-v1");
+    key.Add("resolved", resolved["pipelines"][i].dump()).Add("data", resolved["data"].dump()).Add("seed", cfg.seed);
+    const fs::path done = fs::path(dir) / "done.json";
+    bool reuse = false;
+    if (fs::exists(done) && fs::exists(fs::path(dir) / "results.json")) {
+      try {
+        reuse = nlohmann::json::parse(ReadFileText(done)).at("key").get<std::string>() == key.text();
+      } catch (const std::exception&) {
+        reuse = false;
+      }
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    bool has_sweep = false;
+    if (reuse) {
+      if (log) log->Info(fmt::format("[{}/{}] {}: finished earlier, reused from {}", i + 1, cfg.pipelines.size(), p.name, dir));
+      result.reused.push_back(p.name);
+      if (p.type != "cnn") {
+        SweepGrid g;
+        ClassicFrom(cfg, p, &g, &has_sweep);
+      }
+    } else {
+      if (log) log->Info(fmt::format("[{}/{}] {} ({})", i + 1, cfg.pipelines.size(), p.name, p.type));
+      fs::create_directories(dir);
+      if (p.type == "cnn") {
+        CnnRunConfig rc;
+        rc.data = cfg.data;
+        rc.train = CnnFrom(cfg, p);
+        rc.resume = true;  // continues an interrupted run of this same config
+        RunCnn(rc, dir, log);
+      } else {
+        SweepGrid grid;
+        ClassicConfig cc = ClassicFrom(cfg, p, &grid, &has_sweep);
+        cc.cache_dir = (fs::path(out_dir) / "cache").string();
+        if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log);
+        RunClassic(cc, dir, log);
+      }
+      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}}).dump());
+      result.computed.push_back(p.name);
+    }
+    run_dirs.push_back(dir);
+    if (has_sweep) run_dirs.push_back(dir + "-sweep");
+    const auto r = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
+    nlohmann::ordered_json row;
+    row["name"] = p.name;
+    row["type"] = p.type;
+    row["accuracy"] = r["best"]["accuracy"];
+    row["best"] = r["best"];
+    row["seconds"] = r["timings_s"]["total_s"];
+    row["model_params"] = r.contains("model_params") ? r["model_params"] : nlohmann::json(nullptr);
+    row["reused"] = reuse;
+    row["run"] = dir;
+    rows.push_back(row);
+  }
+  eval::ReportOptions ro;
+  ro.title = "scenelab compare: " + cfg.name;
+  result.report_path = eval::BuildReport(run_dirs, (fs::path(out_dir) / "report").string(), ro);
+  result.summary["name"] = cfg.name;
+  result.summary["pipelines"] = rows;
+  result.summary["report"] = result.report_path;
+  result.summary["seconds"] = SecondsSince(start);
+  WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2) + "\n");
+  return result;
+}
+
+}  // namespace scenelab::pipelines

@@ -166,14 +166,16 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       const auto knn = runner.Knn(c, f, &timings);
       point = {{"key", key.text()}, {"seconds", SecondsSince(t0)}, {"accuracy", nlohmann::json::object()}};
       for (const auto& [m, byk] : knn.accuracy) {
-        for (const auto& [k, a] : byk) point["accuracy"][m][std::to_string(k)] = a;
+        for (const auto& [k, a] : byk) point["accuracy"][m].push_back({k, a});  // k ascending
       }
       WriteFileAtomic(point_file, point.dump());
     } else {
       ++result.points_reused;
     }
     for (const auto& [m, byk] : point.at("accuracy").items()) {
-      for (const auto& [k, a] : byk.items()) {
+      for (const auto& ka : byk) {
+        const int k = ka.at(0).get<int>();
+        const auto& a = ka.at(1);
         nlohmann::ordered_json r;
         r["features"] = c.features;
         r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
@@ -182,7 +184,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
         r["bin"] = c.features == "bow" ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
         r["vocab"] = c.features == "bow" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
         r["metric"] = m;
-        r["k"] = std::stoi(k);
+        r["k"] = k;
         r["accuracy"] = a.get<double>();
         r["seconds"] = point.at("seconds").get<double>();
         rows.push_back(r);

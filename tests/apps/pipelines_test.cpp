@@ -1,0 +1,203 @@
+// The pipelines behind the CLI, on generated folder datasets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fixtures.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+#include "scenelab/eval/report.h"
+#include "scenelab/pipelines/classic.h"
+#include "scenelab/pipelines/config.h"
+#include "scenelab/pipelines/sweep.h"
+
+namespace fs = std::filesystem;
+using namespace scenelab;
+using namespace scenelab::pipelines;
+using scenelab::fixtures::TempDir;
+
+namespace {
+ClassicConfig BaseConfig(const fs::path& data, const std::string& features) {
+  ClassicConfig c;
+  c.data.path = data.string();
+  c.features = features;
+  c.ks = {1, 2, 3, 4, 5};
+  c.sift.step = 6;
+  c.vocab.size = 12;
+  c.vocab.descriptors_per_image = 20;
+  c.seed = 3;
+  return c;
+}
+
+nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFileText(p)); }
+}  // namespace
+
+TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"stripes_a", "stripes_b", "stripes_c"}, 8, 4);
+  for (const std::string features : {"tiny", "bow"}) {
+    const fs::path out = dir / ("run-" + features);
+    RunClassic(BaseConfig(dir / "data", features), out.string(), nullptr);
+    const auto r = ReadJson(out / "results.json");
+    for (const char* f : {"params", "seed", "classes", "accuracy", "best", "confusion", "timings_s"}) {
+      EXPECT_TRUE(r.contains(f)) << features << " lacks " << f;
+    }
+    EXPECT_EQ(r["classes"].size(), 3u);
+    EXPECT_EQ(r["accuracy"]["l1"].size(), 5u);
+    const double best = r["best"]["accuracy"];
+    EXPECT_DOUBLE_EQ(best, r["accuracy"][r["best"]["metric"].get<std::string>()][std::to_string(r["best"]["k"].get<int>())].get<double>());
+    // The generated classes are separable: far above chance (1/3).
+    EXPECT_GT(best, 0.6) << features;
+    long diag = 0, total = 0;
+    for (int t = 0; t < 3; ++t) {
+      for (int p = 0; p < 3; ++p) {
+        total += r["confusion"][t][p].get<long>();
+        if (t == p) diag += r["confusion"][t][p].get<long>();
+      }
+    }
+    EXPECT_EQ(total, 12);
+    EXPECT_DOUBLE_EQ(static_cast<double>(diag) / total, best);
+    for (const char* f : {"predictions.csv", "confusion.csv", "confusion.json", "figures/confusion.png",
+                          "figures/confusion.svg", "figures/accuracy_vs_k.png", "figures/gallery/stripes_a.png"}) {
+      EXPECT_TRUE(fs::exists(out / f)) << f;
+    }
+  }
+}
+
+TEST(Pipelines_Classic, SameResultsForOneAndTwoThreadsAndFromCache) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 6, 3);
+  auto c1 = BaseConfig(dir / "data", "bow");
+  c1.threads = 1;
+  auto c2 = c1;
+  c2.threads = 2;
+  const auto r1 = RunClassic(c1, (dir / "t1").string(), nullptr);
+  const auto r2 = RunClassic(c2, (dir / "t2").string(), nullptr);
+  EXPECT_EQ(r1["accuracy"], r2["accuracy"]);
+  EXPECT_EQ(r1["confusion"], r2["confusion"]);
+  EXPECT_EQ(ReadFileText(dir / "t1" / "predictions.csv"), ReadFileText(dir / "t2" / "predictions.csv"));
+  // Rerun into t1: everything comes from the cache.
+  const auto r3 = RunClassic(c1, (dir / "t1").string(), nullptr);
+  EXPECT_EQ(r3["computed"]["sift_extractions"], 0);
+  EXPECT_EQ(r3["computed"]["vocabularies_built"], 0);
+  EXPECT_EQ(r3["accuracy"], r1["accuracy"]);
+}
+
+TEST(Pipelines_Classic, CorruptCacheIsRebuiltNotTrusted) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 5, 3);
+  auto c = BaseConfig(dir / "data", "tiny");
+  const auto r1 = RunClassic(c, (dir / "run").string(), nullptr);
+  int flipped = 0;
+  for (const auto& e : fs::directory_iterator(dir / "run" / "cache")) {
+    auto bytes = ReadFileBytes(e.path());
+    bytes[bytes.size() / 2] ^= 0x04;
+    fixtures::WriteBytes(e.path(), bytes);
+    ++flipped;
+  }
+  ASSERT_GT(flipped, 0);
+  const auto r2 = RunClassic(c, (dir / "run").string(), nullptr);
+  EXPECT_EQ(r2["computed"]["tiny_extractions"], 2);  // train and test recomputed
+  EXPECT_EQ(r2["accuracy"], r1["accuracy"]);
+}
+
+TEST(Pipelines_Classic, KLargerThanTrainingSetIsAClearError) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 2, 2);
+  auto c = BaseConfig(dir / "data", "tiny");
+  c.ks = {1, 5};
+  try {
+    RunClassic(c, (dir / "run").string(), nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("k = 5 is larger than the training set (4 images)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Pipelines_Sweep, ReusesSearchesAndDescriptorsAndFinishedPoints) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 3);
+  auto base = BaseConfig(dir / "data", "bow");
+  base.ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  SweepGrid grid;
+  grid.vocab_sizes = {5, 10, 15};
+  const auto r = RunSweep(base, grid, (dir / "sweep").string(), nullptr);
+  // 3 vocabularies x 2 metrics x 10 k = 60 rows from 6 neighbour searches and
+  // one descriptor extraction per split.
+  EXPECT_EQ(r.json["points"].size(), 60u);
+  EXPECT_EQ(r.computed.neighbour_searches, 6);
+  EXPECT_EQ(r.computed.sift_extractions, 2);
+  EXPECT_EQ(r.computed.vocabularies_built, 3);
+  const std::string csv = ReadFileText(dir / "sweep" / "sweep.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,accuracy,seconds");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 61);
+  // Interrupted after the first point: only the rest is recomputed.
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir / "sweep" / "points")) {
+    if (removed++ < 2) fs::remove(e.path());
+  }
+  const auto again = RunSweep(base, grid, (dir / "sweep").string(), nullptr);
+  EXPECT_EQ(again.points_reused, 1);
+  EXPECT_EQ(again.computed.neighbour_searches, 4);
+  EXPECT_EQ(again.computed.vocabularies_built, 0);  // cached on disk
+  ASSERT_EQ(again.json["points"].size(), r.json["points"].size());
+  for (std::size_t i = 0; i < r.json["points"].size(); ++i) {
+    auto a = again.json["points"][i], b = r.json["points"][i];
+    a.erase("seconds");
+    b.erase("seconds");
+    EXPECT_EQ(a, b) << i;
+  }
+  EXPECT_EQ(r.json["points"][1]["k"], 2);  // rows in k order
+}
+
+TEST(Pipelines_Sweep, TinyGridOverSizeAndNorm) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 5, 3);
+  auto base = BaseConfig(dir / "data", "tiny");
+  SweepGrid grid;
+  grid.tiny_sizes = {4, 8};
+  grid.norms = {"l1", "l2"};
+  const auto r = RunSweep(base, grid, (dir / "sweep").string(), nullptr);
+  EXPECT_EQ(r.json["points"].size(), 2u * 2u * 2u * 5u);
+  EXPECT_EQ(r.computed.tiny_extractions, 8);  // 4 feature points x 2 splits
+  EXPECT_TRUE(fs::exists(dir / "sweep" / "figures" / "sweep_accuracy_vs_size.png"));
+}
+
+TEST(Pipelines_Config, YamlAndJsonConfigsWithClearErrors) {
+  const auto j = ParseConfigText("k: 1-10\nmetric: [l1, l2]\nvocab: [50, 100]\n", "s.yaml");
+  ClassicConfig c;
+  SweepGrid g;
+  ApplySweepJson(j, &c, &g, "s.yaml");
+  EXPECT_EQ(c.ks.size(), 10u);
+  EXPECT_EQ(g.vocab_sizes, (std::vector<int>{50, 100}));
+  try {
+    ApplySweepJson(ParseConfigText("{\"stepp\": [3]}", "s.json"), &c, &g, "s.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("s.json.stepp: unknown sweep parameter"), std::string::npos) << e.what();
+  }
+  try {
+    ParseConfigText("a: [1, 2\nb: 3\n", "bad.yaml");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.yaml:"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ApplyClassicJson(ParseConfigText("{\"sift\": {\"step\": \"five\"}}", "x"), &c, "x"), Error);
+}
+
+TEST(Pipelines_Report, HtmlAndMarkdownShowTheRunsNumbers) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 5, 3);
+  RunClassic(BaseConfig(dir / "data", "tiny"), (dir / "tiny").string(), nullptr);
+  const auto r = ReadJson(dir / "tiny" / "results.json");
+  const std::string index = eval::BuildReport({(dir / "tiny").string()}, (dir / "report").string());
+  const std::string html = ReadFileText(index);
+  char acc[32];
+  std::snprintf(acc, sizeof acc, "%.4f", r["best"]["accuracy"].get<double>());
+  EXPECT_NE(html.find(std::string(">") + acc + "</td>"), std::string::npos);
+  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  const std::string md = ReadFileText(dir / "report" / "report.md");
+  EXPECT_NE(md.find(acc), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "report" / "figures"));
+  EXPECT_THROW(eval::BuildReport({(dir / "data").string()}, (dir / "r2").string()), Error);
+}

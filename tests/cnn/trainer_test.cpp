@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "fixtures.h"
+#include "scenelab/cnn/trainer.h"
+#include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
+
+namespace fs = std::filesystem;
+using namespace scenelab;
+using scenelab::fixtures::TempDir;
+
+namespace {
+data::Dataset Synthetic(int per_class, int offset) {
+  std::vector<data::Sample> s;
+  for (int i = 0; i < per_class * 3; ++i) {
+    s.push_back({i % 3, "mem#" + std::to_string(i), fixtures::ClassImage(i % 3, offset + i, 16, 16)});
+  }
+  return data::Dataset({"a", "b", "c"}, s);
+}
+
+cnn::TrainConfig SmallConfig() {
+  cnn::TrainConfig c;
+  c.model = "resnet-lite";
+  c.epochs = 3;
+  c.batch_size = 16;
+  c.lr = 0.05;
+  c.threads = 1;  // bitwise-reproducible arithmetic
+  c.val_fraction = 0.2;
+  c.augment = {"crop", "flip", "rotate"};
+  c.crop_padding = 2;
+  c.seed = 5;
+  return c;
+}
+}  // namespace
+
+TEST(Cnn_Trainer, LearnsSeparableClassesAndWritesMetricsAndCheckpoint) {
+  TempDir dir;
+  const auto train = Synthetic(40, 0), test = Synthetic(10, 1000);
+  auto cfg = SmallConfig();
+  cfg.epochs = 6;
+  cfg.augment = {"flip"};
+  const auto r = cnn::Train(cfg, train, test, dir.path().string(), false, nullptr);
+  ASSERT_EQ(r.history.size(), 6u);
+  EXPECT_EQ(r.input.ToString(), "1x16x16");
+  EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
+  EXPECT_GT(r.test_accuracy, 0.6);  // chance is 1/3
+  EXPECT_EQ(r.test_predicted.size(), 30u);
+  for (float s : r.test_score) {
+    EXPECT_GT(s, 0.3f);
+    EXPECT_LE(s, 1.0f);
+  }
+  const auto rows = cnn::ParseMetricsCsv(ReadFileText(dir / "metrics.csv"), "metrics.csv");
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_EQ(rows[5].epoch, 6);
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "meta.json"));
+  EXPECT_TRUE(fs::exists(dir / "checkpoint" / "model-6.pt"));
+  EXPECT_FALSE(fs::exists(dir / "checkpoint" / "model-5.pt"));  // older epochs are pruned
+  const auto e = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr);
+  EXPECT_EQ(e.test_predicted, r.test_predicted);
+}
+
+TEST(Cnn_Trainer, ResumeContinuesExactlyWhereItStopped) {
+  TempDir a, b;
+  const auto train = Synthetic(12, 0), test = Synthetic(5, 1000);
+  auto cfg = SmallConfig();
+  cfg.schedule = "none";  // so the first two epochs do not depend on the total
+  const auto full = cnn::Train(cfg, train, test, a.path().string(), false, nullptr);
+  auto two = cfg;
+  two.epochs = 2;
+  cnn::Train(two, train, test, b.path().string(), false, nullptr);  // as if killed after epoch 2
+  // A run of 3 epochs killed after epoch 2 would have saved epochs = 3.
+  auto meta = nlohmann::json::parse(ReadFileText(b / "checkpoint" / "meta.json"));
+  meta["config"]["epochs"] = 3;
+  WriteFileAtomic(b / "checkpoint" / "meta.json", meta.dump());
+  const auto resumed = cnn::Train(cfg, train, test, b.path().string(), true, nullptr);
+  EXPECT_EQ(resumed.resumed_from_epoch, 2);
+  ASSERT_EQ(resumed.history.size(), 3u);
+  // With one thread the arithmetic is deterministic: the same weights, losses and predictions.
+  EXPECT_NEAR(resumed.history[2].train_loss, full.history[2].train_loss, 1e-4);
+  EXPECT_EQ(resumed.test_predicted, full.test_predicted);
+}
+
+TEST(Cnn_Trainer, ValidatesOptionsAndCheckpoints) {
+  auto cfg = SmallConfig();
+  cfg.optimizer = "rmsprop";
+  try {
+    cfg.Validate();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--opt: unknown optimizer 'rmsprop'"), std::string::npos);
+  }
+  cfg = SmallConfig();
+  cfg.schedule = "warm";
+  EXPECT_THROW(cfg.Validate(), Error);
+  TempDir dir;
+  EXPECT_THROW(cnn::EvaluateCheckpoint(dir.path().string(), Synthetic(1, 0), nullptr), Error);
+  fs::create_directories(dir / "checkpoint");
+  fixtures::WriteText(dir / "checkpoint" / "meta.json", "{\"epoch\": 1, \"config\": ");
+  try {
+    cnn::EvaluateCheckpoint(dir.path().string(), Synthetic(1, 0), nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("meta.json: corrupt checkpoint metadata"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cnn::ParseMetricsCsv("epoch,train_loss\n1,x\n", "m.csv"), Error);
+}
+
+TEST(Cnn_Trainer, SchedulesAndOptimisersRun) {
+  const auto train = Synthetic(6, 0), test = Synthetic(2, 1000);
+  for (const auto& [opt, sched] : std::vector<std::pair<std::string, std::string>>{
+           {"sgd", "step"}, {"adam", "onecycle"}, {"adamw", "plateau"}, {"sgd", "multistep"}, {"sgd", "none"}}) {
+    TempDir dir;
+    auto cfg = SmallConfig();
+    cfg.epochs = 2;
+    cfg.optimizer = opt;
+    cfg.schedule = sched;
+    cfg.step_size = 1;
+    cfg.milestones = {1};
+    cfg.lr = opt == "sgd" ? 0.05 : 0.001;
+    cfg.label_smoothing = 0.1;
+    const auto r = cnn::Train(cfg, train, test, dir.path().string(), false, nullptr);
+    ASSERT_EQ(r.history.size(), 2u) << opt << "/" << sched;
+    EXPECT_TRUE(std::isfinite(r.history.back().train_loss)) << opt << "/" << sched;
+    if (sched == "step" || sched == "multistep") {
+      EXPECT_NEAR(r.history[1].lr, cfg.lr * 0.1, 1e-12);
+    }
+    if (sched == "none") {
+      EXPECT_DOUBLE_EQ(r.history[1].lr, cfg.lr);
+    }
+  }
+}

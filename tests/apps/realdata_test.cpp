@@ -181,7 +181,7 @@ TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInFiveEpochs) {
   fixtures::TempDir out;
   const std::string log = (out / "train.log").string();
   const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", dir, "--epochs", "5",
-                             "--schedule", "onecycle", "--lr", "0.1", "--val", "0", "--crop-padding", "2", "--out",
+                             "--schedule", "onecycle", "--lr", "0.1", "--batch", "64", "--val", "0", "--crop-padding", "2", "--out",
                              out.path().string()},
                             log));
   ASSERT_EQ(rc, 0) << ReadFileText(log);

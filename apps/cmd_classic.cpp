@@ -171,7 +171,7 @@ void AddSweepCommand(CLI::App& app, Runner* run) {
         }
       }
       std::cout << fmt::format("{} points ({} feature points reused); best accuracy {:.4f} at {}\nsweep: {}/sweep.csv\n",
-                               r.json["points"].size(), r.points_reused, best, best_row.dump(), f->out);
+                               r.json["points"].size(), r.points_reused, best, best_row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), f->out);
       return 0;
     };
   });

@@ -36,7 +36,7 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
       if (o->threads >= 0) cfg.threads = o->threads;
       cfg.Validate();
       if (o->check) {
-        std::cout << cfg.ToJson().dump(2) << "\n";
+        std::cout << cfg.ToJson().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
       }
       const std::string out = o->out.empty() ? "runs/" + cfg.name : o->out;

@@ -38,7 +38,7 @@ void AddDataCommands(CLI::App& app, Runner* run) {
         for (const auto& [name, d] : ds.splits) splits[name] = d.size();
         j["splits"] = splits;
         j["skipped"] = {{"non_images", ds.skipped_non_images}, {"bad_images", ds.skipped_bad_images}};
-        std::cout << j.dump() << "\n";
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
         return 0;
       }
       std::cout << fmt::format("dataset  {}\nformat   {}\nclasses  {}\n", ds.root, ds.format, ds.class_names.size());

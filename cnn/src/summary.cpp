@@ -8,29 +8,6 @@
 
 namespace scenelab::cnn {
 
-InputShape InputShape::Parse(const std::string& text) {
-  InputShape s;
-  char x1 = 0, x2 = 0;
-  std::istringstream in(text);
-  in >> s.channels >> x1 >> s.height >> x2 >> s.width;
-  std::string rest;
-  if (!in || (x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X') || (in >> rest)) {
-    throw Error("--input: expected CxHxW such as 3x32x32, got '" + text + "'");
-  }
-  if (s.channels < 1 || s.channels > 64 || s.height < 1 || s.width < 1 || s.height > 4096 || s.width > 4096) {
-    throw Error("--input: sizes out of range in '" + text + "'");
-  }
-  return s;
-}
-
-std::string InputShape::ToString() const {
-  return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
-}
-
-void ModelOptions::Validate() const {
-  if (num_classes < 1) throw Error("--classes must be >= 1, got " + std::to_string(num_classes));
-}
-
 std::string WithThousands(std::int64_t v) {
   std::string s = std::to_string(v < 0 ? -v : v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");

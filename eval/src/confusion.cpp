@@ -145,7 +145,7 @@ std::string ConfusionMatrix::ToJson() const {
                    {"support", row_total(c)}});
   }
   j["per_class"] = per;
-  return j.dump(1);
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 ConfusionMatrix ConfusionMatrix::FromJson(const std::string& text, const std::string& what) {
@@ -340,7 +340,7 @@ std::string Predictions::ToJson() const {
     rows.push_back({{"source", r.source}, {"true", r.truth}, {"predicted", r.predicted}, {"score", r.score}});
   }
   j["predictions"] = rows;
-  return j.dump(1);
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Predictions Predictions::FromJson(const std::string& text, const std::string& what) {

@@ -121,7 +121,7 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     const auto& j = r.results;
     const auto& best = j.value("best", nlohmann::json::object());
     std::string setting = "-";
-    if (best.contains("k") && !best["k"].is_null()) setting = fmt::format("{} k={}", best.value("metric", ""), best["k"].dump());
+    if (best.contains("k") && !best["k"].is_null()) setting = fmt::format("{} k={}", best.value("metric", ""), best["k"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     std::string params = "-";
     if (j.contains("model_params")) params = fmt::format("{}", j["model_params"].get<long long>());
     const double total = j.contains("timings_s") ? j["timings_s"].value("total_s", 0.0) : 0.0;
@@ -194,8 +194,8 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     }
     html << "<p>" << HtmlEscape(r.name) << ": " << r.sweep["points"].size() << " sweep points; best "
          << "<span class=\"sweep-best\" data-value=\"" << best << "\">" << Acc(best) << "</span> at <code>"
-         << HtmlEscape(row.dump()) << "</code></p>\n";
-    md << r.name << ": " << r.sweep["points"].size() << " sweep points; best " << Acc(best) << " at `" << row.dump() << "`\n\n";
+         << HtmlEscape(row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</code></p>\n";
+    md << r.name << ": " << r.sweep["points"].size() << " sweep points; best " << Acc(best) << " at `" << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "`\n\n";
   }
 
   html << "<h2>Galleries</h2>\n";
@@ -219,8 +219,8 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   md << "## Parameters\n\n";
   for (const auto& r : runs) {
     const auto& p = !r.results.is_null() ? r.results["params"] : r.sweep["base"];
-    html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>" << HtmlEscape(p.dump(2)) << "</pre></details>\n";
-    md << "### " << r.name << "\n\n```json\n" << p.dump(2) << "\n```\n\n";
+    html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>" << HtmlEscape(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre></details>\n";
+    md << "### " << r.name << "\n\n```json\n" << p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n```\n\n";
   }
   html << "</body></html>\n";
   const fs::path index = fs::path(out_dir) / "index.html";

@@ -163,7 +163,7 @@ void Vocabulary::Save(const std::string& path) const {
                       {"repetitions", params_.repetitions},
                       {"seed", params_.seed},
                       {"energy", energy_}};
-  SaveMatrixCache(path, "vocabulary:" + j.dump(), centers_);
+  SaveMatrixCache(path, "vocabulary:" + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), centers_);
 }
 
 Vocabulary Vocabulary::Load(const std::string& path) {

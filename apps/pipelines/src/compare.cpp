@@ -63,7 +63,7 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
                        "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
                        "val, early_stopping)");
     } catch (const nlohmann::json::exception&) {
-      throw Error(w + ": wrong type, found " + v.dump());
+      throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
   }
   t.Validate();
@@ -150,7 +150,7 @@ CompareConfig ParseCompareConfig(const nlohmann::json& j, const std::string& wha
         throw Error(w + ": unknown key (expected name, data, seed, threads, expected_time, pipelines)");
       }
     } catch (const nlohmann::json::exception&) {
-      throw Error(w + ": wrong type, found " + v.dump());
+      throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
   }
   c.Validate();
@@ -180,7 +180,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(out_dir) / "pipelines");
   const auto resolved = cfg.ToJson();
-  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json", resolved.dump(2) + "\n");
+  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json", resolved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   CompareResult result;
   std::vector<std::string> run_dirs;
   nlohmann::ordered_json rows = nlohmann::json::array();
@@ -188,7 +188,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     const auto& p = cfg.pipelines[i];
     const std::string dir = (fs::path(out_dir) / "pipelines" / SafeFileName(p.name)).string();
     CacheKey key("compare-pipeline-v1");
-    key.Add("resolved", resolved["pipelines"][i].dump()).Add("data", resolved["data"].dump()).Add("seed", cfg.seed);
+    key.Add("resolved", resolved["pipelines"][i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("data", resolved["data"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("seed", cfg.seed);
     const fs::path done = fs::path(dir) / "done.json";
     bool reuse = false;
     if (fs::exists(done) && fs::exists(fs::path(dir) / "results.json")) {
@@ -223,7 +223,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
         if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log);
         RunClassic(cc, dir, log);
       }
-      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}}).dump());
+      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       result.computed.push_back(p.name);
     }
     run_dirs.push_back(dir);
@@ -247,7 +247,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   result.summary["pipelines"] = rows;
   result.summary["report"] = result.report_path;
   result.summary["seconds"] = SecondsSince(start);
-  WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2) + "\n");
+  WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return result;
 }
 

@@ -53,7 +53,7 @@ T Get(const nlohmann::json& v, const std::string& what) {
   try {
     return v.get<T>();
   } catch (const nlohmann::json::exception&) {
-    throw Error(what + ": wrong type, found " + v.dump());
+    throw Error(what + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }
 }  // namespace

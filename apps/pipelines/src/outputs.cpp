@@ -73,7 +73,7 @@ void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Data
 void RunOutputs::WriteResults(const nlohmann::ordered_json& results) const { WriteJson("results.json", results); }
 
 void RunOutputs::WriteJson(const std::string& name, const nlohmann::ordered_json& j) const {
-  WriteFileAtomic(fs::path(dir_) / name, j.dump(2) + "\n");
+  WriteFileAtomic(fs::path(dir_) / name, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace scenelab::pipelines

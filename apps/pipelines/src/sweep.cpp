@@ -44,7 +44,7 @@ std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& wha
   if (v.is_number_integer()) return {v.get<int>()};
   if (v.is_array()) {
     for (const auto& x : v) {
-      if (!x.is_number_integer()) throw Error(what + ": expected integers, found " + x.dump());
+      if (!x.is_number_integer()) throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       out.push_back(x.get<int>());
     }
     return out;
@@ -70,17 +70,17 @@ std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& wha
     }
     return out;
   }
-  throw Error(what + ": expected an integer, a list or a range string, found " + v.dump());
+  throw Error(what + ": expected an integer, a list or a range string, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 namespace {
 
 std::vector<std::string> StrListFromJson(const nlohmann::json& v, const std::string& what) {
   if (v.is_string()) return {v.get<std::string>()};
-  if (!v.is_array()) throw Error(what + ": expected a string or a list of strings, found " + v.dump());
+  if (!v.is_array()) throw Error(what + ": expected a string or a list of strings, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   std::vector<std::string> out;
   for (const auto& x : v) {
-    if (!x.is_string()) throw Error(what + ": expected strings, found " + x.dump());
+    if (!x.is_string()) throw Error(what + ": expected strings, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     out.push_back(x.get<std::string>());
   }
   return out;
@@ -147,7 +147,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
   for (std::size_t p = 0; p < points.size(); ++p) {
     const ClassicConfig& c = points[p];
     CacheKey key("sweep-point-v1");
-    key.Add("cfg", c.ToJson().dump()).Add("train", Hex64(data.train.Fingerprint())).Add("test", Hex64(data.test.Fingerprint()));
+    key.Add("cfg", c.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("train", Hex64(data.train.Fingerprint())).Add("test", Hex64(data.test.Fingerprint()));
     const fs::path point_file = fs::path(out_dir) / "points" / (key.id() + ".json");
     nlohmann::json point;
     bool reused = false;
@@ -168,7 +168,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       for (const auto& [m, byk] : knn.accuracy) {
         for (const auto& [k, a] : byk) point["accuracy"][m].push_back({k, a});  // k ascending
       }
-      WriteFileAtomic(point_file, point.dump());
+      WriteFileAtomic(point_file, point.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
       ++result.points_reused;
     }
@@ -188,7 +188,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
         r["accuracy"] = a.get<double>();
         r["seconds"] = point.at("seconds").get<double>();
         rows.push_back(r);
-        auto cell = [](const nlohmann::json& v) { return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : v.dump()); };
+        auto cell = [](const nlohmann::json& v) { return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); };
         csv += fmt::format("{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]), cell(r["norm"]),
                            cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, k, a.get<double>(),
                            point.at("seconds").get<double>());

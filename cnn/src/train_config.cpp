@@ -1,0 +1,150 @@
+// TrainConfig and metrics.csv: Torch-free, so the fuzzers and tools can
+// parse checkpoint metadata without LibTorch.
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "scenelab/cnn/trainer.h"
+#include "scenelab/data/error.h"
+
+namespace scenelab::cnn {
+
+InputShape InputShape::Parse(const std::string& text) {
+  InputShape s;
+  char x1 = 0, x2 = 0;
+  std::istringstream in(text);
+  in >> s.channels >> x1 >> s.height >> x2 >> s.width;
+  std::string rest;
+  if (!in || (x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X') || (in >> rest)) {
+    throw Error("--input: expected CxHxW such as 3x32x32, got '" + text + "'");
+  }
+  if (s.channels < 1 || s.channels > 64 || s.height < 1 || s.width < 1 || s.height > 4096 || s.width > 4096) {
+    throw Error("--input: sizes out of range in '" + text + "'");
+  }
+  return s;
+}
+
+std::string InputShape::ToString() const {
+  return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
+}
+
+void ModelOptions::Validate() const {
+  if (num_classes < 1) throw Error("--classes must be >= 1, got " + std::to_string(num_classes));
+}
+
+void TrainConfig::Validate() const {
+  if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
+  if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
+  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw") {
+    throw Error("--opt: unknown optimizer '" + optimizer + "' (expected sgd, adam or adamw)");
+  }
+  if (!(lr > 0)) throw Error("--lr must be > 0, got " + std::to_string(lr));
+  if (momentum < 0 || momentum >= 1) throw Error("--momentum must be in [0, 1), got " + std::to_string(momentum));
+  if (weight_decay < 0) throw Error("--weight-decay must be >= 0, got " + std::to_string(weight_decay));
+  static const std::vector<std::string> kSchedules = {"none", "step", "multistep", "cosine", "onecycle", "plateau"};
+  if (std::find(kSchedules.begin(), kSchedules.end(), schedule) == kSchedules.end()) {
+    throw Error("--schedule: unknown schedule '" + schedule + "' (expected none, step, multistep, cosine, onecycle or plateau)");
+  }
+  if (schedule == "step" && step_size < 1) throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
+  if (label_smoothing < 0 || label_smoothing >= 1) {
+    throw Error("--label-smoothing must be in [0, 1), got " + std::to_string(label_smoothing));
+  }
+  for (const auto& a : augment) {
+    if (a != "crop" && a != "flip" && a != "rotate" && a != "none") {
+      throw Error("--augment: unknown augmentation '" + a + "' (expected crop, flip, rotate or none)");
+    }
+  }
+  if (crop_padding < 0) throw Error("--crop-padding must be >= 0, got " + std::to_string(crop_padding));
+  if (val_fraction < 0 || val_fraction >= 1) throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
+  if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
+  if (eval_batch < 1) throw Error("eval_batch must be >= 1");
+}
+
+nlohmann::ordered_json TrainConfig::ToJson() const {
+  return {{"model", model},           {"input", input.ToString()},
+          {"num_classes", num_classes}, {"epochs", epochs},
+          {"batch_size", batch_size}, {"optimizer", optimizer},
+          {"lr", lr},                 {"momentum", momentum},
+          {"nesterov", nesterov},     {"weight_decay", weight_decay},
+          {"schedule", schedule},     {"step_size", step_size},
+          {"gamma", gamma},           {"milestones", milestones},
+          {"plateau_patience", plateau_patience}, {"plateau_factor", plateau_factor},
+          {"label_smoothing", label_smoothing}, {"augment", augment},
+          {"crop_padding", crop_padding}, {"rotate_degrees", rotate_degrees},
+          {"standardize", standardize}, {"val_fraction", val_fraction},
+          {"early_stopping", early_stopping}, {"seed", seed},
+          {"threads", threads},       {"channels_last", channels_last},
+          {"eval_batch", eval_batch}};
+}
+
+TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+    c.model = j.at("model").get<std::string>();
+    const std::string in = j.at("input").get<std::string>();
+    c.input = in == "0x0x0" ? InputShape{0, 0, 0} : InputShape::Parse(in);
+    c.num_classes = j.at("num_classes").get<int>();
+    c.epochs = j.at("epochs").get<int>();
+    c.batch_size = j.at("batch_size").get<int>();
+    c.optimizer = j.at("optimizer").get<std::string>();
+    c.lr = j.at("lr").get<double>();
+    c.momentum = j.at("momentum").get<double>();
+    c.nesterov = j.at("nesterov").get<bool>();
+    c.weight_decay = j.at("weight_decay").get<double>();
+    c.schedule = j.at("schedule").get<std::string>();
+    c.step_size = j.at("step_size").get<int>();
+    c.gamma = j.at("gamma").get<double>();
+    c.milestones = j.at("milestones").get<std::vector<int>>();
+    c.plateau_patience = j.at("plateau_patience").get<int>();
+    c.plateau_factor = j.at("plateau_factor").get<double>();
+    c.label_smoothing = j.at("label_smoothing").get<double>();
+    c.augment = j.at("augment").get<std::vector<std::string>>();
+    c.crop_padding = j.at("crop_padding").get<int>();
+    c.rotate_degrees = j.at("rotate_degrees").get<double>();
+    c.standardize = j.at("standardize").get<bool>();
+    c.val_fraction = j.at("val_fraction").get<double>();
+    c.early_stopping = j.at("early_stopping").get<int>();
+    c.seed = j.at("seed").get<std::uint64_t>();
+    c.threads = j.at("threads").get<int>();
+    c.channels_last = j.at("channels_last").get<bool>();
+    c.eval_batch = j.at("eval_batch").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("training config: ") + e.what());
+  }
+  c.Validate();
+  return c;
+}
+
+std::string MetricsCsv(const std::vector<EpochMetrics>& history) {
+  std::ostringstream out;
+  out << "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds\n";
+  for (const auto& m : history) {
+    out << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.8g},{:.1f},{:.3f}\n", m.epoch, m.train_loss, m.train_acc,
+                       m.val_loss, m.val_acc, m.lr, m.images_per_s, m.seconds);
+  }
+  return out.str();
+}
+
+std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::string& what) {
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("epoch,train_loss", 0) != 0) throw Error(what + ": expected a metrics.csv header 'epoch,train_loss,...'");
+  std::vector<EpochMetrics> out;
+  int row = 1;
+  while (std::getline(in, line)) {
+    ++row;
+    if (line.empty()) continue;
+    EpochMetrics m;
+    char c;
+    std::istringstream f(line);
+    f >> m.epoch >> c >> m.train_loss >> c >> m.train_acc >> c >> m.val_loss >> c >> m.val_acc >> c >> m.lr >> c >>
+        m.images_per_s >> c >> m.seconds;
+    if (!f) throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers: '" + line + "'");
+    out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace scenelab::cnn

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds scenelab with the "asan" CMake preset (AddressSanitizer +
+# UndefinedBehaviorSanitizer; everything but the LibTorch module) and runs the
+# whole unit-test suite under it. Fails on any sanitizer report.
+#   tests/sanitize/run.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${1:-build-asan}
+cmake --preset asan -B "$B" >/dev/null
+cmake --build "$B" -j "$(nproc)" >/dev/null
+# The install-consumer test links an uninstrumented program against the
+# instrumented libraries, which ASan refuses by design: it runs in the normal build.
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir "$B" -L unit -E Install --output-on-failure -j "$(nproc)"

@@ -44,12 +44,13 @@ void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Data
   const auto& names = preds.class_names();
   for (int c = 0; c < static_cast<int>(names.size()); ++c) {
     std::vector<eval::Thumb> tp, fp, fn;
+    std::size_t n_tp = 0, n_fp = 0, n_fn = 0;
     for (const auto& r : preds.rows()) {
       std::vector<eval::Thumb>* dst = nullptr;
       std::string caption;
-      if (r.truth == c && r.predicted == c) dst = &tp, caption = "correct";
-      else if (r.predicted == c) dst = &fp, caption = "was " + names[static_cast<std::size_t>(r.truth)];
-      else if (r.truth == c) dst = &fn, caption = "as " + names[static_cast<std::size_t>(r.predicted)];
+      if (r.truth == c && r.predicted == c) dst = &tp, caption = "correct", ++n_tp;
+      else if (r.predicted == c) dst = &fp, caption = "was " + names[static_cast<std::size_t>(r.truth)], ++n_fp;
+      else if (r.truth == c) dst = &fn, caption = "as " + names[static_cast<std::size_t>(r.predicted)], ++n_fn;
       if (!dst || static_cast<int>(dst->size()) >= per_kind) continue;
       auto it = index_of.find(r.source);
       if (it == index_of.end()) continue;
@@ -62,10 +63,13 @@ void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Data
       dst->push_back({img, caption});
     }
     std::vector<eval::Thumb> all;
-    for (auto* v : {&tp, &fp, &fn}) all.insert(all.end(), v->begin(), v->end());
-    const std::string title = names[static_cast<std::size_t>(c)] + ": " + std::to_string(tp.size()) +
-                              " true positives, " + std::to_string(fp.size()) + " false positives, " +
-                              std::to_string(fn.size()) + " false negatives (first " + std::to_string(per_kind) + ")";
+    for (auto* v : {&tp, &fp, &fn}) {
+      v->resize(static_cast<std::size_t>(per_kind));  // empty slots keep one kind per row
+      all.insert(all.end(), v->begin(), v->end());
+    }
+    const std::string title = names[static_cast<std::size_t>(c)] + ": " + std::to_string(n_tp) + " true positives, " +
+                              std::to_string(n_fp) + " false positives, " + std::to_string(n_fn) +
+                              " false negatives (rows: up to " + std::to_string(per_kind) + " of each)";
     eval::DrawGallery(all, title, (fs::path(dir_) / "figures" / "gallery" / (SafeFileName(names[static_cast<std::size_t>(c)]) + ".png")).string(), 96, per_kind);
   }
 }

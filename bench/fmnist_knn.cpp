@@ -1,0 +1,69 @@
+// Exact kNN on raw Fashion-MNIST pixels (60,000 train x N test x 784), k 1..10,
+// the workload of the scikit-learn peer (../shared/peers/sklearn_knn_fmnist.py).
+//   fmnist_knn METRIC(l1|l2) N_QUERIES [--weighted] [--index brute|kdtree] [--checks C]
+// Prints seconds for the search, accuracy at k = 1..10 and peak RSS.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "scenelab/classify/knn.h"
+#include "scenelab/data/readers.h"
+
+using namespace scenelab;
+
+static classify::Matrix Pixels(const data::Dataset& ds, std::size_t n) {
+  classify::Matrix m(static_cast<Eigen::Index>(n), 784);
+  for (std::size_t i = 0; i < n; ++i) {
+    const cv::Mat img = ds[i].image;
+    for (int p = 0; p < 784; ++p) m(static_cast<Eigen::Index>(i), p) = img.data[p] / 255.0f;
+  }
+  return m;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: fmnist_knn l1|l2 N_QUERIES [--weighted] [--index brute|kdtree] [--checks C]\n");
+    return 2;
+  }
+  const auto metric = classify::ParseMetric(argv[1]);
+  const std::size_t nq = std::stoul(argv[2]);
+  bool weighted = false;
+  classify::KnnOptions o;
+  for (int i = 3; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--weighted")) weighted = true;
+    if (!std::strcmp(argv[i], "--index") && i + 1 < argc) o.algorithm = classify::ParseSearchAlgorithm(argv[++i]);
+    if (!std::strcmp(argv[i], "--checks") && i + 1 < argc) o.flann_checks = std::stoi(argv[++i]);
+  }
+  const auto info = data::OpenDataset("/usr/share/datasets/fashion-mnist");
+  const auto train = Pixels(info.train(), info.train().size());
+  const auto test = Pixels(info.test(), std::min(nq, info.test().size()));
+  classify::KnnClassifier knn(o);
+  const auto t0 = std::chrono::steady_clock::now();
+  knn.Fit(train, info.train().Labels(), 10);
+  const auto nn = knn.Search(test, 10, metric);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("scenelab %s %s: %zu queries x %zu train in %.3f s\n", argv[1], classify::ToString(o.algorithm).c_str(),
+              static_cast<std::size_t>(test.rows()), static_cast<std::size_t>(train.rows()), secs);
+  for (int k = 1; k <= 10; ++k) {
+    const auto v = knn.Vote(nn, k, weighted);
+    std::size_t correct = 0;
+    for (Eigen::Index i = 0; i < test.rows(); ++i) correct += v.labels[static_cast<std::size_t>(i)] == info.test()[static_cast<std::size_t>(i)].label;
+    std::printf("  k=%d accuracy %.4f\n", k, static_cast<double>(correct) / static_cast<double>(test.rows()));
+  }
+  // recall@1 of the approximate index against exact L2, when asked.
+  if (o.algorithm != classify::SearchAlgorithm::kBruteForce) {
+    classify::KnnClassifier exact;
+    exact.Fit(train, info.train().Labels(), 10);
+    const auto e = exact.Search(test, 1, metric);
+    std::size_t hit = 0;
+    for (Eigen::Index i = 0; i < test.rows(); ++i) hit += e.indices(i, 0) == nn.indices(i, 0);
+    std::printf("  recall@1 %.4f\n", static_cast<double>(hit) / static_cast<double>(test.rows()));
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("  peak RSS %.0f MB\n", ru.ru_maxrss / 1024.0);
+  return 0;
+}

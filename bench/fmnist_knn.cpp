@@ -38,15 +38,15 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--checks") && i + 1 < argc) o.flann_checks = std::stoi(argv[++i]);
   }
   const auto info = data::OpenDataset("/usr/share/datasets/fashion-mnist");
-  const auto train = Pixels(info.train(), info.train().size());
+  auto train = Pixels(info.train(), info.train().size());
   const auto test = Pixels(info.test(), std::min(nq, info.test().size()));
   classify::KnnClassifier knn(o);
   const auto t0 = std::chrono::steady_clock::now();
-  knn.Fit(train, info.train().Labels(), 10);
+  knn.Fit(o.algorithm == classify::SearchAlgorithm::kBruteForce ? std::move(train) : train, info.train().Labels(), 10);
   const auto nn = knn.Search(test, 10, metric);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("scenelab %s %s: %zu queries x %zu train in %.3f s\n", argv[1], classify::ToString(o.algorithm).c_str(),
-              static_cast<std::size_t>(test.rows()), static_cast<std::size_t>(train.rows()), secs);
+              static_cast<std::size_t>(test.rows()), info.train().size(), secs);
   for (int k = 1; k <= 10; ++k) {
     const auto v = knn.Vote(nn, k, weighted);
     std::size_t correct = 0;

@@ -6,7 +6,7 @@
 #   bench/scene15_bow.sh [SCENE15_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${1:-../shared/data/scene15}
+DATA=$(realpath "${1:-../shared/data/scene15}")
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -22,7 +22,7 @@ t = json.load(open(sys.argv[1]))["timings_s"]
 print("stages: " + ", ".join(f"{k} {v:.2f}" for k, v in t.items()))
 PY
 echo "scenelab wall: ${ours} s"
-if command -v octave-cli >/dev/null && [ -d /usr/share/octave-vlfeat ] || [ -d /usr/share/octave/packages/vlfeat* ] 2>/dev/null; then
+if command -v octave-cli >/dev/null && [ -d /usr/share/octave/site/m/vlfeat ]; then
   peers=$(realpath ../shared/peers)
   cp -r "$peers" "$OUT/peers" && mkdir -p "$OUT/peers/results"
   start=$(date +%s.%N)

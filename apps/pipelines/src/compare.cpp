@@ -168,8 +168,8 @@ CompareConfig DefaultCompareConfig() {
        "knn": {"metrics": ["l1", "l2"], "k": "1-10"}},
       {"name": "bow-knn", "type": "bow", "sift": {"step": 2, "bins": [4]}, "vocab": {"size": 100, "descriptors_per_image": 30},
        "knn": {"metrics": ["l1", "l2", "chi2"], "k": "1-10"}},
-      {"name": "resnet-lite", "type": "cnn", "model": "resnet-lite", "epochs": 4, "batch": 128, "opt": "sgd",
-       "lr": 0.05, "schedule": "cosine", "augment": ["crop", "flip"], "crop_padding": 2}
+      {"name": "resnet-lite", "type": "cnn", "model": "resnet-lite", "epochs": 5, "batch": 64, "opt": "sgd",
+       "lr": 0.1, "schedule": "onecycle", "val": 0.0, "augment": ["crop", "flip"], "crop_padding": 2}
     ]
   })";
   return ParseCompareConfig(nlohmann::json::parse(text), "built-in config");

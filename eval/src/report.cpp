@@ -222,6 +222,10 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>" << HtmlEscape(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre></details>\n";
     md << "### " << r.name << "\n\n```json\n" << p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n```\n\n";
   }
+  // Marks how many figures decoded, for readers and for the browser test.
+  html << "<script>window.addEventListener('load',function(){var m=document.images,ok=0;"
+          "for(var i=0;i<m.length;++i)if(m[i].complete&&m[i].naturalWidth>0)++ok;"
+          "document.body.setAttribute('data-images',ok+'/'+m.length);});</script>\n";
   html << "</body></html>\n";
   const fs::path index = fs::path(out_dir) / "index.html";
   WriteFileAtomic(index, html.str());

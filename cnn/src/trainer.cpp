@@ -25,10 +25,43 @@ namespace scenelab::cnn {
 
 namespace {
 
-struct Checkpoint {
+// checkpoint/meta.json, parsed and type-checked in one place.
+struct CheckpointMeta {
   int epoch = 0;
-  nlohmann::json meta;
+  std::string model_file, optimizer_file;
+  TrainConfig config;
+  int plateau_reductions = 0, bad_epochs = 0;
+  double best_val_loss = INFINITY;
+  std::vector<EpochMetrics> history;
+  std::vector<float> mean, std;
+  std::vector<std::string> classes;
 };
+
+CheckpointMeta ReadCheckpointMeta(const fs::path& path) {
+  CheckpointMeta m;
+  try {
+    const auto j = nlohmann::json::parse(ReadFileText(path));
+    m.epoch = j.at("epoch").get<int>();
+    m.model_file = j.at("model_file").get<std::string>();
+    m.optimizer_file = j.at("optimizer_file").get<std::string>();
+    m.config = TrainConfig::FromJson(j.at("config"));
+    m.plateau_reductions = j.at("plateau_reductions").get<int>();
+    m.bad_epochs = j.at("bad_epochs").get<int>();
+    m.best_val_loss = j.at("best_val_loss").is_null() ? INFINITY : j.at("best_val_loss").get<double>();
+    m.history = ParseMetricsCsv(j.at("metrics_csv").get<std::string>(), path.string());
+    m.mean = j.at("mean").get<std::vector<float>>();
+    m.std = j.at("std").get<std::vector<float>>();
+    m.classes = j.at("classes").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": corrupt checkpoint metadata: " + e.what());
+  }
+  for (const auto* f : {&m.model_file, &m.optimizer_file}) {
+    if (f->find('/') != std::string::npos || f->find("..") != std::string::npos) {
+      throw Error(path.string() + ": checkpoint file name '" + *f + "' must be a plain file name");
+    }
+  }
+  return m;
+}
 
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, ModelImpl& model) {
   namespace o = torch::optim;
@@ -185,25 +218,20 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   double best_val = INFINITY;
   const fs::path meta_path = ckdir / "meta.json";
   if (resume && fs::exists(meta_path)) {
-    nlohmann::json meta;
-    try {
-      meta = nlohmann::json::parse(ReadFileText(meta_path));
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(meta_path.string() + ": corrupt checkpoint metadata: " + e.what());
-    }
-    const TrainConfig saved = TrainConfig::FromJson(meta.at("config"));
+    const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
+    const TrainConfig& saved = meta.config;
     if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() || saved.num_classes != cfg.num_classes) {
       throw Error(meta_path.string() + ": checkpoint is for model " + saved.model + " " + saved.input.ToString() + " with " +
                   std::to_string(saved.num_classes) + " classes, not " + cfg.model + " " + cfg.input.ToString());
     }
-    start_epoch = meta.at("epoch").get<int>();
-    torch::load(model, (ckdir / meta.at("model_file").get<std::string>()).string());
+    start_epoch = meta.epoch;
+    torch::load(model, (ckdir / meta.model_file).string());
     if (cfg.channels_last) ToChannelsLast(*model);
-    torch::load(*opt, (ckdir / meta.at("optimizer_file").get<std::string>()).string());
-    reductions = meta.at("plateau_reductions").get<int>();
-    bad_epochs = meta.at("bad_epochs").get<int>();
-    best_val = meta.at("best_val_loss").get<double>();
-    result.history = ParseMetricsCsv(meta.at("metrics_csv").get<std::string>(), meta_path.string());
+    torch::load(*opt, (ckdir / meta.optimizer_file).string());
+    reductions = meta.plateau_reductions;
+    bad_epochs = meta.bad_epochs;
+    best_val = meta.best_val_loss;
+    result.history = meta.history;
     result.resumed_from_epoch = start_epoch;
     info(fmt::format("resumed from {} after epoch {}", ckdir.string(), start_epoch));
   }
@@ -324,26 +352,21 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   const fs::path ckdir = fs::path(run_dir) / "checkpoint";
   const fs::path meta_path = ckdir / "meta.json";
   if (!fs::exists(meta_path)) throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
-  nlohmann::json meta;
-  try {
-    meta = nlohmann::json::parse(ReadFileText(meta_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(meta_path.string() + ": corrupt checkpoint metadata: " + e.what());
-  }
-  const TrainConfig cfg = TrainConfig::FromJson(meta.at("config"));
-  const auto classes = meta.at("classes").get<std::vector<std::string>>();
-  if (classes != test.class_names()) {
+  const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
+  const TrainConfig& cfg = meta.config;
+  if (meta.classes != test.class_names()) {
     throw Error(meta_path.string() + ": the checkpoint's classes differ from the dataset's (" +
-                std::to_string(classes.size()) + " vs " + std::to_string(test.num_classes()) + ")");
+                std::to_string(meta.classes.size()) + " vs " + std::to_string(test.num_classes()) + ")");
   }
   torch::set_num_threads(ResolveThreads(cfg.threads));
   ModelOptions mo;
   mo.num_classes = cfg.num_classes;
   mo.input = cfg.input;
   ModelPtr model = CreateModel(cfg.model, mo);
-  torch::load(model, (ckdir / meta.at("model_file").get<std::string>()).string());
+  torch::load(model, (ckdir / meta.model_file).string());
   if (cfg.channels_last) ToChannelsLast(*model);
-  const auto mean = meta.at("mean").get<std::vector<float>>(), stdv = meta.at("std").get<std::vector<float>>();
+  const auto& mean = meta.mean;
+  const auto& stdv = meta.std;
   TensorSet te;
   {
     Progress p("decoding images", test.size(), log);
@@ -352,7 +375,7 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   TrainResult r;
   r.input = cfg.input;
   r.params = CountParams(*model);
-  r.history = ParseMetricsCsv(meta.at("metrics_csv").get<std::string>(), meta_path.string());
+  r.history = meta.history;
   const auto t = Clock::now();
   const auto ev = Evaluate(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last);
   r.eval_seconds = SecondsSince(t);

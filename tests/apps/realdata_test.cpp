@@ -18,7 +18,6 @@
 #include "scenelab/pipelines/classic.h"
 #include "scenelab/pipelines/sweep.h"
 
-extern char** environ;
 namespace fs = std::filesystem;
 using namespace scenelab;
 using namespace scenelab::pipelines;
@@ -37,25 +36,8 @@ ClassicConfig Scene15(const std::string& features) {
 
 nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFileText(p)); }
 
-pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
-
-int Wait(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) { return fixtures::SpawnLogged(args, log); }
+int Wait(pid_t pid) { return fixtures::WaitExit(pid); }
 }  // namespace
 
 #define REQUIRE_SCENE15()                                                                 \

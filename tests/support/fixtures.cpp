@@ -1,5 +1,8 @@
 #include "fixtures.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -12,6 +15,7 @@
 
 #include "scenelab/data/rng.h"
 
+extern char** environ;
 namespace fs = std::filesystem;
 
 namespace scenelab::fixtures {
@@ -171,6 +175,27 @@ void WriteTinyImageNet(const fs::path& root, int n_classes, int n_train, int n_v
   WriteText(root / "val" / "val_annotations.txt", ann);
   WriteText(root / "val" / ".DS_Store", "junk");
   fs::create_directories(root / "test" / "images");
+}
+
+int SpawnLogged(const std::vector<std::string>& args, const fs::path& log) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error("cannot start " + args[0]);
+  return pid;
+}
+
+int WaitExit(int pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string Scene15Dir() {

@@ -52,6 +52,13 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--seed", c.seed, "Seed for subsets, sampling and k-means")->capture_default_str();
   cmd->add_option("--threads", c.threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--cache", c.cache_dir, "Cache folder (default: OUT/cache)");
+  cmd->add_option_function<double>(
+         "--descriptor-memory-gb",
+         [&c](double gb) {
+           if (!(gb >= 0)) throw CLI::ValidationError("--descriptor-memory-gb", "must be >= 0");
+           c.max_descriptor_memory = static_cast<std::size_t>(gb * 1e9);
+         },
+         "Keep dense-SIFT descriptors in memory up to this estimate, else stream them (default 2.1)");
   cmd->add_flag("--clobber", c.clobber, "Recompute every stage, ignoring caches");
 }
 

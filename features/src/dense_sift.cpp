@@ -140,26 +140,44 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
   return out;
 }
 
-std::vector<SiftFeatures> ComputeDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int threads,
-                                           Progress* progress) {
+void ForEachDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int threads, Progress* progress,
+                      const std::function<void(std::size_t, SiftFeatures&&)>& fn) {
   opts.Validate();
-  std::vector<SiftFeatures> out(ds.size());
   const int nt = ResolveThreads(threads);
   // Contiguous blocks per worker, each with its own reusable filters.
   const std::size_t grain = std::max<std::size_t>(1, ds.size() / (static_cast<std::size_t>(nt) * 8));
   ParallelForRange(ds.size(), nt, grain, [&](std::size_t b, std::size_t e) {
     DenseSift sift(opts);
     for (std::size_t i = b; i < e; ++i) {
+      SiftFeatures f;
       try {
-        out[i] = sift.Compute(ds.LoadImage(i));
+        f = sift.Compute(ds.LoadImage(i));
       } catch (const Error& err) {
         const std::string msg = err.what();
         if (msg.rfind(ds[i].source, 0) == 0) throw;
         throw Error(ds[i].source + ": " + msg);
       }
+      fn(i, std::move(f));
       if (progress) progress->Add();
     }
   });
+}
+
+std::size_t DenseSiftFrameCount(int w, int h, const DenseSiftOptions& opts) {
+  const int max_bin = *std::max_element(opts.bin_sizes.begin(), opts.bin_sizes.end());
+  std::size_t n = 0;
+  for (int b : opts.bin_sizes) {
+    const int off = opts.phow_bounds ? static_cast<int>(std::floor(1 + 1.5 * (max_bin - b))) - 1 : 0;
+    const int rx = w - 1 - off - 3 * b, ry = h - 1 - off - 3 * b;
+    if (rx >= 0 && ry >= 0) n += static_cast<std::size_t>(rx / opts.step + 1) * static_cast<std::size_t>(ry / opts.step + 1);
+  }
+  return n;
+}
+
+std::vector<SiftFeatures> ComputeDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int threads,
+                                           Progress* progress) {
+  std::vector<SiftFeatures> out(ds.size());
+  ForEachDenseSift(ds, opts, threads, progress, [&](std::size_t i, SiftFeatures&& f) { out[i] = std::move(f); });
   return out;
 }
 

@@ -205,23 +205,39 @@ VocabularyBuilder::VocabularyBuilder(const VocabularyOptions& opts, int threads)
   opts_.Validate();
 }
 
+Matrix VocabularyBuilder::SampleImage(const SiftFeatures& f, std::size_t image_index) const {
+  const auto& d = f.descriptors;
+  std::vector<Eigen::Index> idx(static_cast<std::size_t>(d.rows()));
+  for (Eigen::Index r = 0; r < d.rows(); ++r) idx[static_cast<std::size_t>(r)] = r;
+  Rng rng(MixSeed(opts_.seed, image_index + 17));
+  // Partial Fisher-Yates: the first m entries are a uniform sample.
+  const std::size_t m = std::min<std::size_t>(idx.size(), opts_.descriptors_per_image);
+  for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(idx.size() - j)]);
+  std::sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(m));
+  Matrix out(static_cast<Eigen::Index>(m), d.cols());
+  for (std::size_t j = 0; j < m; ++j) out.row(static_cast<Eigen::Index>(j)) = d.row(idx[j]).cast<float>();
+  return out;
+}
+
 Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
-  std::size_t total = 0;
-  for (const auto* f : training) total += std::min<std::size_t>(f->descriptors.rows(), opts_.descriptors_per_image);
-  Matrix sample(static_cast<Eigen::Index>(total), training.empty() ? 128 : training.front()->descriptors.cols());
-  Eigen::Index row = 0;
-  for (std::size_t i = 0; i < training.size(); ++i) {
-    const auto& d = training[i]->descriptors;
-    std::vector<Eigen::Index> idx(static_cast<std::size_t>(d.rows()));
-    for (Eigen::Index r = 0; r < d.rows(); ++r) idx[static_cast<std::size_t>(r)] = r;
-    Rng rng(MixSeed(opts_.seed, i + 17));
-    // Partial Fisher-Yates: the first m entries are a uniform sample.
-    const std::size_t m = std::min<std::size_t>(idx.size(), opts_.descriptors_per_image);
-    for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(idx.size() - j)]);
-    std::sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(m));
-    for (std::size_t j = 0; j < m; ++j) sample.row(row++) = d.row(idx[j]).cast<float>();
+  std::vector<Matrix> parts(training.size());
+  for (std::size_t i = 0; i < training.size(); ++i) parts[i] = SampleImage(*training[i], i);
+  return Stack(parts);
+}
+
+Matrix VocabularyBuilder::Stack(const std::vector<Matrix>& parts) {
+  Eigen::Index rows = 0, cols = 128;
+  for (const auto& p : parts) {
+    rows += p.rows();
+    if (p.rows() > 0) cols = p.cols();
   }
-  return sample;
+  Matrix out(rows, cols);
+  Eigen::Index r = 0;
+  for (const auto& p : parts) {
+    out.middleRows(r, p.rows()) = p;
+    r += p.rows();
+  }
+  return out;
 }
 
 Vocabulary VocabularyBuilder::Build(const std::vector<SiftFeatures>& training) const {

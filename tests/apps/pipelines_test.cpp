@@ -83,6 +83,22 @@ TEST(Pipelines_Classic, SameResultsForOneAndTwoThreadsAndFromCache) {
   EXPECT_EQ(r3["accuracy"], r1["accuracy"]);
 }
 
+TEST(Pipelines_Classic, StreamedDescriptorsGiveTheSameResults) {
+  fixtures::TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 3);
+  auto c = BaseConfig(dir / "data", "bow");
+  const auto kept = RunClassic(c, (dir / "kept").string(), nullptr);
+  c.max_descriptor_memory = 0;  // force streaming
+  const auto streamed = RunClassic(c, (dir / "streamed").string(), nullptr);
+  EXPECT_EQ(kept["accuracy"], streamed["accuracy"]);
+  EXPECT_EQ(kept["confusion"], streamed["confusion"]);
+  EXPECT_EQ(ReadFileText(dir / "kept" / "predictions.csv"), ReadFileText(dir / "streamed" / "predictions.csv"));
+  EXPECT_TRUE(streamed["timings_s"].contains("dsift_encode_s"));
+  for (const auto& e : fs::directory_iterator(dir / "streamed" / "cache")) {
+    EXPECT_EQ(e.path().filename().string().rfind("dsift-", 0), std::string::npos) << "streaming keeps no descriptor cache";
+  }
+}
+
 TEST(Pipelines_Classic, CorruptCacheIsRebuiltNotTrusted) {
   TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 5, 3);

@@ -151,6 +151,14 @@ const std::vector<features::SiftFeatures>& ClassicRunner::Sift(const ClassicConf
   return sift_memo_.emplace(key.text(), std::move(f)).first->second;
 }
 
+std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) const {
+  // From the first training image's size; 128 bytes + 12 bytes of frame each.
+  if (data_.train.empty()) return 0;
+  const cv::Mat first = data_.train.LoadImage(0);
+  const std::size_t per_image = features::DenseSiftFrameCount(first.cols, first.rows, cfg.sift) * (128 + 12);
+  return per_image * (data_.train.size() + data_.test.size());
+}
+
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
   FeaturePair out;
   if (cfg.features == "tiny") {
@@ -196,25 +204,45 @@ FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::stri
       return FeaturePair{std::move(*tr), std::move(*te)};
     }
   }
-  const auto& train_sift = Sift(cfg, true, t);
+  const bool streaming = EstimateDescriptorBytes(cfg) > cfg.max_descriptor_memory;
+  if (streaming) {
+    Log(log_, fmt::format("dense SIFT descriptors would take about {:.1f} GB: streaming them (two passes, no descriptor cache)",
+                          EstimateDescriptorBytes(cfg) / 1e9));
+  }
+  features::VocabularyOptions vo = cfg.vocab;
+  vo.seed = cfg.seed;
+  features::VocabularyBuilder builder(vo, threads_);
   features::Vocabulary vocab;
   bool have_vocab = false;
   if (!cfg.clobber) {
     std::string why;
     // Vocabulary files carry their own key; reload only when it matches.
     if (auto m = features::LoadMatrixCache(vpath, vkey.text(), &why)) {
-      features::VocabularyOptions p = cfg.vocab;
-      p.seed = cfg.seed;
-      vocab = features::Vocabulary(std::move(*m), p, 0.0);
+      vocab = features::Vocabulary(std::move(*m), vo, 0.0);
       have_vocab = true;
       Log(log_, fmt::format("vocabulary of {} words loaded from cache", vocab.size()));
     }
   }
   if (!have_vocab) {
+    features::Matrix sample;
+    if (streaming) {
+      const auto start = Clock::now();
+      std::vector<features::Matrix> parts(data_.train.size());
+      Progress progress("dense SIFT sample (train)", data_.train.size(), log_);
+      features::ForEachDenseSift(data_.train, cfg.sift, threads_, &progress,
+                                 [&](std::size_t i, features::SiftFeatures&& f) { parts[i] = builder.SampleImage(f, i); });
+      progress.Finish();
+      (*t)["dsift_s"] += SecondsSince(start);
+      ++counters_.sift_extractions;
+      sample = features::VocabularyBuilder::Stack(parts);
+    } else {
+      const auto& train_sift = Sift(cfg, true, t);
+      std::vector<const features::SiftFeatures*> ptrs;
+      for (const auto& f : train_sift) ptrs.push_back(&f);
+      sample = builder.Sample(ptrs);
+    }
     const auto start = Clock::now();
-    features::VocabularyOptions vo = cfg.vocab;
-    vo.seed = cfg.seed;
-    vocab = features::VocabularyBuilder(vo, threads_).Build(train_sift);
+    vocab = builder.Cluster(sample);
     (*t)["vocabulary_s"] += SecondsSince(start);
     ++counters_.vocabularies_built;
     features::SaveMatrixCache(vpath, vkey.text(), vocab.centers());
@@ -223,10 +251,24 @@ FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::stri
   }
   features::BowEncoder encoder(vocab, cfg.bow);
   for (bool train : {true, false}) {
+    const data::Dataset& ds = train ? data_.train : data_.test;
+    auto& m = train ? out.train : out.test;
+    if (streaming) {
+      const auto start = Clock::now();
+      m.resize(static_cast<Eigen::Index>(ds.size()), encoder.dim());
+      Progress progress(fmt::format("dense SIFT + encoding ({})", train ? "train" : "test"), ds.size(), log_);
+      features::ForEachDenseSift(ds, cfg.sift, threads_, &progress, [&](std::size_t i, features::SiftFeatures&& f) {
+        encoder.Encode(f, m.row(static_cast<Eigen::Index>(i)).data());
+      });
+      progress.Finish();
+      (*t)["dsift_encode_s"] += SecondsSince(start);
+      ++counters_.sift_extractions;
+      continue;
+    }
     const auto& sift = Sift(cfg, train, t);
     const auto start = Clock::now();
     Progress progress(fmt::format("encoding ({})", train ? "train" : "test"), sift.size(), log_);
-    (train ? out.train : out.test) = features::EncodeBow(sift, encoder, threads_, &progress);
+    m = features::EncodeBow(sift, encoder, threads_, &progress);
     progress.Finish();
     (*t)["encode_s"] += SecondsSince(start);
   }

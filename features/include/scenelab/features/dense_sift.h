@@ -6,6 +6,7 @@
 // min(512 d, 255) of VLFeat's normalised float descriptor d, in VLFeat's bin
 // order; with RootSIFT they are the square roots of the L1-normalised
 // descriptor, scaled to the same byte range.
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -59,6 +60,15 @@ class DenseSift {
   DenseSiftOptions opts_;
   std::unique_ptr<Impl> impl_;
 };
+
+// Streams dense SIFT over a dataset: fn(i, features) runs on the worker
+// threads, each holding one image's descriptors at a time, so memory does not
+// grow with the dataset. Errors name the image.
+void ForEachDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int threads, Progress* progress,
+                      const std::function<void(std::size_t, SiftFeatures&&)>& fn);
+
+// Number of frames DenseSift returns for a width x height image.
+std::size_t DenseSiftFrameCount(int width, int height, const DenseSiftOptions& opts);
 
 // Features for every sample in dataset order, on `threads` threads.
 std::vector<SiftFeatures> ComputeDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts,

@@ -61,8 +61,12 @@ class VocabularyBuilder {
   Vocabulary Build(const std::vector<const SiftFeatures*>& training) const;
   // Clusters the rows of `sample` directly.
   Vocabulary Cluster(const Matrix& sample) const;
-  // The seeded sample Build() clusters.
+  // The seeded sample Build() clusters: SampleImage of every image, stacked.
   Matrix Sample(const std::vector<const SiftFeatures*>& training) const;
+  // The sample drawn from training image `image_index` alone, so that a
+  // streaming pass that never holds all descriptors draws the same sample.
+  Matrix SampleImage(const SiftFeatures& f, std::size_t image_index) const;
+  static Matrix Stack(const std::vector<Matrix>& parts);
 
  private:
   VocabularyOptions opts_;

@@ -40,6 +40,11 @@ struct ClassicConfig {
   classify::KnnOptions knn;
   std::uint64_t seed = 0;           // seeds subsets, descriptor sampling, k-means
   int threads = 0;                  // 0 = all cores
+  // Descriptors kept in memory (and cached on disk) up to this estimate;
+  // beyond it, dense SIFT is streamed: one pass samples the vocabulary's
+  // descriptors, a second extracts and encodes image by image. Same results,
+  // bounded memory, no descriptor cache. Default 2 GiB.
+  std::size_t max_descriptor_memory = std::size_t{2} << 30;
   std::string cache_dir;            // default: <out>/cache
   bool clobber = false;             // recompute every stage
   void Validate() const;
@@ -84,6 +89,7 @@ class ClassicRunner {
 
  private:
   const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
+  std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
   const LoadedData& data_;
   std::string cache_dir_;
   int threads_;

@@ -348,6 +348,37 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   return result;
 }
 
+double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& train, std::size_t max_images) {
+  TrainConfig cfg = cfg_in;
+  cfg.Validate();
+  torch::set_num_threads(ResolveThreads(cfg.threads));
+  cfg.input = ResolveInput(cfg, train);
+  const TensorSet set = ToTensors(train, cfg.input, cfg.threads, nullptr);
+  std::vector<float> mean, stdv;
+  if (cfg.standardize) ChannelStats(set, &mean, &stdv);
+  Augment aug;
+  for (const auto& a : cfg.augment) {
+    aug.crop |= a == "crop";
+    aug.flip |= a == "flip";
+    aug.rotate |= a == "rotate";
+  }
+  aug.padding = cfg.crop_padding;
+  aug.degrees = cfg.rotate_degrees;
+  const std::int64_t n = std::min<std::int64_t>(set.size(), static_cast<std::int64_t>(max_images));
+  const auto t0 = Clock::now();
+  std::int64_t done = 0;
+  for (std::int64_t b = 0; b < n; b += cfg.batch_size, ++done) {
+    std::vector<std::int64_t> idx;
+    for (std::int64_t i = b; i < std::min(n, b + cfg.batch_size); ++i) idx.push_back(i);
+    at::Tensor x = MakeBatch(set, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(b)), mean, stdv);
+    if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor y = set.labels.index_select(0, torch::tensor(idx, torch::kInt64));
+    (void)y;
+  }
+  (void)done;
+  return static_cast<double>(n) / SecondsSince(t0);
+}
+
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log) {
   const fs::path ckdir = fs::path(run_dir) / "checkpoint";
   const fs::path meta_path = ckdir / "meta.json";

@@ -81,6 +81,12 @@ TrainResult Train(const TrainConfig& cfg, const data::Dataset& train, const data
 // Loads out_dir/checkpoint and predicts `test`.
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log);
 
+// Loader-only throughput: images/s of decoding nothing more (the split is
+// already in memory) but gathering, augmenting and standardising batches
+// exactly as training does, over up to `max_images` images. Compare with the
+// training images/s to see whether the loader could be the bottleneck.
+double LoaderImagesPerSecond(const TrainConfig& cfg, const data::Dataset& train, std::size_t max_images);
+
 // metrics.csv header and rows.
 std::string MetricsCsv(const std::vector<EpochMetrics>& history);
 std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::string& what);

@@ -149,6 +149,18 @@ void SaveAtomic(const T& obj, const fs::path& path) {
   fs::rename(tmp, path);
 }
 
+Augment AugmentFrom(const TrainConfig& cfg) {
+  Augment aug;
+  for (const auto& a : cfg.augment) {
+    aug.crop |= a == "crop";
+    aug.flip |= a == "flip";
+    aug.rotate |= a == "rotate";
+  }
+  aug.padding = cfg.crop_padding;
+  aug.degrees = cfg.rotate_degrees;
+  return aug;
+}
+
 InputShape ResolveInput(const TrainConfig& cfg, const data::Dataset& train) {
   InputShape s = cfg.input;
   if (s.channels > 0) return s;
@@ -238,14 +250,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
 
   const std::int64_t n = tr.size();
   const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
-  Augment aug;
-  for (const auto& a : cfg.augment) {
-    aug.crop |= a == "crop";
-    aug.flip |= a == "flip";
-    aug.rotate |= a == "rotate";
-  }
-  aug.padding = cfg.crop_padding;
-  aug.degrees = cfg.rotate_degrees;
+  const Augment aug = AugmentFrom(cfg);
   const auto t_train = Clock::now();
   namespace F = torch::nn::functional;
   for (int epoch = start_epoch; epoch < cfg.epochs && !result.early_stopped; ++epoch) {
@@ -356,14 +361,7 @@ double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& tra
   const TensorSet set = ToTensors(train, cfg.input, cfg.threads, nullptr);
   std::vector<float> mean, stdv;
   if (cfg.standardize) ChannelStats(set, &mean, &stdv);
-  Augment aug;
-  for (const auto& a : cfg.augment) {
-    aug.crop |= a == "crop";
-    aug.flip |= a == "flip";
-    aug.rotate |= a == "rotate";
-  }
-  aug.padding = cfg.crop_padding;
-  aug.degrees = cfg.rotate_degrees;
+  const Augment aug = AugmentFrom(cfg);
   const std::int64_t n = std::min<std::int64_t>(set.size(), static_cast<std::int64_t>(max_images));
   const auto t0 = Clock::now();
   std::int64_t done = 0;

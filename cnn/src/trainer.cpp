@@ -142,6 +142,17 @@ EvalOut Evaluate(ModelImpl& model, const TensorSet& set, const std::vector<float
   return out;
 }
 
+// The final test evaluation, into a TrainResult.
+void EvaluateTest(ModelImpl& model, const TensorSet& te, const std::vector<float>& mean, const std::vector<float>& std,
+                  const TrainConfig& cfg, TrainResult* r) {
+  const auto t = Clock::now();
+  auto ev = Evaluate(model, te, mean, std, cfg.eval_batch, cfg.channels_last);
+  r->eval_seconds = SecondsSince(t);
+  r->test_predicted = std::move(ev.pred);
+  r->test_score = std::move(ev.score);
+  r->test_accuracy = ev.acc;
+}
+
 template <typename T>
 void SaveAtomic(const T& obj, const fs::path& path) {
   const fs::path tmp = path.string() + ".tmp";
@@ -343,13 +354,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     }
   }
   result.train_seconds = SecondsSince(t_train);
-  const auto t_eval = Clock::now();
-  const auto ev = Evaluate(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last);
-  result.eval_seconds = SecondsSince(t_eval);
-  result.test_predicted = ev.pred;
-  result.test_score = ev.score;
-  result.test_accuracy = ev.acc;
-  info(fmt::format("test accuracy {:.4f} on {} images", ev.acc, te.size()));
+  EvaluateTest(*model, te, mean, stdv, cfg, &result);
+  info(fmt::format("test accuracy {:.4f} on {} images", result.test_accuracy, te.size()));
   return result;
 }
 
@@ -405,12 +411,7 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   r.input = cfg.input;
   r.params = CountParams(*model);
   r.history = meta.history;
-  const auto t = Clock::now();
-  const auto ev = Evaluate(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last);
-  r.eval_seconds = SecondsSince(t);
-  r.test_predicted = ev.pred;
-  r.test_score = ev.score;
-  r.test_accuracy = ev.acc;
+  EvaluateTest(*model, te, mean, stdv, cfg, &r);
   return r;
 }
 

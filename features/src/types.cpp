@@ -20,12 +20,5 @@ std::string ToString(Norm n) {
   return "?";
 }
 
-void NormalizeRows(Matrix& m, Norm n) {
-  if (n == Norm::kNone) return;
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    const float z = n == Norm::kL1 ? m.row(r).cwiseAbs().sum() : m.row(r).norm();
-    if (z > 0) m.row(r) /= z;
-  }
-}
 
 }  // namespace scenelab::features

@@ -204,10 +204,11 @@ FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::stri
       return FeaturePair{std::move(*tr), std::move(*te)};
     }
   }
-  const bool streaming = EstimateDescriptorBytes(cfg) > cfg.max_descriptor_memory;
+  const std::size_t estimate = EstimateDescriptorBytes(cfg);
+  const bool streaming = estimate > cfg.max_descriptor_memory;
   if (streaming) {
     Log(log_, fmt::format("dense SIFT descriptors would take about {:.1f} GB: streaming them (two passes, no descriptor cache)",
-                          EstimateDescriptorBytes(cfg) / 1e9));
+                          estimate / 1e9));
   }
   features::VocabularyOptions vo = cfg.vocab;
   vo.seed = cfg.seed;
@@ -298,15 +299,11 @@ ClassicRunner::KnnOutcome ClassicRunner::Knn(const ClassicConfig& cfg, const Fea
     ++counters_.neighbour_searches;
     const std::string m = classify::ToString(metric);
     for (int k : cfg.ks) {
-      const auto vote = knn.Vote(nn, k, cfg.distance_weighted);
-      eval::Predictions preds(data_.test.class_names());
+      auto vote = knn.Vote(nn, k, cfg.distance_weighted);
       std::size_t correct = 0;
-      for (std::size_t i = 0; i < truth.size(); ++i) {
-        preds.Add({data_.test[i].source, truth[i], vote.labels[i], vote.scores[i]});
-        correct += vote.labels[i] == truth[i];
-      }
+      for (std::size_t i = 0; i < truth.size(); ++i) correct += vote.labels[i] == truth[i];
       out.accuracy[m][k] = static_cast<double>(correct) / static_cast<double>(truth.size());
-      out.predictions[m].emplace(k, std::move(preds));
+      out.votes[m].emplace(k, std::move(vote));
     }
   }
   (*t)["knn_s"] += SecondsSince(start);
@@ -359,7 +356,12 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
   }
   r["accuracy"] = acc;
   r["best"] = {{"metric", best_m}, {"k", best_k}, {"accuracy", best}};
-  const auto& preds = knn.predictions.at(best_m).at(best_k);
+  // Per-sample predictions only for the reported (best) point.
+  const auto& vote = knn.votes.at(best_m).at(best_k);
+  eval::Predictions preds(data.test.class_names());
+  for (std::size_t i = 0; i < data.test.size(); ++i) {
+    preds.Add({data.test[i].source, data.test[i].label, vote.labels[i], vote.scores[i]});
+  }
   const auto cm = preds.Confusion();
   outputs.WriteEvaluation(preds, cm);
   outputs.WriteGalleries(preds, data.test);

@@ -35,7 +35,6 @@ class Rng {
       std::swap(v[i - 1], v[Below(i)]);
     }
   }
-  std::uint64_t state() const { return state_; }
 
  private:
   std::uint64_t state_;

@@ -16,7 +16,4 @@ enum class Norm { kNone, kL1, kL2 };
 Norm ParseNorm(const std::string& s);  // "none" | "l1" | "l2"
 std::string ToString(Norm n);
 
-// Normalises each row in place; rows with zero norm are left as they are.
-void NormalizeRows(Matrix& m, Norm n);
-
 }  // namespace scenelab::features

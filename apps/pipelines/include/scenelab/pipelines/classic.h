@@ -79,10 +79,10 @@ class ClassicRunner {
   ClassicRunner(const LoadedData& data, std::string cache_dir, int threads, Logger* log);
   // Features for `cfg` (tiny or bow), from cache when possible.
   FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
-  // One search per metric at max k; accuracy and predictions for every k.
+  // One search per metric at max k; accuracy and votes for every k.
   struct KnnOutcome {
     std::map<std::string, std::map<int, double>> accuracy;  // metric -> k -> accuracy
-    std::map<std::string, std::map<int, eval::Predictions>> predictions;
+    std::map<std::string, std::map<int, classify::VoteResult>> votes;
   };
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const StageCounters& counters() const { return counters_; }

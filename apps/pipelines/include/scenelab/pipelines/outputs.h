@@ -23,7 +23,6 @@ namespace scenelab::pipelines {
 class RunOutputs {
  public:
   explicit RunOutputs(std::string dir);
-  const std::string& dir() const { return dir_; }
   void WriteEvaluation(const eval::Predictions& preds, const eval::ConfusionMatrix& cm) const;
   void WriteLinePlot(const std::string& name, const std::string& title, const std::string& x_label,
                      const std::string& y_label,

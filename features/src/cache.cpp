@@ -122,10 +122,15 @@ void SaveMatrixCache(const std::string& path, const std::string& key, const Matr
   w.Commit();
 }
 
-std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string& key, std::string* why) {
+namespace {
+// `expected` null: accept any key and store it in `*found`.
+std::optional<Matrix> ReadMatrixFile(const std::string& path, const std::string* expected, std::string* found,
+                                     std::string* why) {
   return TryLoad(path, why, [&](Reader& r) {
     r.Begin(kMatrixMagic);
-    if (r.Str() != key) throw Error(path + ": made for other parameters (key mismatch)");
+    const std::string key = r.Str();
+    if (expected && key != *expected) throw Error(path + ": made for other parameters (key mismatch)");
+    if (found) *found = key;
     const auto rows = r.Pod<std::uint64_t>(), cols = r.Pod<std::uint64_t>();
     if (cols != 0 && rows > r.remaining() / sizeof(float) / cols) throw Error(path + ": truncated matrix payload");
     if (rows * cols * sizeof(float) != r.remaining()) throw Error(path + ": matrix payload size mismatch");
@@ -133,6 +138,15 @@ std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string
     r.Raw(m.data(), sizeof(float) * rows * cols);
     return m;
   });
+}
+}  // namespace
+
+std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string& key, std::string* why) {
+  return ReadMatrixFile(path, &key, nullptr, why);
+}
+
+std::optional<Matrix> LoadMatrixCacheAnyKey(const std::string& path, std::string* key, std::string* why) {
+  return ReadMatrixFile(path, nullptr, key, why);
 }
 
 void SaveSiftCache(const std::string& path, const std::string& key, const std::vector<SiftFeatures>& fs) {

@@ -167,21 +167,11 @@ void Vocabulary::Save(const std::string& path) const {
 }
 
 Vocabulary Vocabulary::Load(const std::string& path) {
-  std::string why;
-  // The key is stored in the file; read it back by asking for any key.
-  auto bytes = ReadFileBytes(path);
-  const std::string tag = "vocabulary:";
-  const std::string s(bytes.begin(), bytes.end());
-  const auto pos = s.find(tag);
-  if (pos == std::string::npos) throw Error(path + ": not a scenelab vocabulary file");
-  // Key is length-prefixed just before `pos`; LoadMatrixCache re-validates it.
-  std::uint32_t len = 0;
-  if (pos < 4) throw Error(path + ": not a scenelab vocabulary file");
-  std::memcpy(&len, &bytes[pos - 4], 4);
-  if (pos + len > bytes.size()) throw Error(path + ": truncated vocabulary file");
-  const std::string key = s.substr(pos, len);
-  auto m = LoadMatrixCache(path, key, &why);
+  std::string why, key;
+  auto m = LoadMatrixCacheAnyKey(path, &key, &why);
   if (!m) throw Error(path + ": cannot load vocabulary: " + why);
+  const std::string tag = "vocabulary:";
+  if (key.rfind(tag, 0) != 0) throw Error(path + ": not a scenelab vocabulary file (its key is not a vocabulary's)");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(key.substr(tag.size()));

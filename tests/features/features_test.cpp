@@ -187,6 +187,13 @@ TEST(Features_Vocabulary, SeededThreadIndependentAndSavedWithParameters) {
   EXPECT_EQ(l.params().size, 10);
   EXPECT_EQ(l.params().seed, 11u);
   EXPECT_EQ(l.params().descriptors_per_image, 30);
+  SaveMatrixCache((dir / "other.bin").string(), "tiny-v1|size=16", a.centers());
+  try {
+    Vocabulary::Load((dir / "other.bin").string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("other.bin: not a scenelab vocabulary file"), std::string::npos) << e.what();
+  }
   auto bytes = ReadFileBytes(p);
   bytes[bytes.size() / 2] ^= 0x10;
   fixtures::WriteBytes(p, bytes);

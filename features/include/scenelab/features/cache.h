@@ -15,6 +15,9 @@ namespace scenelab::features {
 void SaveMatrixCache(const std::string& path, const std::string& key, const Matrix& m);
 // nullopt when missing, made for another key, or corrupt (`why` says which).
 std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string& key, std::string* why = nullptr);
+// Reads a matrix file whatever its key, and returns the key stored in it
+// (files such as vocabularies keep their parameters there).
+std::optional<Matrix> LoadMatrixCacheAnyKey(const std::string& path, std::string* key, std::string* why = nullptr);
 
 void SaveSiftCache(const std::string& path, const std::string& key, const std::vector<SiftFeatures>& f);
 std::optional<std::vector<SiftFeatures>> LoadSiftCache(const std::string& path, const std::string& key,

@@ -18,19 +18,58 @@ struct ClassicFlags {
   pipelines::ClassicConfig cfg;
   std::string norm = "l2", interp = "area", metrics = "l1,l2", ks = "1-10", index = "brute", bins = "8";
   std::string tiny_size = "16", step = "5", vocab = "200";
+  std::string grids, svm_c = "10", recipe;
   std::string out;
   bool phow = false;
+  CLI::App* cmd = nullptr;  // to tell explicit flags from defaults
 };
+
+// Published recipes as defaults; flags given explicitly still win.
+void ApplyRecipe(ClassicFlags* f) {
+  if (f->recipe.empty()) return;
+  auto given = [&](const char* flag) { return f->cmd && f->cmd->count(flag) > 0; };
+  auto& c = f->cfg;
+  if (f->recipe == "phow" || f->recipe == "fisher") {
+    // VLFeat's phow_caltech101: vl_phow (sizes 4-10, step 3), 1e5 descriptors
+    // sampled for k-means (50 iterations), 600 words, 2x2 + 4x4 grids, chi2
+    // map (gamma 0.5, order 1), linear SVMs with C = 10.
+    if (!given("--bin")) f->phow = true;
+    if (!given("--step")) f->step = "3";
+    if (!given("--vocab-images")) c.vocab.images = 150;
+    if (!given("--samples-per-image")) c.vocab.descriptors_per_image = 667;
+    if (!given("--classifier")) c.classifier = "svm";
+    if (!given("--svm-c")) f->svm_c = "10";
+  }
+  if (f->recipe == "phow") {
+    if (!given("--features")) c.features = "bow";
+    if (!given("--vocab")) f->vocab = "600";
+    if (!given("--kmeans-iters")) c.vocab.max_iterations = 50;
+    if (!given("--grids")) f->grids = "2,4";
+    if (!given("--homkermap")) c.homkermap = "chi2";
+  } else if (f->recipe == "fisher") {
+    // Chatfield et al. 2011: PCA to 80, 256 Gaussians, improved Fisher vectors.
+    if (!given("--features")) c.features = "fisher";
+    if (!given("--pca")) c.pca_dim = 80;
+    if (!given("--gmm")) c.gmm.components = 256;
+    if (!given("--grids")) f->grids = "1";
+  } else if (f->recipe != "phow") {
+    throw Error("--recipe: unknown value '" + f->recipe + "' (expected phow or fisher)");
+  }
+}
 
 void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   auto& c = f->cfg;
+  f->cmd = cmd;
+  cmd->add_option("--recipe", f->recipe,
+                  "Published recipe as defaults: phow (VLFeat PHOW: multi-scale SIFT, 600 words, 2x2+4x4, chi2 map, "
+                  "linear SVM) | fisher (Fisher vectors + linear SVM)");
   cmd->add_option("--data", c.data.path, "Dataset root")->required();
   cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
   cmd->add_option("--split", c.data.open.test_fraction, "Test fraction for single-tree folders")->capture_default_str();
   cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
   cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
   cmd->add_flag("--skip-bad", c.data.open.skip_bad, "Skip unreadable images (counted) instead of failing");
-  cmd->add_option("--features", c.features, "tiny|bow")->capture_default_str();
+  cmd->add_option("--features", c.features, "tiny|bow|fisher|vlad")->capture_default_str();
   cmd->add_option("--tiny-size", f->tiny_size, "Tiny image side")->capture_default_str();
   cmd->add_option("--norm", f->norm, "Tiny image normalisation: l1|l2|none")->capture_default_str();
   cmd->add_option("--interp", f->interp, "Tiny image interpolation: area|linear|cubic|nearest")->capture_default_str();
@@ -44,6 +83,20 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--kmeans-iters", c.vocab.max_iterations, "k-means maximum iterations")->capture_default_str();
   cmd->add_option("--samples-per-image", c.vocab.descriptors_per_image, "Descriptors sampled per training image")->capture_default_str();
   cmd->add_option("--pyramid", c.bow.pyramid_levels, "Spatial pyramid levels (0 = none)")->capture_default_str();
+  cmd->add_option("--grids", f->grids, "Explicit spatial grids, e.g. 2,4 (PHOW recipe) or 1,2; overrides --pyramid");
+  cmd->add_option("--quantizer", c.bow.quantizer, "Word assignment: exact (GEMM) | kdtree (VLFeat kd-forest)")->capture_default_str();
+  cmd->add_option("--max-comparisons", c.bow.max_comparisons, "kdtree quantizer: comparisons per descriptor")->capture_default_str();
+  cmd->add_option("--vocab-images", c.vocab.images, "Training images the vocabulary sample comes from (0 = all)")->capture_default_str();
+  cmd->add_option("--pca", c.pca_dim, "fisher|vlad: PCA dimension of the descriptors")->capture_default_str();
+  cmd->add_option("--gmm", c.gmm.components, "fisher: Gaussian components")->capture_default_str();
+  cmd->add_option("--gmm-iters", c.gmm.max_iterations, "fisher: EM iterations")->capture_default_str();
+  cmd->add_option("--homkermap", c.homkermap, "Explicit kernel map before the classifier: none|chi2|intersection|js")->capture_default_str();
+  cmd->add_option("--homkermap-order", c.hkm.order, "Kernel map order n (2n+1 values per dimension)")->capture_default_str();
+  cmd->add_option("--homkermap-gamma", c.hkm.gamma, "Kernel map homogeneity gamma")->capture_default_str();
+  cmd->add_option("--classifier", c.classifier, "knn|svm")->capture_default_str();
+  cmd->add_option("--svm-c", f->svm_c, "SVM C; several values (e.g. 1,10,100) choose C by cross-validation")->capture_default_str();
+  cmd->add_option("--svm-folds", c.svm.cv_folds, "Cross-validation folds for choosing C")->capture_default_str();
+  cmd->add_option("--svm-solver", c.svm.solver, "sdca|sgd")->capture_default_str();
   cmd->add_option("--metric", f->metrics, "Distances, comma-separated: l1,l2,chi2")->capture_default_str();
   cmd->add_option("--k", f->ks, "k values: 1-10, 1,3,5, ...")->capture_default_str();
   cmd->add_flag("--weighted", c.distance_weighted, "Distance-weighted kNN vote");
@@ -70,6 +123,7 @@ int Single(const std::string& text, const std::string& flag) {
 
 // `sweep`: list-valued flags become the grid instead of single values.
 void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr) {
+  ApplyRecipe(f);
   auto& c = f->cfg;
   if (grid) {
     grid->tiny_sizes = ParseIntList(f->tiny_size, "--tiny-size");
@@ -84,6 +138,22 @@ void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr) {
     c.tiny.size = Single(f->tiny_size, "--tiny-size");
     c.sift.step = Single(f->step, "--step");
     c.vocab.size = Single(f->vocab, "--vocab");
+  }
+  c.bow.grids = f->grids.empty() ? std::vector<int>{} : ParseIntList(f->grids, "--grids");
+  {
+    std::vector<double> cs;
+    for (const auto& v : SplitList(f->svm_c)) {
+      try {
+        std::size_t used = 0;
+        cs.push_back(std::stod(v, &used));
+        if (used != v.size()) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        throw Error("--svm-c: cannot read '" + v + "' as a number");
+      }
+    }
+    if (cs.empty()) throw Error("--svm-c: needs a value");
+    c.svm.c = cs.front();
+    c.svm.c_grid = cs.size() > 1 ? cs : std::vector<double>{};
   }
   c.tiny.norm = features::ParseNorm(f->norm);
   c.tiny.interpolation = features::ParseInterpolation(f->interp);
@@ -126,6 +196,13 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       const auto r = pipelines::RunClassic(f->cfg, f->out, &log);
       std::cout << fmt::format("{} on {} ({} train / {} test images)\n", r["pipeline"].get<std::string>(),
                                f->cfg.data.path, r["train_size"].get<std::size_t>(), r["test_size"].get<std::size_t>());
+      const auto& b = r["best"];
+      if (f->cfg.classifier == "svm") {
+        std::cout << fmt::format("linear SVM, C = {}: accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
+                                 b["c"].get<double>(), b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(),
+                                 f->out);
+        return 0;
+      }
       std::cout << fmt::format("{:>4}", "k");
       for (const auto& [m, _] : r["accuracy"].items()) std::cout << fmt::format(" {:>8}", m);
       std::cout << "\n";
@@ -134,7 +211,6 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
         for (const auto& [m, byk] : r["accuracy"].items()) std::cout << fmt::format(" {:>8.4f}", byk[std::to_string(k)].get<double>());
         std::cout << "\n";
       }
-      const auto& b = r["best"];
       std::cout << fmt::format("best: {} k={} accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
                                b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
                                r["timings_s"]["total_s"].get<double>(), f->out);

@@ -190,6 +190,18 @@ Dataset Dataset::Subset(std::size_t n_per_class, std::uint64_t seed, bool allow_
   return Dataset(class_names_, std::move(out));
 }
 
+Dataset Dataset::Select(const std::vector<std::size_t>& indices) const {
+  std::vector<Sample> out;
+  out.reserve(indices.size());
+  for (auto i : indices) {
+    if (i >= samples_.size()) {
+      throw Error("Dataset::Select: index " + std::to_string(i) + " is outside a dataset of " + std::to_string(samples_.size()));
+    }
+    out.push_back(samples_[i]);
+  }
+  return Dataset(class_names_, std::move(out));
+}
+
 Dataset::Split Dataset::StratifiedSplit(double fraction, std::uint64_t seed) const {
   if (!(fraction >= 0.0 && fraction <= 1.0)) {
     throw Error("split fraction must be in [0, 1], got " + std::to_string(fraction));

@@ -11,26 +11,70 @@ void BowOptions::Validate() const {
   if (pyramid_levels < 0 || pyramid_levels > 5) {
     throw Error("BowOptions.pyramid_levels (--pyramid) must be in [0, 5], got " + std::to_string(pyramid_levels));
   }
+  for (int g : grids) {
+    if (g < 1 || g > 16) throw Error("BowOptions.grids (--grids) sides must be in [1, 16], got " + std::to_string(g));
+  }
+  if (quantizer != "exact" && quantizer != "kdtree") {
+    throw Error("BowOptions.quantizer (--quantizer) must be exact or kdtree, got '" + quantizer + "'");
+  }
+  if (max_comparisons < 1) {
+    throw Error("BowOptions.max_comparisons (--max-comparisons) must be >= 1, got " + std::to_string(max_comparisons));
+  }
 }
 
 BowEncoder::BowEncoder(const Vocabulary& vocabulary, const BowOptions& opts) : vocab_(vocabulary), opts_(opts) {
   opts_.Validate();
   if (vocab_.size() == 0) throw Error("BowEncoder: empty vocabulary");
+  if (opts_.quantizer == "kdtree") {
+    KdTreeQuantizerOptions ko;
+    ko.max_comparisons = opts_.max_comparisons;
+    kdtree_ = std::make_unique<KdTreeQuantizer>(vocab_, ko);
+  }
+}
+
+std::vector<int> BowEncoder::Words(const SiftFeatures& f) const {
+  return kdtree_ ? kdtree_->Assign(f.descriptors) : vocab_.Assign(f.descriptors);
 }
 
 int BowEncoder::dim() const {
   int cells = 0;
+  if (!opts_.grids.empty()) {
+    for (int g : opts_.grids) cells += g * g;
+    return vocab_.size() * cells;
+  }
   for (int l = 0; l <= opts_.pyramid_levels; ++l) cells += (1 << l) * (1 << l);
   return vocab_.size() * cells;
 }
 
-void BowEncoder::Encode(const SiftFeatures& f, float* out) const { EncodeAssigned(vocab_.Assign(f.descriptors), f, out); }
+void BowEncoder::Encode(const SiftFeatures& f, float* out) const { EncodeAssigned(Words(f), f, out); }
 
 void BowEncoder::EncodeAssigned(const std::vector<int>& words, const SiftFeatures& f, float* out) const {
   const int k = vocab_.size();
   std::fill(out, out + dim(), 0.0f);
   const std::size_t n = words.size();
   if (n == 0) return;  // no descriptors: an all-zero histogram
+  if (!opts_.grids.empty()) {
+    // vl_binsearch over linspace(1, size, g + 1) in 1-based pixels, as the recipe.
+    int offset = 0;
+    for (int g : opts_.grids) {
+      float* h = out + offset;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto r = static_cast<Eigen::Index>(i);
+        const int cx = std::clamp(static_cast<int>(f.frames(r, 0) * g / std::max(1, f.width - 1)), 0, g - 1);
+        const int cy = std::clamp(static_cast<int>(f.frames(r, 1) * g / std::max(1, f.height - 1)), 0, g - 1);
+        h[(cy * g + cx) * k + words[i]] += 1.0f;
+      }
+      const int len = g * g * k;
+      float sum = 0;
+      for (int j = 0; j < len; ++j) sum += h[j];
+      if (sum > 0) {
+        for (int j = 0; j < len; ++j) h[j] /= sum;
+      }
+      offset += len;
+    }
+    for (int j = 0; j < offset; ++j) out[j] /= static_cast<float>(opts_.grids.size());
+    return;
+  }
   const int L = opts_.pyramid_levels;
   int offset = 0;
   for (int l = 0; l <= L; ++l) {

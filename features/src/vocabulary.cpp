@@ -9,6 +9,7 @@
 
 extern "C" {
 #include <vl/generic.h>
+#include <vl/kdtree.h>
 #include <vl/kmeans.h>
 #include <vl/random.h>
 }
@@ -18,6 +19,7 @@ extern "C" {
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/features/cache.h"
+#include "byte_words.h"
 
 namespace scenelab::features {
 
@@ -31,11 +33,14 @@ void VocabularyOptions::Validate() const {
     throw Error("VocabularyOptions.descriptors_per_image must be >= 1, got " + std::to_string(descriptors_per_image));
   }
   if (repetitions < 1) throw Error("VocabularyOptions.repetitions must be >= 1, got " + std::to_string(repetitions));
+  if (images < 0) throw Error("VocabularyOptions.images (--vocab-images) must be >= 0, got " + std::to_string(images));
 }
 
 Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy)
     : centers_(std::move(centers)), params_(std::move(params)), energy_(energy) {
   center_norms_ = centers_.rowwise().squaredNorm();
+  auto bw = std::make_shared<detail::ByteWords>(centers_, center_norms_);
+  if (bw->usable()) byte_words_ = std::move(bw);
 }
 
 extern "C" void openblas_set_num_threads(int);
@@ -152,6 +157,15 @@ std::vector<int> Vocabulary::Assign(const Matrix& descriptors) const {
 }
 
 std::vector<int> Vocabulary::Assign(const ByteMatrix& descriptors) const {
+  if (byte_words_ && descriptors.cols() == centers_.cols()) {
+    std::vector<int> out(static_cast<std::size_t>(descriptors.rows()));
+    byte_words_->Assign(descriptors, out.data());
+    return out;
+  }
+  return Assign(Matrix(descriptors.cast<float>()));
+}
+
+std::vector<int> Vocabulary::AssignFloat(const ByteMatrix& descriptors) const {
   return Assign(Matrix(descriptors.cast<float>()));
 }
 
@@ -209,9 +223,22 @@ Matrix VocabularyBuilder::SampleImage(const SiftFeatures& f, std::size_t image_i
   return out;
 }
 
+std::vector<std::size_t> VocabularyBuilder::SampleImages(std::size_t n) const {
+  std::vector<std::size_t> idx(n);
+  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+  const auto m = static_cast<std::size_t>(opts_.images);
+  if (m == 0 || m >= n) return idx;
+  Rng rng(MixSeed(opts_.seed, 0x1a6e5));
+  for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(n - j)]);
+  idx.resize(m);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
 Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
-  std::vector<Matrix> parts(training.size());
-  for (std::size_t i = 0; i < training.size(); ++i) parts[i] = SampleImage(*training[i], i);
+  const auto chosen = SampleImages(training.size());
+  std::vector<Matrix> parts(chosen.size());
+  for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = SampleImage(*training[chosen[j]], chosen[j]);
   return Stack(parts);
 }
 
@@ -294,6 +321,93 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
   Matrix centers(opts_.size, sample.cols());
   std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
   return Vocabulary(std::move(centers), opts_, energy);
+}
+
+}  // namespace scenelab::features
+
+// ---------------------------------------------------------------------------
+// kd-forest quantiser
+
+namespace scenelab::features {
+
+void KdTreeQuantizerOptions::Validate() const {
+  if (trees < 1 || trees > 64) throw Error("KdTreeQuantizerOptions.trees must be in [1, 64], got " + std::to_string(trees));
+  if (max_comparisons < 0) {
+    throw Error("KdTreeQuantizerOptions.max_comparisons (--max-comparisons) must be >= 0, got " +
+                std::to_string(max_comparisons));
+  }
+}
+
+struct KdTreeQuantizer::Impl {
+  struct ForestDeleter {
+    void operator()(VlKDForest* f) const { vl_kdforest_delete(f); }
+  };
+  Matrix centers;  // the forest points into these
+  std::unique_ptr<VlKDForest, ForestDeleter> forest;
+  std::mutex searcher_mutex;  // vl_kdforest_new_searcher links into a shared list
+};
+
+KdTreeQuantizer::KdTreeQuantizer(const Vocabulary& vocabulary, const KdTreeQuantizerOptions& opts)
+    : impl_(std::make_unique<Impl>()) {
+  opts.Validate();
+  if (vocabulary.size() == 0) throw Error("KdTreeQuantizer: empty vocabulary");
+  impl_->centers = vocabulary.centers();
+  VlKDForest* f = vl_kdforest_new(VL_TYPE_FLOAT, static_cast<vl_size>(vocabulary.dim()),
+                                  static_cast<vl_size>(opts.trees), VlDistanceL2);
+  if (!f) throw Error("vl_kdforest_new failed");
+  impl_->forest.reset(f);
+  // The random split choices come from VLFeat's per-thread generator.
+  vl_rand_seed(vl_get_rand(), opts.seed);
+  vl_kdforest_set_thresholding_method(f, VL_KDTREE_MEDIAN);
+  vl_kdforest_build(f, static_cast<vl_size>(impl_->centers.rows()), impl_->centers.data());
+  vl_kdforest_set_max_num_comparisons(f, static_cast<vl_size>(opts.max_comparisons));
+}
+
+KdTreeQuantizer::~KdTreeQuantizer() = default;
+
+namespace {
+template <typename Row>
+std::vector<int> KdAssign(VlKDForest* forest, std::mutex* mu, Eigen::Index rows, Eigen::Index cols, Row row) {
+  std::vector<int> out(static_cast<std::size_t>(rows), 0);
+  if (rows == 0) return out;
+  VlKDForestSearcher* searcher = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(*mu);
+    searcher = vl_kdforest_new_searcher(forest);
+  }
+  if (!searcher) throw Error("vl_kdforest_new_searcher failed");
+  std::vector<float> q(static_cast<std::size_t>(cols));
+  VlKDForestNeighbor nb;
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    row(i, q.data());
+    vl_kdforestsearcher_query(searcher, &nb, 1, q.data());
+    out[static_cast<std::size_t>(i)] = static_cast<int>(nb.index);
+  }
+  std::lock_guard<std::mutex> lock(*mu);
+  vl_kdforestsearcher_delete(searcher);
+  return out;
+}
+}  // namespace
+
+std::vector<int> KdTreeQuantizer::Assign(const ByteMatrix& d) const {
+  if (d.rows() > 0 && d.cols() != impl_->centers.cols()) {
+    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) + " dimensions, the vocabulary " +
+                std::to_string(impl_->centers.cols()));
+  }
+  return KdAssign(impl_->forest.get(), &impl_->searcher_mutex, d.rows(), d.cols(), [&](Eigen::Index i, float* q) {
+    const std::uint8_t* r = d.row(i).data();
+    for (Eigen::Index j = 0; j < d.cols(); ++j) q[j] = r[j];
+  });
+}
+
+std::vector<int> KdTreeQuantizer::Assign(const Matrix& d) const {
+  if (d.rows() > 0 && d.cols() != impl_->centers.cols()) {
+    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) + " dimensions, the vocabulary " +
+                std::to_string(impl_->centers.cols()));
+  }
+  return KdAssign(impl_->forest.get(), &impl_->searcher_mutex, d.rows(), d.cols(), [&](Eigen::Index i, float* q) {
+    std::copy(d.row(i).data(), d.row(i).data() + d.cols(), q);
+  });
 }
 
 }  // namespace scenelab::features

@@ -17,6 +17,11 @@ using namespace scenelab::features;
 using scenelab::fixtures::TempDir;
 
 namespace {
+BowOptions Pyramid(int levels) {
+  BowOptions o;
+  o.pyramid_levels = levels;
+  return o;
+}
 cv::Mat Noise(int w, int h, std::uint64_t seed) {
   cv::Mat m(h, w, CV_8U);
   Rng r(seed);
@@ -220,13 +225,13 @@ TEST(Features_BowEncoder, HistogramsSumToOneAndPyramidWeights) {
   f.descriptors(3, 1) = 100;  // word 2
   f.frames.resize(4, 3);
   f.frames << 10, 10, 8, 90, 10, 8, 10, 90, 8, 90, 90, 8;
-  BowEncoder plain(v, BowOptions{0});
+  BowEncoder plain(v, Pyramid(0));
   std::vector<float> h(static_cast<std::size_t>(plain.dim()));
   plain.Encode(f, h.data());
   EXPECT_FLOAT_EQ(h[0], 0.25f);
   EXPECT_FLOAT_EQ(h[1], 0.25f);
   EXPECT_FLOAT_EQ(h[2], 0.5f);
-  BowEncoder pyr(v, BowOptions{1});
+  BowEncoder pyr(v, Pyramid(1));
   ASSERT_EQ(pyr.dim(), 3 * 5);
   std::vector<float> p(static_cast<std::size_t>(pyr.dim()));
   pyr.Encode(f, p.data());
@@ -237,7 +242,7 @@ TEST(Features_BowEncoder, HistogramsSumToOneAndPyramidWeights) {
   EXPECT_FLOAT_EQ(p[2], 0.25f);
   // Level 1, cell (x=1, y=1) holds descriptor 3 (word 2) with weight 1/2 / 4.
   EXPECT_FLOAT_EQ(p[3 + 3 * 3 + 2], 0.125f);
-  EXPECT_THROW(BowEncoder(v, BowOptions{-1}), Error);
+  EXPECT_THROW(BowEncoder(v, Pyramid(-1)), Error);
 }
 
 TEST(Features_Cache, DetectsFlippedBitTruncationAndKeyMismatch) {

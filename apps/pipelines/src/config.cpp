@@ -119,10 +119,56 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         else if (vk == "algorithm") cfg->vocab.algorithm = Get<std::string>(vv, vw);
         else if (vk == "max_iterations") cfg->vocab.max_iterations = Get<int>(vv, vw);
         else if (vk == "descriptors_per_image") cfg->vocab.descriptors_per_image = Get<int>(vv, vw);
-        else throw Error(vw + ": unknown key (expected size, algorithm, max_iterations, descriptors_per_image)");
+        else if (vk == "images") cfg->vocab.images = Get<int>(vv, vw);
+        else throw Error(vw + ": unknown key (expected size, algorithm, max_iterations, descriptors_per_image, images)");
       }
     } else if (k == "pyramid") {
       cfg->bow.pyramid_levels = Get<int>(v, w);
+    } else if (k == "grids") {
+      cfg->bow.grids = v.is_array() ? Get<std::vector<int>>(v, w) : std::vector<int>{Get<int>(v, w)};
+    } else if (k == "quantizer") {
+      cfg->bow.quantizer = Get<std::string>(v, w);
+    } else if (k == "encoding") {
+      for (const auto& [ek, ev] : v.items()) {
+        const std::string ew = w + "." + ek;
+        if (ek == "pca") cfg->pca_dim = Get<int>(ev, ew);
+        else if (ek == "gmm") cfg->gmm.components = Get<int>(ev, ew);
+        else if (ek == "gmm_iterations") cfg->gmm.max_iterations = Get<int>(ev, ew);
+        else if (ek == "improved") cfg->fisher_improved = Get<bool>(ev, ew);
+        else throw Error(ew + ": unknown key (expected pca, gmm, gmm_iterations, improved)");
+      }
+    } else if (k == "homkermap") {
+      if (v.is_string()) {
+        cfg->homkermap = Get<std::string>(v, w);
+      } else {
+        for (const auto& [hk, hv] : v.items()) {
+          const std::string hw = w + "." + hk;
+          if (hk == "kernel") cfg->homkermap = Get<std::string>(hv, hw);
+          else if (hk == "order") cfg->hkm.order = Get<int>(hv, hw);
+          else if (hk == "gamma") cfg->hkm.gamma = Get<double>(hv, hw);
+          else throw Error(hw + ": unknown key (expected kernel, order, gamma)");
+        }
+      }
+    } else if (k == "classifier") {
+      cfg->classifier = Get<std::string>(v, w);
+    } else if (k == "svm") {
+      for (const auto& [sk, sv] : v.items()) {
+        const std::string sw = w + "." + sk;
+        if (sk == "c") {
+          if (sv.is_array()) {
+            cfg->svm.c_grid = Get<std::vector<double>>(sv, sw);
+            if (cfg->svm.c_grid.empty()) throw Error(sw + ": needs at least one value");
+            cfg->svm.c = cfg->svm.c_grid.front();
+            if (cfg->svm.c_grid.size() == 1) cfg->svm.c_grid.clear();
+          } else {
+            cfg->svm.c = Get<double>(sv, sw);
+            cfg->svm.c_grid.clear();
+          }
+        } else if (sk == "folds") cfg->svm.cv_folds = Get<int>(sv, sw);
+        else if (sk == "solver") cfg->svm.solver = Get<std::string>(sv, sw);
+        else if (sk == "epsilon") cfg->svm.epsilon = Get<double>(sv, sw);
+        else throw Error(sw + ": unknown key (expected c, folds, solver, epsilon)");
+      }
     } else if (k == "knn") {
       for (const auto& [nk, nv] : v.items()) {
         const std::string nw = w + "." + nk;
@@ -136,7 +182,7 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         else throw Error(nw + ": unknown key (expected metrics, k, weighted, index)");
       }
     } else {
-      throw Error(w + ": unknown key (expected tiny, sift, vocab, pyramid, knn)");
+      throw Error(w + ": unknown key (expected tiny, sift, vocab, pyramid, grids, quantizer, encoding, homkermap, classifier, svm, knn)");
     }
   }
 }

@@ -163,7 +163,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       const auto t0 = std::chrono::steady_clock::now();
       std::map<std::string, double> timings;
       const FeaturePair f = runner.Features(c, &timings);
-      const auto knn = runner.Knn(c, f, &timings);
+      const auto knn = runner.Classify(c, f, &timings);
       point = {{"key", key.text()}, {"seconds", SecondsSince(t0)}, {"accuracy", nlohmann::json::object()}};
       for (const auto& [m, byk] : knn.accuracy) {
         for (const auto& [k, a] : byk) point["accuracy"][m].push_back({k, a});  // k ascending
@@ -180,17 +180,18 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
         r["features"] = c.features;
         r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
         r["norm"] = c.features == "tiny" ? nlohmann::json(features::ToString(c.tiny.norm)) : nlohmann::json(nullptr);
-        r["step"] = c.features == "bow" ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
-        r["bin"] = c.features == "bow" ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
-        r["vocab"] = c.features == "bow" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
+        const bool sift = c.features != "tiny";
+        r["step"] = sift ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
+        r["bin"] = sift ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
+        r["vocab"] = sift && c.features != "fisher" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
         r["metric"] = m;
-        r["k"] = k;
+        r["k"] = m == "svm" ? nlohmann::json(nullptr) : nlohmann::json(k);
         r["accuracy"] = a.get<double>();
         r["seconds"] = point.at("seconds").get<double>();
         rows.push_back(r);
         auto cell = [](const nlohmann::json& v) { return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); };
         csv += fmt::format("{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]), cell(r["norm"]),
-                           cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, k, a.get<double>(),
+                           cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, cell(r["k"]), a.get<double>(),
                            point.at("seconds").get<double>());
       }
     }
@@ -229,12 +230,14 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
     const double a = r["accuracy"];
     const bool same_features = r["tiny_size"] == best_row["tiny_size"] && r["norm"] == best_row["norm"] &&
                                r["step"] == best_row["step"] && r["bin"] == best_row["bin"] && r["vocab"] == best_row["vocab"];
-    if (same_features) vs_k[m].push_back({r["k"].get<double>(), a});
+    if (same_features && !r["k"].is_null()) vs_k[m].push_back({r["k"].get<double>(), a});
     if (!r["step"].is_null()) {
       auto& s = best_step[m][r["step"].get<double>()];
       s = std::max(s, a);
-      auto& v = best_vocab[m][r["vocab"].get<double>()];
-      v = std::max(v, a);
+      if (!r["vocab"].is_null()) {
+        auto& v = best_vocab[m][r["vocab"].get<double>()];
+        v = std::max(v, a);
+      }
     }
     if (!r["tiny_size"].is_null()) {
       auto& t = best_size[m][r["tiny_size"].get<double>()];

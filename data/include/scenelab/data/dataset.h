@@ -54,6 +54,9 @@ class Dataset {
   // `allow_fewer` is false.
   Dataset Subset(std::size_t n_per_class, std::uint64_t seed, bool allow_fewer = true) const;
 
+  // The samples at `indices`, in that order. Throws on an index out of range.
+  Dataset Select(const std::vector<std::size_t>& indices) const;
+
   // Seeded stratified split: `fraction` of every class goes to `second`.
   struct Split;
   Split StratifiedSplit(double fraction, std::uint64_t seed) const;

@@ -3,6 +3,7 @@
 // descriptors with VLFeat's k-means; the resulting Vocabulary assigns
 // descriptors to their nearest word (squared L2) through a GEMM.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,10 @@
 #include "scenelab/features/types.h"
 
 namespace scenelab::features {
+
+namespace detail {
+class ByteWords;
+}
 
 struct VocabularyOptions {
   int size = 200;                   // number of words (15-scene recipe: 200)
@@ -19,6 +24,7 @@ struct VocabularyOptions {
   std::string algorithm = "gemm";
   int max_iterations = 100;         // vl_kmeans' MaxNumIterations in the reference run
   int descriptors_per_image = 100;  // sampled from each training image, as the reference run
+  int images = 0;                   // training images sampled from, seeded; 0 = all
   int repetitions = 1;              // restarts; the lowest energy wins
   std::uint64_t seed = 0;           // seeds the sample and k-means++
   void Validate() const;
@@ -35,9 +41,13 @@ class Vocabulary {
   const VocabularyOptions& params() const { return params_; }
   double energy() const { return energy_; }
 
-  // Nearest word of each descriptor row (ties go to the lower index).
+  // Nearest word of each descriptor row (ties go to the lower index). Byte
+  // descriptors take an exact 8-bit integer path on CPUs with AVX-512 VNNI.
   std::vector<int> Assign(const ByteMatrix& descriptors) const;
   std::vector<int> Assign(const Matrix& descriptors) const;
+  // The float GEMM path for byte descriptors, whatever the CPU (for tests
+  // and benchmarks of the integer path).
+  std::vector<int> AssignFloat(const ByteMatrix& descriptors) const;
 
   // Binary file with a JSON header of the parameters and a checksum.
   void Save(const std::string& path) const;
@@ -46,8 +56,35 @@ class Vocabulary {
  private:
   Matrix centers_;
   Eigen::VectorXf center_norms_;
+  std::shared_ptr<const detail::ByteWords> byte_words_;  // fast exact path for byte descriptors
   VocabularyOptions params_;
   double energy_ = 0;
+};
+
+// Approximate nearest word through VLFeat's randomised kd-forest, as
+// vl_kdtreequery(..., 'MaxComparisons', m) in VLFeat's PHOW recipe: far
+// cheaper than exact assignment for dense descriptors (tens of thousands per
+// image), with a small rate of second-nearest words. Thread-safe: each call
+// takes its own searcher.
+struct KdTreeQuantizerOptions {
+  int trees = 1;              // vl_kdtreebuild's default
+  int max_comparisons = 50;   // the PHOW recipe's MaxComparisons; 0 = exact search
+  std::uint64_t seed = 0;     // the forest's random split choices
+  void Validate() const;
+};
+
+class KdTreeQuantizer {
+ public:
+  KdTreeQuantizer(const Vocabulary& vocabulary, const KdTreeQuantizerOptions& opts);
+  ~KdTreeQuantizer();
+  KdTreeQuantizer(const KdTreeQuantizer&) = delete;
+  KdTreeQuantizer& operator=(const KdTreeQuantizer&) = delete;
+  std::vector<int> Assign(const ByteMatrix& descriptors) const;
+  std::vector<int> Assign(const Matrix& descriptors) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 class VocabularyBuilder {
@@ -67,6 +104,8 @@ class VocabularyBuilder {
   // streaming pass that never holds all descriptors draws the same sample.
   Matrix SampleImage(const SiftFeatures& f, std::size_t image_index) const;
   static Matrix Stack(const std::vector<Matrix>& parts);
+  // Indices (ascending) of the training images the sample is drawn from.
+  std::vector<std::size_t> SampleImages(std::size_t num_training) const;
 
  private:
   VocabularyOptions opts_;

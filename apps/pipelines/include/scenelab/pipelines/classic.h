@@ -11,10 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "scenelab/classify/knn.h"
+#include "scenelab/classify/svm.h"
 #include "scenelab/data/log.h"
 #include "scenelab/data/readers.h"
 #include "scenelab/eval/confusion.h"
 #include "scenelab/features/bow.h"
+#include "scenelab/features/fisher.h"
+#include "scenelab/features/homkermap.h"
 #include "scenelab/features/tiny_image.h"
 
 namespace scenelab::pipelines {
@@ -29,11 +32,18 @@ struct DataConfig {
 
 struct ClassicConfig {
   DataConfig data;
-  std::string features = "tiny";  // tiny | bow
+  std::string features = "tiny";  // tiny | bow | fisher | vlad
   features::TinyImageOptions tiny;
   features::DenseSiftOptions sift;
-  features::VocabularyOptions vocab;
-  features::BowOptions bow;
+  features::VocabularyOptions vocab;  // bow words; vlad words; the descriptor sample for all three
+  features::BowOptions bow;           // also holds the spatial grids fisher and vlad use
+  int pca_dim = 80;                   // fisher | vlad: descriptors PCA-reduced to this (128 = keep all)
+  features::GmmOptions gmm;           // fisher
+  bool fisher_improved = true;        // fisher: signed square root + L2
+  std::string homkermap = "none";     // none | chi2 | intersection | js: explicit kernel map before classifying
+  features::HomKerMapOptions hkm;     // its order, gamma, window
+  std::string classifier = "knn";     // knn | svm
+  classify::LinearSvmOptions svm;
   std::vector<classify::Metric> metrics = {classify::Metric::kL1, classify::Metric::kL2};
   std::vector<int> ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   bool distance_weighted = false;   // kNN vote weighting
@@ -79,17 +89,23 @@ class ClassicRunner {
   ClassicRunner(const LoadedData& data, std::string cache_dir, int threads, Logger* log);
   // Features for `cfg` (tiny or bow), from cache when possible.
   FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
-  // One search per metric at max k; accuracy and votes for every k.
+  // kNN: one search per metric at max k; accuracy and votes for every k.
+  // SVM: one model; its accuracy under "svm", k = 0, votes carrying the
+  // winning class and its score.
   struct KnnOutcome {
     std::map<std::string, std::map<int, double>> accuracy;  // metric -> k -> accuracy
     std::map<std::string, std::map<int, classify::VoteResult>> votes;
+    nlohmann::ordered_json svm;  // the SVM's chosen C, cross-validation, iterations
   };
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
+  KnnOutcome Classify(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const StageCounters& counters() const { return counters_; }
 
  private:
   const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
+  FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
+  KnnOutcome Svm(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const LoadedData& data_;
   std::string cache_dir_;
   int threads_;

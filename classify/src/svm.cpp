@@ -1,0 +1,170 @@
+#include "scenelab/classify/svm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+extern "C" {
+#include <vl/random.h>
+#include <vl/svm.h>
+#include <vl/svmdataset.h>
+}
+
+#include "scenelab/data/error.h"
+#include "scenelab/data/parallel.h"
+#include "scenelab/data/rng.h"
+
+namespace scenelab::classify {
+
+void LinearSvmOptions::Validate() const {
+  if (solver != "sdca" && solver != "sgd") throw Error("LinearSvmOptions.solver (--svm-solver) must be sdca or sgd, got '" + solver + "'");
+  if (!(c > 0)) throw Error("LinearSvmOptions.c (--svm-c) must be > 0, got " + std::to_string(c));
+  for (double v : c_grid) {
+    if (!(v > 0)) throw Error("LinearSvmOptions.c_grid (--svm-c) values must be > 0, got " + std::to_string(v));
+  }
+  if (!c_grid.empty() && cv_folds < 2) throw Error("LinearSvmOptions.cv_folds (--svm-folds) must be >= 2, got " + std::to_string(cv_folds));
+  if (!(bias_multiplier >= 0)) throw Error("LinearSvmOptions.bias_multiplier must be >= 0, got " + std::to_string(bias_multiplier));
+  if (!(epsilon > 0)) throw Error("LinearSvmOptions.epsilon must be > 0, got " + std::to_string(epsilon));
+  if (!(max_iterations_times_lambda > 0)) {
+    throw Error("LinearSvmOptions.max_iterations_times_lambda must be > 0, got " + std::to_string(max_iterations_times_lambda));
+  }
+}
+
+LinearSvm::LinearSvm(const LinearSvmOptions& opts) : opts_(opts) { opts_.Validate(); }
+
+namespace {
+struct SvmDeleter {
+  void operator()(VlSvm* s) const { vl_svm_delete(s); }
+};
+struct DatasetDeleter {
+  void operator()(VlSvmDataset* d) const { vl_svmdataset_delete(d); }
+};
+
+void CheckInputs(const Matrix& x, const std::vector<int>& labels, int num_classes) {
+  if (x.rows() == 0) throw Error("LinearSvm::Fit: the training set is empty");
+  if (static_cast<std::size_t>(x.rows()) != labels.size()) {
+    throw Error("LinearSvm::Fit: " + std::to_string(x.rows()) + " feature rows but " + std::to_string(labels.size()) + " labels");
+  }
+  if (num_classes < 2) throw Error("LinearSvm::Fit: needs at least 2 classes, got " + std::to_string(num_classes));
+  std::vector<int> count(static_cast<std::size_t>(num_classes), 0);
+  for (int l : labels) {
+    if (l < 0 || l >= num_classes) {
+      throw Error("LinearSvm::Fit: label " + std::to_string(l) + " is outside [0, " + std::to_string(num_classes) + ")");
+    }
+    ++count[static_cast<std::size_t>(l)];
+  }
+  for (int c = 0; c < num_classes; ++c) {
+    if (count[static_cast<std::size_t>(c)] == 0) throw Error("LinearSvm::Fit: class " + std::to_string(c) + " has no training sample");
+  }
+  if (!x.allFinite()) throw Error("LinearSvm::Fit: the features contain NaN or infinite values");
+}
+}  // namespace
+
+void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c) {
+  const auto n = static_cast<vl_size>(x.rows());
+  const auto d = static_cast<vl_size>(x.cols());
+  const double lambda = 1.0 / (c * static_cast<double>(n));
+  w_.resize(num_classes, x.cols());
+  b_.resize(num_classes);
+  iterations_.assign(static_cast<std::size_t>(num_classes), 0);
+  converged_.assign(static_cast<std::size_t>(num_classes), false);
+  // Row-major n x d is VLFeat's column-major d x n: one sample per column.
+  ParallelFor(static_cast<std::size_t>(num_classes), opts_.threads, [&](std::size_t cls) {
+    std::vector<double> y(n);
+    for (vl_size i = 0; i < n; ++i) y[i] = labels[i] == static_cast<int>(cls) ? 1.0 : -1.0;
+    std::unique_ptr<VlSvmDataset, DatasetDeleter> ds(
+        vl_svmdataset_new(VL_TYPE_FLOAT, const_cast<float*>(x.data()), d, n));
+    if (!ds) throw Error("vl_svmdataset_new failed");
+    std::unique_ptr<VlSvm, SvmDeleter> svm(vl_svm_new_with_dataset(
+        opts_.solver == "sdca" ? VlSvmSolverSdca : VlSvmSolverSgd, ds.get(), y.data(), lambda));
+    if (!svm) throw Error("vl_svm_new failed");
+    vl_svm_set_bias_multiplier(svm.get(), opts_.bias_multiplier);
+    vl_svm_set_epsilon(svm.get(), opts_.epsilon);
+    vl_svm_set_max_num_iterations(svm.get(), static_cast<vl_size>(std::ceil(opts_.max_iterations_times_lambda / lambda)));
+    // The solvers visit samples in an order drawn from VLFeat's per-thread
+    // generator: seed it per class so results do not depend on threads.
+    vl_rand_seed(vl_get_rand(), MixSeed(opts_.seed, 0x5e3 + cls));
+    vl_svm_train(svm.get());
+    const double* model = vl_svm_get_model(svm.get());
+    for (vl_size j = 0; j < d; ++j) w_(static_cast<Eigen::Index>(cls), static_cast<Eigen::Index>(j)) = static_cast<float>(model[j]);
+    // vl_svm's bias is learnt on a constant feature of value bias_multiplier.
+    b_[static_cast<Eigen::Index>(cls)] = static_cast<float>(vl_svm_get_bias(svm.get()) * opts_.bias_multiplier);
+    const VlSvmStatistics* st = vl_svm_get_statistics(svm.get());
+    iterations_[cls] = st->iteration;
+    converged_[cls] = st->status == VlSvmStatusConverged;
+  });
+  c_ = c;
+}
+
+void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_classes) {
+  CheckInputs(x, labels, num_classes);
+  cv_accuracy_.clear();
+  double c = opts_.c;
+  if (!opts_.c_grid.empty()) {
+    // Stratified folds: each class's samples, in a seeded order, dealt round robin.
+    std::vector<int> fold(labels.size(), 0);
+    Rng rng(MixSeed(opts_.seed, 0xf01d));
+    for (int cls = 0; cls < num_classes; ++cls) {
+      std::vector<std::size_t> idx;
+      for (std::size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] == cls) idx.push_back(i);
+      }
+      rng.Shuffle(idx);
+      for (std::size_t j = 0; j < idx.size(); ++j) fold[idx[j]] = static_cast<int>(j % static_cast<std::size_t>(opts_.cv_folds));
+    }
+    double best = -1;
+    for (double cand : opts_.c_grid) {
+      std::size_t correct = 0;
+      for (int f = 0; f < opts_.cv_folds; ++f) {
+        std::vector<Eigen::Index> tr, va;
+        for (std::size_t i = 0; i < labels.size(); ++i) (fold[i] == f ? va : tr).push_back(static_cast<Eigen::Index>(i));
+        Matrix xtr(static_cast<Eigen::Index>(tr.size()), x.cols()), xva(static_cast<Eigen::Index>(va.size()), x.cols());
+        std::vector<int> ytr, yva;
+        for (std::size_t i = 0; i < tr.size(); ++i) {
+          xtr.row(static_cast<Eigen::Index>(i)) = x.row(tr[i]);
+          ytr.push_back(labels[static_cast<std::size_t>(tr[i])]);
+        }
+        for (std::size_t i = 0; i < va.size(); ++i) {
+          xva.row(static_cast<Eigen::Index>(i)) = x.row(va[i]);
+          yva.push_back(labels[static_cast<std::size_t>(va[i])]);
+        }
+        Train(xtr, ytr, num_classes, cand);
+        const auto pred = Predict(xva);
+        for (std::size_t i = 0; i < yva.size(); ++i) correct += pred[i] == yva[i];
+      }
+      const double acc = static_cast<double>(correct) / static_cast<double>(labels.size());
+      cv_accuracy_[cand] = acc;
+      if (acc > best) {  // ties keep the earlier (listed first) C
+        best = acc;
+        c = cand;
+      }
+    }
+  }
+  Train(x, labels, num_classes, c);
+}
+
+Matrix LinearSvm::Scores(const Matrix& x) const {
+  if (w_.rows() == 0) throw Error("LinearSvm::Scores: the model is not trained");
+  if (x.cols() != w_.cols()) {
+    throw Error("LinearSvm::Scores: features have " + std::to_string(x.cols()) + " dimensions, the model " +
+                std::to_string(w_.cols()));
+  }
+  Matrix s = x * w_.transpose();
+  s.rowwise() += b_.transpose();
+  return s;
+}
+
+std::vector<int> LinearSvm::Predict(const Matrix& x) const {
+  const Matrix s = Scores(x);
+  std::vector<int> out(static_cast<std::size_t>(s.rows()), 0);
+  for (Eigen::Index i = 0; i < s.rows(); ++i) {
+    Eigen::Index best = 0;
+    for (Eigen::Index c = 1; c < s.cols(); ++c) {
+      if (s(i, c) > s(i, best)) best = c;
+    }
+    out[static_cast<std::size_t>(i)] = static_cast<int>(best);
+  }
+  return out;
+}
+
+}  // namespace scenelab::classify

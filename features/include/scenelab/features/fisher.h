@@ -1,0 +1,115 @@
+#pragma once
+// Mid-level encodings beyond hard bag of words: Fisher vectors (Perronnin et
+// al. 2010, "improved": signed square root and L2 normalisation) over a
+// diagonal Gaussian mixture, and VLAD (Jegou et al. 2010), both through
+// VLFeat (vl_gmm, vl_fisher, vl_vlad) on PCA-reduced descriptors.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scenelab/features/dense_sift.h"
+#include "scenelab/features/types.h"
+#include "scenelab/features/vocabulary.h"
+
+namespace scenelab::features {
+
+// Principal components of a descriptor sample (Eigen's self-adjoint solver on
+// the covariance), largest variance first.
+class Pca {
+ public:
+  Pca() = default;
+  // dim: components kept, in [1, sample.cols()].
+  static Pca Fit(const Matrix& sample, int dim);
+  Pca(Eigen::RowVectorXf mean, Matrix basis) : mean_(std::move(mean)), basis_(std::move(basis)) {}
+  int input_dim() const { return static_cast<int>(mean_.size()); }
+  int output_dim() const { return static_cast<int>(basis_.rows()); }
+  Matrix Project(const Matrix& x) const;       // rows centred, then projected
+  Matrix Project(const ByteMatrix& x) const;
+  const Eigen::RowVectorXf& mean() const { return mean_; }
+  const Matrix& basis() const { return basis_; }  // output_dim x input_dim
+  // Both in one matrix (row 0 the mean), for the stage caches.
+  Matrix Pack() const;
+  static Pca Unpack(const Matrix& m);
+
+ private:
+  Eigen::RowVectorXf mean_;
+  Matrix basis_;
+};
+
+struct GmmOptions {
+  int components = 256;      // Gaussians (Chatfield et al. 2011 use 256)
+  int max_iterations = 30;   // EM iterations after k-means initialisation
+  std::uint64_t seed = 0;    // k-means initialisation
+  void Validate() const;
+};
+
+// Diagonal-covariance Gaussian mixture fitted by vl_gmm (k-means start, EM).
+class GaussianMixture {
+ public:
+  GaussianMixture() = default;
+  static GaussianMixture Fit(const Matrix& sample, const GmmOptions& opts);
+  int components() const { return static_cast<int>(means_.rows()); }
+  int dim() const { return static_cast<int>(means_.cols()); }
+  const Matrix& means() const { return means_; }              // K x D
+  const Matrix& covariances() const { return covariances_; }  // K x D (diagonals)
+  const Eigen::RowVectorXf& priors() const { return priors_; }
+  double log_likelihood() const { return log_likelihood_; }
+  Matrix Pack() const;  // means, covariances, then priors padded to D, as rows
+  static GaussianMixture Unpack(const Matrix& m);
+
+ private:
+  Matrix means_, covariances_;
+  Eigen::RowVectorXf priors_;
+  double log_likelihood_ = 0;
+};
+
+// Spatial cells shared by the encoders: for each grid side g, g x g cells;
+// each cell's vector is normalised on its own, then all are concatenated and
+// scaled by 1/sqrt(cells) so the whole vector has unit L2 norm.
+struct SpatialGrids {
+  std::vector<int> sides = {1};  // e.g. {1, 2}: whole image plus 2 x 2 quadrants
+  void Validate(const char* what) const;
+  int cells() const;
+  // Cell index (over all grids, in order) of a frame for grid number `g`.
+  int CellOf(std::size_t g, float x, float y, int width, int height) const;
+};
+
+struct FisherOptions {
+  SpatialGrids grids;        // default: one global vector
+  bool improved = true;      // signed square root + L2 (VL_FISHER_FLAG_IMPROVED)
+  void Validate() const;
+};
+
+class FisherEncoder {
+ public:
+  FisherEncoder(const Pca& pca, const GaussianMixture& gmm, const FisherOptions& opts);
+  int dim() const;  // 2 * D * K per cell
+  void Encode(const SiftFeatures& f, float* out) const;  // thread-safe
+
+ private:
+  const Pca& pca_;
+  const GaussianMixture& gmm_;
+  FisherOptions opts_;
+};
+
+struct VladOptions {
+  SpatialGrids grids;
+  bool normalize_components = true;  // intra-normalisation (Arandjelovic & Zisserman 2013)
+  bool square_root = true;           // signed square root before the L2 norm
+  void Validate() const;
+};
+
+// VLAD over a k-means vocabulary of PCA-reduced descriptors, hard assignment.
+class VladEncoder {
+ public:
+  VladEncoder(const Pca& pca, const Vocabulary& vocabulary, const VladOptions& opts);
+  int dim() const;  // D * K per cell
+  void Encode(const SiftFeatures& f, float* out) const;
+
+ private:
+  const Pca& pca_;
+  const Vocabulary& vocab_;
+  VladOptions opts_;
+};
+
+}  // namespace scenelab::features

@@ -1,0 +1,156 @@
+#include "byte_words.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace scenelab::features::detail {
+
+bool ByteWords::Supported() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+ByteWords::ByteWords(const Matrix& centers, const Eigen::VectorXf& norms) {
+  words_ = static_cast<int>(centers.rows());
+  dim_ = static_cast<int>(centers.cols());
+  if (!Supported() || words_ == 0 || dim_ % 4 != 0 || dim_ > 4096) return;
+  if (centers.minCoeff() < -0.5f || centers.maxCoeff() > 255.5f) return;
+  groups_ = (words_ + 15) / 16;
+  const int chunks = dim_ / 4;
+  packed_.assign(static_cast<std::size_t>(groups_) * chunks * 64, 0);
+  norms_.assign(static_cast<std::size_t>(groups_) * 16, std::numeric_limits<float>::infinity());
+  for (int k = 0; k < words_; ++k) {
+    norms_[static_cast<std::size_t>(k)] = norms[k];
+    const int g = k / 16, w = k % 16;
+    for (int j = 0; j < dim_; ++j) {
+      // Signed bytes: round(c) - 128, undone by adding 128 * sum(x) later.
+      const int v = std::clamp(static_cast<int>(std::lround(centers(k, j))), 0, 255) - 128;
+      packed_[((static_cast<std::size_t>(g) * chunks + j / 4) * 16 + w) * 4 + j % 4] = static_cast<std::int8_t>(v);
+    }
+  }
+  centers_ = centers;
+  usable_ = true;
+}
+
+#if defined(__x86_64__)
+namespace {
+using Row = const std::uint8_t*;
+
+// Integer dots of 4 rows against `G` consecutive groups of 16 words:
+// acc[r][g] lanes = sum_j x_r[j] * (round(c[j]) - 128).
+template <int G>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void DotsBlock(const Row rows[4], int chunks,
+                                                                                const std::int8_t* p, std::int32_t* dots,
+                                                                                int stride) {
+  __m512i a[4][G];
+  for (int r = 0; r < 4; ++r) {
+    for (int g = 0; g < G; ++g) a[r][g] = _mm512_setzero_si512();
+  }
+  const std::size_t group_bytes = static_cast<std::size_t>(chunks) * 64;
+  for (int q = 0; q < chunks; ++q) {
+    __m512i w[G];
+    for (int g = 0; g < G; ++g) w[g] = _mm512_loadu_si512(p + g * group_bytes + static_cast<std::size_t>(q) * 64);
+    for (int r = 0; r < 4; ++r) {
+      std::int32_t x4;
+      __builtin_memcpy(&x4, rows[r] + q * 4, 4);
+      const __m512i xb = _mm512_set1_epi32(x4);
+      for (int g = 0; g < G; ++g) a[r][g] = _mm512_dpbusd_epi32(a[r][g], xb, w[g]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int g = 0; g < G; ++g) _mm512_storeu_si512(dots + r * stride + g * 16, a[r][g]);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Dots4(const Row rows[4], int dim, const std::int8_t* packed,
+                                                                    int groups, std::int32_t* dots) {
+  const int chunks = dim / 4;
+  const int stride = groups * 16;
+  const std::size_t group_bytes = static_cast<std::size_t>(chunks) * 64;
+  int g = 0;
+  for (; g + 3 <= groups; g += 3) DotsBlock<3>(rows, chunks, packed + g * group_bytes, dots + g * 16, stride);
+  for (; g < groups; ++g) DotsBlock<1>(rows, chunks, packed + g * group_bytes, dots + g * 16, stride);
+}
+
+// Approximate distances norms - 2 (dots + offset), 16 words at a time: the
+// minimum, then every word within `slack` of it appended to `cand`.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std::int32_t* d, const float* norms,
+                                                                         int groups, float offset, float l1,
+                                                                         std::vector<int>* cand) {
+  const __m512 off = _mm512_set1_ps(offset);
+  const __m512 two = _mm512_set1_ps(2.0f);
+  __m512 best = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  for (int g = 0; g < groups; ++g) {
+    const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + g * 16)), off);
+    best = _mm512_min_ps(best, _mm512_fnmadd_ps(two, dot, _mm512_loadu_ps(norms + g * 16)));
+  }
+  const float m = _mm512_reduce_min_ps(best);
+  // Twice the bound |x|_1; the rest covers float rounding of the terms.
+  const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
+  cand->clear();
+  for (int g = 0; g < groups; ++g) {
+    const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + g * 16)), off);
+    const __m512 v = _mm512_fnmadd_ps(two, dot, _mm512_loadu_ps(norms + g * 16));
+    unsigned mask = _mm512_cmp_ps_mask(v, limit, _CMP_LE_OQ);
+    while (mask) {
+      cand->push_back(g * 16 + __builtin_ctz(mask));
+      mask &= mask - 1;
+    }
+  }
+}
+}  // namespace
+#endif
+
+void ByteWords::Assign(const ByteMatrix& x, int* out) const {
+#if defined(__x86_64__)
+  const Eigen::Index n = x.rows();
+  const int stride = groups_ * 16;
+  std::vector<std::int32_t> dots(static_cast<std::size_t>(4 * stride));
+  std::vector<int> cand;
+  cand.reserve(static_cast<std::size_t>(stride));
+  std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
+  for (Eigen::Index b = 0; b < n; b += 4) {
+    Row rows[4];
+    for (int r = 0; r < 4; ++r) rows[r] = b + r < n ? x.row(b + r).data() : zero.data();
+    Dots4(rows, dim_, packed_.data(), groups_, dots.data());
+    for (int r = 0; r < 4 && b + r < n; ++r) {
+      const std::uint8_t* xr = rows[r];
+      std::int64_t l1 = 0;
+      for (int j = 0; j < dim_; ++j) l1 += xr[j];
+      Candidates(dots.data() + r * stride, norms_.data(), groups_, 128.0f * static_cast<float>(l1),
+                 static_cast<float>(l1), &cand);
+      int arg = cand.front();
+      if (cand.size() > 1) {
+        // Exact rescoring in double, ascending k: ties keep the lower index.
+        double bestv = std::numeric_limits<double>::infinity();
+        for (int k : cand) {
+          const float* c = centers_.row(k).data();
+          double dot = 0;
+          for (int j = 0; j < dim_; ++j) dot += static_cast<double>(xr[j]) * c[j];
+          const double v = static_cast<double>(norms_[static_cast<std::size_t>(k)]) - 2.0 * dot;
+          if (v < bestv) {
+            bestv = v;
+            arg = k;
+          }
+        }
+      }
+      out[b + r] = arg;
+    }
+  }
+#else
+  (void)x;
+  (void)out;
+#endif
+}
+
+}  // namespace scenelab::features::detail

@@ -1,0 +1,36 @@
+#pragma once
+// Exact nearest-word assignment of byte descriptors in 8-bit integer
+// arithmetic (AVX-512 VNNI), several times faster than the float GEMM.
+//
+// Words are rounded to integers for a first pass: with |c - round(c)| <= 1/2,
+// the approximate squared distance of a descriptor x differs from the true one
+// by at most |x|_1. Every word within 2 |x|_1 of the approximate best is then
+// rescored exactly in float, so the result is the exact nearest word (ties to
+// the lower index), never an approximation.
+#include <cstdint>
+#include <vector>
+
+#include "scenelab/features/types.h"
+
+namespace scenelab::features::detail {
+
+class ByteWords {
+ public:
+  // True when this CPU runs the VNNI kernel.
+  static bool Supported();
+  // Packs the words; usable() is false when the CPU lacks VNNI, the
+  // dimension is not a multiple of 4, or a word leaves the byte range.
+  ByteWords(const Matrix& centers, const Eigen::VectorXf& norms);
+  bool usable() const { return usable_; }
+  // out[i] = nearest word of row i of x.
+  void Assign(const ByteMatrix& x, int* out) const;
+
+ private:
+  bool usable_ = false;
+  int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
+  std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]
+  std::vector<float> norms_;              // |c|^2, padded words +inf
+  Matrix centers_;                        // float words, for the exact rescoring
+};
+
+}  // namespace scenelab::features::detail

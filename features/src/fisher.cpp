@@ -1,0 +1,256 @@
+#include "scenelab/features/fisher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include <Eigen/Eigenvalues>
+
+extern "C" {
+#include <vl/fisher.h>
+#include <vl/gmm.h>
+#include <vl/random.h>
+#include <vl/vlad.h>
+}
+
+#include "scenelab/data/error.h"
+
+namespace scenelab::features {
+
+// ---------------------------------------------------------------- PCA
+
+Pca Pca::Fit(const Matrix& sample, int dim) {
+  if (sample.rows() < 2) throw Error("Pca::Fit: needs at least 2 samples, got " + std::to_string(sample.rows()));
+  if (dim < 1 || dim > sample.cols()) {
+    throw Error("Pca: the output dimension (--pca) must be in [1, " + std::to_string(sample.cols()) + "], got " +
+                std::to_string(dim));
+  }
+  const Eigen::RowVectorXd mean = sample.cast<double>().colwise().mean();
+  const Eigen::MatrixXd centred = sample.cast<double>().rowwise() - mean;
+  const Eigen::MatrixXd cov = centred.transpose() * centred / static_cast<double>(sample.rows() - 1);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(cov);
+  if (es.info() != Eigen::Success) throw Error("Pca::Fit: the eigen-decomposition did not converge");
+  // Eigen sorts eigenvalues ascending: take the last `dim`, largest first.
+  Matrix basis(dim, sample.cols());
+  for (int i = 0; i < dim; ++i) {
+    Eigen::VectorXd v = es.eigenvectors().col(sample.cols() - 1 - i);
+    // Fix the sign so the result does not depend on the solver's choice.
+    Eigen::Index arg = 0;
+    v.cwiseAbs().maxCoeff(&arg);
+    if (v[arg] < 0) v = -v;
+    basis.row(i) = v.transpose().cast<float>();
+  }
+  return Pca(mean.cast<float>(), std::move(basis));
+}
+
+Matrix Pca::Project(const Matrix& x) const {
+  if (x.cols() != input_dim()) {
+    throw Error("Pca::Project: rows have " + std::to_string(x.cols()) + " values, the projection expects " +
+                std::to_string(input_dim()));
+  }
+  return (x.rowwise() - mean_) * basis_.transpose();
+}
+
+Matrix Pca::Project(const ByteMatrix& x) const { return Project(Matrix(x.cast<float>())); }
+
+Matrix Pca::Pack() const {
+  Matrix m(basis_.rows() + 1, basis_.cols());
+  m.row(0) = mean_;
+  m.bottomRows(basis_.rows()) = basis_;
+  return m;
+}
+
+Pca Pca::Unpack(const Matrix& m) {
+  if (m.rows() < 2) throw Error("Pca::Unpack: a packed PCA has at least 2 rows, got " + std::to_string(m.rows()));
+  return Pca(m.row(0), m.bottomRows(m.rows() - 1));
+}
+
+// ---------------------------------------------------------------- GMM
+
+void GmmOptions::Validate() const {
+  if (components < 1) throw Error("GmmOptions.components (--gmm) must be >= 1, got " + std::to_string(components));
+  if (max_iterations < 1) throw Error("GmmOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
+}
+
+GaussianMixture GaussianMixture::Fit(const Matrix& sample, const GmmOptions& opts) {
+  opts.Validate();
+  const auto n = static_cast<vl_size>(sample.rows());
+  const auto d = static_cast<vl_size>(sample.cols());
+  const auto k = static_cast<vl_size>(opts.components);
+  if (n < k) {
+    throw Error("GMM: " + std::to_string(n) + " sampled descriptors are fewer than the " + std::to_string(k) +
+                " components (--gmm); sample more per image");
+  }
+  struct Deleter {
+    void operator()(VlGMM* g) const { vl_gmm_delete(g); }
+  };
+  std::unique_ptr<VlGMM, Deleter> gmm(vl_gmm_new(VL_TYPE_FLOAT, d, k));
+  if (!gmm) throw Error("vl_gmm_new failed");
+  vl_gmm_set_max_num_iterations(gmm.get(), static_cast<vl_size>(opts.max_iterations));
+  vl_gmm_set_initialization(gmm.get(), VlGMMKMeans);
+  vl_gmm_set_verbosity(gmm.get(), 0);
+  // Initialisation draws from VLFeat's per-thread generator.
+  vl_rand_seed(vl_get_rand(), opts.seed);
+  GaussianMixture out;
+  out.log_likelihood_ = vl_gmm_cluster(gmm.get(), sample.data(), n);
+  const auto* means = static_cast<const float*>(vl_gmm_get_means(gmm.get()));
+  const auto* covs = static_cast<const float*>(vl_gmm_get_covariances(gmm.get()));
+  const auto* priors = static_cast<const float*>(vl_gmm_get_priors(gmm.get()));
+  out.means_ = Eigen::Map<const Matrix>(means, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
+  out.covariances_ = Eigen::Map<const Matrix>(covs, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
+  out.priors_ = Eigen::Map<const Eigen::RowVectorXf>(priors, static_cast<Eigen::Index>(k));
+  return out;
+}
+
+Matrix GaussianMixture::Pack() const {
+  const Eigen::Index k = means_.rows(), d = means_.cols();
+  // Priors are spread over ceil(K / D) rows of width D.
+  const Eigen::Index prior_rows = (k + d - 1) / d;
+  Matrix m = Matrix::Zero(2 * k + prior_rows, d);
+  m.topRows(k) = means_;
+  m.middleRows(k, k) = covariances_;
+  for (Eigen::Index i = 0; i < k; ++i) m(2 * k + i / d, i % d) = priors_[i];
+  return m;
+}
+
+GaussianMixture GaussianMixture::Unpack(const Matrix& m) {
+  const Eigen::Index d = m.cols();
+  // rows = 2K + ceil(K/D): find K.
+  for (Eigen::Index k = 1; 2 * k <= m.rows(); ++k) {
+    if (2 * k + (k + d - 1) / d == m.rows()) {
+      GaussianMixture g;
+      g.means_ = m.topRows(k);
+      g.covariances_ = m.middleRows(k, k);
+      g.priors_.resize(k);
+      for (Eigen::Index i = 0; i < k; ++i) g.priors_[i] = m(2 * k + i / d, i % d);
+      if ((g.covariances_.array() <= 0).any()) throw Error("GaussianMixture::Unpack: non-positive covariance");
+      return g;
+    }
+  }
+  throw Error("GaussianMixture::Unpack: " + std::to_string(m.rows()) + " rows is not a packed mixture");
+}
+
+// ---------------------------------------------------------------- grids
+
+void SpatialGrids::Validate(const char* what) const {
+  if (sides.empty()) throw Error(std::string(what) + ": at least one spatial grid is needed");
+  for (int s : sides) {
+    if (s < 1 || s > 16) throw Error(std::string(what) + ": grid sides must be in [1, 16], got " + std::to_string(s));
+  }
+}
+
+int SpatialGrids::cells() const {
+  int c = 0;
+  for (int s : sides) c += s * s;
+  return c;
+}
+
+int SpatialGrids::CellOf(std::size_t g, float x, float y, int width, int height) const {
+  int base = 0;
+  for (std::size_t i = 0; i < g; ++i) base += sides[i] * sides[i];
+  const int s = sides[g];
+  const int cx = std::clamp(static_cast<int>(x * static_cast<float>(s) / static_cast<float>(std::max(1, width))), 0, s - 1);
+  const int cy = std::clamp(static_cast<int>(y * static_cast<float>(s) / static_cast<float>(std::max(1, height))), 0, s - 1);
+  return base + cy * s + cx;
+}
+
+namespace {
+// Splits projected descriptors by cell: cell -> row indices.
+std::vector<std::vector<Eigen::Index>> CellRows(const SpatialGrids& grids, const SiftFeatures& f) {
+  std::vector<std::vector<Eigen::Index>> rows(static_cast<std::size_t>(grids.cells()));
+  for (Eigen::Index i = 0; i < f.frames.rows(); ++i) {
+    for (std::size_t g = 0; g < grids.sides.size(); ++g) {
+      rows[static_cast<std::size_t>(grids.CellOf(g, f.frames(i, 0), f.frames(i, 1), f.width, f.height))].push_back(i);
+    }
+  }
+  return rows;
+}
+
+Matrix Gather(const Matrix& x, const std::vector<Eigen::Index>& rows) {
+  Matrix out(static_cast<Eigen::Index>(rows.size()), x.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i) out.row(static_cast<Eigen::Index>(i)) = x.row(rows[i]);
+  return out;
+}
+}  // namespace
+
+// ---------------------------------------------------------------- Fisher
+
+void FisherOptions::Validate() const { grids.Validate("Fisher vectors (--grids)"); }
+
+FisherEncoder::FisherEncoder(const Pca& pca, const GaussianMixture& gmm, const FisherOptions& opts)
+    : pca_(pca), gmm_(gmm), opts_(opts) {
+  opts_.Validate();
+  if (gmm_.components() == 0) throw Error("FisherEncoder: empty mixture");
+  if (pca_.output_dim() != gmm_.dim()) {
+    throw Error("FisherEncoder: the PCA gives " + std::to_string(pca_.output_dim()) + " dimensions, the mixture has " +
+                std::to_string(gmm_.dim()));
+  }
+}
+
+int FisherEncoder::dim() const { return 2 * gmm_.dim() * gmm_.components() * opts_.grids.cells(); }
+
+void FisherEncoder::Encode(const SiftFeatures& f, float* out) const {
+  const int cell_dim = 2 * gmm_.dim() * gmm_.components();
+  std::fill(out, out + dim(), 0.0f);
+  if (f.descriptors.rows() == 0) return;
+  const Matrix x = pca_.Project(f.descriptors);
+  const auto cells = CellRows(opts_.grids, f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
+  for (std::size_t c = 0; c < cells.size(); ++c) {
+    if (cells[c].empty()) continue;
+    const Matrix xc = Gather(x, cells[c]);
+    float* o = out + c * static_cast<std::size_t>(cell_dim);
+    vl_fisher_encode(o, VL_TYPE_FLOAT, gmm_.means().data(), static_cast<vl_size>(gmm_.dim()),
+                     static_cast<vl_size>(gmm_.components()), gmm_.covariances().data(), gmm_.priors().data(), xc.data(),
+                     static_cast<vl_size>(xc.rows()), opts_.improved ? VL_FISHER_FLAG_IMPROVED : 0);
+    if (cells.size() > 1) {
+      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- VLAD
+
+void VladOptions::Validate() const { grids.Validate("VLAD (--grids)"); }
+
+VladEncoder::VladEncoder(const Pca& pca, const Vocabulary& vocabulary, const VladOptions& opts)
+    : pca_(pca), vocab_(vocabulary), opts_(opts) {
+  opts_.Validate();
+  if (vocab_.size() == 0) throw Error("VladEncoder: empty vocabulary");
+  if (pca_.output_dim() != vocab_.dim()) {
+    throw Error("VladEncoder: the PCA gives " + std::to_string(pca_.output_dim()) + " dimensions, the vocabulary has " +
+                std::to_string(vocab_.dim()));
+  }
+}
+
+int VladEncoder::dim() const { return vocab_.dim() * vocab_.size() * opts_.grids.cells(); }
+
+void VladEncoder::Encode(const SiftFeatures& f, float* out) const {
+  const int cell_dim = vocab_.dim() * vocab_.size();
+  std::fill(out, out + dim(), 0.0f);
+  if (f.descriptors.rows() == 0) return;
+  const Matrix x = pca_.Project(f.descriptors);
+  const std::vector<int> words = vocab_.Assign(x);
+  const auto cells = CellRows(opts_.grids, f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
+  int flags = 0;
+  if (opts_.normalize_components) flags |= VL_VLAD_FLAG_NORMALIZE_COMPONENTS;
+  if (opts_.square_root) flags |= VL_VLAD_FLAG_SQUARE_ROOT;
+  for (std::size_t c = 0; c < cells.size(); ++c) {
+    if (cells[c].empty()) continue;
+    const Matrix xc = Gather(x, cells[c]);
+    // vl_vlad takes soft assignments, numData x numClusters: one-hot here.
+    Matrix assign = Matrix::Zero(xc.rows(), vocab_.size());
+    for (std::size_t i = 0; i < cells[c].size(); ++i) {
+      assign(static_cast<Eigen::Index>(i), words[static_cast<std::size_t>(cells[c][i])]) = 1.0f;
+    }
+    float* o = out + c * static_cast<std::size_t>(cell_dim);
+    vl_vlad_encode(o, VL_TYPE_FLOAT, vocab_.centers().data(), static_cast<vl_size>(vocab_.dim()),
+                   static_cast<vl_size>(vocab_.size()), xc.data(), static_cast<vl_size>(xc.rows()), assign.data(), flags);
+    if (cells.size() > 1) {
+      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
+    }
+  }
+}
+
+}  // namespace scenelab::features

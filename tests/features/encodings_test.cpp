@@ -1,0 +1,256 @@
+// Kernel maps, explicit spatial grids, kd-tree quantiser, PCA, Fisher
+// vectors and VLAD on generated data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "scenelab/data/error.h"
+#include "scenelab/data/rng.h"
+#include "scenelab/features/bow.h"
+#include "scenelab/features/fisher.h"
+#include "scenelab/features/homkermap.h"
+#include "scenelab/features/vocabulary.h"
+
+using namespace scenelab;
+using namespace scenelab::features;
+
+namespace {
+Matrix RandomHistograms(int rows, int cols, std::uint64_t seed) {
+  Matrix m(rows, cols);
+  Rng r(seed);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) m(i, j) = static_cast<float>(r.Uniform() < 0.2 ? 0.0 : r.Uniform());
+    m.row(i) /= m.row(i).sum();
+  }
+  return m;
+}
+
+// The gamma-homogeneous chi2 kernel: sum 2 (xy)^((gamma+1)/2) / (x + y).
+double Chi2Kernel(const Eigen::RowVectorXf& x, const Eigen::RowVectorXf& y, double gamma) {
+  double k = 0;
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    if (x[i] + y[i] > 0) k += 2 * std::pow(double(x[i]) * y[i], (gamma + 1) / 2) / (double(x[i]) + y[i]);
+  }
+  return k;
+}
+
+ByteMatrix RandomDescriptors(int n, int dim, std::uint64_t seed) {
+  ByteMatrix d(n, dim);
+  Rng r(seed);
+  for (int i = 0; i < n; ++i) {
+    // Three well-separated clusters, so a small mixture has structure to find.
+    const int c = static_cast<int>(r.Below(3));
+    for (int j = 0; j < dim; ++j) {
+      const int base = (j % 3 == c) ? 180 : 40;
+      d(i, j) = static_cast<std::uint8_t>(base + static_cast<int>(r.Below(40)));
+    }
+  }
+  return d;
+}
+
+SiftFeatures GridFeatures(const ByteMatrix& d, int width, int height, std::uint64_t seed) {
+  SiftFeatures f;
+  f.descriptors = d;
+  f.frames.resize(d.rows(), 3);
+  Rng r(seed);
+  for (Eigen::Index i = 0; i < d.rows(); ++i) {
+    f.frames(i, 0) = static_cast<float>(r.Below(static_cast<std::uint64_t>(width)));
+    f.frames(i, 1) = static_cast<float>(r.Below(static_cast<std::uint64_t>(height)));
+    f.frames(i, 2) = 8;
+  }
+  f.width = width;
+  f.height = height;
+  return f;
+}
+}  // namespace
+
+TEST(Features_HomogeneousKernelMap, InnerProductsApproximateChi2) {
+  const Matrix h = RandomHistograms(30, 40, 1);
+  for (double gamma : {1.0, 0.5}) {
+    HomKerMapOptions o;
+    o.gamma = gamma;
+    o.order = 3;
+    const HomogeneousKernelMap map(o);
+    EXPECT_EQ(map.expansion(), 7);
+    const Matrix psi = map.Apply(h, 2);
+    ASSERT_EQ(psi.cols(), 40 * 7);
+    double worst = 0;
+    for (int a = 0; a < h.rows(); ++a) {
+      for (int b = 0; b < h.rows(); ++b) {
+        const double k = Chi2Kernel(h.row(a), h.row(b), gamma);
+        const double approx = psi.row(a).dot(psi.row(b));
+        worst = std::max(worst, std::abs(approx - k) / k);
+      }
+    }
+    // Vedaldi & Zisserman 2012: order 3 is within about 1% of the kernel.
+    EXPECT_LT(worst, 0.01) << "gamma " << gamma;
+  }
+  // Order 1 (the PHOW recipe) is coarser but still close.
+  HomKerMapOptions o1;
+  const HomogeneousKernelMap map1(o1);
+  const Matrix psi1 = map1.Apply(h);
+  double worst = 0;
+  for (int a = 0; a < h.rows(); ++a) {
+    for (int b = 0; b < h.rows(); ++b) {
+      const double k = Chi2Kernel(h.row(a), h.row(b), 0.5);
+      worst = std::max(worst, std::abs(psi1.row(a).dot(psi1.row(b)) - k) / k);
+    }
+  }
+  EXPECT_LT(worst, 0.05);
+  HomKerMapOptions bad;
+  bad.gamma = 0;
+  EXPECT_THROW(HomogeneousKernelMap{bad}, Error);
+  EXPECT_THROW(ParseHomogeneousKernel("rbf"), Error);
+}
+
+TEST(Features_BowEncoder, ExplicitGridsNormaliseEachGridThenTheWhole) {
+  const ByteMatrix d = RandomDescriptors(200, 16, 2);
+  Matrix centers(5, 16);
+  for (int k = 0; k < 5; ++k) centers.row(k) = d.row(k).cast<float>();
+  const Vocabulary v(centers, VocabularyOptions{}, 0);
+  BowOptions o;
+  o.grids = {2, 4};
+  const BowEncoder enc(v, o);
+  EXPECT_EQ(enc.dim(), 5 * (4 + 16));
+  const SiftFeatures f = GridFeatures(d, 64, 48, 3);
+  std::vector<float> h(static_cast<std::size_t>(enc.dim()));
+  enc.Encode(f, h.data());
+  double g2 = 0, g4 = 0;
+  for (int i = 0; i < 5 * 4; ++i) g2 += h[static_cast<std::size_t>(i)];
+  for (int i = 5 * 4; i < enc.dim(); ++i) g4 += h[static_cast<std::size_t>(i)];
+  EXPECT_NEAR(g2, 0.5, 1e-5);
+  EXPECT_NEAR(g4, 0.5, 1e-5);
+  // A frame at the far corner lands in the last cell of each grid.
+  SiftFeatures one = f;
+  one.descriptors = d.topRows(1);
+  one.frames = Matrix(1, 3);
+  one.frames << 63, 47, 8;
+  enc.Encode(one, h.data());
+  const int w = v.Assign(one.descriptors)[0];
+  EXPECT_FLOAT_EQ(h[static_cast<std::size_t>(3 * 5 + w)], 0.5f);
+  EXPECT_FLOAT_EQ(h[static_cast<std::size_t>(5 * 4 + 15 * 5 + w)], 0.5f);
+  BowOptions bad;
+  bad.grids = {0};
+  EXPECT_THROW(bad.Validate(), Error);
+}
+
+TEST(Features_KdTreeQuantizer, ExactWhenAllowedToCompareEveryWordAndCloseOtherwise) {
+  const ByteMatrix d = RandomDescriptors(2000, 32, 4);
+  VocabularyOptions vo;
+  vo.size = 40;
+  vo.descriptors_per_image = 2000;
+  vo.max_iterations = 10;
+  const Vocabulary v = VocabularyBuilder(vo, 1).Cluster(Matrix(d.cast<float>()));
+  const auto exact = v.Assign(d);
+  KdTreeQuantizerOptions all;
+  all.max_comparisons = 0;  // unbounded: best-bin-first visits everything it must
+  EXPECT_EQ(KdTreeQuantizer(v, all).Assign(d), exact);
+  KdTreeQuantizerOptions some;
+  some.max_comparisons = 10;
+  const auto approx = KdTreeQuantizer(v, some).Assign(d);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) same += approx[i] == exact[i];
+  EXPECT_GT(same, exact.size() / 2);
+}
+
+TEST(Features_VocabularyBuilder, SampleImagesIsASeededSubset) {
+  VocabularyOptions o;
+  o.images = 7;
+  o.seed = 5;
+  const auto a = VocabularyBuilder(o).SampleImages(50);
+  ASSERT_EQ(a.size(), 7u);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::adjacent_find(a.begin(), a.end()), a.end());
+  EXPECT_EQ(a, VocabularyBuilder(o).SampleImages(50));
+  o.seed = 6;
+  EXPECT_NE(a, VocabularyBuilder(o).SampleImages(50));
+  o.images = 0;
+  EXPECT_EQ(VocabularyBuilder(o).SampleImages(4), (std::vector<std::size_t>{0, 1, 2, 3}));
+}
+
+TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {
+  // Variance 9 along x, 4 along y, 0.01 along z.
+  Matrix x(3000, 3);
+  Rng r(8);
+  for (int i = 0; i < x.rows(); ++i) {
+    x(i, 0) = static_cast<float>(3 * (r.Uniform() - 0.5) * std::sqrt(12.0));
+    x(i, 1) = static_cast<float>(2 * (r.Uniform() - 0.5) * std::sqrt(12.0));
+    x(i, 2) = static_cast<float>(0.1 * (r.Uniform() - 0.5) * std::sqrt(12.0)) + 5;
+  }
+  const Pca p = Pca::Fit(x, 2);
+  EXPECT_EQ(p.output_dim(), 2);
+  EXPECT_NEAR(std::abs(p.basis()(0, 0)), 1.0, 1e-2);
+  EXPECT_NEAR(std::abs(p.basis()(1, 1)), 1.0, 1e-2);
+  const Matrix y = p.Project(x);
+  EXPECT_NEAR(y.col(0).mean(), 0.0, 1e-3);
+  const double v0 = y.col(0).squaredNorm() / y.rows(), v1 = y.col(1).squaredNorm() / y.rows();
+  EXPECT_NEAR(v0, 9.0, 0.6);
+  EXPECT_NEAR(v1, 4.0, 0.3);
+  const Pca back = Pca::Unpack(p.Pack());
+  EXPECT_EQ(back.basis(), p.basis());
+  EXPECT_THROW(Pca::Fit(x, 4), Error);
+}
+
+TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
+  const ByteMatrix d = RandomDescriptors(3000, 24, 9);
+  const Matrix sample = d.cast<float>();
+  const Pca pca = Pca::Fit(sample, 8);
+  GmmOptions go;
+  go.components = 4;
+  go.max_iterations = 20;
+  const GaussianMixture gmm = GaussianMixture::Fit(pca.Project(sample), go);
+  EXPECT_EQ(gmm.components(), 4);
+  EXPECT_EQ(gmm.dim(), 8);
+  EXPECT_NEAR(gmm.priors().sum(), 1.0, 1e-4);
+  EXPECT_TRUE((gmm.covariances().array() > 0).all());
+  const GaussianMixture back = GaussianMixture::Unpack(gmm.Pack());
+  EXPECT_EQ(back.means(), gmm.means());
+  EXPECT_EQ(back.priors(), gmm.priors());
+
+  const SiftFeatures f = GridFeatures(d.topRows(500), 100, 80, 10);
+  FisherOptions fo;
+  const FisherEncoder global(pca, gmm, fo);
+  EXPECT_EQ(global.dim(), 2 * 8 * 4);
+  std::vector<float> v(static_cast<std::size_t>(global.dim()));
+  global.Encode(f, v.data());
+  EXPECT_NEAR(Eigen::Map<Eigen::VectorXf>(v.data(), global.dim()).norm(), 1.0, 1e-4);
+  // Signed square root: values are not all of one sign.
+  EXPECT_LT(*std::min_element(v.begin(), v.end()), 0);
+  EXPECT_GT(*std::max_element(v.begin(), v.end()), 0);
+
+  fo.grids.sides = {1, 2};
+  const FisherEncoder spatial(pca, gmm, fo);
+  EXPECT_EQ(spatial.dim(), 5 * 2 * 8 * 4);
+  std::vector<float> s(static_cast<std::size_t>(spatial.dim()));
+  spatial.Encode(f, s.data());
+  EXPECT_NEAR(Eigen::Map<Eigen::VectorXf>(s.data(), spatial.dim()).norm(), 1.0, 1e-4);
+  // The first cell is the global vector, scaled by 1/sqrt(5).
+  for (int i = 0; i < global.dim(); ++i) EXPECT_NEAR(s[static_cast<std::size_t>(i)], v[static_cast<std::size_t>(i)] / std::sqrt(5.0f), 1e-5);
+
+  const Pca wrong = Pca::Fit(sample, 6);
+  EXPECT_THROW(FisherEncoder(wrong, gmm, FisherOptions{}), Error);
+}
+
+TEST(Features_VladEncoder, DimensionsAndIntraNormalisation) {
+  const ByteMatrix d = RandomDescriptors(2000, 24, 11);
+  const Matrix sample = d.cast<float>();
+  const Pca pca = Pca::Fit(sample, 10);
+  VocabularyOptions vo;
+  vo.size = 6;
+  vo.max_iterations = 20;
+  const Vocabulary words = VocabularyBuilder(vo, 1).Cluster(pca.Project(sample));
+  const VladEncoder enc(pca, words, VladOptions{});
+  EXPECT_EQ(enc.dim(), 10 * 6);
+  const SiftFeatures f = GridFeatures(d.topRows(300), 50, 50, 12);
+  std::vector<float> v(static_cast<std::size_t>(enc.dim()));
+  enc.Encode(f, v.data());
+  const Eigen::Map<Eigen::VectorXf> vv(v.data(), enc.dim());
+  EXPECT_NEAR(vv.norm(), 1.0, 1e-4);
+  // Intra-normalised: every non-empty word's block has the same norm.
+  const auto words_of = words.Assign(pca.Project(f.descriptors));
+  for (int k = 0; k < 6; ++k) {
+    if (std::find(words_of.begin(), words_of.end(), k) == words_of.end()) continue;
+    const float n = vv.segment(k * 10, 10).norm();
+    EXPECT_GT(n, 0.1f);
+  }
+}

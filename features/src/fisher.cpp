@@ -8,6 +8,7 @@
 
 extern "C" {
 #include <vl/fisher.h>
+#include <vl/generic.h>
 #include <vl/gmm.h>
 #include <vl/random.h>
 #include <vl/vlad.h>
@@ -185,17 +186,113 @@ FisherEncoder::FisherEncoder(const Pca& pca, const GaussianMixture& gmm, const F
     throw Error("FisherEncoder: the PCA gives " + std::to_string(pca_.output_dim()) + " dimensions, the mixture has " +
                 std::to_string(gmm_.dim()));
   }
+  const Eigen::Index k = gmm_.components(), d = gmm_.dim();
+  loglik_weights_.resize(k, 2 * d);
+  loglik_bias_.resize(k);
+  const double half_d_log_2pi = 0.5 * static_cast<double>(d) * std::log(2.0 * 3.14159265358979323846);
+  for (Eigen::Index c = 0; c < k; ++c) {
+    double log_det = 0, mu2 = 0;
+    for (Eigen::Index j = 0; j < d; ++j) {
+      const double var = gmm_.covariances()(c, j), mu = gmm_.means()(c, j);
+      loglik_weights_(c, j) = static_cast<float>(-0.5 / var);
+      loglik_weights_(c, d + j) = static_cast<float>(mu / var);
+      log_det += std::log(var);
+      mu2 += mu * mu / var;
+    }
+    loglik_bias_[c] = static_cast<float>(std::log(static_cast<double>(gmm_.priors()[c])) - half_d_log_2pi - 0.5 * log_det - 0.5 * mu2);
+  }
+}
+
+void FisherEncoder::EncodeCell(const Matrix& x, float* out) const {
+  const Eigen::Index n = x.rows(), k = gmm_.components(), d = gmm_.dim();
+  // Log-likelihoods of every descriptor under every Gaussian: one GEMM on [x^2 | x].
+  Matrix x2(n, 2 * d);
+  x2.leftCols(d) = x.array().square().matrix();
+  x2.rightCols(d) = x;
+  Matrix post = x2 * loglik_weights_.transpose();
+  post.rowwise() += loglik_bias_;
+  // Posteriors: a softmax per descriptor; vl_fisher ignores those below
+  // 1e-6, which leaves a handful per descriptor: the moments are accumulated
+  // sparsely.
+  // Accumulated as vl_fisher does, on centred and whitened differences, so
+  // that no large terms cancel.
+  std::fill(out, out + 2 * k * d, 0.0f);
+  Matrix inv_sd = gmm_.covariances().array().sqrt().inverse().matrix();
+  std::vector<float> diff(static_cast<std::size_t>(d));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    auto row = post.row(i);
+    const float m = row.maxCoeff();
+    row = (row.array() - m).exp().matrix();
+    row /= row.sum();
+    const float* xi = x.row(i).data();
+    for (Eigen::Index c = 0; c < k; ++c) {
+      const float g = row[c];
+      if (g < 1e-6f) continue;
+      const float* mu = gmm_.means().row(c).data();
+      const float* is = inv_sd.row(c).data();
+      float* u = out + c * d;
+      float* v = out + (k + c) * d;
+      for (Eigen::Index j = 0; j < d; ++j) {
+        const float z = (xi[j] - mu[j]) * is[j];
+        u[j] += g * z;
+        v[j] += g * (z * z - 1);
+      }
+    }
+  }
+  // vl_fisher's layout: every component's mean gradient, then every variance gradient.
+  for (Eigen::Index c = 0; c < k; ++c) {
+    const float prior = gmm_.priors()[c];
+    const float up = 1.0f / (static_cast<float>(n) * std::sqrt(prior));
+    const float vp = 1.0f / (static_cast<float>(n) * std::sqrt(2.0f * prior));
+    float* u = out + c * d;
+    float* v = out + (k + c) * d;
+    for (Eigen::Index j = 0; j < d; ++j) {
+      u[j] *= up;
+      v[j] *= vp;
+    }
+  }
+  const Eigen::Index len = 2 * k * d;
+  if (opts_.improved) {
+    double norm = 0;
+    for (Eigen::Index j = 0; j < len; ++j) {
+      out[j] = out[j] < 0 ? -std::sqrt(-out[j]) : std::sqrt(out[j]);
+      norm += static_cast<double>(out[j]) * out[j];
+    }
+    const float inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-12));
+    for (Eigen::Index j = 0; j < len; ++j) out[j] *= inv;
+  }
 }
 
 int FisherEncoder::dim() const { return 2 * gmm_.dim() * gmm_.components() * opts_.grids.cells(); }
 
 void FisherEncoder::Encode(const SiftFeatures& f, float* out) const {
+  UseSingleThreadedBlas();
   const int cell_dim = 2 * gmm_.dim() * gmm_.components();
   std::fill(out, out + dim(), 0.0f);
   if (f.descriptors.rows() == 0) return;
   const Matrix x = pca_.Project(f.descriptors);
   const auto cells = CellRows(opts_.grids, f);
   const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
+  for (std::size_t c = 0; c < cells.size(); ++c) {
+    if (cells[c].empty()) continue;
+    float* o = out + c * static_cast<std::size_t>(cell_dim);
+    EncodeCell(cells.size() == 1 ? x : Gather(x, cells[c]), o);
+    if (cells.size() > 1) {
+      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
+    }
+  }
+}
+
+void FisherEncoder::EncodeReference(const SiftFeatures& f, float* out) const {
+  const int cell_dim = 2 * gmm_.dim() * gmm_.components();
+  std::fill(out, out + dim(), 0.0f);
+  if (f.descriptors.rows() == 0) return;
+  const Matrix x = pca_.Project(f.descriptors);
+  const auto cells = CellRows(opts_.grids, f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
+  // The caller parallelises over images: VLFeat's own OpenMP threads would
+  // oversubscribe the cores.
+  vl_set_num_threads(1);
   for (std::size_t c = 0; c < cells.size(); ++c) {
     if (cells[c].empty()) continue;
     const Matrix xc = Gather(x, cells[c]);

@@ -218,6 +218,11 @@ TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
   EXPECT_LT(*std::min_element(v.begin(), v.end()), 0);
   EXPECT_GT(*std::max_element(v.begin(), v.end()), 0);
 
+  // The GEMM encoder computes vl_fisher_encode's vector.
+  std::vector<float> ref(v.size());
+  global.EncodeReference(f, ref.data());
+  for (std::size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], ref[i], 2e-4) << i;
+
   fo.grids.sides = {1, 2};
   const FisherEncoder spatial(pca, gmm, fo);
   EXPECT_EQ(spatial.dim(), 5 * 2 * 8 * 4);
@@ -226,6 +231,9 @@ TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
   EXPECT_NEAR(Eigen::Map<Eigen::VectorXf>(s.data(), spatial.dim()).norm(), 1.0, 1e-4);
   // The first cell is the global vector, scaled by 1/sqrt(5).
   for (int i = 0; i < global.dim(); ++i) EXPECT_NEAR(s[static_cast<std::size_t>(i)], v[static_cast<std::size_t>(i)] / std::sqrt(5.0f), 1e-5);
+  std::vector<float> sref(s.size());
+  spatial.EncodeReference(f, sref.data());
+  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_NEAR(s[i], sref[i], 2e-4) << i;
 
   const Pca wrong = Pca::Fit(sample, 6);
   EXPECT_THROW(FisherEncoder(wrong, gmm, FisherOptions{}), Error);

@@ -78,6 +78,7 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--bin", f->bins, "Dense SIFT bin size(s), e.g. 8 or 4,6,8,10")->capture_default_str();
   cmd->add_flag("--phow", f->phow, "vl_phow settings: bins 4,6,8,10, smoothing, window 1.5 (overrides --bin)");
   cmd->add_flag("--root-sift", c.sift.root_sift, "RootSIFT descriptors");
+  cmd->add_option("--dsift", c.sift.implementation, "Dense SIFT: native (vl_dsift's flat window, ~3x faster) | vlfeat")->capture_default_str();
   cmd->add_option("--vocab", f->vocab, "Vocabulary size")->capture_default_str();
   cmd->add_option("--kmeans", c.vocab.algorithm, "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)")->capture_default_str();
   cmd->add_option("--kmeans-iters", c.vocab.max_iterations, "k-means maximum iterations")->capture_default_str();

@@ -10,6 +10,7 @@ extern "C" {
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/parallel.h"
+#include "native_dsift.h"
 
 namespace scenelab::features {
 
@@ -22,6 +23,9 @@ void DenseSiftOptions::Validate() const {
   }
   if (!(window_size > 0)) throw Error("DenseSiftOptions.window_size must be > 0, got " + std::to_string(window_size));
   if (!(magnif > 0)) throw Error("DenseSiftOptions.magnif must be > 0, got " + std::to_string(magnif));
+  if (implementation != "native" && implementation != "vlfeat") {
+    throw Error("DenseSiftOptions.implementation (--dsift) must be native or vlfeat, got '" + implementation + "'");
+  }
   if (!(contrast_threshold >= 0)) {
     throw Error("DenseSiftOptions.contrast_threshold must be >= 0, got " + std::to_string(contrast_threshold));
   }
@@ -46,6 +50,9 @@ struct DenseSift::Impl {
   };
   int width = -1, height = -1;
   std::vector<std::unique_ptr<VlDsiftFilter, FilterDeleter>> filters;  // one per bin size
+  detail::NativeDsift native;
+  std::vector<float> descriptors;
+  std::vector<detail::DsiftKeypoint> frames;
 };
 
 DenseSift::DenseSift(const DenseSiftOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>()) {
@@ -76,7 +83,8 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
     }
   }
 
-  if (w != impl_->width || h != impl_->height) {
+  const bool native = opts_.fast && opts_.implementation == "native";
+  if (!native && (w != impl_->width || h != impl_->height)) {
     impl_->filters.clear();
     for (std::size_t s = 0; s < opts_.bin_sizes.size(); ++s) {
       VlDsiftFilter* f = vl_dsift_new_basic(w, h, opts_.step, opts_.bin_sizes[s]);
@@ -92,8 +100,7 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
 
   cv::Mat base;
   gray.convertTo(base, CV_32F, gray.depth() == CV_8U ? 1.0 / 255.0 : 1.0);
-  int total = 0;
-  for (auto& f : impl_->filters) total += vl_dsift_get_keypoint_num(f.get());
+  const int total = static_cast<int>(DenseSiftFrameCount(w, h, opts_));
   SiftFeatures out;
   out.width = w;
   out.height = h;
@@ -101,8 +108,7 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
   out.frames.resize(total, 3);
   int row = 0;
   cv::Mat smoothed;
-  for (std::size_t s = 0; s < impl_->filters.size(); ++s) {
-    VlDsiftFilter* f = impl_->filters[s].get();
+  for (std::size_t s = 0; s < opts_.bin_sizes.size(); ++s) {
     const int b = opts_.bin_sizes[s];
     const cv::Mat* img = &base;
     if (opts_.smooth) {
@@ -113,14 +119,25 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
       }
     }
     cv::Mat cont = img->isContinuous() ? *img : img->clone();
-    vl_dsift_process(f, cont.ptr<float>());
-    const int n = vl_dsift_get_keypoint_num(f);
-    const int dsize = vl_dsift_get_descriptor_size(f);
-    const float* d = vl_dsift_get_descriptors(f);
-    const VlDsiftKeypoint* kp = vl_dsift_get_keypoints(f);
+    int n = 0;
+    const float* d = nullptr;
+    const VlDsiftKeypoint* kp = nullptr;
+    if (native) {
+      impl_->native.Process(cont.ptr<float>(), w, h, b, opts_.step, offsets[s], offsets[s], opts_.window_size,
+                            &impl_->descriptors, &impl_->frames);
+      n = static_cast<int>(impl_->frames.size());
+      d = impl_->descriptors.data();
+    } else {
+      VlDsiftFilter* f = impl_->filters[s].get();
+      vl_dsift_process(f, cont.ptr<float>());
+      n = vl_dsift_get_keypoint_num(f);
+      d = vl_dsift_get_descriptors(f);
+      kp = vl_dsift_get_keypoints(f);
+    }
     for (int i = 0; i < n; ++i, ++row) {
-      const float* di = d + static_cast<std::ptrdiff_t>(i) * dsize;
-      const bool low = kp[i].norm < opts_.contrast_threshold;
+      const float* di = d + static_cast<std::ptrdiff_t>(i) * 128;
+      const float norm = native ? impl_->frames[static_cast<std::size_t>(i)].norm : static_cast<float>(kp[i].norm);
+      const bool low = norm < opts_.contrast_threshold;
       float buf[128];
       if (opts_.root_sift && !low) {
         float sum = 0;
@@ -129,14 +146,19 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
       } else {
         for (int j = 0; j < 128; ++j) buf[j] = low ? 0.0f : di[j];
       }
-      for (int j = 0; j < 128; ++j) {
-        out.descriptors(row, j) = static_cast<std::uint8_t>(std::min(255.0f, 512.0f * buf[j]));
+      std::uint8_t* o = out.descriptors.row(row).data();
+      for (int j = 0; j < 128; ++j) o[j] = static_cast<std::uint8_t>(std::min(255.0f, 512.0f * buf[j]));
+      if (native) {
+        out.frames(row, 0) = impl_->frames[static_cast<std::size_t>(i)].x;
+        out.frames(row, 1) = impl_->frames[static_cast<std::size_t>(i)].y;
+      } else {
+        out.frames(row, 0) = static_cast<float>(kp[i].x);
+        out.frames(row, 1) = static_cast<float>(kp[i].y);
       }
-      out.frames(row, 0) = static_cast<float>(kp[i].x);
-      out.frames(row, 1) = static_cast<float>(kp[i].y);
       out.frames(row, 2) = static_cast<float>(b);
     }
   }
+  if (row != total) throw Error("dense SIFT: expected " + std::to_string(total) + " frames, computed " + std::to_string(row));
   return out;
 }
 

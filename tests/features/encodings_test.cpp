@@ -4,9 +4,12 @@
 
 #include <cmath>
 
+#include <opencv2/core.hpp>
+
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/features/bow.h"
+#include "scenelab/features/dense_sift.h"
 #include "scenelab/features/fisher.h"
 #include "scenelab/features/homkermap.h"
 #include "scenelab/features/vocabulary.h"
@@ -261,4 +264,40 @@ TEST(Features_VladEncoder, DimensionsAndIntraNormalisation) {
     const float n = vv.segment(k * 10, 10).norm();
     EXPECT_GT(n, 0.1f);
   }
+}
+
+TEST(Features_DenseSift, NativeImplementationMatchesVlfeat) {
+  // Smooth structure plus noise plus a flat band (exact zeros must stay zero).
+  cv::Mat im(97, 131, CV_8U);
+  Rng r(21);
+  for (int y = 0; y < im.rows; ++y) {
+    for (int x = 0; x < im.cols; ++x) {
+      const double v = y > 80 ? 90 : 128 + 60 * std::sin(x * 0.21) * std::cos(y * 0.13) + static_cast<double>(r.Below(30));
+      im.at<unsigned char>(y, x) = cv::saturate_cast<unsigned char>(v);
+    }
+  }
+  for (int cfg = 0; cfg < 3; ++cfg) {
+    DenseSiftOptions o = cfg == 0 ? DenseSiftOptions{} : DenseSiftOptions::Phow();
+    if (cfg == 2) o.root_sift = true;
+    DenseSiftOptions v = o;
+    v.implementation = "vlfeat";
+    const SiftFeatures a = DenseSift(o).Compute(im), b = DenseSift(v).Compute(im);
+    ASSERT_EQ(a.descriptors.rows(), b.descriptors.rows());
+    ASSERT_EQ(a.descriptors.rows(), static_cast<Eigen::Index>(DenseSiftFrameCount(im.cols, im.rows, o)));
+    EXPECT_EQ(a.frames, b.frames) << cfg;
+    long equal = 0, worst = 0;
+    for (Eigen::Index i = 0; i < a.descriptors.rows(); ++i) {
+      for (int j = 0; j < 128; ++j) {
+        const long d = std::abs(long(a.descriptors(i, j)) - long(b.descriptors(i, j)));
+        equal += d == 0;
+        worst = std::max(worst, d);
+      }
+    }
+    // Float rounding may move a byte by one, never more.
+    EXPECT_LE(worst, 1) << cfg;
+    EXPECT_GT(static_cast<double>(equal) / (a.descriptors.size()), 0.999) << cfg;
+  }
+  DenseSiftOptions bad;
+  bad.implementation = "opencv";
+  EXPECT_THROW(bad.Validate(), Error);
 }

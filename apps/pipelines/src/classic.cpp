@@ -88,7 +88,7 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
     j["sift"] = {{"step", sift.step},           {"bin_sizes", sift.bin_sizes}, {"fast", sift.fast},
                  {"window_size", sift.window_size}, {"smooth", sift.smooth},   {"magnif", sift.magnif},
                  {"phow_bounds", sift.phow_bounds}, {"contrast_threshold", sift.contrast_threshold},
-                 {"root_sift", sift.root_sift}};
+                 {"root_sift", sift.root_sift}, {"implementation", sift.implementation}};
     j["vocabulary"] = {{"size", vocab.size},
                        {"algorithm", vocab.algorithm},
                        {"max_iterations", vocab.max_iterations},
@@ -164,6 +164,7 @@ CacheKey SiftKey(const features::DenseSiftOptions& s) {
   for (int b : s.bin_sizes) bins += std::to_string(b) + ",";
   k.Add("step", s.step).Add("bins", bins).Add("fast", s.fast).Add("window", s.window_size).Add("smooth", s.smooth);
   k.Add("magnif", s.magnif).Add("phow_bounds", s.phow_bounds).Add("contrast", s.contrast_threshold).Add("root", s.root_sift);
+  if (s.implementation != "vlfeat") k.Add("impl", s.implementation);
   return k;
 }
 

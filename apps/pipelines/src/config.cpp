@@ -104,13 +104,14 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         else if (sk == "fast") cfg->sift.fast = Get<bool>(sv, sw);
         else if (sk == "smooth") cfg->sift.smooth = Get<bool>(sv, sw);
         else if (sk == "root_sift") cfg->sift.root_sift = Get<bool>(sv, sw);
+        else if (sk == "implementation") cfg->sift.implementation = Get<std::string>(sv, sw);
         else if (sk == "phow") {
           if (Get<bool>(sv, sw)) {
             const int step = cfg->sift.step;
             cfg->sift = features::DenseSiftOptions::Phow();
             cfg->sift.step = step;
           }
-        } else throw Error(sw + ": unknown key (expected step, bins, fast, smooth, root_sift, phow)");
+        } else throw Error(sw + ": unknown key (expected step, bins, fast, smooth, root_sift, implementation, phow)");
       }
     } else if (k == "vocab") {
       for (const auto& [vk, vv] : v.items()) {

@@ -103,6 +103,10 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_flag("--weighted", c.distance_weighted, "Distance-weighted kNN vote");
   cmd->add_option("--index", f->index, "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)")->capture_default_str();
   cmd->add_option("--flann-checks", c.knn.flann_checks, "FLANN leaves checked per query")->capture_default_str();
+  cmd->add_option("--flann-trees", c.knn.flann_trees, "FLANN randomised kd-trees")->capture_default_str();
+  cmd->add_option("--flann-branching", c.knn.flann_branching, "FLANN k-means tree branching")->capture_default_str();
+  cmd->add_option("--flann-precision", c.knn.flann_target_precision,
+                  "FLANN autotuning: pick index and checks for this recall (0 = off)")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed for subsets, sampling and k-means")->capture_default_str();
   cmd->add_option("--threads", c.threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--cache", c.cache_dir, "Cache folder (default: OUT/cache)");

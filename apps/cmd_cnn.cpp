@@ -7,6 +7,7 @@
 #include "cli_util.h"
 
 #include "commands.h"
+#include "launcher.h"
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
 #include "scenelab/pipelines/cnn_run.h"
@@ -41,11 +42,12 @@ void AddCnnSummary(CLI::App* cnn, Runner* run) {
   });
 }
 
-void AddCnnTrainCommands(CLI::App* cnn, Runner* run) {
+void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::string>& argv) {
   auto* cmd = cnn->add_subcommand("train", "Train a zoo model; writes metrics.csv, checkpoints, results.json and figures");
   struct Opts {
     pipelines::CnnRunConfig cfg;
     std::string input, augment = "crop,flip", milestones, out, resume_dir;
+    int nproc = 0;
   };
   auto o = std::make_shared<Opts>();
   auto& c = o->cfg;
@@ -75,8 +77,13 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run) {
   cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--out", o->out, "Run folder");
   cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
-  cmd->callback([o, run]() {
-    *run = [o]() {
+  cmd->add_option("--nproc", o->nproc, "Data-parallel: start N local worker processes (c10d over Gloo, loopback)");
+  cmd->add_option("--world-size", c.dist.world_size, "Data-parallel: processes in a multi-machine run")->capture_default_str();
+  cmd->add_option("--rank", c.dist.rank, "Data-parallel: this process's rank")->capture_default_str();
+  cmd->add_option("--rendezvous", c.dist.rendezvous, "Data-parallel: HOST:PORT of rank 0's TCPStore, or file:PATH on a shared disk");
+  cmd->add_option("--dist-timeout", c.dist.timeout_s, "Data-parallel: seconds before a collective fails")->capture_default_str();
+  cmd->callback([o, run, argv]() {
+    *run = [o, argv]() {
       auto& c = o->cfg;
       if (!o->input.empty()) c.train.input = cnn::InputShape::Parse(o->input);
       c.train.augment = SplitList(o->augment);
@@ -87,9 +94,16 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run) {
         c.resume = true;
       }
       if (o->out.empty()) throw Error("--out is required");
+      if (o->nproc > 0) {
+        if (c.dist.world_size > 1) throw Error("--nproc starts its own workers: do not combine it with --world-size");
+        if (o->nproc > 1) return LaunchLocalWorkers(argv, o->nproc, o->out, c.train.threads, c.dist.timeout_s + 15);
+      }
+      c.dist.Validate();
       std::filesystem::create_directories(o->out);
-      Logger log(std::filesystem::path(o->out) / "log.txt");
+      const bool writer = c.dist.rank == 0;
+      Logger log(std::filesystem::path(o->out) / (writer ? std::string("log.txt") : fmt::format("log-rank{}.txt", c.dist.rank)));
       const auto r = pipelines::RunCnn(c, o->out, &log);
+      if (!writer) return 0;
       std::cout << fmt::format("{}: test accuracy {:.4f} ({} params, {:.0f} img/s)\nresults: {}/results.json\n",
                                c.train.model, r["best"]["accuracy"].get<double>(), r["model_params"].get<long long>(),
                                r["train_images_per_s"].get<double>(), o->out);
@@ -118,11 +132,11 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run) {
   });
 }
 
-void AddCnnCommands(CLI::App& app, Runner* run) {
+void AddCnnCommands(CLI::App& app, Runner* run, const std::vector<std::string>& argv) {
   auto* cnn = app.add_subcommand("cnn", "CNN model zoo, summaries, training and evaluation (LibTorch)");
   cnn->require_subcommand(1);
   AddCnnSummary(cnn, run);
-  AddCnnTrainCommands(cnn, run);
+  AddCnnTrainCommands(cnn, run, argv);
 }
 
 }  // namespace scenelab::app

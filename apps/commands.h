@@ -3,6 +3,8 @@
 // function that runs it. The functions are thin: they resolve options and
 // call the library.
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -14,7 +16,8 @@ void AddDataCommands(CLI::App& app, Runner* run);
 void AddClassicCommands(CLI::App& app, Runner* run);
 void AddSweepCommand(CLI::App& app, Runner* run);
 void AddReportCommand(CLI::App& app, Runner* run);
-void AddCnnCommands(CLI::App& app, Runner* run);
+// argv: the process arguments, for `cnn train --nproc` to start its workers.
+void AddCnnCommands(CLI::App& app, Runner* run, const std::vector<std::string>& argv);
 void AddCompareCommand(CLI::App& app, Runner* run);
 
 }  // namespace scenelab::app

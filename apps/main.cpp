@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   scenelab::app::AddSweepCommand(app, &run);
   scenelab::app::AddReportCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
-  scenelab::app::AddCnnCommands(app, &run);
+  scenelab::app::AddCnnCommands(app, &run, std::vector<std::string>(argv, argv + argc));
   scenelab::app::AddCompareCommand(app, &run);
 #endif
   try {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Exact kNN on raw Fashion-MNIST pixels: scenelab against scikit-learn's
 # brute-force KNeighborsClassifier (../shared/peers/sklearn_knn_fmnist.py),
+# scipy's cdist and torch.cdist (bench/peers/cdist_fmnist.py),
 # side by side in one run, with wall time and peak RSS of each process.
 #   bench/fmnist_knn.sh [L2_QUERIES=2000] [L1_QUERIES=1000]
 set -euo pipefail
@@ -18,4 +19,11 @@ for metric in 2 1; do
   else
     echo "    python3-sklearn not installed: peer not run"
   fi
+  for lib in scipy torch; do
+    if /usr/bin/python3 -c "import $lib" 2>/dev/null; then
+      PEERS="$peers" run /usr/bin/python3 bench/peers/cdist_fmnist.py $lib $metric "$nq" | tail -2
+    else
+      echo "    python3-$lib not installed: peer not run"
+    fi
+  done
 done

@@ -51,6 +51,12 @@ void KnnOptions::Validate() const {
   if (flann_trees < 1) throw Error("KnnOptions.flann_trees must be >= 1, got " + std::to_string(flann_trees));
   if (flann_checks < 1) throw Error("KnnOptions.flann_checks must be >= 1, got " + std::to_string(flann_checks));
   if (flann_branching < 2) throw Error("KnnOptions.flann_branching must be >= 2, got " + std::to_string(flann_branching));
+  if (flann_kmeans_iterations < 1) {
+    throw Error("KnnOptions.flann_kmeans_iterations must be >= 1, got " + std::to_string(flann_kmeans_iterations));
+  }
+  if (!(flann_target_precision >= 0 && flann_target_precision < 1)) {
+    throw Error("KnnOptions.flann_target_precision must be in [0, 1), got " + std::to_string(flann_target_precision));
+  }
 }
 
 struct KnnClassifier::Flann {
@@ -146,9 +152,12 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
       flann_ = std::make_unique<Flann>();
       flann_->metric = metric;
       flann::Matrix<float> data(const_cast<float*>(train_.data()), train_.rows(), train_.cols());
-      flann::IndexParams params = opts_.algorithm == SearchAlgorithm::kKdTree
-                                      ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
-                                      : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, 11));
+      flann::IndexParams params =
+          opts_.flann_target_precision > 0
+              ? flann::IndexParams(flann::AutotunedIndexParams(static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
+          : opts_.algorithm == SearchAlgorithm::kKdTree
+              ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
+              : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations));
       flann::seed_random(static_cast<unsigned>(opts_.seed));
       if (metric == Metric::kL2) {
         flann_->l2 = std::make_unique<flann::Index<flann::L2<float>>>(data, params);
@@ -164,7 +173,7 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
     flann::Matrix<float> q(const_cast<float*>(queries.data()), queries.rows(), queries.cols());
     flann::Matrix<int> idx(nn.indices.data(), nq, k);
     flann::Matrix<float> dist(nn.distances.data(), nq, k);
-    flann::SearchParams sp(opts_.flann_checks);
+    flann::SearchParams sp(opts_.flann_target_precision > 0 ? flann::FLANN_CHECKS_AUTOTUNED : opts_.flann_checks);
     sp.cores = ResolveThreads(opts_.threads);
     if (flann_->l2) flann_->l2->knnSearch(q, idx, dist, k, sp);
     else if (flann_->l1) flann_->l1->knnSearch(q, idx, dist, k, sp);

@@ -147,4 +147,33 @@ std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::st
   return out;
 }
 
+void DistributedOptions::Validate() const {
+  if (world_size < 1) throw Error("--world-size must be >= 1, got " + std::to_string(world_size));
+  if (rank < 0 || rank >= world_size) {
+    throw Error("--rank must be in [0, " + std::to_string(world_size) + "), got " + std::to_string(rank));
+  }
+  if (world_size > 1 && rendezvous.empty()) throw Error("--rendezvous HOST:PORT or file:PATH is needed when --world-size > 1");
+  if (world_size > 1 && rendezvous.rfind("file:", 0) != 0) {
+    const auto colon = rendezvous.rfind(':');
+    bool ok = colon != std::string::npos && colon > 0 && colon + 1 < rendezvous.size();
+    int port = 0;
+    if (ok) {
+      try {
+        std::size_t used = 0;
+        port = std::stoi(rendezvous.substr(colon + 1), &used);
+        ok = used == rendezvous.size() - colon - 1 && port > 0 && port < 65536;
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) throw Error("--rendezvous: expected HOST:PORT (port 1-65535) or file:PATH, got '" + rendezvous + "'");
+  }
+  if (!(timeout_s > 0)) throw Error("--dist-timeout must be > 0 seconds, got " + std::to_string(timeout_s));
+  if (bucket_bytes < 1024) throw Error("DistributedOptions.bucket_bytes must be >= 1024, got " + std::to_string(bucket_bytes));
+}
+
+std::pair<std::int64_t, std::int64_t> ShardOfBatch(std::int64_t n, int rank, int world_size) {
+  return {n * rank / world_size, n * (rank + 1) / world_size};
+}
+
 }  // namespace scenelab::cnn

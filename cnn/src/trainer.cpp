@@ -1,5 +1,7 @@
 #include "scenelab/cnn/trainer.h"
 
+#include "distributed.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -191,10 +193,50 @@ InputShape ResolveInput(const TrainConfig& cfg, const data::Dataset& train) {
 
 }  // namespace
 
+namespace {
+// Predictions of a set evaluated in shards, one per rank, then gathered:
+// every rank ends with all of them.
+EvalOut EvaluateSharded(ModelImpl& model, const TensorSet& set, const std::vector<float>& mean,
+                        const std::vector<float>& std, int batch, bool channels_last, detail::ProcessGroup* pg) {
+  if (!pg) return Evaluate(model, set, mean, std, batch, channels_last);
+  const std::int64_t n = set.size();
+  const auto [lo, hi] = ShardOfBatch(n, pg->rank(), pg->size());
+  TensorSet part;
+  part.images = set.images.narrow(0, lo, hi - lo);
+  part.labels = set.labels.narrow(0, lo, hi - lo);
+  const EvalOut local = Evaluate(model, part, mean, std, batch, channels_last);
+  // Predictions + 1 (0 = not mine) and scores at this rank's positions; sums.
+  at::Tensor pred = torch::zeros({n}, torch::kFloat64), score = torch::zeros({n}, torch::kFloat64);
+  at::Tensor loss = torch::tensor({local.loss * static_cast<double>(hi - lo)}, torch::kFloat64);
+  for (std::int64_t i = lo; i < hi; ++i) {
+    pred[i] = local.pred[static_cast<std::size_t>(i - lo)] + 1;
+    score[i] = local.score[static_cast<std::size_t>(i - lo)];
+  }
+  pg->AllreduceSum(pred);
+  pg->AllreduceSum(score);
+  pg->AllreduceSum(loss);
+  EvalOut out;
+  std::int64_t correct = 0;
+  auto labels = set.labels.accessor<std::int64_t, 1>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    out.pred.push_back(static_cast<int>(pred[i].item<double>()) - 1);
+    out.score.push_back(static_cast<float>(score[i].item<double>()));
+    correct += out.pred.back() == labels[i];
+  }
+  out.loss = n ? loss.item<double>() / static_cast<double>(n) : 0;
+  out.acc = n ? static_cast<double>(correct) / static_cast<double>(n) : 0;
+  return out;
+}
+}  // namespace
+
 TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, const data::Dataset& test,
-                  const std::string& out_dir, bool resume, Logger* log) {
+                  const std::string& out_dir, bool resume, Logger* log, const DistributedOptions& dist) {
   TrainConfig cfg = cfg_in;
   cfg.Validate();
+  dist.Validate();
+  std::unique_ptr<detail::ProcessGroup> pg;
+  if (dist.active()) pg = std::make_unique<detail::ProcessGroup>(dist);
+  const bool writer = !pg || pg->rank() == 0;  // only rank 0 writes checkpoints and metrics
   if (train_all.empty()) throw Error("training set is empty");
   torch::set_num_threads(ResolveThreads(cfg.threads));
   if (cfg.num_classes == 0) cfg.num_classes = train_all.num_classes();
@@ -233,6 +275,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   ModelPtr model = CreateModel(cfg.model, mo);
   if (cfg.channels_last) ToChannelsLast(*model);
   auto opt = MakeOptimizer(cfg, *model);
+  std::vector<at::Tensor> params = model->parameters();
 
   TrainResult result;
   result.input = cfg.input;
@@ -259,10 +302,21 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     info(fmt::format("resumed from {} after epoch {}", ckdir.string(), start_epoch));
   }
 
+  if (pg) {
+    // Every replica starts from rank 0's weights and buffers.
+    torch::NoGradGuard g;
+    for (auto& p : model->parameters()) pg->Broadcast(p, 0);
+    for (auto& b : model->buffers()) pg->Broadcast(b, 0);
+    info(fmt::format("distributed: rank {} of {}, {} samples of each global batch of {}", pg->rank(), pg->size(),
+                     ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).second - ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).first,
+                     cfg.batch_size));
+  }
+
   const std::int64_t n = tr.size();
   const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
   const Augment aug = AugmentFrom(cfg);
   const auto t_train = Clock::now();
+  std::int64_t steps_run = 0;
   namespace F = torch::nn::functional;
   for (int epoch = start_epoch; epoch < cfg.epochs && !result.early_stopped; ++epoch) {
     model->train();
@@ -274,26 +328,39 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     const auto t0 = Clock::now();
     double loss_sum = 0;
     std::int64_t correct = 0;
-    Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr);
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr, writer);
     double lr = cfg.lr;
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
-      std::vector<std::int64_t> idx(order.begin() + b0, order.begin() + b0 + bn);
-      at::Tensor x = MakeBatch(tr, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
-      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-      const at::Tensor y = tr.labels.index_select(0, torch::tensor(idx, torch::kInt64));
+      // Distributed: this rank's contiguous share of the global batch.
+      const auto [lo, hi] = pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
       lr = ScheduledLr(cfg, epoch, s, steps, reductions);
       SetLr(*opt, lr);
       opt->zero_grad();
-      const at::Tensor logits = model->forward(x);
-      const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
-      loss.backward();
+      if (hi > lo) {
+        std::vector<std::int64_t> idx(order.begin() + b0 + lo, order.begin() + b0 + hi);
+        at::Tensor x = MakeBatch(tr, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
+        if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor y = tr.labels.index_select(0, torch::tensor(idx, torch::kInt64));
+        const at::Tensor logits = model->forward(x);
+        const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
+        // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
+        (pg ? loss * (static_cast<double>(hi - lo) / static_cast<double>(bn)) : loss).backward();
+        loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
+        correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+      }
+      if (pg) pg->SumGradients(params);
       opt->step();
-      loss_sum += loss.item<double>() * static_cast<double>(bn);
-      correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+      ++steps_run;
       progress.Add(static_cast<std::size_t>(bn));
     }
     progress.Finish();
+    if (pg) {
+      at::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct)}, torch::kFloat64);
+      pg->AllreduceSum(sums);
+      loss_sum = sums[0].item<double>();
+      correct = static_cast<std::int64_t>(sums[1].item<double>() + 0.5);
+    }
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.seconds = SecondsSince(t0);
@@ -302,7 +369,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     m.images_per_s = static_cast<double>(n) / m.seconds;
     m.lr = lr;
     if (va.labels.defined() && va.size() > 0) {
-      const auto ev = Evaluate(*model, va, mean, stdv, cfg.eval_batch, cfg.channels_last);
+      const auto ev = EvaluateSharded(*model, va, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
       m.val_loss = ev.loss;
       m.val_acc = ev.acc;
     } else {
@@ -310,8 +377,11 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
       m.val_acc = m.train_acc;
     }
     result.history.push_back(m);
-    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, val loss {:.4f} acc {:.4f}, lr {:.4g}, {:.0f} img/s",
-                     m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.lr, m.images_per_s));
+    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, val loss {:.4f} acc {:.4f}, lr {:.4g}, {:.0f} img/s{}",
+                     m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.lr, m.images_per_s,
+                     pg ? fmt::format(", allreduce {:.1f} ms/step ({:.1f} MB)", 1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, steps_run),
+                                      pg->gradient_bytes() / 1e6)
+                        : std::string()));
     // Plateau and early stopping watch the validation loss.
     if (m.val_loss < best_val - 1e-6) {
       best_val = m.val_loss;
@@ -324,6 +394,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
         info(fmt::format("early stopping: no val-loss gain for {} epochs", bad_epochs));
       }
     }
+    if (!writer) continue;
     // Checkpoint: tensors under epoch-specific names, then meta.json commits.
     const std::string mf = fmt::format("model-{}.pt", m.epoch), of = fmt::format("optimizer-{}.pt", m.epoch);
     SaveAtomic(model, ckdir / mf);
@@ -354,9 +425,40 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     }
   }
   result.train_seconds = SecondsSince(t_train);
-  EvaluateTest(*model, te, mean, stdv, cfg, &result);
+  if (steps_run > 0) result.step_ms = 1000 * result.train_seconds / static_cast<double>(steps_run);
+  if (pg && steps_run > 0) {
+    result.allreduce_ms_per_step = 1000 * pg->gradient_seconds() / static_cast<double>(steps_run);
+    result.gradient_bytes = pg->gradient_bytes();
+  }
+  if (pg) {
+    const auto t = Clock::now();
+    auto ev = EvaluateSharded(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
+    result.eval_seconds = SecondsSince(t);
+    result.test_predicted = std::move(ev.pred);
+    result.test_score = std::move(ev.score);
+    result.test_accuracy = ev.acc;
+    pg->Barrier();  // rank 0's last checkpoint is committed before anyone leaves
+  } else {
+    EvaluateTest(*model, te, mean, stdv, cfg, &result);
+  }
   info(fmt::format("test accuracy {:.4f} on {} images", result.test_accuracy, te.size()));
   return result;
+}
+
+std::vector<float> CheckpointParameters(const std::string& run_dir) {
+  const fs::path ckdir = fs::path(run_dir) / "checkpoint";
+  const CheckpointMeta meta = ReadCheckpointMeta(ckdir / "meta.json");
+  ModelOptions mo;
+  mo.num_classes = meta.config.num_classes;
+  mo.input = meta.config.input;
+  ModelPtr model = CreateModel(meta.config.model, mo);
+  torch::load(model, (ckdir / meta.model_file).string());
+  std::vector<float> out;
+  for (const auto& p : model->parameters()) {
+    const at::Tensor c = p.detach().contiguous().to(torch::kFloat32).reshape({-1});
+    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  }
+  return out;
 }
 
 double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& train, std::size_t max_images) {

@@ -50,9 +50,9 @@ void Logger::Info(const std::string& line) {
   if (echo_) std::cerr << line << '\n';
 }
 
-Progress::Progress(std::string label, std::size_t total, Logger* log)
+Progress::Progress(std::string label, std::size_t total, Logger* log, bool show)
     : label_(std::move(label)), total_(total), log_(log), start_(std::chrono::steady_clock::now()) {
-  tty_ = ::isatty(STDERR_FILENO) != 0;
+  tty_ = show && ::isatty(STDERR_FILENO) != 0;
 }
 
 Progress::~Progress() { Finish(); }

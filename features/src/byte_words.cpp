@@ -5,6 +5,11 @@
 #include <limits>
 
 #if defined(__x86_64__)
+// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized
+// (_mm512_undefined_ps as a pass-through operand): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #endif
 
@@ -94,7 +99,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std
     const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + g * 16)), off);
     best = _mm512_min_ps(best, _mm512_fnmadd_ps(two, dot, _mm512_loadu_ps(norms + g * 16)));
   }
-  const float m = _mm512_reduce_min_ps(best);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, best);
+  float m = lanes[0];
+  for (int i = 1; i < 16; ++i) m = std::min(m, lanes[i]);
   // Twice the bound |x|_1; the rest covers float rounding of the terms.
   const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
   cand->clear();
@@ -111,6 +119,10 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std
 }  // namespace
 #endif
 
+#if defined(__x86_64__)
+#pragma GCC diagnostic pop
+#endif
+
 void ByteWords::Assign(const ByteMatrix& x, int* out) const {
 #if defined(__x86_64__)
   const Eigen::Index n = x.rows();
@@ -119,16 +131,35 @@ void ByteWords::Assign(const ByteMatrix& x, int* out) const {
   std::vector<int> cand;
   cand.reserve(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
-  for (Eigen::Index b = 0; b < n; b += 4) {
+  // All-zero descriptors (vl_phow zeroes low-contrast ones) share one word:
+  // the smallest |c|^2, the lowest index on ties.
+  int zero_word = 0;
+  for (int k = 1; k < words_; ++k) {
+    if (norms_[static_cast<std::size_t>(k)] < norms_[static_cast<std::size_t>(zero_word)]) zero_word = k;
+  }
+  std::vector<Eigen::Index> rows_left;
+  std::vector<std::int64_t> l1s;
+  rows_left.reserve(static_cast<std::size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const std::uint8_t* r = x.row(i).data();
+    std::int64_t l1 = 0;
+    for (int j = 0; j < dim_; ++j) l1 += r[j];
+    if (l1 == 0) {
+      out[i] = zero_word;
+    } else {
+      rows_left.push_back(i);
+      l1s.push_back(l1);
+    }
+  }
+  const auto m = rows_left.size();
+  for (std::size_t b = 0; b < m; b += 4) {
     Row rows[4];
-    for (int r = 0; r < 4; ++r) rows[r] = b + r < n ? x.row(b + r).data() : zero.data();
+    for (std::size_t r = 0; r < 4; ++r) rows[r] = b + r < m ? x.row(rows_left[b + r]).data() : zero.data();
     Dots4(rows, dim_, packed_.data(), groups_, dots.data());
-    for (int r = 0; r < 4 && b + r < n; ++r) {
+    for (std::size_t r = 0; r < 4 && b + r < m; ++r) {
       const std::uint8_t* xr = rows[r];
-      std::int64_t l1 = 0;
-      for (int j = 0; j < dim_; ++j) l1 += xr[j];
-      Candidates(dots.data() + r * stride, norms_.data(), groups_, 128.0f * static_cast<float>(l1),
-                 static_cast<float>(l1), &cand);
+      const auto l1 = static_cast<float>(l1s[b + r]);
+      Candidates(dots.data() + r * static_cast<std::size_t>(stride), norms_.data(), groups_, 128.0f * l1, l1, &cand);
       int arg = cand.front();
       if (cand.size() > 1) {
         // Exact rescoring in double, ascending k: ties keep the lower index.
@@ -144,7 +175,7 @@ void ByteWords::Assign(const ByteMatrix& x, int* out) const {
           }
         }
       }
-      out[b + r] = arg;
+      out[rows_left[b + r]] = arg;
     }
   }
 #else

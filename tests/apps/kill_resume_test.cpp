@@ -61,7 +61,7 @@ int KillRepeatedly(const std::vector<std::string>& args, const fs::path& log, do
 
 TEST(Apps_KillResume, SweepKilledAtRandomMomentsEndsEqual) {
   fixtures::TempDir dir;
-  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c", "d"}, 30, 10, 96);
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c", "d"}, 60, 10, 128);
   auto args = [&](const fs::path& out) {
     return std::vector<std::string>{SCENELAB_BINARY, "sweep", "--data", (dir / "data").string(), "--features", "bow",
                                     "--step", "3,4", "--vocab", "20,40,60", "--k", "1-10", "--threads", "2",

@@ -99,6 +99,50 @@ TEST(Pipelines_Classic, StreamedDescriptorsGiveTheSameResults) {
   }
 }
 
+TEST(Pipelines_Classic, SvmAndEncodingsWriteTheSameResultsLayout) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"stripes_a", "stripes_b", "stripes_c"}, 8, 4);
+  struct Case {
+    std::string features, homkermap;
+    std::vector<int> grids;
+  };
+  for (const Case& k : {Case{"bow", "chi2", {1, 2}}, Case{"fisher", "none", {}}, Case{"vlad", "none", {1, 2}}}) {
+    auto c = BaseConfig(dir / "data", k.features);
+    c.classifier = "svm";
+    c.homkermap = k.homkermap;
+    c.bow.grids = k.grids;
+    c.pca_dim = 16;
+    c.gmm.components = 4;
+    c.vocab.size = 6;
+    c.svm.c_grid = {1, 10};
+    c.svm.cv_folds = 2;
+    const fs::path out = dir / ("svm-" + k.features);
+    const auto r = RunClassic(c, out.string(), nullptr);
+    EXPECT_EQ(r["pipeline"], k.features + (k.homkermap == "none" ? "" : "+chi2map") + "+svm");
+    EXPECT_EQ(r["best"]["metric"], "svm");
+    EXPECT_TRUE(r["best"]["k"].is_null());
+    EXPECT_DOUBLE_EQ(r["best"]["accuracy"].get<double>(), r["accuracy"]["svm"].get<double>());
+    EXPECT_GT(r["best"]["accuracy"].get<double>(), 0.6) << k.features;  // separable classes, chance 1/3
+    EXPECT_EQ(r["svm"]["cross_validation"].size(), 2u);
+    const double chosen = r["best"]["c"];
+    EXPECT_TRUE(chosen == 1 || chosen == 10);
+    EXPECT_TRUE(fs::exists(out / "figures/confusion.png"));
+    EXPECT_TRUE(r["timings_s"].contains("svm_s"));
+    // A rerun loads the model and encodings from the cache.
+    const auto again = RunClassic(c, out.string(), nullptr);
+    EXPECT_EQ(again["computed"]["vocabularies_built"], 0);
+    EXPECT_EQ(again["computed"]["encodings"], 0);
+    EXPECT_EQ(again["accuracy"], r["accuracy"]);
+  }
+  // The kernel map refuses signed features.
+  auto bad = BaseConfig(dir / "data", "fisher");
+  bad.homkermap = "chi2";
+  EXPECT_THROW(RunClassic(bad, (dir / "bad").string(), nullptr), Error);
+  bad = BaseConfig(dir / "data", "bow");
+  bad.classifier = "forest";
+  EXPECT_THROW(bad.Validate(), Error);
+}
+
 TEST(Pipelines_Classic, CorruptCacheIsRebuiltNotTrusted) {
   TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 5, 3);

@@ -64,6 +64,46 @@ TEST(RealData_Scene15, BagOfSiftReachesTheFloor) {
   EXPECT_GE(r["accuracy"]["l1"]["8"].get<double>(), 0.60);
 }
 
+// VLFeat's PHOW recipe (issue 8): multi-scale dense SIFT at step 3, 600
+// words, 2x2 + 4x4 grids, chi2 kernel map, one-vs-rest linear SVMs (C = 10).
+namespace {
+ClassicConfig Phow() {
+  ClassicConfig c = Scene15("bow");
+  c.sift = features::DenseSiftOptions::Phow();
+  c.vocab.size = 600;
+  c.vocab.max_iterations = 50;
+  c.vocab.images = 150;
+  c.vocab.descriptors_per_image = 667;
+  c.bow.grids = {2, 4};
+  c.homkermap = "chi2";
+  c.classifier = "svm";
+  return c;
+}
+}  // namespace
+
+TEST(RealData_Scene15, PhowChi2MapSvmReachesTheFloor) {
+  REQUIRE_SCENE15();
+  fixtures::TempDir out;
+  const auto r = RunClassic(Phow(), out.path().string(), nullptr);
+  EXPECT_EQ(r["test_size"], 2985);
+  EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.80) << r["best"].dump();
+  EXPECT_EQ(r["svm"]["classes_converged"], 15);
+}
+
+TEST(RealData_Scene15, FisherVectorsSvmReachTheFloor) {
+  REQUIRE_SCENE15();
+  fixtures::TempDir out;
+  ClassicConfig c = Phow();
+  c.features = "fisher";
+  c.homkermap = "none";
+  c.bow.grids.clear();
+  c.pca_dim = 80;
+  c.gmm.components = 256;
+  const auto r = RunClassic(c, out.path().string(), nullptr);
+  EXPECT_EQ(r["test_size"], 2985);
+  EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.82) << r["best"].dump();
+}
+
 TEST(RealData_Scene15, VocabularySweepIsMonotoneSensible) {
   REQUIRE_SCENE15();
   fixtures::TempDir out;

@@ -301,3 +301,26 @@ TEST(Features_DenseSift, NativeImplementationMatchesVlfeat) {
   bad.implementation = "opencv";
   EXPECT_THROW(bad.Validate(), Error);
 }
+
+TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
+  // Includes all-zero rows (vl_phow's low-contrast descriptors) and words
+  // placed so that many descriptors sit near a tie.
+  ByteMatrix d = RandomDescriptors(3001, 128, 31);
+  for (Eigen::Index i = 0; i < d.rows(); i += 7) d.row(i).setZero();
+  VocabularyOptions vo;
+  vo.size = 300;
+  vo.max_iterations = 5;
+  Matrix sample = d.cast<float>();
+  const Vocabulary v = VocabularyBuilder(vo, 1).Cluster(sample);
+  EXPECT_EQ(v.Assign(d), v.AssignFloat(d));
+  // Words duplicated exactly: ties go to the lower index on both paths.
+  Matrix dup(4, 128);
+  dup.row(0) = v.centers().row(3);
+  dup.row(1) = v.centers().row(3);
+  dup.row(2) = v.centers().row(5);
+  dup.row(3) = v.centers().row(5);
+  const Vocabulary t(dup, vo, 0);
+  const auto a = t.Assign(d), b = t.AssignFloat(d);
+  EXPECT_EQ(a, b);
+  for (int w : a) EXPECT_TRUE(w == 0 || w == 2);
+}

@@ -130,7 +130,9 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
               {"distance_weighted", distance_weighted},
               {"index", classify::ToString(knn.algorithm)},
               {"flann_trees", knn.flann_trees},
-              {"flann_checks", knn.flann_checks}};
+              {"flann_checks", knn.flann_checks},
+              {"flann_branching", knn.flann_branching},
+              {"flann_target_precision", knn.flann_target_precision}};
   j["seed"] = seed;
   j["threads"] = threads;
   return j;

@@ -65,7 +65,8 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
     log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path, data.train.num_classes(),
                           data.train.size(), data.test.size(), cfg.train.model));
   }
-  const auto r = cnn::Train(cfg.train, data.train, data.test, out_dir, cfg.resume, log);
+  const auto r = cnn::Train(cfg.train, data.train, data.test, out_dir, cfg.resume, log, cfg.dist);
+  if (cfg.dist.rank != 0) return nlohmann::ordered_json{{"rank", cfg.dist.rank}};
   nlohmann::ordered_json params;
   params["data"] = {{"path", cfg.data.path},
                     {"format", cfg.data.open.format},
@@ -73,8 +74,17 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
                     {"test_per_class", cfg.data.test_per_class}};
   params["train"] = cfg.train.ToJson();
   params["train"]["input"] = r.input.ToString();
-  return WriteCnnOutputs(out_dir, cfg.train.model, data.train, data.test, r, params, cfg.train.seed,
-                         SecondsSince(start));
+  if (cfg.dist.active()) params["distributed"] = {{"world_size", cfg.dist.world_size}, {"backend", "gloo"}};
+  auto j = WriteCnnOutputs(out_dir, cfg.train.model, data.train, data.test, r, params, cfg.train.seed,
+                           SecondsSince(start));
+  if (cfg.dist.active()) {
+    j["distributed"] = {{"world_size", cfg.dist.world_size},
+                        {"allreduce_ms_per_step", r.allreduce_ms_per_step},
+                        {"gradient_bytes", r.gradient_bytes},
+                        {"step_ms", r.step_ms}};
+    RunOutputs(out_dir).WriteResults(j);
+  }
+  return j;
 }
 
 nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data_cfg, const std::string& out_dir,

@@ -40,6 +40,10 @@ struct KnnOptions {
   int flann_trees = 4;            // randomised kd-trees (FLANN's default is 4)
   int flann_checks = 64;          // leaves visited per query; more = closer to exact
   int flann_branching = 32;       // k-means tree branching factor (FLANN default)
+  int flann_kmeans_iterations = 11;  // k-means tree: clustering iterations per node (FLANN default)
+  // > 0: FLANN's autotuning picks the index (kd-trees or k-means tree, their
+  // parameters, and checks) for this recall on a sample of the training set.
+  double flann_target_precision = 0;
   std::uint64_t seed = 0;         // FLANN tree construction is randomised
   void Validate() const;
 };

@@ -12,6 +12,7 @@
 // the last committed checkpoint.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -71,12 +72,43 @@ struct TrainResult {
   int resumed_from_epoch = 0;     // 0 when started fresh
   bool early_stopped = false;
   InputShape input;
+  // Distributed runs: gradient allreduce cost and size (0 otherwise).
+  double allreduce_ms_per_step = 0;
+  std::int64_t gradient_bytes = 0;
+  double step_ms = 0;  // mean wall time of one training step, allreduce included
 };
+
+// Data-parallel training over LibTorch's c10d process groups with Gloo, one
+// process per rank, as PyTorch's DistributedDataParallel: every rank holds a
+// replica (rank 0's initial weights are broadcast), each global batch of
+// `batch_size` samples is split across ranks, gradients are averaged with
+// bucketed allreduce after backward, and every rank steps the same optimizer
+// on the same averaged gradient. BatchNorm statistics are local to each rank
+// (not synchronised). Only rank 0 writes checkpoints, metrics.csv and
+// results; training metrics and the test evaluation are reduced across ranks.
+struct DistributedOptions {
+  int world_size = 1;       // processes in the run; 1 = not distributed
+  int rank = 0;             // this process, in [0, world_size)
+  std::string rendezvous;   // HOST:PORT (c10d TCPStore, rank 0 listens there) or file:PATH (FileStore on a shared path)
+  double timeout_s = 60;    // every collective fails after this long instead of hanging
+  std::int64_t bucket_bytes = std::int64_t{25} << 20;  // allreduce bucket size (DDP's default, 25 MB)
+  void Validate() const;
+  bool active() const { return world_size > 1; }
+};
+
+// Rank `rank`'s share [first, second) of a global batch of n samples:
+// contiguous and as even as possible; the shards of all ranks cover the
+// batch exactly once.
+std::pair<std::int64_t, std::int64_t> ShardOfBatch(std::int64_t n, int rank, int world_size);
 
 // Trains on `train` (a validation split is carved out of it), evaluates on
 // `test`. With `resume`, continues from out_dir/checkpoint when present.
 TrainResult Train(const TrainConfig& cfg, const data::Dataset& train, const data::Dataset& test,
-                  const std::string& out_dir, bool resume, Logger* log);
+                  const std::string& out_dir, bool resume, Logger* log, const DistributedOptions& dist = {});
+
+// The parameters of the model in run_dir/checkpoint, flattened in order
+// (for comparing runs).
+std::vector<float> CheckpointParameters(const std::string& run_dir);
 
 // Loads out_dir/checkpoint and predicts `test`.
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log);

@@ -28,7 +28,8 @@ class Logger {
 
 class Progress {
  public:
-  Progress(std::string label, std::size_t total, Logger* log = nullptr);
+  // `show`: draw on a terminal (off for all but one process of a group).
+  Progress(std::string label, std::size_t total, Logger* log = nullptr, bool show = true);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;

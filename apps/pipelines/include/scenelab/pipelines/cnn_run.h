@@ -16,6 +16,7 @@ struct CnnRunConfig {
   DataConfig data;
   cnn::TrainConfig train;
   bool resume = false;
+  cnn::DistributedOptions dist;  // rank > 0 trains but writes no outputs
 };
 
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log);

@@ -11,9 +11,15 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 report() {
-  python3 -c 'import json,sys
-r=json.load(open(sys.argv[1])); d=r.get("distributed", {})
-print(f"    {r[\"train_images_per_s\"]:.0f} img/s" + (f", allreduce {d[\"allreduce_ms_per_step\"]:.1f} ms of {d[\"step_ms\"]:.0f} ms per step, gradient {d[\"gradient_bytes\"]/1e6:.1f} MB" if d else ""))' "$1"
+  python3 - "$1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+d = r.get("distributed", {})
+line = "    %.0f img/s" % r["train_images_per_s"]
+if d:
+    line += ", allreduce %.1f ms of %.0f ms per step, gradient %.1f MB" % (d["allreduce_ms_per_step"], d["step_ms"], d["gradient_bytes"] / 1e6)
+print(line)
+PY
 }
 for spec in "resnet-lite 300 1x28x28" "resnet18-cifar 40 1x32x32"; do
   set -- $spec
@@ -23,7 +29,7 @@ for spec in "resnet-lite 300 1x28x28" "resnet18-cifar 40 1x32x32"; do
   for round in $(seq "$ROUNDS"); do
     echo "== $model, round $round"
     echo "  1 process x 2 threads"
-    build/apps/scenelab "${common[@]}" --threads 2 --out "$OUT/one-$model-$round" > /dev/null
+    build/apps/scenelab "${common[@]}" --threads 2 --out "$OUT/one-$model-$round" > /dev/null 2>&1
     report "$OUT/one-$model-$round/results.json"
     echo "  2 processes x 1 thread"
     build/apps/scenelab "${common[@]}" --nproc 2 --threads 1 --out "$OUT/two-$model-$round" > /dev/null 2>&1

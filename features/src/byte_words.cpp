@@ -123,9 +123,36 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std
 #pragma GCC diagnostic pop
 #endif
 
-void ByteWords::Assign(const ByteMatrix& x, int* out) const {
+void ByteWords::Assign(const ByteMatrix& x, int* out) const { AssignRows(x.data(), x.rows(), out); }
+
+int ByteWords::Rescore(const std::uint8_t* x, const std::vector<int>& cand) const {
+  // Float distances |c|^2 - 2 x.c in 16 fixed lanes: the float GEMM's
+  // precision, in an order that does not depend on anything but the data.
+  float xf[4096];
+  for (int j = 0; j < dim_; ++j) xf[j] = x[j];
+  float bestv = std::numeric_limits<float>::infinity();
+  int arg = cand.front();
+  for (int k : cand) {  // ascending: ties keep the lower index
+    const float* c = centers_.row(k).data();
+    float lanes[16] = {0};
+    int j = 0;
+    for (; j + 16 <= dim_; j += 16) {
+      for (int l = 0; l < 16; ++l) lanes[l] += xf[j + l] * c[j + l];
+    }
+    float dot = 0;
+    for (; j < dim_; ++j) dot += xf[j] * c[j];
+    for (float l : lanes) dot += l;
+    const float v = norms_[static_cast<std::size_t>(k)] - 2.0f * dot;
+    if (v < bestv) {
+      bestv = v;
+      arg = k;
+    }
+  }
+  return arg;
+}
+
+void ByteWords::AssignRows(const std::uint8_t* data, Eigen::Index n, int* out) const {
 #if defined(__x86_64__)
-  const Eigen::Index n = x.rows();
   const int stride = groups_ * 16;
   std::vector<std::int32_t> dots(static_cast<std::size_t>(4 * stride));
   std::vector<int> cand;
@@ -138,11 +165,11 @@ void ByteWords::Assign(const ByteMatrix& x, int* out) const {
     if (norms_[static_cast<std::size_t>(k)] < norms_[static_cast<std::size_t>(zero_word)]) zero_word = k;
   }
   std::vector<Eigen::Index> rows_left;
-  std::vector<std::int64_t> l1s;
+  std::vector<std::int32_t> l1s;
   rows_left.reserve(static_cast<std::size_t>(n));
   for (Eigen::Index i = 0; i < n; ++i) {
-    const std::uint8_t* r = x.row(i).data();
-    std::int64_t l1 = 0;
+    const std::uint8_t* r = data + i * dim_;
+    std::int32_t l1 = 0;  // <= 4096 x 255: no overflow
     for (int j = 0; j < dim_; ++j) l1 += r[j];
     if (l1 == 0) {
       out[i] = zero_word;
@@ -154,32 +181,20 @@ void ByteWords::Assign(const ByteMatrix& x, int* out) const {
   const auto m = rows_left.size();
   for (std::size_t b = 0; b < m; b += 4) {
     Row rows[4];
-    for (std::size_t r = 0; r < 4; ++r) rows[r] = b + r < m ? x.row(rows_left[b + r]).data() : zero.data();
+    for (std::size_t r = 0; r < 4; ++r) rows[r] = b + r < m ? data + rows_left[b + r] * dim_ : zero.data();
     Dots4(rows, dim_, packed_.data(), groups_, dots.data());
     for (std::size_t r = 0; r < 4 && b + r < m; ++r) {
       const std::uint8_t* xr = rows[r];
       const auto l1 = static_cast<float>(l1s[b + r]);
       Candidates(dots.data() + r * static_cast<std::size_t>(stride), norms_.data(), groups_, 128.0f * l1, l1, &cand);
       int arg = cand.front();
-      if (cand.size() > 1) {
-        // Exact rescoring in double, ascending k: ties keep the lower index.
-        double bestv = std::numeric_limits<double>::infinity();
-        for (int k : cand) {
-          const float* c = centers_.row(k).data();
-          double dot = 0;
-          for (int j = 0; j < dim_; ++j) dot += static_cast<double>(xr[j]) * c[j];
-          const double v = static_cast<double>(norms_[static_cast<std::size_t>(k)]) - 2.0 * dot;
-          if (v < bestv) {
-            bestv = v;
-            arg = k;
-          }
-        }
-      }
+      if (cand.size() > 1) arg = Rescore(xr, cand);
       out[rows_left[b + r]] = arg;
     }
   }
 #else
-  (void)x;
+  (void)data;
+  (void)n;
   (void)out;
 #endif
 }

@@ -5,8 +5,8 @@
 // Words are rounded to integers for a first pass: with |c - round(c)| <= 1/2,
 // the approximate squared distance of a descriptor x differs from the true one
 // by at most |x|_1. Every word within 2 |x|_1 of the approximate best is then
-// rescored exactly in float, so the result is the exact nearest word (ties to
-// the lower index), never an approximation.
+// rescored in float, so the result is the nearest word as the float GEMM
+// finds it (ties to the lower index), never an approximation.
 #include <cstdint>
 #include <vector>
 
@@ -24,8 +24,12 @@ class ByteWords {
   bool usable() const { return usable_; }
   // out[i] = nearest word of row i of x.
   void Assign(const ByteMatrix& x, int* out) const;
+  // The same for n contiguous rows of dim() bytes.
+  void AssignRows(const std::uint8_t* rows, Eigen::Index n, int* out) const;
+  int dim() const { return dim_; }
 
  private:
+  int Rescore(const std::uint8_t* x, const std::vector<int>& cand) const;
   bool usable_ = false;
   int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
   std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]

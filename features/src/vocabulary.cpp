@@ -87,13 +87,38 @@ void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads
   std::vector<float> dist(static_cast<std::size_t>(n), 0.0f);
   constexpr Eigen::Index kBlock = 2048;
   const std::size_t blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
+  // SIFT samples are bytes stored as floats: their assignment step can take
+  // the exact 8-bit integer path (see byte_words.h).
+  ByteMatrix xb;
+  if (detail::ByteWords::Supported() && x.size() > 0 && x.minCoeff() >= 0 && x.maxCoeff() <= 255 &&
+      (x.array() == x.array().round()).all()) {
+    xb = x.cast<std::uint8_t>();
+  }
   for (int it = 0; it < max_iterations; ++it) {
     const Eigen::VectorXf cn = centers->rowwise().squaredNorm();
+    std::unique_ptr<detail::ByteWords> bw;
+    if (xb.size() > 0) {
+      bw = std::make_unique<detail::ByteWords>(*centers, cn);
+      if (!bw->usable()) bw.reset();
+    }
     std::vector<std::size_t> changed(blocks, 0);
     ParallelForRange(blocks, threads, 1, [&](std::size_t b0, std::size_t b1) {
       Matrix dots;
+      std::vector<int> words;
       for (std::size_t b = b0; b < b1; ++b) {
         const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
+        if (bw) {
+          words.resize(static_cast<std::size_t>(rn));
+          bw->AssignRows(xb.data() + r0 * d, rn, words.data());
+          for (Eigen::Index i = 0; i < rn; ++i) {
+            const int best = words[static_cast<std::size_t>(i)];
+            const auto gi = static_cast<std::size_t>(r0 + i);
+            if (assign[gi] != best) ++changed[b];
+            assign[gi] = best;
+            dist[gi] = (x.row(r0 + i) - centers->row(best)).squaredNorm();
+          }
+          continue;
+        }
         dots.noalias() = x.middleRows(r0, rn) * centers->transpose();
         for (Eigen::Index i = 0; i < rn; ++i) {
           const float* dr = dots.row(i).data();
@@ -118,12 +143,27 @@ void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads
     *energy = 0;
     for (float v : dist) *energy += v;
     if (it > 0 && total_changed == 0) break;
+    // Update: per-block sums in double, combined in block order, so the
+    // result does not depend on the thread count.
+    std::vector<Eigen::MatrixXd> block_sums(blocks);
+    std::vector<std::vector<std::int64_t>> block_counts(blocks);
+    ParallelFor(blocks, threads, [&](std::size_t b) {
+      Eigen::MatrixXd s = Eigen::MatrixXd::Zero(k, d);
+      std::vector<std::int64_t> cnt(static_cast<std::size_t>(k), 0);
+      const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
+      for (Eigen::Index i = r0; i < r0 + rn; ++i) {
+        const int c = assign[static_cast<std::size_t>(i)];
+        s.row(c) += x.row(i).cast<double>();
+        ++cnt[static_cast<std::size_t>(c)];
+      }
+      block_sums[b] = std::move(s);
+      block_counts[b] = std::move(cnt);
+    });
     Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(k, d);
     std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const int c = assign[static_cast<std::size_t>(i)];
-      sums.row(c) += x.row(i).cast<double>();
-      ++counts[static_cast<std::size_t>(c)];
+    for (std::size_t b = 0; b < blocks; ++b) {
+      sums += block_sums[b];
+      for (Eigen::Index c = 0; c < k; ++c) counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
     }
     std::vector<char> taken(static_cast<std::size_t>(n), 0);
     for (Eigen::Index c = 0; c < k; ++c) {

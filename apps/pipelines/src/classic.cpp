@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -159,6 +160,13 @@ ClassicRunner::ClassicRunner(const LoadedData& data, std::string cache_dir, int 
   fs::create_directories(cache_dir_, ec);
 }
 
+ClassicRunner::~ClassicRunner() { FinishCacheWrites(); }
+
+void ClassicRunner::FinishCacheWrites() {
+  for (auto& f : pending_writes_) f.wait();
+  pending_writes_.clear();
+}
+
 namespace {
 CacheKey SiftKey(const features::DenseSiftOptions& s) {
   CacheKey k("dsift-v1");
@@ -199,8 +207,18 @@ const std::vector<features::SiftFeatures>& ClassicRunner::Sift(const ClassicConf
   progress.Finish();
   (*t)["dsift_s"] += SecondsSince(start);
   ++counters_.sift_extractions;
-  features::SaveSiftCache(path, key.text(), f);
-  return sift_memo_.emplace(key.text(), std::move(f)).first->second;
+  const auto& stored = sift_memo_.emplace(key.text(), std::move(f)).first->second;
+  // The descriptor cache (about 1 GB for 15-scene) is written while the
+  // next stages compute; the runner waits for it before it goes away. A
+  // failed write only costs the cache.
+  pending_writes_.push_back(std::async(std::launch::async, [this, path, text = key.text(), &stored]() {
+    try {
+      features::SaveSiftCache(path, text, stored);
+    } catch (const std::exception& e) {
+      Log(log_, "descriptor cache " + path + " not written: " + e.what());
+    }
+  }));
+  return stored;
 }
 
 std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) const {

@@ -4,6 +4,7 @@
 // `cache_dir`, keyed by its parameters and the data, so reruns and sweeps
 // recompute nothing they already have.
 #include <cstdint>
+#include <future>
 #include <map>
 #include <string>
 #include <vector>
@@ -87,6 +88,11 @@ struct FeaturePair {
 class ClassicRunner {
  public:
   ClassicRunner(const LoadedData& data, std::string cache_dir, int threads, Logger* log);
+  ~ClassicRunner();
+  ClassicRunner(const ClassicRunner&) = delete;
+  ClassicRunner& operator=(const ClassicRunner&) = delete;
+  // Waits for descriptor caches still being written in the background.
+  void FinishCacheWrites();
   // Features for `cfg` (tiny or bow), from cache when possible.
   FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   // kNN: one search per metric at max k; accuracy and votes for every k.
@@ -113,6 +119,7 @@ class ClassicRunner {
   StageCounters counters_;
   // In-memory descriptor reuse across sweep points: key -> features.
   std::map<std::string, std::vector<features::SiftFeatures>> sift_memo_;
+  std::vector<std::future<void>> pending_writes_;
 };
 
 // Runs one classic experiment into `out_dir`: results.json,

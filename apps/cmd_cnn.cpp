@@ -75,6 +75,7 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   cmd->add_option("--early-stopping", c.train.early_stopping, "Patience in epochs (0 = off)")->capture_default_str();
   cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
   cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")->capture_default_str();
   cmd->add_option("--out", o->out, "Run folder");
   cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
   cmd->add_option("--nproc", o->nproc, "Data-parallel: start N local worker processes (c10d over Gloo, loopback)");

@@ -58,7 +58,14 @@ int main(int argc, char** argv) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   knn.Fit(o.algorithm == classify::SearchAlgorithm::kBruteForce ? std::move(train) : train, info.train().Labels(), 10);
+  double build_secs = 0;
+  if (o.algorithm != classify::SearchAlgorithm::kBruteForce) {
+    knn.Search(test.topRows(1), 1, metric);  // FLANN builds its index on the first search
+    build_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const auto t1 = std::chrono::steady_clock::now();
   const auto nn = knn.Search(test, 10, metric);
+  const double search_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("scenelab %s %s: %zu queries x %zu train in %.3f s\n", argv[1], classify::ToString(o.algorithm).c_str(),
               static_cast<std::size_t>(test.rows()), info.train().size(), secs);
@@ -72,8 +79,10 @@ int main(int argc, char** argv) {
   if (o.algorithm != classify::SearchAlgorithm::kBruteForce) {
     std::size_t hit = 0;
     for (Eigen::Index i = 0; i < test.rows(); ++i) hit += e.indices(i, 0) == nn.indices(i, 0);
-    std::printf("  recall@1 %.4f; exact search %.3f s, so %.2fx its speed (index build included)\n",
-                static_cast<double>(hit) / static_cast<double>(test.rows()), exact_secs, exact_secs / secs);
+    std::printf("  recall@1 %.4f; index build %.3f s, search %.3f s; exact search %.3f s: %.2fx its speed for the search "
+                "alone, %.2fx with the build\n",
+                static_cast<double>(hit) / static_cast<double>(test.rows()), build_secs, search_secs, exact_secs,
+                exact_secs / search_secs, exact_secs / secs);
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

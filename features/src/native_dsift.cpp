@@ -23,7 +23,6 @@ int DsiftFramesAlong(int min, int max, int bin, int step) {
 }
 
 namespace {
-constexpr float kPi = 3.141592653589793F;
 constexpr float kEpsilon = 1.19209290E-07F;  // VL_EPSILON_F
 
 // VLFeat's vl_fast_atan2_f and vl_fast_sqrt_f (mathop.h), branch-free so

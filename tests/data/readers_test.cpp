@@ -244,6 +244,19 @@ TEST(Data_Dataset, SubsetIsStratifiedSeededAndOrdered) {
   EXPECT_THROW(data::Dataset({"a"}, {{3, "x", {}}}), Error);
 }
 
+TEST(Data_Dataset, SelectKeepsTheGivenSamplesInOrder) {
+  std::vector<data::Sample> s;
+  for (int i = 0; i < 10; ++i) s.push_back({i % 2, "s" + std::to_string(i), {}});
+  const data::Dataset d({"a", "b"}, s);
+  const auto sel = d.Select({7, 2, 5});
+  ASSERT_EQ(sel.size(), 3u);
+  EXPECT_EQ(sel[0].source, "s7");
+  EXPECT_EQ(sel[1].source, "s2");
+  EXPECT_EQ(sel[2].source, "s5");
+  EXPECT_EQ(sel.class_names(), d.class_names());
+  ExpectError([&] { d.Select({3, 10}); }, {"index 10", "10"});
+}
+
 TEST(Data_Io, WriteFileAtomicLeavesNoTemporary) {
   TempDir dir;
   WriteFileAtomic(dir / "sub" / "r.json", "{\"a\":1}");

@@ -244,7 +244,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       t = std::max(t, a);
     }
   }
-  outputs.WriteLinePlot("sweep_accuracy_vs_k", "Accuracy vs k", "k", "accuracy", vs_k);
+  if (!vs_k.empty()) outputs.WriteLinePlot("sweep_accuracy_vs_k", "Accuracy vs k", "k", "accuracy", vs_k);  // SVM sweeps have no k
   auto flatten = [](const std::map<std::string, std::map<double, double>>& in) {
     std::map<std::string, std::vector<std::pair<double, double>>> out;
     for (const auto& [m, xs] : in) {

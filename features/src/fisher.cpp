@@ -172,6 +172,24 @@ Matrix Gather(const Matrix& x, const std::vector<Eigen::Index>& rows) {
   for (std::size_t i = 0; i < rows.size(); ++i) out.row(static_cast<Eigen::Index>(i)) = x.row(rows[i]);
   return out;
 }
+
+// The spatial layout shared by the encoders: encode(rows of the cell, their
+// indices, output) fills each non-empty cell's block of cell_dim values;
+// with several cells each block is scaled by 1/sqrt(cells).
+template <typename Encode>
+void EncodeCells(const SpatialGrids& grids, const SiftFeatures& f, const Matrix& x, int cell_dim, float* out,
+                 Encode encode) {
+  const auto cells = CellRows(grids, f);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
+  for (std::size_t c = 0; c < cells.size(); ++c) {
+    if (cells[c].empty()) continue;
+    float* o = out + c * static_cast<std::size_t>(cell_dim);
+    encode(cells.size() == 1 ? x : Gather(x, cells[c]), cells[c], o);
+    if (cells.size() > 1) {
+      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
+    }
+  }
+}
 }  // namespace
 
 // ---------------------------------------------------------------- Fisher
@@ -270,40 +288,24 @@ void FisherEncoder::Encode(const SiftFeatures& f, float* out) const {
   const int cell_dim = 2 * gmm_.dim() * gmm_.components();
   std::fill(out, out + dim(), 0.0f);
   if (f.descriptors.rows() == 0) return;
-  const Matrix x = pca_.Project(f.descriptors);
-  const auto cells = CellRows(opts_.grids, f);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
-  for (std::size_t c = 0; c < cells.size(); ++c) {
-    if (cells[c].empty()) continue;
-    float* o = out + c * static_cast<std::size_t>(cell_dim);
-    EncodeCell(cells.size() == 1 ? x : Gather(x, cells[c]), o);
-    if (cells.size() > 1) {
-      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
-    }
-  }
+  EncodeCells(opts_.grids, f, pca_.Project(f.descriptors), cell_dim, out,
+              [&](const Matrix& xc, const std::vector<Eigen::Index>&, float* o) { EncodeCell(xc, o); });
 }
 
 void FisherEncoder::EncodeReference(const SiftFeatures& f, float* out) const {
   const int cell_dim = 2 * gmm_.dim() * gmm_.components();
   std::fill(out, out + dim(), 0.0f);
   if (f.descriptors.rows() == 0) return;
-  const Matrix x = pca_.Project(f.descriptors);
-  const auto cells = CellRows(opts_.grids, f);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
   // The caller parallelises over images: VLFeat's own OpenMP threads would
   // oversubscribe the cores.
   vl_set_num_threads(1);
-  for (std::size_t c = 0; c < cells.size(); ++c) {
-    if (cells[c].empty()) continue;
-    const Matrix xc = Gather(x, cells[c]);
-    float* o = out + c * static_cast<std::size_t>(cell_dim);
-    vl_fisher_encode(o, VL_TYPE_FLOAT, gmm_.means().data(), static_cast<vl_size>(gmm_.dim()),
-                     static_cast<vl_size>(gmm_.components()), gmm_.covariances().data(), gmm_.priors().data(), xc.data(),
-                     static_cast<vl_size>(xc.rows()), opts_.improved ? VL_FISHER_FLAG_IMPROVED : 0);
-    if (cells.size() > 1) {
-      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
-    }
-  }
+  EncodeCells(opts_.grids, f, pca_.Project(f.descriptors), cell_dim, out,
+              [&](const Matrix& xc, const std::vector<Eigen::Index>&, float* o) {
+                vl_fisher_encode(o, VL_TYPE_FLOAT, gmm_.means().data(), static_cast<vl_size>(gmm_.dim()),
+                                 static_cast<vl_size>(gmm_.components()), gmm_.covariances().data(),
+                                 gmm_.priors().data(), xc.data(), static_cast<vl_size>(xc.rows()),
+                                 opts_.improved ? VL_FISHER_FLAG_IMPROVED : 0);
+              });
 }
 
 // ---------------------------------------------------------------- VLAD
@@ -328,26 +330,18 @@ void VladEncoder::Encode(const SiftFeatures& f, float* out) const {
   if (f.descriptors.rows() == 0) return;
   const Matrix x = pca_.Project(f.descriptors);
   const std::vector<int> words = vocab_.Assign(x);
-  const auto cells = CellRows(opts_.grids, f);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cells.size()));
   int flags = 0;
   if (opts_.normalize_components) flags |= VL_VLAD_FLAG_NORMALIZE_COMPONENTS;
   if (opts_.square_root) flags |= VL_VLAD_FLAG_SQUARE_ROOT;
-  for (std::size_t c = 0; c < cells.size(); ++c) {
-    if (cells[c].empty()) continue;
-    const Matrix xc = Gather(x, cells[c]);
+  EncodeCells(opts_.grids, f, x, cell_dim, out, [&](const Matrix& xc, const std::vector<Eigen::Index>& rows, float* o) {
     // vl_vlad takes soft assignments, numData x numClusters: one-hot here.
     Matrix assign = Matrix::Zero(xc.rows(), vocab_.size());
-    for (std::size_t i = 0; i < cells[c].size(); ++i) {
-      assign(static_cast<Eigen::Index>(i), words[static_cast<std::size_t>(cells[c][i])]) = 1.0f;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      assign(static_cast<Eigen::Index>(i), words[static_cast<std::size_t>(rows[i])]) = 1.0f;
     }
-    float* o = out + c * static_cast<std::size_t>(cell_dim);
     vl_vlad_encode(o, VL_TYPE_FLOAT, vocab_.centers().data(), static_cast<vl_size>(vocab_.dim()),
                    static_cast<vl_size>(vocab_.size()), xc.data(), static_cast<vl_size>(xc.rows()), assign.data(), flags);
-    if (cells.size() > 1) {
-      for (int j = 0; j < cell_dim; ++j) o[j] *= scale;
-    }
-  }
+  });
 }
 
 }  // namespace scenelab::features

@@ -21,6 +21,16 @@ namespace fs = std::filesystem;
 using namespace scenelab;
 
 namespace {
+template <typename Fn>
+std::string ErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const scenelab::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 std::vector<std::string> TrainArgs(const fs::path& data, const std::string& flag, const fs::path& out, int epochs) {
   // LeNet-5 has no BatchNorm and no dropout, and with no augmentation one
   // process and two compute the same gradients, up to float summation order.
@@ -50,11 +60,14 @@ TEST(Cnn_ShardOfBatch, ShardsCoverEveryBatchExactlyOnce) {
   cnn::DistributedOptions o;
   o.world_size = 2;
   EXPECT_THROW(o.Validate(), Error);  // no rendezvous
+  EXPECT_MESSAGE(o.Validate(), "--rendezvous HOST:PORT or file:PATH is needed");
   o.rendezvous = "localhost:70000";
   EXPECT_THROW(o.Validate(), Error);
+  EXPECT_MESSAGE(o.Validate(), "got 'localhost:70000'");
   o.rendezvous = "127.0.0.1:29511";
   o.rank = 2;
   EXPECT_THROW(o.Validate(), Error);
+  EXPECT_MESSAGE(o.Validate(), "--rank must be in [0, 2), got 2");
   o.rank = 1;
   EXPECT_NO_THROW(o.Validate());
 }

@@ -17,6 +17,16 @@ using namespace scenelab::pipelines;
 using scenelab::fixtures::TempDir;
 
 namespace {
+template <typename Fn>
+std::string ErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const scenelab::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 ClassicConfig BaseConfig(const fs::path& data, const std::string& features) {
   ClassicConfig c;
   c.data.path = data.string();
@@ -138,9 +148,11 @@ TEST(Pipelines_Classic, SvmAndEncodingsWriteTheSameResultsLayout) {
   auto bad = BaseConfig(dir / "data", "fisher");
   bad.homkermap = "chi2";
   EXPECT_THROW(RunClassic(bad, (dir / "bad").string(), nullptr), Error);
+  EXPECT_MESSAGE(bad.Validate(), "--homkermap needs non-negative histograms; fisher vectors are signed");
   bad = BaseConfig(dir / "data", "bow");
   bad.classifier = "forest";
   EXPECT_THROW(bad.Validate(), Error);
+  EXPECT_MESSAGE(bad.Validate(), "--classifier: unknown value 'forest'");
 }
 
 TEST(Pipelines_Classic, CorruptCacheIsRebuiltNotTrusted) {

@@ -11,6 +11,16 @@ using namespace scenelab;
 using namespace scenelab::classify;
 
 namespace {
+template <typename Fn>
+std::string ErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const scenelab::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 // `classes` blobs around well-separated centres in `dim` dimensions, with a
 // margin: every point lies within 0.5 of its centre, centres are >= 4 apart.
 void Blobs(int per_class, int classes, int dim, std::uint64_t seed, Matrix* x, std::vector<int>* y) {
@@ -110,9 +120,14 @@ TEST(Classify_LinearSvm, BadInputIsAClearError) {
   EXPECT_THROW(svm.Fit(x, {0, 0, 0, 0}, 2), Error);   // class 1 empty
   EXPECT_THROW(svm.Fit(x, {0, 1}, 2), Error);         // rows != labels
   EXPECT_THROW(svm.Scores(x), Error);                 // not trained
+  EXPECT_MESSAGE(svm.Fit(x, {0, 1, 2, 7}, 3), "label 7 is outside [0, 3)");
+  EXPECT_MESSAGE(svm.Fit(x, {0, 0, 0, 0}, 2), "class 1 has no training sample");
+  EXPECT_MESSAGE(svm.Fit(x, {0, 1}, 2), "4 feature rows but 2 labels");
+  EXPECT_MESSAGE(svm.Scores(x), "not trained");
   LinearSvmOptions bad;
   bad.c = 0;
   EXPECT_THROW(LinearSvm{bad}, Error);
+  EXPECT_MESSAGE(LinearSvm{bad}, "--svm-c");
   bad = {};
   bad.solver = "smo";
   try {

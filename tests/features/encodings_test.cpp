@@ -18,6 +18,16 @@ using namespace scenelab;
 using namespace scenelab::features;
 
 namespace {
+template <typename Fn>
+std::string ErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const scenelab::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 Matrix RandomHistograms(int rows, int cols, std::uint64_t seed) {
   Matrix m(rows, cols);
   Rng r(seed);
@@ -104,6 +114,8 @@ TEST(Features_HomogeneousKernelMap, InnerProductsApproximateChi2) {
   bad.gamma = 0;
   EXPECT_THROW(HomogeneousKernelMap{bad}, Error);
   EXPECT_THROW(ParseHomogeneousKernel("rbf"), Error);
+  EXPECT_MESSAGE(HomogeneousKernelMap{bad}, "--homkermap-gamma");
+  EXPECT_MESSAGE(ParseHomogeneousKernel("rbf"), "'rbf'");
 }
 
 TEST(Features_BowEncoder, ExplicitGridsNormaliseEachGridThenTheWhole) {
@@ -135,6 +147,7 @@ TEST(Features_BowEncoder, ExplicitGridsNormaliseEachGridThenTheWhole) {
   BowOptions bad;
   bad.grids = {0};
   EXPECT_THROW(bad.Validate(), Error);
+  EXPECT_MESSAGE(bad.Validate(), "--grids");
 }
 
 TEST(Features_KdTreeQuantizer, ExactWhenAllowedToCompareEveryWordAndCloseOtherwise) {
@@ -192,6 +205,7 @@ TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {
   const Pca back = Pca::Unpack(p.Pack());
   EXPECT_EQ(back.basis(), p.basis());
   EXPECT_THROW(Pca::Fit(x, 4), Error);
+  EXPECT_MESSAGE(Pca::Fit(x, 4), "(--pca) must be in [1, 3], got 4");
 }
 
 TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
@@ -240,6 +254,7 @@ TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
 
   const Pca wrong = Pca::Fit(sample, 6);
   EXPECT_THROW(FisherEncoder(wrong, gmm, FisherOptions{}), Error);
+  EXPECT_MESSAGE(FisherEncoder(wrong, gmm, FisherOptions{}), "the PCA gives 6 dimensions, the mixture has 8");
 }
 
 TEST(Features_VladEncoder, DimensionsAndIntraNormalisation) {
@@ -300,6 +315,7 @@ TEST(Features_DenseSift, NativeImplementationMatchesVlfeat) {
   DenseSiftOptions bad;
   bad.implementation = "opencv";
   EXPECT_THROW(bad.Validate(), Error);
+  EXPECT_MESSAGE(bad.Validate(), "(--dsift) must be native or vlfeat, got 'opencv'");
 }
 
 TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {

@@ -103,7 +103,7 @@ class ClassicRunner {
     std::map<std::string, std::map<int, classify::VoteResult>> votes;
     nlohmann::ordered_json svm;  // the SVM's chosen C, cross-validation, iterations
   };
-  KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
+  // The configured kernel map, then kNN or the SVM.
   KnnOutcome Classify(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const StageCounters& counters() const { return counters_; }
 
@@ -111,6 +111,7 @@ class ClassicRunner {
   const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
   FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
+  KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   KnnOutcome Svm(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const LoadedData& data_;
   std::string cache_dir_;

@@ -76,6 +76,12 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
   cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")->capture_default_str();
+  cmd->add_option("--loader", c.train.loader,
+                  "memory: decode all images up front; stream: decoding threads feed a bounded queue; auto: stream folder sets over --loader-memory-gb")
+      ->capture_default_str();
+  cmd->add_option("--loader-memory-gb", c.train.loader_memory_gb, "auto: in-memory budget for decoded images (GB)")->capture_default_str();
+  cmd->add_option("--loader-threads", c.train.loader_threads, "stream: decoding threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--prefetch", c.train.prefetch, "stream: batches decoded ahead, at most")->capture_default_str();
   cmd->add_option("--out", o->out, "Run folder");
   cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
   cmd->add_option("--nproc", o->nproc, "Data-parallel: start N local worker processes (c10d over Gloo, loopback)");

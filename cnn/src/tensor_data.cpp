@@ -13,61 +13,65 @@
 
 namespace scenelab::cnn {
 
+void DecodeInto(const data::Dataset& ds, std::size_t i, const InputShape& s, std::uint8_t* dst) {
+  data::DecodeOptions dec;
+  dec.color = s.channels == 1 ? data::ColorMode::kGray : data::ColorMode::kColor;
+  cv::Mat img = ds.LoadImage(i, dec);
+  if (img.rows != s.height || img.cols != s.width) {
+    cv::Mat r;
+    cv::resize(img, r, cv::Size(s.width, s.height), 0, 0, img.rows > s.height ? cv::INTER_AREA : cv::INTER_LINEAR);
+    img = r;
+  }
+  if (!img.isContinuous()) img = img.clone();
+  const std::size_t plane = static_cast<std::size_t>(s.height) * s.width;
+  if (s.channels == 1) {
+    std::memcpy(dst, img.data, plane);
+  } else {
+    for (std::size_t p = 0; p < plane; ++p) {  // BGR interleaved -> RGB planes
+      dst[p] = img.data[3 * p + 2];
+      dst[plane + p] = img.data[3 * p + 1];
+      dst[2 * plane + p] = img.data[3 * p];
+    }
+  }
+}
+
+at::Tensor LabelTensor(const data::Dataset& ds) {
+  at::Tensor labels = torch::empty({static_cast<std::int64_t>(ds.size())}, torch::kInt64);
+  auto* p = labels.data_ptr<std::int64_t>();
+  for (std::size_t i = 0; i < ds.size(); ++i) p[i] = ds[i].label;
+  return labels;
+}
+
 TensorSet ToTensors(const data::Dataset& ds, const InputShape& s, int threads, Progress* progress) {
   const auto n = static_cast<std::int64_t>(ds.size());
   TensorSet t;
   t.images = torch::empty({n, s.channels, s.height, s.width}, torch::kUInt8);
-  t.labels = torch::empty({n}, torch::kInt64);
+  t.labels = LabelTensor(ds);
   auto* img_ptr = t.images.data_ptr<std::uint8_t>();
-  auto* lab_ptr = t.labels.data_ptr<std::int64_t>();
-  const std::size_t plane = static_cast<std::size_t>(s.height) * s.width;
-  data::DecodeOptions dec;
-  dec.color = s.channels == 1 ? data::ColorMode::kGray : data::ColorMode::kColor;
+  const std::size_t sample = static_cast<std::size_t>(s.height) * s.width * s.channels;
   ParallelFor(ds.size(), threads, [&](std::size_t i) {
-    cv::Mat img = ds.LoadImage(i, dec);
-    if (img.rows != s.height || img.cols != s.width) {
-      cv::Mat r;
-      cv::resize(img, r, cv::Size(s.width, s.height), 0, 0,
-                 img.rows > s.height ? cv::INTER_AREA : cv::INTER_LINEAR);
-      img = r;
-    }
-    if (!img.isContinuous()) img = img.clone();
-    std::uint8_t* dst = img_ptr + i * plane * s.channels;
-    if (s.channels == 1) {
-      std::memcpy(dst, img.data, plane);
-    } else {
-      for (std::size_t p = 0; p < plane; ++p) {  // BGR interleaved -> RGB planes
-        dst[p] = img.data[3 * p + 2];
-        dst[plane + p] = img.data[3 * p + 1];
-        dst[2 * plane + p] = img.data[3 * p];
-      }
-    }
-    lab_ptr[i] = ds[i].label;
+    DecodeInto(ds, i, s, img_ptr + i * sample);
     if (progress) progress->Add();
   });
   return t;
 }
 
-void ChannelStats(const TensorSet& set, std::vector<float>* mean, std::vector<float>* std) {
-  torch::NoGradGuard g;
-  const auto x = set.images.to(torch::kFloat64).div_(255.0);
-  const auto m = x.mean({0, 2, 3});
-  const auto v = x.std({0, 2, 3});
-  mean->clear();
-  std->clear();
-  for (std::int64_t c = 0; c < m.size(0); ++c) {
-    mean->push_back(static_cast<float>(m[c].item<double>()));
-    std->push_back(std::max(1e-6f, static_cast<float>(v[c].item<double>())));
-  }
+at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& idx) {
+  const auto index = torch::from_blob(const_cast<std::int64_t*>(idx.data()), {static_cast<std::int64_t>(idx.size())},
+                                      torch::kInt64)
+                         .clone();
+  return set.images.index_select(0, index);
 }
 
 at::Tensor MakeBatch(const TensorSet& set, const std::vector<std::int64_t>& idx, const Augment& aug,
                      std::uint64_t seed, const std::vector<float>& mean, const std::vector<float>& std) {
+  return AugmentBatch(GatherImages(set, idx), aug, seed, mean, std);
+}
+
+at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,
+                        const std::vector<float>& std) {
   torch::NoGradGuard g;
-  const auto index = torch::from_blob(const_cast<std::int64_t*>(idx.data()), {static_cast<std::int64_t>(idx.size())},
-                                      torch::kInt64)
-                         .clone();
-  at::Tensor x = set.images.index_select(0, index).to(torch::kFloat32).div_(255.0f);
+  at::Tensor x = images.to(torch::kFloat32).div_(255.0f);
   const std::int64_t b = x.size(0), h = x.size(2), w = x.size(3);
   Rng rng(seed);
   if (aug.crop && aug.padding > 0) {

@@ -18,6 +18,13 @@ struct TensorSet {
   std::int64_t size() const { return labels.size(0); }
 };
 
+// Decodes sample i of `ds`, resized to `shape` (3 channels: RGB planes), into
+// dst (C x H x W bytes).
+void DecodeInto(const data::Dataset& ds, std::size_t i, const InputShape& shape, std::uint8_t* dst);
+
+// The labels of `ds` as an int64 tensor.
+at::Tensor LabelTensor(const data::Dataset& ds);
+
 // Decodes (in parallel) and resizes every sample to `shape`; 3 channels are RGB.
 TensorSet ToTensors(const data::Dataset& ds, const InputShape& shape, int threads, Progress* progress);
 
@@ -27,12 +34,17 @@ struct Augment {
   double degrees = 10;
 };
 
+// The uint8 images of samples `idx`.
+at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& idx);
+
+// Augments a uint8 batch (seeded by `seed`), scales to [0,1] and standardises
+// by mean/std (per channel; empty = none).
+at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,
+                        const std::vector<float>& std);
+
 // Gathers samples `idx`, augments (seeded by `seed`), scales to [0,1] and
 // standardises by mean/std (per channel; empty = none).
 at::Tensor MakeBatch(const TensorSet& set, const std::vector<std::int64_t>& idx, const Augment& aug,
                      std::uint64_t seed, const std::vector<float>& mean, const std::vector<float>& std);
-
-// Per-channel mean and std of the images in [0, 1].
-void ChannelStats(const TensorSet& set, std::vector<float>* mean, std::vector<float>* std);
 
 }  // namespace scenelab::cnn

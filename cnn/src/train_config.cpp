@@ -59,6 +59,12 @@ void TrainConfig::Validate() const {
   if (val_fraction < 0 || val_fraction >= 1) throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
   if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
   if (eval_batch < 1) throw Error("eval_batch must be >= 1");
+  if (loader != "auto" && loader != "memory" && loader != "stream") {
+    throw Error("--loader: unknown loader '" + loader + "' (expected auto, memory or stream)");
+  }
+  if (!(loader_memory_gb > 0)) throw Error("--loader-memory-gb must be > 0, got " + std::to_string(loader_memory_gb));
+  if (loader_threads < 0) throw Error("--loader-threads must be >= 0, got " + std::to_string(loader_threads));
+  if (prefetch < 1) throw Error("--prefetch must be >= 1 batch, got " + std::to_string(prefetch));
 }
 
 nlohmann::ordered_json TrainConfig::ToJson() const {
@@ -75,7 +81,9 @@ nlohmann::ordered_json TrainConfig::ToJson() const {
           {"standardize", standardize}, {"val_fraction", val_fraction},
           {"early_stopping", early_stopping}, {"seed", seed},
           {"threads", threads},       {"channels_last", channels_last},
-          {"eval_batch", eval_batch}};
+          {"eval_batch", eval_batch}, {"loader", loader},
+          {"loader_memory_gb", loader_memory_gb}, {"loader_threads", loader_threads},
+          {"prefetch", prefetch}};
 }
 
 TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
@@ -109,6 +117,11 @@ TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
     c.threads = j.at("threads").get<int>();
     c.channels_last = j.at("channels_last").get<bool>();
     c.eval_batch = j.at("eval_batch").get<int>();
+    // Absent from checkpoints written before the streaming loader.
+    c.loader = j.value("loader", c.loader);
+    c.loader_memory_gb = j.value("loader_memory_gb", c.loader_memory_gb);
+    c.loader_threads = j.value("loader_threads", c.loader_threads);
+    c.prefetch = j.value("prefetch", c.prefetch);
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training config: ") + e.what());
   }

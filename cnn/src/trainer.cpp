@@ -18,6 +18,7 @@
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
+#include "loader.h"
 #include "tensor_data.h"
 
 namespace fs = std::filesystem;
@@ -113,20 +114,21 @@ struct EvalOut {
   std::vector<float> score;
 };
 
-EvalOut Evaluate(ModelImpl& model, const TensorSet& set, const std::vector<float>& mean, const std::vector<float>& std,
-                 int batch, bool channels_last) {
+// Predictions for samples [lo, hi) of `set`.
+EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64_t hi, const std::vector<float>& mean,
+                 const std::vector<float>& std, int batch, bool channels_last) {
   torch::NoGradGuard g;
   model.eval();
   EvalOut out;
-  const std::int64_t n = set.size();
+  const std::int64_t n = hi - lo;
   double loss = 0;
   std::int64_t correct = 0;
-  for (std::int64_t b = 0; b < n; b += batch) {
-    std::vector<std::int64_t> idx;
-    for (std::int64_t i = b; i < std::min(n, b + batch); ++i) idx.push_back(i);
-    at::Tensor x = MakeBatch(set, idx, Augment{}, 0, mean, std);
+  const IndexBatches batches = SequentialBatches(lo, hi, batch);
+  set.Start(batches);
+  for (const auto& idx : batches) {
+    at::Tensor x = AugmentBatch(set.Next(), Augment{}, 0, mean, std);
     if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    const at::Tensor y = set.labels.narrow(0, b, static_cast<std::int64_t>(idx.size()));
+    const at::Tensor y = set.labels().narrow(0, idx.front(), static_cast<std::int64_t>(idx.size()));
     const at::Tensor logits = model.forward(x);
     loss += torch::nn::functional::cross_entropy(logits, y).item<double>() * static_cast<double>(idx.size());
     const auto prob = torch::softmax(logits, 1);
@@ -145,10 +147,10 @@ EvalOut Evaluate(ModelImpl& model, const TensorSet& set, const std::vector<float
 }
 
 // The final test evaluation, into a TrainResult.
-void EvaluateTest(ModelImpl& model, const TensorSet& te, const std::vector<float>& mean, const std::vector<float>& std,
+void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& mean, const std::vector<float>& std,
                   const TrainConfig& cfg, TrainResult* r) {
   const auto t = Clock::now();
-  auto ev = Evaluate(model, te, mean, std, cfg.eval_batch, cfg.channels_last);
+  auto ev = Evaluate(model, te, 0, te.size(), mean, std, cfg.eval_batch, cfg.channels_last);
   r->eval_seconds = SecondsSince(t);
   r->test_predicted = std::move(ev.pred);
   r->test_score = std::move(ev.score);
@@ -191,20 +193,39 @@ InputShape ResolveInput(const TrainConfig& cfg, const data::Dataset& train) {
   return s;
 }
 
+// Whether to stream: asked for, or (auto) a folder dataset whose decoded
+// images would not fit the in-memory budget. `extra` samples (the test set)
+// count towards the budget.
+bool Streams(const TrainConfig& cfg, const data::Dataset& ds, std::size_t extra) {
+  if (cfg.loader != "auto") return cfg.loader == "stream";
+  if (ds.empty() || !ds[0].image.empty()) return false;  // IDX and CIFAR live in memory already
+  const double bytes = static_cast<double>(ds.size() + extra) * cfg.input.channels * cfg.input.height * cfg.input.width;
+  return bytes > cfg.loader_memory_gb * 1e9;
+}
+
+std::unique_ptr<BatchLoader> OpenLoader(const TrainConfig& cfg, const data::Dataset& ds, bool streaming, Progress* progress) {
+  if (streaming) {
+    StreamOptions so;
+    so.workers = ResolveThreads(cfg.loader_threads);
+    so.prefetch = cfg.prefetch;
+    return StreamingLoader(ds, cfg.input, so);
+  }
+  if (ds.empty()) return MemoryLoader(TensorSet{torch::empty({0, cfg.input.channels, cfg.input.height, cfg.input.width}, torch::kUInt8),
+                                                torch::empty({0}, torch::kInt64)});
+  return MemoryLoader(ToTensors(ds, cfg.input, cfg.threads, progress));
+}
+
 }  // namespace
 
 namespace {
 // Predictions of a set evaluated in shards, one per rank, then gathered:
 // every rank ends with all of them.
-EvalOut EvaluateSharded(ModelImpl& model, const TensorSet& set, const std::vector<float>& mean,
+EvalOut EvaluateSharded(ModelImpl& model, BatchLoader& set, const std::vector<float>& mean,
                         const std::vector<float>& std, int batch, bool channels_last, detail::ProcessGroup* pg) {
-  if (!pg) return Evaluate(model, set, mean, std, batch, channels_last);
   const std::int64_t n = set.size();
+  if (!pg) return Evaluate(model, set, 0, n, mean, std, batch, channels_last);
   const auto [lo, hi] = ShardOfBatch(n, pg->rank(), pg->size());
-  TensorSet part;
-  part.images = set.images.narrow(0, lo, hi - lo);
-  part.labels = set.labels.narrow(0, lo, hi - lo);
-  const EvalOut local = Evaluate(model, part, mean, std, batch, channels_last);
+  const EvalOut local = Evaluate(model, set, lo, hi, mean, std, batch, channels_last);
   // Predictions + 1 (0 = not mine) and scores at this rank's positions; sums.
   at::Tensor pred = torch::zeros({n}, torch::kFloat64), score = torch::zeros({n}, torch::kFloat64);
   at::Tensor loss = torch::tensor({local.loss * static_cast<double>(hi - lo)}, torch::kFloat64);
@@ -217,7 +238,7 @@ EvalOut EvaluateSharded(ModelImpl& model, const TensorSet& set, const std::vecto
   pg->AllreduceSum(loss);
   EvalOut out;
   std::int64_t correct = 0;
-  auto labels = set.labels.accessor<std::int64_t, 1>();
+  auto labels = set.labels().accessor<std::int64_t, 1>();
   for (std::int64_t i = 0; i < n; ++i) {
     out.pred.push_back(static_cast<int>(pred[i].item<double>()) - 1);
     out.score.push_back(static_cast<float>(score[i].item<double>()));
@@ -255,18 +276,26 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     val = std::move(split.second);
   }
   const auto t_data = Clock::now();
-  TensorSet tr, va, te;
-  {
+  std::unique_ptr<BatchLoader> tr, va, te;
+  const bool streaming = Streams(cfg, train_all, test.size());
+  if (streaming) {
+    tr = OpenLoader(cfg, train, true, nullptr);
+    va = OpenLoader(cfg, val, true, nullptr);
+    te = OpenLoader(cfg, test, true, nullptr);
+  } else {
     Progress p("decoding images", train.size() + val.size() + test.size(), log);
-    tr = ToTensors(train, cfg.input, cfg.threads, &p);
-    if (!val.empty()) va = ToTensors(val, cfg.input, cfg.threads, &p);
-    te = ToTensors(test, cfg.input, cfg.threads, &p);
+    tr = OpenLoader(cfg, train, false, &p);
+    va = OpenLoader(cfg, val, false, &p);
+    te = OpenLoader(cfg, test, false, &p);
     p.Finish();
   }
   std::vector<float> mean, stdv;
-  if (cfg.standardize) ChannelStats(tr, &mean, &stdv);
-  info(fmt::format("data: {} train / {} val / {} test images at {} in {:.1f} s", tr.size(), val.size(), te.size(),
-                   cfg.input.ToString(), SecondsSince(t_data)));
+  if (cfg.standardize) ChannelStats(*tr, cfg.input.channels, &mean, &stdv);
+  info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", tr->size(), va->size(), te->size(),
+                   cfg.input.ToString(),
+                   streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead", ResolveThreads(cfg.loader_threads), cfg.prefetch)
+                             : std::string("decoded into memory"),
+                   SecondsSince(t_data)));
 
   torch::manual_seed(cfg.seed);
   ModelOptions mo;
@@ -312,7 +341,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
                      cfg.batch_size));
   }
 
-  const std::int64_t n = tr.size();
+  const std::int64_t n = tr->size();
   const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
   const Augment aug = AugmentFrom(cfg);
   const auto t_train = Clock::now();
@@ -330,23 +359,34 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     std::int64_t correct = 0;
     Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr, writer);
     double lr = cfg.lr;
+    // This rank's share of every global batch, in order, handed to the loader up front.
+    IndexBatches mine(static_cast<std::size_t>(steps));
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
-      // Distributed: this rank's contiguous share of the global batch.
       const auto [lo, hi] = pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
+      mine[static_cast<std::size_t>(s)].assign(order.begin() + b0 + lo, order.begin() + b0 + hi);
+    }
+    IndexBatches nonempty;
+    for (const auto& b : mine) {
+      if (!b.empty()) nonempty.push_back(b);
+    }
+    tr->Start(std::move(nonempty));
+    for (std::int64_t s = 0; s < steps; ++s) {
+      const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
+      const auto& idx = mine[static_cast<std::size_t>(s)];
       lr = ScheduledLr(cfg, epoch, s, steps, reductions);
       SetLr(*opt, lr);
       opt->zero_grad();
-      if (hi > lo) {
-        std::vector<std::int64_t> idx(order.begin() + b0 + lo, order.begin() + b0 + hi);
-        at::Tensor x = MakeBatch(tr, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
+      if (!idx.empty()) {
+        at::Tensor x = AugmentBatch(tr->Next(), aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
         if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-        const at::Tensor y = tr.labels.index_select(0, torch::tensor(idx, torch::kInt64));
+        const at::Tensor y = tr->labels().index_select(0, torch::tensor(idx, torch::kInt64));
         const at::Tensor logits = model->forward(x);
         const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
+        const auto share = static_cast<double>(idx.size());
         // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
-        (pg ? loss * (static_cast<double>(hi - lo) / static_cast<double>(bn)) : loss).backward();
-        loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
+        (pg ? loss * (share / static_cast<double>(bn)) : loss).backward();
+        loss_sum += loss.item<double>() * share;
         correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
       }
       if (pg) pg->SumGradients(params);
@@ -368,8 +408,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     m.train_acc = static_cast<double>(correct) / static_cast<double>(n);
     m.images_per_s = static_cast<double>(n) / m.seconds;
     m.lr = lr;
-    if (va.labels.defined() && va.size() > 0) {
-      const auto ev = EvaluateSharded(*model, va, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
+    if (va->size() > 0) {
+      const auto ev = EvaluateSharded(*model, *va, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
       m.val_loss = ev.loss;
       m.val_acc = ev.acc;
     } else {
@@ -432,16 +472,16 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   }
   if (pg) {
     const auto t = Clock::now();
-    auto ev = EvaluateSharded(*model, te, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
+    auto ev = EvaluateSharded(*model, *te, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
     result.eval_seconds = SecondsSince(t);
     result.test_predicted = std::move(ev.pred);
     result.test_score = std::move(ev.score);
     result.test_accuracy = ev.acc;
     pg->Barrier();  // rank 0's last checkpoint is committed before anyone leaves
   } else {
-    EvaluateTest(*model, te, mean, stdv, cfg, &result);
+    EvaluateTest(*model, *te, mean, stdv, cfg, &result);
   }
-  info(fmt::format("test accuracy {:.4f} on {} images", result.test_accuracy, te.size()));
+  info(fmt::format("test accuracy {:.4f} on {} images", result.test_accuracy, te->size()));
   return result;
 }
 
@@ -464,24 +504,32 @@ std::vector<float> CheckpointParameters(const std::string& run_dir) {
 double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& train, std::size_t max_images) {
   TrainConfig cfg = cfg_in;
   cfg.Validate();
+  if (train.empty()) throw Error("loader benchmark: the dataset is empty");
   torch::set_num_threads(ResolveThreads(cfg.threads));
   cfg.input = ResolveInput(cfg, train);
-  const TensorSet set = ToTensors(train, cfg.input, cfg.threads, nullptr);
+  const bool streaming = Streams(cfg, train, 0);
+  auto set = OpenLoader(cfg, train, streaming, nullptr);
   std::vector<float> mean, stdv;
-  if (cfg.standardize) ChannelStats(set, &mean, &stdv);
+  if (cfg.standardize) ChannelStats(*set, cfg.input.channels, &mean, &stdv);
   const Augment aug = AugmentFrom(cfg);
-  const std::int64_t n = std::min<std::int64_t>(set.size(), static_cast<std::int64_t>(max_images));
+  const std::int64_t n = std::min<std::int64_t>(set->size(), static_cast<std::int64_t>(max_images));
+  // In memory, the one-off decoding is not part of a step and is not timed;
+  // streamed, the workers start decoding at Start(), inside the timing.
   const auto t0 = Clock::now();
-  std::int64_t done = 0;
-  for (std::int64_t b = 0; b < n; b += cfg.batch_size, ++done) {
-    std::vector<std::int64_t> idx;
-    for (std::int64_t i = b; i < std::min(n, b + cfg.batch_size); ++i) idx.push_back(i);
-    at::Tensor x = MakeBatch(set, idx, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(b)), mean, stdv);
-    if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    const at::Tensor y = set.labels.index_select(0, torch::tensor(idx, torch::kInt64));
-    (void)y;
+  std::vector<std::int64_t> order(static_cast<std::size_t>(set->size()));
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+  Rng rng(MixSeed(cfg.seed, 2000));
+  rng.Shuffle(order);
+  IndexBatches batches;
+  for (std::int64_t b = 0; b < n; b += cfg.batch_size) {
+    batches.emplace_back(order.begin() + b, order.begin() + std::min(n, b + cfg.batch_size));
   }
-  (void)done;
+  set->Start(batches);
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    at::Tensor x = AugmentBatch(set->Next(), aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(b)), mean, stdv);
+    if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor y = set->labels().index_select(0, torch::tensor(batches[b], torch::kInt64));
+  }
   return static_cast<double>(n) / SecondsSince(t0);
 }
 
@@ -504,16 +552,18 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   if (cfg.channels_last) ToChannelsLast(*model);
   const auto& mean = meta.mean;
   const auto& stdv = meta.std;
-  TensorSet te;
-  {
+  std::unique_ptr<BatchLoader> te;
+  if (Streams(cfg, test, 0)) {
+    te = OpenLoader(cfg, test, true, nullptr);
+  } else {
     Progress p("decoding images", test.size(), log);
-    te = ToTensors(test, cfg.input, cfg.threads, &p);
+    te = OpenLoader(cfg, test, false, &p);
   }
   TrainResult r;
   r.input = cfg.input;
   r.params = CountParams(*model);
   r.history = meta.history;
-  EvaluateTest(*model, te, mean, stdv, cfg, &r);
+  EvaluateTest(*model, *te, mean, stdv, cfg, &r);
   return r;
 }
 

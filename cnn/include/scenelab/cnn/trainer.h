@@ -51,6 +51,14 @@ struct TrainConfig {
   int threads = 0;                   // torch intra-op threads; 0 = all cores
   bool channels_last = true;         // oneDNN runs NHWC convolutions faster here
   int eval_batch = 500;
+  // Data path. memory: decode every image once, up front; stream: worker
+  // threads decode and resize batches ahead of training through a bounded
+  // queue (for folder datasets too large to hold); auto: stream folder
+  // datasets whose decoded train+val+test images exceed loader_memory_gb.
+  std::string loader = "auto";       // auto | memory | stream
+  double loader_memory_gb = 4;       // auto: the in-memory budget
+  int loader_threads = 0;            // stream: decoding threads; 0 = all cores
+  int prefetch = 8;                  // stream: batches decoded ahead, at most
   void Validate() const;
   nlohmann::ordered_json ToJson() const;
   static TrainConfig FromJson(const nlohmann::json& j);
@@ -113,9 +121,10 @@ std::vector<float> CheckpointParameters(const std::string& run_dir);
 // Loads out_dir/checkpoint and predicts `test`.
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log);
 
-// Loader-only throughput: images/s of decoding nothing more (the split is
-// already in memory) but gathering, augmenting and standardising batches
-// exactly as training does, over up to `max_images` images. Compare with the
+// Loader-only throughput: images/s of producing training batches exactly as
+// training does (gather or stream-decode, augment, standardise), over up to
+// `max_images` images of one shuffled pass. In memory the one-off decoding is
+// not timed; streamed it is, as it is part of every epoch. Compare with the
 // training images/s to see whether the loader could be the bottleneck.
 double LoaderImagesPerSecond(const TrainConfig& cfg, const data::Dataset& train, std::size_t max_images);
 

@@ -107,6 +107,9 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--flann-branching", c.knn.flann_branching, "FLANN k-means tree branching")->capture_default_str();
   cmd->add_option("--flann-precision", c.knn.flann_target_precision,
                   "FLANN autotuning: pick index and checks for this recall (0 = off)")->capture_default_str();
+  cmd->add_option("--flann-pca", c.knn.flann_pca_dims,
+                  "L2: FLANN indexes this many principal components, candidates re-ranked exactly (0 = off)")->capture_default_str();
+  cmd->add_option("--flann-rerank", c.knn.flann_rerank, "With --flann-pca: candidates re-ranked per query")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed for subsets, sampling and k-means")->capture_default_str();
   cmd->add_option("--threads", c.threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--cache", c.cache_dir, "Cache folder (default: OUT/cache)");

@@ -26,7 +26,8 @@ static classify::Matrix Pixels(const data::Dataset& ds, std::size_t n) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: fmnist_knn l1|l2 N_QUERIES [--weighted] [--index brute|kdtree] [--checks C]\n");
+    std::fprintf(stderr, "usage: fmnist_knn l1|l2 N_QUERIES [--weighted] [--index brute|kdtree|kmeans] [--checks C] [--trees T]\n"
+                 "       [--branching B] [--precision P] [--pca DIMS] [--rerank R]\n");
     return 2;
   }
   const auto metric = classify::ParseMetric(argv[1]);
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--trees") && i + 1 < argc) o.flann_trees = std::stoi(argv[++i]);
     if (!std::strcmp(argv[i], "--branching") && i + 1 < argc) o.flann_branching = std::stoi(argv[++i]);
     if (!std::strcmp(argv[i], "--precision") && i + 1 < argc) o.flann_target_precision = std::stod(argv[++i]);
+    if (!std::strcmp(argv[i], "--pca") && i + 1 < argc) o.flann_pca_dims = std::stoi(argv[++i]);
+    if (!std::strcmp(argv[i], "--rerank") && i + 1 < argc) o.flann_rerank = std::stoi(argv[++i]);
   }
   const auto info = data::OpenDataset("/usr/share/datasets/fashion-mnist");
   auto train = Pixels(info.train(), info.train().size());

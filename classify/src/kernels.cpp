@@ -2,6 +2,10 @@
 
 #include <cmath>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace scenelab::classify::kernels {
 
 namespace {
@@ -86,5 +90,98 @@ void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, f
     out[j] = Horizontal(a);
   }
 }
+
+namespace {
+
+void SadScalar(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    std::uint32_t s = 0;
+    for (std::size_t d = 0; d < stride; ++d) s += static_cast<std::uint32_t>(q[d] > tj[d] ? q[d] - tj[d] : tj[d] - q[d]);
+    out[j] = scale * static_cast<float>(s);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Through memory: GCC 12's _mm512_reduce_add_epi64 trips -Wmaybe-uninitialized.
+__attribute__((target("avx512bw"))) inline std::uint64_t Sum8(__m512i v) {
+  alignas(64) std::uint64_t lanes[8];
+  _mm512_store_si512(lanes, v);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+}
+
+// Four training rows per pass: each query load feeds four vpsadbw.
+__attribute__((target("avx512bw"))) void SadAvx512(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
+                                                    std::size_t stride, float scale, float* out) {
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const std::uint8_t* t0 = t + j * stride;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::size_t d = 0; d < stride; d += 64) {
+      const __m512i x = _mm512_loadu_si512(q + d);
+      a0 = _mm512_add_epi64(a0, _mm512_sad_epu8(x, _mm512_loadu_si512(t0 + d)));
+      a1 = _mm512_add_epi64(a1, _mm512_sad_epu8(x, _mm512_loadu_si512(t0 + stride + d)));
+      a2 = _mm512_add_epi64(a2, _mm512_sad_epu8(x, _mm512_loadu_si512(t0 + 2 * stride + d)));
+      a3 = _mm512_add_epi64(a3, _mm512_sad_epu8(x, _mm512_loadu_si512(t0 + 3 * stride + d)));
+    }
+    out[j] = scale * static_cast<float>(Sum8(a0));
+    out[j + 1] = scale * static_cast<float>(Sum8(a1));
+    out[j + 2] = scale * static_cast<float>(Sum8(a2));
+    out[j + 3] = scale * static_cast<float>(Sum8(a3));
+  }
+  for (; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    __m512i a = _mm512_setzero_si512();
+    for (std::size_t d = 0; d < stride; d += 64) {
+      a = _mm512_add_epi64(a, _mm512_sad_epu8(_mm512_loadu_si512(q + d), _mm512_loadu_si512(tj + d)));
+    }
+    out[j] = scale * static_cast<float>(Sum8(a));
+  }
+}
+
+__attribute__((target("avx2"))) void SadAvx2(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
+                                              std::size_t stride, float scale, float* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    __m256i a = _mm256_setzero_si256();
+    for (std::size_t d = 0; d < stride; d += 32) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + d));
+      const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tj + d));
+      a = _mm256_add_epi64(a, _mm256_sad_epu8(x, y));
+    }
+    const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    out[j] = scale * static_cast<float>(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1));
+  }
+}
+#endif
+
+using SadFn = void (*)(const std::uint8_t*, const std::uint8_t*, std::size_t, std::size_t, float, float*);
+
+struct SadChoice {
+  SadFn fn;
+  const char* isa;
+};
+
+SadChoice PickSad() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512bw")) return {SadAvx512, "avx512bw"};
+  if (__builtin_cpu_supports("avx2")) return {SadAvx2, "avx2"};
+#endif
+  return {SadScalar, "scalar"};
+}
+
+const SadChoice& Sad() {
+  static const SadChoice choice = PickSad();  // decided once; constant afterwards
+  return choice;
+}
+
+}  // namespace
+
+void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
+  Sad().fn(q, t, n, stride, scale, out);
+}
+
+const char* L1BlockU8Isa() { return Sad().isa; }
 
 }  // namespace scenelab::classify::kernels

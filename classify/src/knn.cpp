@@ -7,7 +7,9 @@
 #include <flann/flann.hpp>
 
 #include "kernels.h"
+#include "scenelab/features/fisher.h"
 #include "scenelab/features/vocabulary.h"
+#include "scenelab/data/rng.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/parallel.h"
 
@@ -57,14 +59,54 @@ void KnnOptions::Validate() const {
   if (!(flann_target_precision >= 0 && flann_target_precision < 1)) {
     throw Error("KnnOptions.flann_target_precision must be in [0, 1), got " + std::to_string(flann_target_precision));
   }
+  if (flann_pca_dims < 0) throw Error("KnnOptions.flann_pca_dims (--flann-pca) must be >= 0, got " + std::to_string(flann_pca_dims));
+  if (flann_rerank < 1) throw Error("KnnOptions.flann_rerank (--flann-rerank) must be >= 1, got " + std::to_string(flann_rerank));
 }
 
 struct KnnClassifier::Flann {
   Metric metric;
+  features::Pca pca;  // with flann_pca_dims: the projection, and
+  Matrix projected;   // the projected training rows the index points into
   std::unique_ptr<flann::Index<flann::L2<float>>> l2;
   std::unique_ptr<flann::Index<flann::L1<float>>> l1;
   std::unique_ptr<flann::Index<flann::ChiSquareDistance<float>>> chi2;
 };
+
+// Raw 8-bit data (pixels as 0..255, or as 0..255 / 255) packed as bytes, so
+// that L1 runs on integer sums of absolute differences (vpsadbw).
+struct KnnClassifier::ByteRows {
+  float scale = 0;  // value = scale * byte; 0: the training data are not 8-bit
+  std::size_t stride = 0;
+  std::vector<std::uint8_t> rows;
+};
+
+namespace {
+// The quantisation step of `m` when every value is step * b for an integer b
+// in [0, 255] (up to float rounding), for step 1 or 1/255; else 0.
+float ByteScale(const Matrix& m) {
+  for (const float step : {1.0f, 1.0f / 255.0f}) {
+    const float inv = step == 1.0f ? 1.0f : 255.0f;
+    bool ok = true;
+    const float* p = m.data();
+    for (Eigen::Index i = 0; ok && i < m.size(); ++i) {
+      const float b = p[i] * inv;
+      const float r = std::nearbyint(b);
+      ok = r >= 0 && r <= 255 && std::fabs(b - r) <= 1e-3f;
+    }
+    if (ok) return step;
+  }
+  return 0;
+}
+
+void PackBytes(const Matrix& m, Eigen::Index r0, Eigen::Index rn, float scale, std::size_t stride, std::uint8_t* out) {
+  const float inv = 1.0f / scale;
+  for (Eigen::Index i = 0; i < rn; ++i) {
+    std::uint8_t* dst = out + static_cast<std::size_t>(i) * stride;
+    std::fill(dst, dst + stride, std::uint8_t{0});
+    for (Eigen::Index d = 0; d < m.cols(); ++d) dst[d] = static_cast<std::uint8_t>(std::nearbyint(m(r0 + i, d) * inv));
+  }
+}
+}  // namespace
 
 KnnClassifier::KnnClassifier(const KnnOptions& opts) : opts_(opts) { opts_.Validate(); }
 KnnClassifier::~KnnClassifier() = default;
@@ -88,6 +130,7 @@ void KnnClassifier::Fit(Matrix train, std::vector<int> labels, int num_classes) 
   num_classes_ = num_classes;
   train_norms_ = train_.rowwise().squaredNorm();
   flann_.reset();
+  bytes_.reset();
 }
 
 std::size_t KnnClassifier::train_size() const { return static_cast<std::size_t>(train_.rows()); }
@@ -148,42 +191,83 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
   if (nq == 0) return nn;
 
   if (opts_.algorithm != SearchAlgorithm::kBruteForce) {
+    if (opts_.flann_pca_dims > 0 && metric != Metric::kL2) {
+      throw Error("--flann-pca works with the L2 metric only (a projection preserves Euclidean distances), got " +
+                  ToString(metric));
+    }
+    if (opts_.flann_pca_dims > train_.cols()) {
+      throw Error("--flann-pca " + std::to_string(opts_.flann_pca_dims) + " exceeds the " + std::to_string(train_.cols()) +
+                  " dimensions of the data");
+    }
     if (!flann_ || flann_->metric != metric) {
-      flann_ = std::make_unique<Flann>();
-      flann_->metric = metric;
+      flann_.reset();
+      auto fresh = std::make_unique<Flann>();  // committed once built: a failed build leaves no half-built index
+      fresh->metric = metric;
       flann::Matrix<float> data(const_cast<float*>(train_.data()), train_.rows(), train_.cols());
       flann::IndexParams params =
           opts_.flann_target_precision > 0
               ? flann::IndexParams(flann::AutotunedIndexParams(static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
           : opts_.algorithm == SearchAlgorithm::kKdTree
               ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
-              : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations));
+              : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations,
+                                                                        flann::FLANN_CENTERS_KMEANSPP));
       flann::seed_random(static_cast<unsigned>(opts_.seed));
-      if (metric == Metric::kL2) {
-        flann_->l2 = std::make_unique<flann::Index<flann::L2<float>>>(data, params);
-        flann_->l2->buildIndex();
-      } else if (metric == Metric::kL1) {
-        flann_->l1 = std::make_unique<flann::Index<flann::L1<float>>>(data, params);
-        flann_->l1->buildIndex();
-      } else {
-        flann_->chi2 = std::make_unique<flann::Index<flann::ChiSquareDistance<float>>>(data, params);
-        flann_->chi2->buildIndex();
+      if (opts_.flann_pca_dims > 0) {
+        // The principal axes from a seeded sample of up to 20,000 rows.
+        std::vector<Eigen::Index> rows(static_cast<std::size_t>(train_.rows()));
+        for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<Eigen::Index>(i);
+        Rng rng(opts_.seed);
+        rng.Shuffle(rows);
+        rows.resize(std::min<std::size_t>(rows.size(), 20000));
+        std::sort(rows.begin(), rows.end());
+        Matrix sample(static_cast<Eigen::Index>(rows.size()), train_.cols());
+        for (std::size_t i = 0; i < rows.size(); ++i) sample.row(static_cast<Eigen::Index>(i)) = train_.row(rows[i]);
+        fresh->pca = features::Pca::Fit(sample, opts_.flann_pca_dims);
+        fresh->projected = fresh->pca.Project(train_);
+        data = flann::Matrix<float>(fresh->projected.data(), fresh->projected.rows(), fresh->projected.cols());
       }
+      if (metric == Metric::kL2) {
+        fresh->l2 = std::make_unique<flann::Index<flann::L2<float>>>(data, params);
+        fresh->l2->buildIndex();
+      } else if (metric == Metric::kL1) {
+        fresh->l1 = std::make_unique<flann::Index<flann::L1<float>>>(data, params);
+        fresh->l1->buildIndex();
+      } else {
+        fresh->chi2 = std::make_unique<flann::Index<flann::ChiSquareDistance<float>>>(data, params);
+        fresh->chi2->buildIndex();
+      }
+      flann_ = std::move(fresh);
     }
-    flann::Matrix<float> q(const_cast<float*>(queries.data()), queries.rows(), queries.cols());
-    flann::Matrix<int> idx(nn.indices.data(), nq, k);
-    flann::Matrix<float> dist(nn.distances.data(), nq, k);
-    flann::SearchParams sp(opts_.flann_target_precision > 0 ? flann::FLANN_CHECKS_AUTOTUNED : opts_.flann_checks);
-    sp.cores = ResolveThreads(opts_.threads);
-    if (flann_->l2) flann_->l2->knnSearch(q, idx, dist, k, sp);
-    else if (flann_->l1) flann_->l1->knnSearch(q, idx, dist, k, sp);
-    else flann_->chi2->knnSearch(q, idx, dist, k, sp);
+    if (flann_->projected.size() > 0) {
+      SearchProjected(queries, k, &nn);
+      return nn;
+    }
+    FlannSearch(queries.data(), nq, queries.cols(), k, nn.indices.data(), nn.distances.data());
     return nn;
   }
 
   const Eigen::Index nt = train_.rows(), dim = train_.cols();
   const Eigen::Index qb = opts_.query_block, tb = opts_.train_block;
   const std::size_t nblocks = static_cast<std::size_t>((nq + qb - 1) / qb);
+  if (metric == Metric::kL1) {
+    if (!bytes_) {
+      bytes_ = std::make_unique<ByteRows>();
+      bytes_->scale = ByteScale(train_);
+      if (bytes_->scale > 0) {
+        const std::size_t a = kernels::kByteRowAlign;
+        bytes_->stride = (static_cast<std::size_t>(dim) + a - 1) / a * a;
+        bytes_->rows.resize(static_cast<std::size_t>(nt) * bytes_->stride);
+        ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
+          PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), bytes_->scale, bytes_->stride,
+                    bytes_->rows.data() + r0 * bytes_->stride);
+        });
+      }
+    }
+    if (bytes_->scale > 0 && ByteScale(queries) == bytes_->scale) {
+      SearchL1Bytes(queries, k, &nn);
+      return nn;
+    }
+  }
   ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
     Matrix dist;  // query block x train block, reused
     for (std::size_t blk = b0; blk < b1; ++blk) {
@@ -225,6 +309,93 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
     }
   });
   return nn;
+}
+
+// FLANN's own multi-core search needs OpenMP in the including code; the
+// queries are split into blocks over our threads instead (searching a built
+// index is read-only).
+void KnnClassifier::FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices,
+                                float* distances) const {
+  flann::SearchParams sp(opts_.flann_target_precision > 0 ? flann::FLANN_CHECKS_AUTOTUNED : opts_.flann_checks);
+  sp.cores = 1;
+  constexpr std::size_t kBlock = 128;
+  const std::size_t nblocks = (static_cast<std::size_t>(nq) + kBlock - 1) / kBlock;
+  ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      const std::size_t r0 = b * kBlock, rn = std::min(kBlock, static_cast<std::size_t>(nq) - r0);
+      const auto off = r0 * static_cast<std::size_t>(k);
+      flann::Matrix<float> q(const_cast<float*>(queries) + r0 * static_cast<std::size_t>(dim), rn, static_cast<std::size_t>(dim));
+      flann::Matrix<int> idx(indices + off, rn, static_cast<std::size_t>(k));
+      flann::Matrix<float> dist(distances + off, rn, static_cast<std::size_t>(k));
+      if (flann_->l2) flann_->l2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+      else if (flann_->l1) flann_->l1->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+      else flann_->chi2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+    }
+  });
+}
+
+// FLANN on the PCA-projected rows for flann_rerank candidates, then exact
+// L2 over those candidates in the full space.
+void KnnClassifier::SearchProjected(const Matrix& queries, int k, Neighbors* nn) const {
+  const Eigen::Index nq = queries.rows();
+  const int kc = static_cast<int>(std::min<Eigen::Index>(std::max(k, opts_.flann_rerank), train_.rows()));
+  Matrix qp = flann_->pca.Project(queries);
+  IndexMatrix cand(nq, kc);
+  Matrix cdist(nq, kc);
+  FlannSearch(qp.data(), nq, qp.cols(), kc, cand.data(), cdist.data());
+  ParallelForRange(static_cast<std::size_t>(nq), opts_.threads, 64, [&](std::size_t q0, std::size_t q1) {
+    for (std::size_t qi = q0; qi < q1; ++qi) {
+      const auto i = static_cast<Eigen::Index>(qi);
+      TopK top{k, nn->distances.row(i).data(), nn->indices.row(i).data()};
+      for (int j = 0; j < kc; ++j) {
+        const int c = cand(i, j);
+        if (c < 0) continue;
+        top.Push((queries.row(i) - train_.row(c)).squaredNorm(), c);
+      }
+      for (int j = top.size; j < k; ++j) {  // fewer candidates than k: mark the rest missing
+        nn->indices(i, j) = -1;
+        nn->distances(i, j) = std::numeric_limits<float>::infinity();
+      }
+    }
+  });
+}
+
+// L1 over the byte rows. Training blocks of 512 rows (about 400 kB for
+// 784-d pixels) stay in L2 while every query of the block passes over them.
+void KnnClassifier::SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) const {
+  const Eigen::Index nq = queries.rows(), nt = train_.rows();
+  const Eigen::Index qb = opts_.query_block, tb = std::min<Eigen::Index>(opts_.train_block, 512);
+  const std::size_t stride = bytes_->stride;
+  const float scale = bytes_->scale;
+  const std::size_t nblocks = static_cast<std::size_t>((nq + qb - 1) / qb);
+  ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
+    std::vector<std::uint8_t> qbytes;
+    std::vector<float> dist;
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      const Eigen::Index q0 = static_cast<Eigen::Index>(blk) * qb;
+      const Eigen::Index qn = std::min(qb, nq - q0);
+      qbytes.resize(static_cast<std::size_t>(qn) * stride);
+      PackBytes(queries, q0, qn, scale, stride, qbytes.data());
+      std::vector<TopK> tops;
+      for (Eigen::Index i = 0; i < qn; ++i) {
+        tops.push_back(TopK{k, nn->distances.row(q0 + i).data(), nn->indices.row(q0 + i).data()});
+      }
+      dist.resize(static_cast<std::size_t>(tb));
+      for (Eigen::Index t0 = 0; t0 < nt; t0 += tb) {
+        const Eigen::Index tn = std::min(tb, nt - t0);
+        const std::uint8_t* t = bytes_->rows.data() + static_cast<std::size_t>(t0) * stride;
+        for (Eigen::Index i = 0; i < qn; ++i) {
+          kernels::L1BlockU8(qbytes.data() + static_cast<std::size_t>(i) * stride, t, static_cast<std::size_t>(tn), stride, scale,
+                             dist.data());
+          TopK& top = tops[static_cast<std::size_t>(i)];
+          for (Eigen::Index j = 0; j < tn; ++j) {
+            const float d = dist[static_cast<std::size_t>(j)];
+            if (top.size < k || d <= top.d[k - 1]) top.Push(d, static_cast<int>(t0 + j));
+          }
+        }
+      }
+    }
+  });
 }
 
 VoteResult KnnClassifier::Vote(const Neighbors& nn, int k, bool distance_weighted) const {

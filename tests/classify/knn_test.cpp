@@ -123,3 +123,89 @@ TEST(Classify_KnnClassifier, OneSearchServesEveryK) {
   EXPECT_EQ(knn.searches_performed(), 1u);
   EXPECT_THROW(knn.Vote(nn, 11), Error);
 }
+
+TEST(Classify_KnnClassifier, EightBitDataTakeTheIntegerL1PathWithTheSameNeighbours) {
+  // Raw pixels (0..255) and pixels / 255; 787 dimensions leave a tail past the 64-byte rows.
+  const int nt = 530, nq = 33, dim = 787;
+  Matrix train(nt, dim), queries(nq, dim);
+  Rng r(9);
+  for (Eigen::Index i = 0; i < train.size(); ++i) train.data()[i] = static_cast<float>(r.Below(256));
+  for (Eigen::Index i = 0; i < queries.size(); ++i) queries.data()[i] = static_cast<float>(r.Below(256));
+  KnnOptions o;
+  o.query_block = 8;
+  o.train_block = 100;
+  KnnClassifier raw(o), scaled(o);
+  raw.Fit(train, Labels(nt, 4), 4);
+  scaled.Fit(train / 255.0f, Labels(nt, 4), 4);
+  const auto a = raw.Search(queries, 9, Metric::kL1);
+  const auto ref = NaiveSearch(train, queries, 9, Metric::kL1);  // integer sums: exact in double
+  EXPECT_EQ(a.indices, ref.indices);
+  EXPECT_EQ(a.distances, ref.distances);
+  const auto b = scaled.Search(queries / 255.0f, 9, Metric::kL1);
+  EXPECT_EQ(b.indices, ref.indices);
+  EXPECT_TRUE(b.distances.isApprox(ref.distances / 255.0f, 1e-6f));
+  // Queries that are not 8-bit fall back to the float kernel, still exact.
+  Matrix off = queries / 255.0f;
+  off(0, 0) += 0.3f / 255.0f;
+  const auto c = scaled.Search(off, 9, Metric::kL1);
+  const auto cref = NaiveSearch(Matrix(train / 255.0f), off, 9, Metric::kL1);
+  // Integer sums tie often; float rounding may order tied rows differently, so
+  // compare the distances, and each reported distance with its row's.
+  EXPECT_TRUE(c.distances.isApprox(cref.distances, 1e-5f));
+  for (int i = 0; i < nq; ++i) {
+    for (int j = 0; j < 9; ++j) {
+      EXPECT_NEAR(c.distances(i, j), (off.row(i) - train.row(c.indices(i, j)) / 255.0f).cwiseAbs().sum(), 1e-3f);
+    }
+  }
+}
+
+TEST(Classify_KnnClassifier, FlannOnPrincipalComponentsReranksExactly) {
+  // 200-d rows near a 12-d subspace, as pixels are: the index works on 12 components.
+  const Matrix latent = RandomMatrix(2200, 12, 11), mix = RandomMatrix(12, 200, 12), noise = RandomMatrix(2200, 200, 13);
+  const Matrix all = latent * mix + 0.05f * noise;
+  const Matrix train = all.topRows(2000), queries = all.bottomRows(200);
+  KnnOptions o;
+  o.algorithm = SearchAlgorithm::kKdTree;
+  o.flann_checks = 128;
+  o.flann_pca_dims = 12;
+  o.flann_rerank = 16;
+  o.seed = 3;
+  KnnClassifier approx(o), exact;
+  approx.Fit(train, Labels(2000, 4), 4);
+  exact.Fit(train, Labels(2000, 4), 4);
+  const auto a = approx.Search(queries, 5, Metric::kL2), e = exact.Search(queries, 5, Metric::kL2);
+  int hits = 0;
+  for (int i = 0; i < 200; ++i) {
+    hits += a.indices(i, 0) == e.indices(i, 0);
+    for (int j = 0; j < 5; ++j) {  // distances are exact, in the full space, nearest first
+      const float d = (queries.row(i) - train.row(a.indices(i, j))).squaredNorm();
+      EXPECT_NEAR(a.distances(i, j), d, 1e-4f * (1 + d));
+      if (j > 0) {
+        EXPECT_LE(a.distances(i, j - 1), a.distances(i, j));
+      }
+    }
+  }
+  EXPECT_GE(hits, 180);  // recall@1 >= 0.9
+  // Seeded: the k-means tree (k-means++ centres from FLANN's seeded rand) repeats
+  // exactly. (FLANN's kd-trees draw from std::random_device: not repeatable.)
+  o.algorithm = SearchAlgorithm::kKMeansTree;
+  KnnClassifier k1(o), k2(o);
+  k1.Fit(train, Labels(2000, 4), 4);
+  k2.Fit(train, Labels(2000, 4), 4);
+  const auto m1 = k1.Search(queries, 5, Metric::kL2);
+  EXPECT_EQ(m1.indices, k2.Search(queries, 5, Metric::kL2).indices);
+  int khits = 0;
+  for (int i = 0; i < 200; ++i) khits += m1.indices(i, 0) == e.indices(i, 0);
+  EXPECT_GE(khits, 180);
+  // A projection preserves L2 only.
+  try {
+    approx.Search(queries, 1, Metric::kL1);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("--flann-pca works with the L2 metric only"), std::string::npos) << err.what();
+  }
+  o.flann_pca_dims = 201;
+  KnnClassifier wide(o);
+  wide.Fit(train, Labels(2000, 4), 4);
+  EXPECT_THROW(wide.Search(queries, 1, Metric::kL2), Error);
+}

@@ -133,7 +133,9 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
               {"flann_trees", knn.flann_trees},
               {"flann_checks", knn.flann_checks},
               {"flann_branching", knn.flann_branching},
-              {"flann_target_precision", knn.flann_target_precision}};
+              {"flann_target_precision", knn.flann_target_precision},
+              {"flann_pca_dims", knn.flann_pca_dims},
+              {"flann_rerank", knn.flann_rerank}};
   j["seed"] = seed;
   j["threads"] = threads;
   return j;

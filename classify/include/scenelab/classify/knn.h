@@ -44,7 +44,17 @@ struct KnnOptions {
   // > 0: FLANN's autotuning picks the index (kd-trees or k-means tree, their
   // parameters, and checks) for this recall on a sample of the training set.
   double flann_target_precision = 0;
-  std::uint64_t seed = 0;         // FLANN tree construction is randomised
+  // > 0 (L2 only): FLANN indexes the training rows projected onto this many
+  // principal components, and each query's `flann_rerank` candidates from it
+  // are re-ranked by exact L2 in the full space. High-dimensional pixels
+  // then search in a space where trees work, and the reported distances stay exact.
+  int flann_pca_dims = 0;
+  int flann_rerank = 32;          // with flann_pca_dims: candidates re-ranked per query
+  // Seeds the k-means tree (k-means++ centres) and the PCA sample. Debian's
+  // FLANN 1.9 shuffles each randomised kd-tree with std::random_device, so
+  // kd-tree results vary slightly from run to run whatever the seed; the
+  // exact search and the k-means tree repeat exactly.
+  std::uint64_t seed = 0;
   void Validate() const;
 };
 
@@ -88,7 +98,11 @@ class KnnClassifier {
   std::size_t searches_performed() const { return searches_; }
 
  private:
+  void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices, float* distances) const;
+  void SearchProjected(const Matrix& queries, int k, Neighbors* nn) const;
+  void SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) const;
   struct Flann;
+  struct ByteRows;  // 8-bit copy of train_ for L1, built at the first L1 search
   KnnOptions opts_;
   Matrix train_;
   Eigen::VectorXf train_norms_;
@@ -96,6 +110,7 @@ class KnnClassifier {
   int num_classes_ = 0;
   mutable std::size_t searches_ = 0;
   mutable std::unique_ptr<Flann> flann_;
+  mutable std::unique_ptr<ByteRows> bytes_;
 };
 
 // Plain reference implementation (one query at a time, full sort); used by

@@ -59,9 +59,12 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
       else if (k == "crop_padding") t.crop_padding = v.get<int>();
       else if (k == "val") t.val_fraction = v.get<double>();
       else if (k == "early_stopping") t.early_stopping = v.get<int>();
+      else if (k == "loader") t.loader = v.get<std::string>();
+      else if (k == "loader_memory_gb") t.loader_memory_gb = v.get<double>();
+      else if (k == "prefetch") t.prefetch = v.get<int>();
       else throw Error(w + ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
                        "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
-                       "val, early_stopping)");
+                       "val, early_stopping, loader, loader_memory_gb, prefetch)");
     } catch (const nlohmann::json::exception&) {
       throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }

@@ -150,7 +150,8 @@ std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const Inpu
   return std::make_unique<Streaming>(ds, shape, opt);
 }
 
-void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, std::vector<float>* std) {
+void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, std::vector<float>* std,
+                  Progress* progress) {
   torch::NoGradGuard g;
   const std::int64_t n = loader.size();
   std::vector<std::int64_t> sum(static_cast<std::size_t>(channels), 0), sq(static_cast<std::size_t>(channels), 0);
@@ -174,6 +175,7 @@ void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, s
       }
     }
     per_channel += x.size(0) * plane;
+    if (progress) progress->Add(static_cast<std::size_t>(x.size(0)));
   }
   mean->clear();
   std->clear();

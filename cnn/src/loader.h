@@ -13,6 +13,7 @@
 
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/dataset.h"
+#include "scenelab/data/log.h"
 #include "tensor_data.h"
 
 namespace scenelab::cnn {
@@ -44,6 +45,8 @@ IndexBatches SequentialBatches(std::int64_t lo, std::int64_t hi, std::int64_t ba
 
 // Per-channel mean and (unbiased) std of the images in [0, 1], from exact
 // integer sums over one pass, so both sources give the same statistics.
-void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, std::vector<float>* std);
+// Streamed sets are decoded for it: `progress` (may be null) counts images.
+void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, std::vector<float>* std,
+                  Progress* progress = nullptr);
 
 }  // namespace scenelab::cnn

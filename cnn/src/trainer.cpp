@@ -290,7 +290,14 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     p.Finish();
   }
   std::vector<float> mean, stdv;
-  if (cfg.standardize) ChannelStats(*tr, cfg.input.channels, &mean, &stdv);
+  if (cfg.standardize && streaming) {
+    // Streamed, this is a full decoding pass over the training split: show it.
+    Progress p("channel statistics", train.size(), log, writer);
+    ChannelStats(*tr, cfg.input.channels, &mean, &stdv, &p);
+    p.Finish();
+  } else if (cfg.standardize) {
+    ChannelStats(*tr, cfg.input.channels, &mean, &stdv);
+  }
   info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", tr->size(), va->size(), te->size(),
                    cfg.input.ToString(),
                    streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead", ResolveThreads(cfg.loader_threads), cfg.prefetch)

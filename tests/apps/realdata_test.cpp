@@ -212,3 +212,20 @@ TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInFiveEpochs) {
   EXPECT_EQ(r["epochs_run"], 5);
   EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.91);
 }
+
+TEST(RealData_Scene15, StreamedCnnLearnsFromTheJpegs) {
+  REQUIRE_SCENE15();
+  // Folder data decoded on the fly by the bounded-queue loader, every epoch.
+  fixtures::TempDir out;
+  const std::string log = (out / "train.log").string();
+  const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", fixtures::Scene15Dir(),
+                             "--input", "1x64x64", "--epochs", "6", "--batch", "32", "--lr", "0.05", "--schedule", "onecycle",
+                             "--val", "0", "--loader", "stream", "--prefetch", "4", "--out", out.path().string()},
+                            log));
+  ASSERT_EQ(rc, 0) << ReadFileText(log);
+  const auto r = ReadJson(out / "results.json");
+  EXPECT_EQ(r["test_size"], 2985);
+  EXPECT_EQ(r["epochs_run"], 6);
+  EXPECT_NE(ReadFileText(out / "log.txt").find("streamed by"), std::string::npos);
+  EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.30);  // chance is 1/15
+}

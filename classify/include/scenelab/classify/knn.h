@@ -9,8 +9,11 @@
 // Exact search is brute force, blocked over queries and training rows so
 // that memory stays bounded (query_block x train_block distances at a
 // time), multi-threaded over query blocks. L2 goes through a GEMM with
-// precomputed norms; L1 and chi2 through vectorised kernels. Approximate
-// search uses FLANN's randomised kd-trees or hierarchical k-means tree.
+// precomputed norms; L1 and chi2 through vectorised kernels, and L1 on 8-bit
+// data (raw pixels, 0..255 or 0..255/255) through exact integer sums of
+// absolute differences. Approximate search uses FLANN's randomised kd-trees
+// or hierarchical k-means tree, optionally on principal components with the
+// candidates re-ranked exactly (flann_pca_dims).
 #include <memory>
 #include <string>
 #include <vector>

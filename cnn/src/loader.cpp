@@ -14,6 +14,11 @@
 
 namespace scenelab::cnn {
 
+void StreamOptions::Validate() const {
+  if (workers < 1) throw Error("loader: decoding threads must be >= 1, got " + std::to_string(workers));
+  if (prefetch < 1) throw Error("loader: prefetch must be >= 1 batch, got " + std::to_string(prefetch));
+}
+
 IndexBatches SequentialBatches(std::int64_t lo, std::int64_t hi, std::int64_t batch) {
   IndexBatches out;
   for (std::int64_t b = lo; b < hi; b += batch) {
@@ -53,8 +58,7 @@ class Streaming final : public BatchLoader {
  public:
   Streaming(const data::Dataset& ds, const InputShape& shape, const StreamOptions& opt)
       : ds_(ds), shape_(shape), opt_(opt), labels_(LabelTensor(ds)) {
-    if (opt.workers < 1) throw Error("loader: workers must be >= 1, got " + std::to_string(opt.workers));
-    if (opt.prefetch < 1) throw Error("loader: prefetch must be >= 1, got " + std::to_string(opt.prefetch));
+    opt.Validate();
   }
   ~Streaming() override { Stop(); }
   std::int64_t size() const override { return static_cast<std::int64_t>(ds_.size()); }

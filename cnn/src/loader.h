@@ -37,6 +37,7 @@ std::unique_ptr<BatchLoader> MemoryLoader(TensorSet set);
 struct StreamOptions {
   int workers = 2;   // decoding threads
   int prefetch = 8;  // batches decoded ahead of the consumer, at most
+  void Validate() const;
 };
 std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const InputShape& shape, const StreamOptions& opt);
 

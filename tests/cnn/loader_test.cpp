@@ -82,6 +82,13 @@ TEST(Cnn_Loader, StreamedBatchesEqualDecodedOnes) {
   EXPECT_EQ(s1, s2);
   EXPECT_GT(m1[0], 0.05f);
   EXPECT_GT(s1[0], 0.01f);
+  so.workers = 0;
+  try {
+    cnn::StreamingLoader(ds, shape, so);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("decoding threads must be >= 1, got 0"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Cnn_Loader, StreamedTrainingEqualsInMemoryTraining) {

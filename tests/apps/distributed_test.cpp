@@ -1,6 +1,8 @@
 // Data-parallel training over c10d/Gloo on loopback: two processes against
 // one, a worker killed mid-run, and the batch sharding.
 #include <gtest/gtest.h>
+
+#include "expect_error.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,16 +23,6 @@ namespace fs = std::filesystem;
 using namespace scenelab;
 
 namespace {
-template <typename Fn>
-std::string ErrorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const scenelab::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 std::vector<std::string> TrainArgs(const fs::path& data, const std::string& flag, const fs::path& out, int epochs) {
   // LeNet-5 has no BatchNorm and no dropout, and with no augmentation one
   // process and two compute the same gradients, up to float summation order.

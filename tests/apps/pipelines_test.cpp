@@ -1,6 +1,8 @@
 // The pipelines behind the CLI, on generated folder datasets.
 #include <gtest/gtest.h>
 
+#include "expect_error.h"
+
 #include <filesystem>
 
 #include "fixtures.h"
@@ -17,16 +19,6 @@ using namespace scenelab::pipelines;
 using scenelab::fixtures::TempDir;
 
 namespace {
-template <typename Fn>
-std::string ErrorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const scenelab::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 ClassicConfig BaseConfig(const fs::path& data, const std::string& features) {
   ClassicConfig c;
   c.data.path = data.string();

@@ -1,6 +1,8 @@
 // Linear SVMs (VLFeat vl_svm, one-vs-rest) on generated data.
 #include <gtest/gtest.h>
 
+#include "expect_error.h"
+
 #include <cmath>
 
 #include "scenelab/classify/svm.h"
@@ -11,16 +13,6 @@ using namespace scenelab;
 using namespace scenelab::classify;
 
 namespace {
-template <typename Fn>
-std::string ErrorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const scenelab::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 // `classes` blobs around well-separated centres in `dim` dimensions, with a
 // margin: every point lies within 0.5 of its centre, centres are >= 4 apart.
 void Blobs(int per_class, int classes, int dim, std::uint64_t seed, Matrix* x, std::vector<int>* y) {

@@ -4,6 +4,7 @@
 #include <fstream>
 
 
+#include "expect_error.h"
 #include "fixtures.h"
 #include "loader.h"
 #include "scenelab/cnn/trainer.h"
@@ -83,12 +84,7 @@ TEST(Cnn_Loader, StreamedBatchesEqualDecodedOnes) {
   EXPECT_GT(m1[0], 0.05f);
   EXPECT_GT(s1[0], 0.01f);
   so.workers = 0;
-  try {
-    cnn::StreamingLoader(ds, shape, so);
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("decoding threads must be >= 1, got 0"), std::string::npos) << e.what();
-  }
+  EXPECT_MESSAGE(cnn::StreamingLoader(ds, shape, so), "decoding threads must be >= 1, got 0");
 }
 
 TEST(Cnn_Loader, StreamedTrainingEqualsInMemoryTraining) {
@@ -143,17 +139,7 @@ TEST(Cnn_Loader, CorruptImageIsNamedAndNothingHangs) {
   }
   auto cfg = FolderConfig("stream");
   cfg.prefetch = 0;
-  try {
-    cfg.Validate();
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--prefetch must be >= 1 batch, got 0"), std::string::npos) << e.what();
-  }
+  EXPECT_MESSAGE(cfg.Validate(), "--prefetch must be >= 1 batch, got 0");
   cfg = FolderConfig("disk");
-  try {
-    cfg.Validate();
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--loader: unknown loader 'disk'"), std::string::npos) << e.what();
-  }
+  EXPECT_MESSAGE(cfg.Validate(), "--loader: unknown loader 'disk'");
 }

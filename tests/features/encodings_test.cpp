@@ -2,6 +2,8 @@
 // vectors and VLAD on generated data.
 #include <gtest/gtest.h>
 
+#include "expect_error.h"
+
 #include <cmath>
 
 #include <opencv2/core.hpp>
@@ -18,16 +20,6 @@ using namespace scenelab;
 using namespace scenelab::features;
 
 namespace {
-template <typename Fn>
-std::string ErrorOf(Fn&& fn) {
-  try {
-    fn();
-  } catch (const scenelab::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-#define EXPECT_MESSAGE(call, text) EXPECT_NE(ErrorOf([&] { call; }).find(text), std::string::npos) << ErrorOf([&] { call; })
 Matrix RandomHistograms(int rows, int cols, std::uint64_t seed) {
   Matrix m(rows, cols);
   Rng r(seed);

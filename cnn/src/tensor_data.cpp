@@ -57,15 +57,7 @@ TensorSet ToTensors(const data::Dataset& ds, const InputShape& s, int threads, P
 }
 
 at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& idx) {
-  const auto index = torch::from_blob(const_cast<std::int64_t*>(idx.data()), {static_cast<std::int64_t>(idx.size())},
-                                      torch::kInt64)
-                         .clone();
-  return set.images.index_select(0, index);
-}
-
-at::Tensor MakeBatch(const TensorSet& set, const std::vector<std::int64_t>& idx, const Augment& aug,
-                     std::uint64_t seed, const std::vector<float>& mean, const std::vector<float>& std) {
-  return AugmentBatch(GatherImages(set, idx), aug, seed, mean, std);
+  return set.images.index_select(0, torch::tensor(idx, torch::kInt64));
 }
 
 at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,

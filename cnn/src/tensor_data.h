@@ -34,17 +34,12 @@ struct Augment {
   double degrees = 10;
 };
 
-// The uint8 images of samples `idx`.
+// The uint8 images of samples `idx` (none: an empty batch).
 at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& idx);
 
 // Augments a uint8 batch (seeded by `seed`), scales to [0,1] and standardises
 // by mean/std (per channel; empty = none).
 at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,
                         const std::vector<float>& std);
-
-// Gathers samples `idx`, augments (seeded by `seed`), scales to [0,1] and
-// standardises by mean/std (per channel; empty = none).
-at::Tensor MakeBatch(const TensorSet& set, const std::vector<std::int64_t>& idx, const Augment& aug,
-                     std::uint64_t seed, const std::vector<float>& mean, const std::vector<float>& std);
 
 }  // namespace scenelab::cnn

@@ -373,19 +373,16 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
       const auto [lo, hi] = pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
       mine[static_cast<std::size_t>(s)].assign(order.begin() + b0 + lo, order.begin() + b0 + hi);
     }
-    IndexBatches nonempty;
-    for (const auto& b : mine) {
-      if (!b.empty()) nonempty.push_back(b);
-    }
-    tr->Start(std::move(nonempty));
+    tr->Start(mine);
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
       const auto& idx = mine[static_cast<std::size_t>(s)];
+      const at::Tensor images = tr->Next();  // empty when this rank has no share of a tiny last batch
       lr = ScheduledLr(cfg, epoch, s, steps, reductions);
       SetLr(*opt, lr);
       opt->zero_grad();
       if (!idx.empty()) {
-        at::Tensor x = AugmentBatch(tr->Next(), aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
+        at::Tensor x = AugmentBatch(images, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
         if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         const at::Tensor y = tr->labels().index_select(0, torch::tensor(idx, torch::kInt64));
         const at::Tensor logits = model->forward(x);

@@ -204,5 +204,11 @@ TEST(Classify_KnnClassifier, FlannOnPrincipalComponentsReranksExactly) {
   o.flann_pca_dims = 201;
   KnnClassifier wide(o);
   wide.Fit(train, Labels(2000, 4), 4);
-  EXPECT_THROW(wide.Search(queries, 1, Metric::kL2), Error);
+  EXPECT_MESSAGE(wide.Search(queries, 1, Metric::kL2), "--flann-pca 201 exceeds the 200 dimensions of the data");
+  KnnOptions bad;
+  bad.flann_pca_dims = -1;
+  EXPECT_MESSAGE(bad.Validate(), "flann_pca_dims (--flann-pca) must be >= 0, got -1");
+  bad.flann_pca_dims = 8;
+  bad.flann_rerank = 0;
+  EXPECT_MESSAGE(bad.Validate(), "flann_rerank (--flann-rerank) must be >= 1, got 0");
 }

@@ -85,6 +85,11 @@ TEST(Cnn_Loader, StreamedBatchesEqualDecodedOnes) {
   EXPECT_GT(s1[0], 0.01f);
   so.workers = 0;
   EXPECT_MESSAGE(cnn::StreamingLoader(ds, shape, so), "decoding threads must be >= 1, got 0");
+  so.workers = 2;
+  so.prefetch = 0;
+  EXPECT_MESSAGE(cnn::StreamingLoader(ds, shape, so), "prefetch must be >= 1 batch, got 0");
+  EXPECT_MESSAGE(cnn::LoaderImagesPerSecond(cnn::TrainConfig{}, data::Dataset(kClasses, {}), 10),
+                 "loader benchmark: the dataset is empty");
 }
 
 TEST(Cnn_Loader, StreamedTrainingEqualsInMemoryTraining) {
@@ -142,4 +147,10 @@ TEST(Cnn_Loader, CorruptImageIsNamedAndNothingHangs) {
   EXPECT_MESSAGE(cfg.Validate(), "--prefetch must be >= 1 batch, got 0");
   cfg = FolderConfig("disk");
   EXPECT_MESSAGE(cfg.Validate(), "--loader: unknown loader 'disk'");
+  cfg = FolderConfig("auto");
+  cfg.loader_memory_gb = 0;
+  EXPECT_MESSAGE(cfg.Validate(), "--loader-memory-gb must be > 0, got 0");
+  cfg = FolderConfig("stream");
+  cfg.loader_threads = -1;
+  EXPECT_MESSAGE(cfg.Validate(), "--loader-threads must be >= 0, got -1");
 }

@@ -65,6 +65,7 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
                   "linear SVM) | fisher (Fisher vectors + linear SVM)");
   cmd->add_option("--data", c.data.path, "Dataset root")->required();
   cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
+  cmd->add_option("--class-names", c.data.open.class_names_file, "IDX: a file with one class name per line, in label order");
   cmd->add_option("--split", c.data.open.test_fraction, "Test fraction for single-tree folders")->capture_default_str();
   cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
   cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
@@ -101,6 +102,8 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--metric", f->metrics, "Distances, comma-separated: l1,l2,chi2")->capture_default_str();
   cmd->add_option("--k", f->ks, "k values: 1-10, 1,3,5, ...")->capture_default_str();
   cmd->add_flag("--weighted", c.distance_weighted, "Distance-weighted kNN vote");
+  cmd->add_option("--cv-folds", c.cv_folds, "Stratified cross-validation folds on the training split that choose the reported k and metric")
+      ->capture_default_str();
   cmd->add_option("--index", f->index, "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)")->capture_default_str();
   cmd->add_option("--flann-checks", c.knn.flann_checks, "FLANN leaves checked per query")->capture_default_str();
   cmd->add_option("--flann-trees", c.knn.flann_trees, "FLANN randomised kd-trees")->capture_default_str();
@@ -205,21 +208,32 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       std::cout << fmt::format("{} on {} ({} train / {} test images)\n", r["pipeline"].get<std::string>(),
                                f->cfg.data.path, r["train_size"].get<std::size_t>(), r["test_size"].get<std::size_t>());
       const auto& b = r["best"];
+      const auto& sel = r["selected"];
+      auto ci = [](const nlohmann::json& v) {
+        return fmt::format("[{:.4f}, {:.4f}]", v[0].get<double>(), v[1].get<double>());
+      };
       if (f->cfg.classifier == "svm") {
-        std::cout << fmt::format("linear SVM, C = {}: accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
-                                 b["c"].get<double>(), b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(),
-                                 f->out);
+        std::cout << fmt::format("linear SVM, C = {} ({}): accuracy {:.4f} {} (95% Wilson)   total {:.2f} s\nresults: {}/results.json\n",
+                                 sel["c"].get<double>(), sel["how"].get<std::string>(), sel["accuracy"].get<double>(),
+                                 ci(sel["accuracy_ci95"]), r["timings_s"]["total_s"].get<double>(), f->out);
         return 0;
       }
       std::cout << fmt::format("{:>4}", "k");
-      for (const auto& [m, _] : r["accuracy"].items()) std::cout << fmt::format(" {:>8}", m);
+      for (const auto& [m, _] : r["accuracy"].items()) std::cout << fmt::format(" {:>9} {:>9}", m + " cv", m + " test");
       std::cout << "\n";
       for (int k : f->cfg.ks) {
         std::cout << fmt::format("{:>4}", k);
-        for (const auto& [m, byk] : r["accuracy"].items()) std::cout << fmt::format(" {:>8.4f}", byk[std::to_string(k)].get<double>());
+        for (const auto& [m, byk] : r["accuracy"].items()) {
+          std::cout << fmt::format(" {:>9.4f} {:>9.4f}", r["cv_accuracy"][m][std::to_string(k)].get<double>(),
+                                   byk[std::to_string(k)].get<double>());
+        }
         std::cout << "\n";
       }
-      std::cout << fmt::format("best: {} k={} accuracy {:.4f}   total {:.2f} s\nresults: {}/results.json\n",
+      std::cout << fmt::format("selected ({}): {} k={}, cv {:.4f} +- {:.4f}\n  test accuracy {:.4f} {} (95% Wilson)\n",
+                               sel["how"].get<std::string>(), sel["metric"].get<std::string>(), sel["k"].get<int>(),
+                               sel["cv_accuracy"].get<double>(), sel["cv_std"].get<double>(), sel["accuracy"].get<double>(),
+                               ci(sel["accuracy_ci95"]));
+      std::cout << fmt::format("oracle (chosen on test, optimistic): {} k={} accuracy {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
                                b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
                                r["timings_s"]["total_s"].get<double>(), f->out);
       return 0;
@@ -253,16 +267,16 @@ void AddSweepCommand(CLI::App& app, Runner* run) {
       std::filesystem::create_directories(f->out);
       Logger log(std::filesystem::path(f->out) / "log.txt");
       const auto r = pipelines::RunSweep(f->cfg, grid, f->out, &log);
-      double best = -1;
-      nlohmann::json best_row;
-      for (const auto& p : r.json["points"]) {
-        if (p["accuracy"].get<double>() > best) {
-          best = p["accuracy"].get<double>();
-          best_row = p;
-        }
+      const auto dump = [](const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+      const auto& best_row = r.json["best"];
+      std::cout << fmt::format("{} points ({} feature points reused)\n", r.json["points"].size(), r.points_reused);
+      if (r.json.contains("selected")) {
+        const auto& s = r.json["selected"];
+        std::cout << fmt::format("selected by cross-validation on train: test accuracy {:.4f} (cv {:.4f}) at {}\n",
+                                 s["accuracy"].get<double>(), s["cv_accuracy"].get<double>(), dump(s));
       }
-      std::cout << fmt::format("{} points ({} feature points reused); best accuracy {:.4f} at {}\nsweep: {}/sweep.csv\n",
-                               r.json["points"].size(), r.points_reused, best, best_row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), f->out);
+      std::cout << fmt::format("oracle (chosen on test, optimistic): accuracy {:.4f} at {}\nsweep: {}/sweep.csv\n",
+                               best_row["accuracy"].get<double>(), dump(best_row), f->out);
       return 0;
     };
   });

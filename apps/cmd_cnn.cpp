@@ -54,6 +54,7 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   cmd->add_option("--model", c.train.model, "Model name (scenelab cnn summary --list)")->capture_default_str();
   cmd->add_option("--data", c.data.path, "Dataset root")->required();
   cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
+  cmd->add_option("--class-names", c.data.open.class_names_file, "IDX: a file with one class name per line, in label order");
   cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
   cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
   cmd->add_option("--input", o->input, "Input CxHxW (default: channels from the data, size from the data or model)");

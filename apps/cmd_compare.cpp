@@ -44,15 +44,27 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
       Logger log(std::filesystem::path(out) / "log.txt");
       log.Info("scenelab compare: " + cfg.name + " -> " + out);
       const auto r = pipelines::RunCompare(cfg, out, &log);
-      std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>9} {:>10}\n", "pipeline", "type", "accuracy", "best", "time (s)",
-                               "params");
+      std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>12} {:>16} {:>9} {:>10}\n", "pipeline", "type", "accuracy",
+                               "95% interval", "selected", "oracle (on test)", "time (s)", "params");
+      auto setting = [](const nlohmann::json& b) {
+        if (b.contains("k") && !b["k"].is_null()) return fmt::format("{} k={}", b["metric"].get<std::string>(), b["k"].get<int>());
+        if (b.contains("c") && !b["c"].is_null()) return fmt::format("C={}", b["c"].get<double>());
+        if (b.contains("epoch") && !b["epoch"].is_null()) return fmt::format("epoch {}", b["epoch"].get<int>());
+        return std::string("-");
+      };
       for (const auto& p : r.summary["pipelines"]) {
-        const auto& b = p["best"];
-        const std::string best = b["k"].is_null() ? std::string("-") : fmt::format("{} k={}", b["metric"].get<std::string>(), b["k"].get<int>());
-        std::cout << fmt::format("{:<20} {:<6} {:>9.4f} {:>18} {:>9.1f} {:>10}{}\n", p["name"].get<std::string>(),
-                                 p["type"].get<std::string>(), p["accuracy"].get<double>(), best, p["seconds"].get<double>(),
+        const auto& ci = p["accuracy_ci95"];
+        const std::string interval = ci.is_array() ? fmt::format("[{:.4f}, {:.4f}]", ci[0].get<double>(), ci[1].get<double>()) : "-";
+        std::cout << fmt::format("{:<20} {:<6} {:>9.4f} {:>18} {:>12} {:>16} {:>9.1f} {:>10}{}\n", p["name"].get<std::string>(),
+                                 p["type"].get<std::string>(), p["accuracy"].get<double>(), interval, setting(p["selected"]),
+                                 fmt::format("{:.4f}", p["oracle"]["accuracy"].get<double>()), p["seconds"].get<double>(),
                                  p["model_params"].is_null() ? std::string("-") : std::to_string(p["model_params"].get<long long>()),
                                  p["reused"].get<bool>() ? "  (reused)" : "");
+      }
+      std::cout << "accuracy: chosen without the test labels, 95% Wilson interval; oracle: best point on the test labels (optimistic)\n";
+      if (r.summary.contains("significance")) {
+        std::cout << "\nMcNemar, Holm-corrected, alpha 0.05:\n";
+        for (const auto& pr : r.summary["significance"]["pairs"]) std::cout << "  " << pr["statement"].get<std::string>() << "\n";
       }
       std::cout << "\nreport: " << r.report_path << "\n";
       return 0;

@@ -13,7 +13,7 @@ PACKAGES=(
   libtorch-dev libgloo-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libcairo2-dev
-  clang libclang-rt-14-dev chromium
+  clang libclang-rt-14-dev chromium cmark-gfm
   dataset-fashion-mnist
 )
 

@@ -11,6 +11,7 @@ extern "C" {
 }
 
 #include "scenelab/data/error.h"
+#include "scenelab/data/folds.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
 
@@ -101,17 +102,7 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
   cv_accuracy_.clear();
   double c = opts_.c;
   if (!opts_.c_grid.empty()) {
-    // Stratified folds: each class's samples, in a seeded order, dealt round robin.
-    std::vector<int> fold(labels.size(), 0);
-    Rng rng(MixSeed(opts_.seed, 0xf01d));
-    for (int cls = 0; cls < num_classes; ++cls) {
-      std::vector<std::size_t> idx;
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (labels[i] == cls) idx.push_back(i);
-      }
-      rng.Shuffle(idx);
-      for (std::size_t j = 0; j < idx.size(); ++j) fold[idx[j]] = static_cast<int>(j % static_cast<std::size_t>(opts_.cv_folds));
-    }
+    const std::vector<int> fold = StratifiedFolds(labels, num_classes, opts_.cv_folds, MixSeed(opts_.seed, 0xf01d));
     double best = -1;
     for (double cand : opts_.c_grid) {
       std::size_t correct = 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "scenelab/cnn/trainer.h"
+#include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
 
 namespace scenelab::cnn {
@@ -34,6 +35,12 @@ void ModelOptions::Validate() const {
 }
 
 void TrainConfig::Validate() const {
+  const auto names = ModelNames();
+  if (std::find(names.begin(), names.end(), model) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw Error("--model: unknown model '" + model + "' (known: " + known + ")");
+  }
   if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
   if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw") {
@@ -133,8 +140,9 @@ std::string MetricsCsv(const std::vector<EpochMetrics>& history) {
   std::ostringstream out;
   out << "epoch,train_loss,train_acc,val_loss,val_acc,lr,images_per_s,seconds\n";
   for (const auto& m : history) {
-    out << fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.8g},{:.1f},{:.3f}\n", m.epoch, m.train_loss, m.train_acc,
-                       m.val_loss, m.val_acc, m.lr, m.images_per_s, m.seconds);
+    out << fmt::format("{},{:.6f},{:.6f},{},{},{:.8g},{:.1f},{:.3f}\n", m.epoch, m.train_loss, m.train_acc,
+                       m.has_val ? fmt::format("{:.6f}", m.val_loss) : std::string(),
+                       m.has_val ? fmt::format("{:.6f}", m.val_acc) : std::string(), m.lr, m.images_per_s, m.seconds);
   }
   return out.str();
 }
@@ -150,11 +158,30 @@ std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::st
     ++row;
     if (line.empty()) continue;
     EpochMetrics m;
-    char c;
+    std::vector<std::string> cells;
+    std::string cell;
     std::istringstream f(line);
-    f >> m.epoch >> c >> m.train_loss >> c >> m.train_acc >> c >> m.val_loss >> c >> m.val_acc >> c >> m.lr >> c >>
-        m.images_per_s >> c >> m.seconds;
-    if (!f) throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers: '" + line + "'");
+    while (std::getline(f, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    auto num = [&](std::size_t i, double* v) {
+      try {
+        std::size_t used = 0;
+        *v = std::stod(cells[i], &used);
+        return used == cells[i].size();
+      } catch (const std::exception&) {
+        return false;
+      }
+    };
+    double epoch = 0;
+    bool ok = cells.size() == 8 && num(0, &epoch) && num(1, &m.train_loss) && num(2, &m.train_acc) && num(5, &m.lr) &&
+              num(6, &m.images_per_s) && num(7, &m.seconds);
+    if (ok && cells[3].empty() && cells[4].empty()) {
+      m.has_val = false;  // no validation split
+    } else {
+      ok = ok && num(3, &m.val_loss) && num(4, &m.val_acc);
+    }
+    if (!ok) throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers (val cells may be empty): '" + line + "'");
+    m.epoch = static_cast<int>(epoch);
     out.push_back(m);
   }
   return out;

@@ -159,9 +159,11 @@ void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& m
 
 template <typename T>
 void SaveAtomic(const T& obj, const fs::path& path) {
-  const fs::path tmp = path.string() + ".tmp";
-  torch::save(obj, tmp.string());
-  fs::rename(tmp, path);
+  // Serialised in memory, then written, fsync'd and renamed like every
+  // result file (docs/RELIABILITY.md): a crash leaves the old or the new file.
+  std::ostringstream bytes;
+  torch::save(obj, bytes);
+  WriteFileAtomic(path, bytes.str());
 }
 
 Augment AugmentFrom(const TrainConfig& cfg) {
@@ -417,18 +419,22 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
       m.val_loss = ev.loss;
       m.val_acc = ev.acc;
     } else {
-      m.val_loss = m.train_loss;
-      m.val_acc = m.train_acc;
+      m.has_val = false;
     }
     result.history.push_back(m);
-    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, val loss {:.4f} acc {:.4f}, lr {:.4g}, {:.0f} img/s{}",
-                     m.epoch, cfg.epochs, m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.lr, m.images_per_s,
+    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, {}, lr {:.4g}, {:.0f} img/s{}",
+                     m.epoch, cfg.epochs, m.train_loss, m.train_acc,
+                     m.has_val ? fmt::format("val loss {:.4f} acc {:.4f}", m.val_loss, m.val_acc)
+                               : std::string("no validation split (--val 0)"),
+                     m.lr, m.images_per_s,
                      pg ? fmt::format(", allreduce {:.1f} ms/step ({:.1f} MB)", 1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, steps_run),
                                       pg->gradient_bytes() / 1e6)
                         : std::string()));
-    // Plateau and early stopping watch the validation loss.
-    if (m.val_loss < best_val - 1e-6) {
-      best_val = m.val_loss;
+    // Plateau and early stopping watch the validation loss (the training
+    // loss when there is no validation split).
+    const double monitored = m.has_val ? m.val_loss : m.train_loss;
+    if (monitored < best_val - 1e-6) {
+      best_val = monitored;
       bad_epochs = 0;
     } else {
       ++bad_epochs;

@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <sstream>
 #include <cctype>
 
 #include "scenelab/data/error.h"
@@ -79,7 +80,48 @@ std::string FindIdx(const fs::path& root, const std::string& prefix, const std::
 
 const std::vector<std::string> kFashionNames = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+const std::vector<std::string> kDigitNames = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+// The datasets are recognised by content, never by their path: the first
+// training labels of the published files (Xiao et al. 2017; LeCun et al.).
+const std::vector<unsigned char> kFashionFirstLabels = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9,
+                                                        1, 0, 6, 4, 3, 1, 4, 8, 4, 3, 0, 2, 4, 4, 5, 3};
+const std::vector<unsigned char> kMnistFirstLabels = {5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7,
+                                                      2, 8, 6, 9, 4, 0, 9, 1, 1, 2, 4, 3, 2, 7, 3, 8};
+
+// "fashion-mnist", "mnist" or "" from the shapes and the first training labels.
+std::string Recognise(const IdxArray& train_images, const IdxArray& train_labels) {
+  if (train_images.dims.size() != 3 || train_images.dims[0] != 60000 || train_images.dims[1] != 28 ||
+      train_images.dims[2] != 28 || train_labels.data.size() < kFashionFirstLabels.size()) {
+    return "";
+  }
+  auto starts_with = [&](const std::vector<unsigned char>& head) {
+    return std::equal(head.begin(), head.end(), train_labels.data.begin());
+  };
+  if (starts_with(kFashionFirstLabels)) return "fashion-mnist";
+  if (starts_with(kMnistFirstLabels)) return "mnist";
+  return "";
+}
 }  // namespace
+
+std::vector<std::string> ReadClassNamesFile(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error("--class-names: " + path + ": no such file");
+  std::vector<std::string> names;
+  std::istringstream in(ReadFileText(path));
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    if (std::find(names.begin(), names.end(), line) != names.end()) {
+      throw Error("--class-names: " + path + ": line " + std::to_string(n) + " repeats the class name '" + line + "'");
+    }
+    names.push_back(line);
+  }
+  if (names.empty()) throw Error("--class-names: " + path + ": no class names (one per line, in label order)");
+  return names;
+}
 
 std::vector<unsigned char> ReadMaybeGzip(const std::string& path) {
   auto bytes = ReadFileBytes(path);
@@ -129,17 +171,16 @@ IdxArray ParseIdx(const std::vector<unsigned char>& b, const std::string& what) 
   return a;
 }
 
-DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions&) {
+DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions& opts) {
   const fs::path root(root_str);
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(root_str + ": no such directory");
   DatasetInfo info;
   info.format = "idx";
   info.root = root_str;
-  const bool fashion = Lower(root_str).find("fashion") != std::string::npos;
   struct Part { std::string split, prefix; };
   std::vector<std::pair<std::string, std::pair<IdxArray, IdxArray>>> parts;
-  int max_label = -1;
+  std::vector<std::string> label_paths;
   for (const Part& part : {Part{"train", "train"}, Part{"test", "t10k"}}) {
     const std::string ip = FindIdx(root, part.prefix, "images");
     const std::string lp = FindIdx(root, part.prefix, "labels");
@@ -151,19 +192,36 @@ DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions&) {
       throw Error(lp + ": holds " + std::to_string(lb.dims[0]) + " labels but " + ip + " holds " +
                   std::to_string(im.dims[0]) + " images");
     }
+    parts.push_back({part.split, {std::move(im), std::move(lb)}});
+    label_paths.push_back(lp);
+  }
+  // Class names: given (--class-names), else recognised by content, else "0".."max".
+  std::vector<std::string> names;
+  if (!opts.class_names_file.empty()) {
+    names = ReadClassNamesFile(opts.class_names_file);
+    info.recognised_as = "class names from " + opts.class_names_file;
+  } else {
+    info.recognised_as = Recognise(parts[0].second.first, parts[0].second.second);
+    if (info.recognised_as == "fashion-mnist") names = kFashionNames;
+    if (info.recognised_as == "mnist") names = kDigitNames;
+  }
+  int max_label = -1;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    const auto& lb = parts[p].second.second;
     for (std::size_t i = 0; i < lb.data.size(); ++i) {
-      if (lb.data[i] > 9 && fashion) {
-        throw Error(lp + ": label " + std::to_string(lb.data[i]) + " at item " + std::to_string(i) +
-                    " is out of range [0, 9]");
+      if (!names.empty() && lb.data[i] >= names.size()) {
+        throw Error(label_paths[p] + ": label " + std::to_string(lb.data[i]) + " at item " + std::to_string(i) +
+                    " is out of range [0, " + std::to_string(names.size() - 1) + "] (" +
+                    (opts.class_names_file.empty() ? info.recognised_as : opts.class_names_file) + " has " +
+                    std::to_string(names.size()) + " classes)");
       }
       max_label = std::max<int>(max_label, lb.data[i]);
     }
-    parts.push_back({part.split, {std::move(im), std::move(lb)}});
   }
-  const int num_classes = fashion ? 10 : std::max(10, max_label + 1);
-  if (fashion) {
-    info.class_names = kFashionNames;
+  if (!names.empty()) {
+    info.class_names = names;
   } else {
+    const int num_classes = std::max(10, max_label + 1);
     for (int c = 0; c < num_classes; ++c) info.class_names.push_back(std::to_string(c));
   }
   for (auto& [split, arrays] : parts) {

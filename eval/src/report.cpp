@@ -1,6 +1,8 @@
 #include "scenelab/eval/report.h"
 
+#include <algorithm>
 #include <ctime>
+#include <map>
 #include <filesystem>
 #include <sstream>
 
@@ -9,6 +11,8 @@
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
+#include "scenelab/eval/confusion.h"
+#include "scenelab/eval/stats.h"
 
 namespace fs = std::filesystem;
 
@@ -60,6 +64,45 @@ nlohmann::json ReadJson(const fs::path& p) {
 
 std::string Acc(const nlohmann::json& v) { return v.is_number() ? fmt::format("{:.4f}", v.get<double>()) : "-"; }
 
+std::string Ci(const nlohmann::json& v) {
+  if (!v.is_array() || v.size() != 2 || !v[0].is_number()) return "-";
+  return fmt::format("[{:.4f}, {:.4f}]", v[0].get<double>(), v[1].get<double>());
+}
+
+// One "|---|" per column: GitHub-flavoured Markdown needs exactly that many.
+std::string MarkdownSeparator(std::size_t columns) {
+  std::string s = "|";
+  for (std::size_t i = 0; i < columns; ++i) s += "---|";
+  return s + "\n";
+}
+
+// A table cell: pipes and newlines would break the row.
+std::string MdCell(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '|') o += "\\|";
+    else if (c == '\n') o += ' ';
+    else o += c;
+  }
+  return o;
+}
+
+// The headline point of a results.json: `selected` where present (older runs
+// and CNNs without it fall back to `best`).
+const nlohmann::json& Headline(const nlohmann::json& j) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (j.contains("selected")) return j["selected"];
+  if (j.contains("best")) return j["best"];
+  return kEmpty;
+}
+
+std::string Setting(const nlohmann::json& p) {
+  if (p.contains("k") && !p["k"].is_null()) return fmt::format("{} k={}", p.value("metric", ""), p["k"].get<int>());
+  if (p.contains("c") && !p["c"].is_null()) return fmt::format("C={}", p["c"].get<double>());
+  if (p.contains("epoch") && !p["epoch"].is_null()) return fmt::format("epoch {}", p["epoch"].get<int>());
+  return "-";
+}
+
 class Figures {
  public:
   Figures(fs::path out) : out_(std::move(out)) {}
@@ -77,7 +120,91 @@ class Figures {
  private:
   fs::path out_;
 };
+
+Predictions ReadRunPredictions(const std::string& dir, const nlohmann::json& results) {
+  const fs::path csv = fs::path(dir) / "predictions.csv";
+  if (!fs::exists(csv)) throw Error(dir + ": no predictions.csv (needed for a significance test)");
+  std::vector<std::string> classes;
+  if (results.contains("classes")) classes = results["classes"].get<std::vector<std::string>>();
+  return Predictions::FromCsv(ReadFileText(csv), classes, csv.string());
+}
+
+std::string PValue(double p) { return p < 1e-4 ? fmt::format("{:.1e}", p) : fmt::format("{:.4f}", p); }
+
+// McNemar p-values between every two runs scored on the same test images;
+// runs on other test sets are named, not compared.
+void SignificanceSection(const std::vector<Run>& runs, std::ostringstream& html, std::ostringstream& md) {
+  std::map<std::string, std::vector<std::size_t>> groups;  // test-set fingerprint -> runs
+  std::vector<Predictions> preds(runs.size());
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].results.is_null() || !fs::exists(fs::path(runs[i].dir) / "predictions.csv")) continue;
+    preds[i] = ReadRunPredictions(runs[i].dir, runs[i].results);
+    groups[TestSetFingerprint(preds[i])].push_back(i);
+  }
+  bool any = false;
+  for (const auto& [fp, idx] : groups) any = any || idx.size() > 1;
+  if (!any) return;
+  html << "<h2>Significance</h2>\n<p>McNemar's test on the test images both runs classified (exact binomial below 25 "
+          "discordant images, chi-squared with continuity correction above), Holm-corrected across the pairs of each "
+          "test set. Cells are Holm-adjusted p-values; significant at 0.05 in bold.</p>\n";
+  md << "## Significance\n\nMcNemar's test on the same test images (exact binomial below 25 discordant images, "
+        "chi-squared with continuity correction above), Holm-corrected across pairs. Cells are Holm-adjusted p-values; "
+        "**bold** is significant at 0.05.\n\n";
+  if (groups.size() > 1) {
+    html << "<p>These runs use " << groups.size() << " different test sets; only runs on the same test set are compared.</p>\n";
+    md << "These runs use " << groups.size() << " different test sets; only runs on the same test set are compared.\n\n";
+  }
+  for (const auto& [fp, idx] : groups) {
+    if (idx.size() < 2) continue;
+    std::vector<std::string> names;
+    std::vector<Predictions> ps;
+    for (auto i : idx) {
+      names.push_back(runs[i].name);
+      ps.push_back(preds[i]);
+    }
+    const auto t = CompareOnSameImages(names, ps);
+    html << "<table class=\"pvalues\" data-testset=\"" << fp << "\"><tr><th>test set " << fp << "</th>";
+    md << "| test set " << fp << " |";
+    for (const auto& n : names) {
+      html << "<th>" << HtmlEscape(n) << "</th>";
+      md << " " << MdCell(n) << " |";
+    }
+    html << "</tr>\n";
+    md << "\n" << MarkdownSeparator(1 + names.size());
+    for (std::size_t a = 0; a < names.size(); ++a) {
+      html << "<tr><td class=\"name\">" << HtmlEscape(names[a]) << "</td>";
+      md << "| " << MdCell(names[a]) << " |";
+      for (std::size_t b = 0; b < names.size(); ++b) {
+        const double p = t.p_holm[a][b];
+        const bool sig = a != b && p < t.alpha;
+        html << "<td data-p=\"" << fmt::format("{}", p) << "\">" << (sig ? "<b>" : "") << (a == b ? "-" : PValue(p)) << (sig ? "</b>" : "") << "</td>";
+        md << " " << (sig ? "**" : "") << (a == b ? "-" : PValue(p)) << (sig ? "**" : "") << " |";
+      }
+      html << "</tr>\n";
+      md << "\n";
+    }
+    html << "</table>\n<ul>\n";
+    md << "\n";
+    for (const auto& st : t.Statements()) {
+      html << "<li>" << HtmlEscape(st) << "</li>\n";
+      md << "- " << st << "\n";
+    }
+    html << "</ul>\n";
+    md << "\n";
+  }
+}
 }  // namespace
+
+SignificanceTable RunSignificance(const std::vector<std::string>& run_dirs, const std::vector<std::string>& names,
+                                  double alpha) {
+  std::vector<Predictions> ps;
+  for (const auto& d : run_dirs) {
+    const fs::path res = fs::path(d) / "results.json";
+    if (!fs::exists(res)) throw Error(d + ": no results.json");
+    ps.push_back(ReadRunPredictions(d, ReadJson(res)));
+  }
+  return CompareOnSameImages(names, ps, alpha);
+}
 
 std::string BuildReport(const std::vector<std::string>& run_dirs, const std::string& out_dir, const ReportOptions& opts) {
   if (run_dirs.empty()) throw Error("report: no run folders given (--runs DIR...)");
@@ -111,54 +238,82 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
        << " run folder(s). Every number below is read from the runs' own files.</p>\n";
   md << "# " << opts.title << "\n\nGenerated " << when << " from " << runs.size() << " run folder(s).\n\n";
 
-  // Accuracy / time / parameters table.
-  html << "<h2>Accuracy</h2>\n<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th>"
-          "<th>mean per-class</th><th>best setting</th><th>train / test</th><th>time (s)</th><th>parameters</th></tr>\n";
-  md << "## Accuracy\n\n| run | pipeline | accuracy | mean per-class | best setting | train / test | time (s) | parameters |\n"
-        "|---|---|---|---|---|---|---|---|\n";
+  // Accuracy / time / parameters table. The headline is the point selected
+  // without the test labels; the test-optimal one is shown as the oracle.
+  html << "<h2>Accuracy</h2>\n<p>Accuracy is the point chosen on training data alone (cross-validation or the "
+          "validation split), with its 95% Wilson interval. The oracle column is the best point chosen on the test "
+          "labels: optimistic, shown only for reference.</p>\n"
+          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th>"
+          "<th>selected setting</th><th>how selected</th><th>oracle (chosen on test)</th>"
+          "<th>mean per-class</th><th>train / test</th><th>time (s)</th><th>parameters</th></tr>\n";
+  md << "## Accuracy\n\nAccuracy is the point chosen on training data alone, with its 95% Wilson interval; the oracle "
+        "column is the best point chosen on the test labels (optimistic, for reference only).\n\n"
+        "| run | pipeline | accuracy | 95% interval | selected setting | how selected | oracle (chosen on test) | "
+        "mean per-class | train / test | time (s) | parameters |\n"
+     << MarkdownSeparator(11);
   for (const auto& r : runs) {
     if (r.results.is_null()) continue;
     const auto& j = r.results;
     const auto& best = j.value("best", nlohmann::json::object());
-    std::string setting = "-";
-    if (best.contains("k") && !best["k"].is_null()) setting = fmt::format("{} k={}", best.value("metric", ""), best["k"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    const auto& sel = Headline(j);
     std::string params = "-";
     if (j.contains("model_params")) params = fmt::format("{}", j["model_params"].get<long long>());
     const double total = j.contains("timings_s") ? j["timings_s"].value("total_s", 0.0) : 0.0;
-    const std::string acc = Acc(best.value("accuracy", nlohmann::json()));
+    const std::string acc = Acc(sel.value("accuracy", nlohmann::json()));
+    const std::string ci = Ci(sel.value("accuracy_ci95", nlohmann::json()));
+    const std::string how = sel.value("how", std::string("-"));
+    const std::string oracle = Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")";
     html << "<tr><td class=\"name\">" << HtmlEscape(r.name) << "</td><td class=\"name\">"
          << HtmlEscape(j.value("pipeline", "")) << "</td><td class=\"acc\" data-run=\"" << HtmlEscape(r.name)
-         << "\" data-value=\"" << best.value("accuracy", 0.0) << "\">" << acc << "</td><td>"
-         << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>" << HtmlEscape(setting) << "</td><td>"
+         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci << "</td><td>"
+         << HtmlEscape(Setting(sel)) << "</td><td class=\"name\">" << HtmlEscape(how) << "</td><td class=\"oracle\">"
+         << HtmlEscape(oracle) << "</td><td>" << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>"
          << j.value("train_size", 0) << " / " << j.value("test_size", 0) << "</td><td>" << fmt::format("{:.1f}", total)
          << "</td><td>" << params << "</td></tr>\n";
-    md << "| " << r.name << " | " << j.value("pipeline", "") << " | " << acc << " | "
-       << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << " | " << setting << " | " << j.value("train_size", 0)
-       << " / " << j.value("test_size", 0) << " | " << fmt::format("{:.1f}", total) << " | " << params << " |\n";
+    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | "
+       << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
+       << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << " | " << j.value("train_size", 0) << " / "
+       << j.value("test_size", 0) << " | " << fmt::format("{:.1f}", total) << " | " << params << " |\n";
   }
   html << "</table>\n";
   md << "\n";
 
-  // Per-k accuracy tables for kNN runs.
+  SignificanceSection(runs, html, md);
+
+  // Per-k accuracy tables for kNN runs, k in numeric order.
   for (const auto& r : runs) {
     if (r.results.is_null() || r.results.value("kind", "") != "classic") continue;
     const auto& acc = r.results["accuracy"];
-    html << "<h3>" << HtmlEscape(r.name) << ": accuracy by k</h3>\n<table class=\"byk\"><tr><th>k</th>";
-    md << "### " << r.name << ": accuracy by k\n\n| k |";
+    const auto& cv = r.results.value("cv_accuracy", nlohmann::json::object());
     std::vector<std::string> metrics;
     for (const auto& [m, _] : acc.items()) metrics.push_back(m);
+    if (metrics.empty() || !acc[metrics.front()].is_object()) continue;  // SVM runs have no k
+    std::vector<std::string> cols;
     for (const auto& m : metrics) {
-      html << "<th>" << HtmlEscape(m) << "</th>";
-      md << " " << m << " |";
+      if (cv.contains(m)) cols.push_back(m + " cv");
+      cols.push_back(m + " test");
+    }
+    html << "<h3>" << HtmlEscape(r.name) << ": accuracy by k</h3>\n<table class=\"byk\"><tr><th>k</th>";
+    md << "### " << MdCell(r.name) << ": accuracy by k\n\n| k |";
+    for (const auto& c : cols) {
+      html << "<th>" << HtmlEscape(c) << "</th>";
+      md << " " << c << " |";
     }
     html << "</tr>\n";
-    md << "\n|---|" << std::string(metrics.size() * 4, '-') << "\n";
-    for (const auto& [k, _] : acc[metrics.front()].items()) {
+    md << "\n" << MarkdownSeparator(1 + cols.size());
+    std::vector<std::string> ks;
+    for (const auto& [k, _] : acc[metrics.front()].items()) ks.push_back(k);
+    std::sort(ks.begin(), ks.end(), [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
+    for (const auto& k : ks) {
       html << "<tr><td>" << k << "</td>";
       md << "| " << k << " |";
       for (const auto& m : metrics) {
-        html << "<td>" << Acc(acc[m][k]) << "</td>";
-        md << " " << Acc(acc[m][k]) << " |";
+        if (cv.contains(m)) {
+          html << "<td>" << Acc(cv[m].value(k, nlohmann::json())) << "</td>";
+          md << " " << Acc(cv[m].value(k, nlohmann::json())) << " |";
+        }
+        html << "<td>" << Acc(acc[m].value(k, nlohmann::json())) << "</td>";
+        md << " " << Acc(acc[m].value(k, nlohmann::json())) << " |";
       }
       html << "</tr>\n";
       md << "\n";
@@ -184,18 +339,24 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   html << "</div>\n";
   for (const auto& r : runs) {
     if (r.sweep.is_null()) continue;
-    double best = -1;
-    nlohmann::json row;
-    for (const auto& p : r.sweep["points"]) {
-      if (p["accuracy"].get<double>() > best) {
-        best = p["accuracy"].get<double>();
-        row = p;
-      }
+    const auto dump = [](const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+    const nlohmann::json best = r.sweep.value("best", nlohmann::json());
+    const nlohmann::json sel = r.sweep.value("selected", nlohmann::json());
+    html << "<p>" << HtmlEscape(r.name) << ": " << r.sweep["points"].size() << " sweep points";
+    md << r.name << ": " << r.sweep["points"].size() << " sweep points";
+    if (!sel.is_null()) {
+      html << "; selected by cross-validation on train <span class=\"sweep-selected\" data-value=\""
+           << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << Acc(sel["accuracy"]) << "</span> at <code>" << HtmlEscape(dump(sel))
+           << "</code>";
+      md << "; selected by cross-validation on train " << Acc(sel["accuracy"]) << " at `" << dump(sel) << "`";
     }
-    html << "<p>" << HtmlEscape(r.name) << ": " << r.sweep["points"].size() << " sweep points; best "
-         << "<span class=\"sweep-best\" data-value=\"" << best << "\">" << Acc(best) << "</span> at <code>"
-         << HtmlEscape(row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</code></p>\n";
-    md << r.name << ": " << r.sweep["points"].size() << " sweep points; best " << Acc(best) << " at `" << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "`\n\n";
+    if (!best.is_null()) {
+      html << "; oracle (chosen on test) <span class=\"sweep-best\" data-value=\"" << fmt::format("{}", best.value("accuracy", 0.0)) << "\">"
+           << Acc(best["accuracy"]) << "</span> at <code>" << HtmlEscape(dump(best)) << "</code>";
+      md << "; oracle (chosen on test) " << Acc(best["accuracy"]) << " at `" << dump(best) << "`";
+    }
+    html << "</p>\n";
+    md << "\n\n";
   }
 
   html << "<h2>Galleries</h2>\n";

@@ -36,7 +36,7 @@ std::string Capture(const std::string& cmd) {
 
 TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
   const std::string chromium = Chromium();
-  if (chromium.empty()) GTEST_SKIP() << "chromium not installed (scripts/setup.sh installs it)";
+  if (chromium.empty()) SCENELAB_SKIP_OR_FAIL("chromium not installed at /usr/bin/chromium (scripts/setup.sh installs it)");
   fixtures::TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 4);
   std::vector<std::string> runs;
@@ -67,7 +67,7 @@ TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
   for (auto it = std::sregex_iterator(dom.begin(), dom.end(), cell); it != std::sregex_iterator(); ++it) {
     const std::string run = (*it)[1];
     const auto r = nlohmann::json::parse(ReadFileText(dir / run / "results.json"));
-    const double truth = r["best"]["accuracy"];
+    const double truth = r["selected"]["accuracy"];  // the headline, chosen without test labels
     EXPECT_DOUBLE_EQ(std::stod((*it)[2]), truth) << run;
     char shown[32];
     std::snprintf(shown, sizeof shown, "%.4f", truth);
@@ -75,4 +75,14 @@ TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
     ++cells;
   }
   EXPECT_EQ(cells, 2);
+  // The McNemar table between the two runs (same test images) renders, symmetric with a dash on the diagonal.
+  std::regex pcell("<td data-p=\"([^\"]+)\">");
+  std::vector<double> ps;
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), pcell); it != std::sregex_iterator(); ++it) {
+    ps.push_back(std::stod((*it)[1]));
+  }
+  ASSERT_EQ(ps.size(), 4u) << "no 2x2 p-value table in the report";
+  EXPECT_EQ(ps[0], 1.0);
+  EXPECT_EQ(ps[3], 1.0);
+  EXPECT_EQ(ps[1], ps[2]);
 }

@@ -3,11 +3,14 @@
 
 #include "expect_error.h"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "fixtures.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
+#include "scenelab/data/rng.h"
 #include "scenelab/eval/report.h"
 #include "scenelab/pipelines/classic.h"
 #include "scenelab/pipelines/config.h"
@@ -41,7 +44,8 @@ TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
     const fs::path out = dir / ("run-" + features);
     RunClassic(BaseConfig(dir / "data", features), out.string(), nullptr);
     const auto r = ReadJson(out / "results.json");
-    for (const char* f : {"params", "seed", "classes", "accuracy", "best", "confusion", "timings_s"}) {
+    for (const char* f : {"params", "seed", "classes", "accuracy", "cv_accuracy", "selected", "best", "confusion",
+                          "bootstrap", "macro_f1", "test_fingerprint", "timings_s"}) {
       EXPECT_TRUE(r.contains(f)) << features << " lacks " << f;
     }
     EXPECT_EQ(r["classes"].size(), 3u);
@@ -58,7 +62,8 @@ TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
       }
     }
     EXPECT_EQ(total, 12);
-    EXPECT_DOUBLE_EQ(static_cast<double>(diag) / total, best);
+    // The confusion matrix is the headline's: the point selected by cross-validation.
+    EXPECT_DOUBLE_EQ(static_cast<double>(diag) / total, r["selected"]["accuracy"].get<double>());
     for (const char* f : {"predictions.csv", "confusion.csv", "confusion.json", "figures/confusion.png",
                           "figures/confusion.svg", "figures/accuracy_vs_k.png", "figures/gallery/stripes_a.png"}) {
       EXPECT_TRUE(fs::exists(out / f)) << f;
@@ -193,7 +198,7 @@ TEST(Pipelines_Sweep, ReusesSearchesAndDescriptorsAndFinishedPoints) {
   EXPECT_EQ(r.computed.sift_extractions, 2);
   EXPECT_EQ(r.computed.vocabularies_built, 3);
   const std::string csv = ReadFileText(dir / "sweep" / "sweep.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,accuracy,seconds");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 61);
   // Interrupted after the first point: only the rest is recomputed.
   int removed = 0;
@@ -265,3 +270,181 @@ TEST(Pipelines_Report, HtmlAndMarkdownShowTheRunsNumbers) {
   EXPECT_TRUE(fs::exists(dir / "report" / "figures"));
   EXPECT_THROW(eval::BuildReport({(dir / "data").string()}, (dir / "r2").string()), Error);
 }
+
+TEST(Pipelines_Classic, ResultsCarrySelectedOracleIntervalsAndCrossValidation) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 10, 6);
+  const auto r = RunClassic(BaseConfig(dir / "data", "tiny"), (dir / "run").string(), nullptr);
+  const auto& sel = r["selected"];
+  const std::string m = sel["metric"];
+  const std::string k = std::to_string(sel["k"].get<int>());
+  // The selected point maximises the cross-validated accuracy, not the test accuracy.
+  double best_cv = -1;
+  for (const auto& [mm, byk] : r["cv_accuracy"].items()) {
+    for (const auto& [kk, a] : byk.items()) best_cv = std::max(best_cv, a.get<double>());
+  }
+  EXPECT_DOUBLE_EQ(sel["cv_accuracy"].get<double>(), best_cv);
+  EXPECT_DOUBLE_EQ(r["cv_accuracy"][m][k].get<double>(), best_cv);
+  EXPECT_DOUBLE_EQ(sel["accuracy"].get<double>(), r["accuracy"][m][k].get<double>());
+  EXPECT_NE(sel["how"].get<std::string>().find("5-fold stratified cross-validation"), std::string::npos);
+  EXPECT_EQ(sel["correct"].get<int>(), static_cast<int>(std::lround(sel["accuracy"].get<double>() * 18)));
+  EXPECT_LE(sel["accuracy_ci95"][0].get<double>(), sel["accuracy"].get<double>());
+  EXPECT_GE(sel["accuracy_ci95"][1].get<double>(), sel["accuracy"].get<double>());
+  EXPECT_TRUE(r["best"]["oracle"].get<bool>());
+  EXPECT_GE(r["best"]["accuracy"].get<double>(), sel["accuracy"].get<double>());
+  // The predictions and the confusion matrix are the selected point's.
+  long diag = 0;
+  for (int c = 0; c < 3; ++c) diag += r["confusion"][c][c].get<long>();
+  EXPECT_EQ(diag, sel["correct"].get<long>());
+  EXPECT_EQ(r["bootstrap"]["resamples"], 1000);
+  EXPECT_FALSE(r["test_fingerprint"].get<std::string>().empty());
+}
+
+TEST(Pipelines_Classic, SelectionNeverReadsTheTestLabels) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c", "d"}, 10, 8);
+  for (const std::string features : {"tiny", "bow"}) {
+    auto cfg = BaseConfig(dir / "data", features);
+    cfg.ks = {1, 2, 3, 4, 5, 6, 7};
+    LoadedData data = LoadData(cfg.data, cfg.seed);
+    ClassicRunner runner(data, (dir / ("cache-" + features)).string(), 1, nullptr);
+    std::map<std::string, double> t;
+    const auto f = runner.Features(cfg, &t);
+    const auto a = runner.Classify(cfg, f, &t);
+    // The same test images with their labels shuffled.
+    std::vector<data::Sample> samples = data.test.samples();
+    std::vector<int> labels;
+    for (const auto& s : samples) labels.push_back(s.label);
+    Rng(5).Shuffle(labels);
+    for (std::size_t i = 0; i < samples.size(); ++i) samples[i].label = labels[i];
+    data.test = data::Dataset(data.test.class_names(), samples);
+    const auto b = runner.Classify(cfg, f, &t);
+    EXPECT_EQ(a.selected_metric, b.selected_metric) << features;
+    EXPECT_EQ(a.selected_k, b.selected_k) << features;
+    EXPECT_EQ(a.cv_accuracy, b.cv_accuracy) << features;
+    EXPECT_NE(a.accuracy, b.accuracy) << features << ": the test accuracies did see the shuffle";
+  }
+}
+
+TEST(Pipelines_Classic, MoreFoldsThanTheSmallestClassIsAClearError) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 3, 2);
+  auto c = BaseConfig(dir / "data", "tiny");
+  c.ks = {1};
+  EXPECT_MESSAGE(RunClassic(c, (dir / "run").string(), nullptr), "5 folds but class 'a' has only 3 training images");
+  c.cv_folds = 1;
+  EXPECT_MESSAGE(RunClassic(c, (dir / "run").string(), nullptr), "--cv-folds: must be >= 2, got 1");
+}
+
+TEST(Pipelines_Sweep, SelectedPointComesFromCrossValidation) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4);
+  auto base = BaseConfig(dir / "data", "tiny");
+  SweepGrid grid;
+  grid.tiny_sizes = {4, 8};
+  const auto r = RunSweep(base, grid, (dir / "sweep").string(), nullptr);
+  ASSERT_TRUE(r.json.contains("selected"));
+  double best_cv = -1, best_test = -1;
+  for (const auto& p : r.json["points"]) {
+    best_cv = std::max(best_cv, p["cv_accuracy"].get<double>());
+    best_test = std::max(best_test, p["accuracy"].get<double>());
+  }
+  EXPECT_DOUBLE_EQ(r.json["selected"]["cv_accuracy"].get<double>(), best_cv);
+  EXPECT_DOUBLE_EQ(r.json["best"]["accuracy"].get<double>(), best_test);
+  const std::string csv = ReadFileText(dir / "sweep" / "sweep.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
+}
+
+namespace {
+std::string CaptureCommand(const std::string& cmd) {
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  ::pclose(f);
+  return out;
+}
+}  // namespace
+
+// report.md through a real GitHub-flavoured Markdown parser: every table in
+// the Markdown must come out as an HTML table with the same number of cells
+// in every row (a malformed separator row gives no table at all).
+TEST(Pipelines_Report, MarkdownTablesParseAsGithubTables) {
+  if (!fs::exists("/usr/bin/cmark-gfm")) SCENELAB_SKIP_OR_FAIL("cmark-gfm not installed at /usr/bin/cmark-gfm (scripts/setup.sh installs it)");
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4);
+  auto tiny = BaseConfig(dir / "data", "tiny");
+  tiny.ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // k = 10 must sort after 9
+  RunClassic(tiny, (dir / "tiny").string(), nullptr);
+  RunClassic(BaseConfig(dir / "data", "bow"), (dir / "bow").string(), nullptr);
+  eval::BuildReport({(dir / "tiny").string(), (dir / "bow").string()}, (dir / "report").string());
+  const std::string md = ReadFileText(dir / "report" / "report.md");
+  std::size_t md_tables = 0;
+  for (std::size_t pos = 0; (pos = md.find("\n|---|", pos)) != std::string::npos; ++pos) ++md_tables;
+  EXPECT_GE(md_tables, 4u);  // accuracy, significance, two accuracy-by-k
+  const std::string html = CaptureCommand("cmark-gfm -e table " + (dir / "report" / "report.md").string());
+  std::size_t html_tables = 0;
+  for (std::size_t pos = 0; (pos = html.find("<table>", pos)) != std::string::npos; ++pos) ++html_tables;
+  EXPECT_EQ(html_tables, md_tables) << html.substr(0, 3000);
+  // Every row of a table has as many cells as its header.
+  for (std::size_t t = html.find("<table>"); t != std::string::npos; t = html.find("<table>", t + 1)) {
+    const std::size_t end = html.find("</table>", t);
+    const std::string table = html.substr(t, end - t);
+    int header = -1;
+    for (std::size_t r = table.find("<tr>"); r != std::string::npos; r = table.find("<tr>", r + 1)) {
+      const std::string row = table.substr(r, table.find("</tr>", r) - r);
+      int cells = 0;
+      for (std::size_t c = row.find("<t"); c != std::string::npos; c = row.find("<t", c + 1)) {
+        cells += row.compare(c, 4, "<td>") == 0 || row.compare(c, 4, "<th>") == 0 || row.compare(c, 4, "<td ") == 0 ||
+                 row.compare(c, 4, "<th ") == 0;
+      }
+      if (header < 0) header = cells;
+      EXPECT_EQ(cells, header) << row;
+    }
+  }
+  // Accuracy by k in numeric order: the row for 10 comes after the row for 9.
+  const std::size_t k9 = md.find("\n| 9 |"), k10 = md.find("\n| 10 |"), k2 = md.find("\n| 2 |");
+  ASSERT_NE(k10, std::string::npos);
+  EXPECT_LT(k2, k9);
+  EXPECT_LT(k9, k10);
+}
+
+#ifdef SCENELAB_HAVE_COMPARE
+#include "scenelab/pipelines/compare.h"
+
+TEST(Pipelines_Compare, PValueMatrixIsSymmetricWithOnesOnTheDiagonal) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 10, 8);
+  const auto j = nlohmann::json::parse(R"({"name": "t", "data": {"path": ")" + (dir / "data").string() + R"("},
+    "pipelines": [
+      {"name": "tiny4", "type": "tiny", "tiny": {"size": 4}, "knn": {"metrics": ["l1"], "k": "1-5"}},
+      {"name": "tiny8", "type": "tiny", "tiny": {"size": 8}, "knn": {"metrics": ["l2"], "k": "1-5"}},
+      {"name": "bow", "type": "bow", "sift": {"step": 6}, "vocab": {"size": 12, "descriptors_per_image": 20},
+       "knn": {"metrics": ["l1"], "k": "1-5"}}]})");
+  const auto r = RunCompare(ParseCompareConfig(j, "test config"), (dir / "out").string(), nullptr);
+  const auto& sig = r.summary["significance"];
+  ASSERT_EQ(sig["pipelines"].size(), 3u);
+  for (const char* key : {"p_values", "p_values_holm"}) {
+    const auto& p = sig[key];
+    for (std::size_t a = 0; a < 3; ++a) {
+      EXPECT_EQ(p[a][a].get<double>(), 1.0) << key;
+      for (std::size_t b = 0; b < 3; ++b) {
+        EXPECT_EQ(p[a][b], p[b][a]) << key;
+        EXPECT_GE(p[a][b].get<double>(), 0.0);
+        EXPECT_LE(p[a][b].get<double>(), 1.0);
+        EXPECT_GE(sig["p_values_holm"][a][b].get<double>(), sig["p_values"][a][b].get<double>());
+      }
+    }
+  }
+  EXPECT_EQ(sig["pairs"].size(), 3u);
+  // The headline accuracy is the selected point's, with its interval.
+  for (const auto& p : r.summary["pipelines"]) {
+    EXPECT_EQ(p["accuracy"], p["selected"]["accuracy"]);
+    EXPECT_TRUE(p["accuracy_ci95"].is_array());
+  }
+  const std::string md = ReadFileText(dir / "out" / "report" / "report.md");
+  EXPECT_NE(md.find("## Significance"), std::string::npos);
+}
+#endif

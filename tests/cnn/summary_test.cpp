@@ -2,6 +2,8 @@
 // must match our summary exactly on the parameterised rows and the total.
 #include <gtest/gtest.h>
 
+#include "fixtures.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,7 +40,7 @@ class Cnn_ModelSummaryGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Cnn_ModelSummaryGolden, ParameterisedRowsAndTotalMatchReference) {
   const fs::path tsv = RefDir() / (GetParam() + ".tsv");
-  if (!fs::exists(tsv)) GTEST_SKIP() << tsv << " not found (shared reference tables absent)";
+  if (!fs::exists(tsv)) SCENELAB_SKIP_OR_FAIL(tsv << " not found (shared reference tables absent)");
   std::ifstream in(tsv);
   std::string line;
   std::getline(in, line);  // header

@@ -107,7 +107,7 @@ TEST(Data_CorruptTrees, SymlinkLoopNonUtf8AndSpacedNames) {
 TEST(Data_HostileDataset, OutputsStayInsideOut) {
   TempDir dir;
   // CIFAR class names are free text: make them path attacks.
-  fixtures::WriteCifar10(dir / "cifar", 3, 10);
+  fixtures::WriteCifar10(dir / "cifar", 10, 10);  // 5 training images per class: enough for 5-fold selection
   fixtures::WriteText(dir / "cifar" / "batches.meta.txt",
                       "../../escaped\n/etc/passwd\n..\n.\na/b\nc\\d\ne f\ng\nh\ni\n");
   pipelines::ClassicConfig c;

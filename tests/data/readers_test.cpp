@@ -73,14 +73,48 @@ TEST(Data_IdxReader, RejectsTruncatedGzipAndLabelMismatch) {
   ExpectError([&] { data::OpenDataset(dir2.path().string()); }, {"t10k-labels-idx1-ubyte", "9 labels", "10 images"});
 }
 
-TEST(Data_IdxReader, RejectsLabelOutOfRangeForFashion) {
+TEST(Data_IdxReader, RejectsLabelOutOfRangeForTheGivenClassNames) {
   TempDir dir;
-  const fs::path root = dir / "fashion-mnist";
+  const fs::path root = dir / "some-idx";
   fixtures::WriteIdxDataset(root, 10, 10, false);
   std::vector<unsigned char> lb(10, 1);
   lb[4] = 12;
   fixtures::WriteBytes(root / "train-labels-idx1-ubyte", fixtures::IdxBytes({10}, lb));
-  ExpectError([&] { data::OpenDataset(root.string()); }, {"train-labels-idx1-ubyte", "label 12", "item 4", "[0, 9]"});
+  fixtures::WriteText(dir / "names.txt", "zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n");
+  data::OpenOptions o;
+  o.class_names_file = (dir / "names.txt").string();
+  ExpectError([&] { data::OpenDataset(root.string(), o); }, {"train-labels-idx1-ubyte", "label 12", "item 4", "[0, 9]", "names.txt"});
+  // Without names the labels define the classes: 0..12.
+  EXPECT_EQ(data::OpenDataset(root.string()).class_names.size(), 13u);
+  fixtures::WriteText(dir / "dup.txt", "a\nb\na\n");
+  o.class_names_file = (dir / "dup.txt").string();
+  ExpectError([&] { data::OpenDataset(root.string(), o); }, {"dup.txt", "line 3", "'a'"});
+}
+
+TEST(Data_IdxReader, RecognisesFashionMnistByContentNotByPath) {
+  TempDir dir;
+  // The published first training labels of Fashion-MNIST, 60000 28x28 images, under a path without "fashion".
+  const std::vector<unsigned char> head = {9, 0, 0, 3, 0, 2, 7, 2, 5, 5, 0, 9, 5, 5, 7, 9,
+                                           1, 0, 6, 4, 3, 1, 4, 8, 4, 3, 0, 2, 4, 4, 5, 3};
+  std::vector<unsigned char> labels(60000, 1);
+  std::copy(head.begin(), head.end(), labels.begin());
+  const fs::path root = dir / "copy";
+  fixtures::WriteIdxDataset(root, 10, 10, false);
+  fixtures::WriteBytes(root / "train-images-idx3-ubyte", fixtures::IdxBytes({60000, 28, 28}, std::vector<unsigned char>(60000 * 784, 0)));
+  fixtures::WriteBytes(root / "train-labels-idx1-ubyte", fixtures::IdxBytes({60000}, labels));
+  const auto info = data::OpenDataset(root.string());
+  EXPECT_EQ(info.recognised_as, "fashion-mnist");
+  EXPECT_EQ(info.class_names.front(), "T-shirt/top");
+  // A label out of range in such a file is refused.
+  labels[100] = 10;
+  fixtures::WriteBytes(root / "train-labels-idx1-ubyte", fixtures::IdxBytes({60000}, labels));
+  ExpectError([&] { data::OpenDataset(root.string()); }, {"label 10", "item 100", "[0, 9]"});
+  // A folder named "fashion" holding other data is not Fashion-MNIST.
+  const fs::path other = dir / "fashion-mnist";
+  fixtures::WriteIdxDataset(other, 10, 10, false);
+  const auto o = data::OpenDataset(other.string());
+  EXPECT_EQ(o.recognised_as, "");
+  EXPECT_EQ(o.class_names.front(), "0");
 }
 
 TEST(Data_CifarReader, ReadsCifar10Layout) {

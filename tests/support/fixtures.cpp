@@ -198,16 +198,29 @@ int WaitExit(int pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::string Scene15Dir() {
+bool RequireData() {
+  const char* env = std::getenv("SCENELAB_REQUIRE_DATA");
+  return env != nullptr && std::string(env) == "1";
+}
+
+std::string Scene15Path() {
   const char* env = std::getenv("SCENELAB_SCENE15");
-  std::string p = env ? env : SCENELAB_SCENE15_DIR;
+  return env ? env : SCENELAB_SCENE15_DIR;
+}
+
+std::string FashionMnistPath() {
+  const char* env = std::getenv("SCENELAB_FMNIST");
+  return env ? env : SCENELAB_FMNIST_DIR;
+}
+
+std::string Scene15Dir() {
+  std::string p = Scene15Path();
   std::error_code ec;
   return fs::is_directory(fs::path(p) / "train", ec) ? p : "";
 }
 
 std::string FashionMnistDir() {
-  const char* env = std::getenv("SCENELAB_FMNIST");
-  std::string p = env ? env : SCENELAB_FMNIST_DIR;
+  std::string p = FashionMnistPath();
   std::error_code ec;
   return fs::exists(fs::path(p) / "train-images-idx3-ubyte.gz", ec) ||
                  fs::exists(fs::path(p) / "train-images-idx3-ubyte", ec)

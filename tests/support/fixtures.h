@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <opencv2/core.hpp>
 
 namespace scenelab::fixtures {
@@ -53,8 +54,27 @@ int SpawnLogged(const std::vector<std::string>& args, const std::filesystem::pat
 // Waits for it: the exit code, or 128 + signal number.
 int WaitExit(int pid);
 
-// Paths to the real datasets, or "" when they are absent.
+// True when SCENELAB_REQUIRE_DATA=1 (.ci/run sets it): a test whose data,
+// reference files or tools are missing then fails instead of skipping.
+bool RequireData();
+
+// Where the real datasets are looked for (SCENELAB_SCENE15 / SCENELAB_FMNIST
+// or the configured default), and those paths when the data is there, else "".
+std::string Scene15Path();
+std::string FashionMnistPath();
 std::string Scene15Dir();
 std::string FashionMnistDir();
 
 }  // namespace scenelab::fixtures
+
+// Skips the test saying what is missing and where, or, under
+// SCENELAB_REQUIRE_DATA=1, fails with the same words: in CI a missing
+// dataset must never look like a pass.
+#define SCENELAB_SKIP_OR_FAIL(what)                                                     \
+  do {                                                                                  \
+    if (::scenelab::fixtures::RequireData()) {                                          \
+      GTEST_FAIL() << "SCENELAB_REQUIRE_DATA=1 and " << what;                           \
+    } else {                                                                            \
+      GTEST_SKIP() << what;                                                             \
+    }                                                                                   \
+  } while (0)

@@ -8,9 +8,11 @@
 
 #include "scenelab/data/config_key.h"
 #include "scenelab/data/error.h"
+#include "scenelab/data/folds.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
+#include "scenelab/eval/stats.h"
 #include "scenelab/features/cache.h"
 #include "scenelab/pipelines/outputs.h"
 
@@ -64,6 +66,7 @@ void ClassicConfig::Validate() const {
       }
     }
   }
+  if (cv_folds < 2) throw Error("--cv-folds: must be >= 2, got " + std::to_string(cv_folds));
   if (ks.empty()) throw Error("--k: at least one k is needed");
   for (int k : ks) {
     if (k < 1) throw Error("--k: every k must be >= 1, got " + std::to_string(k));
@@ -77,7 +80,9 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
                {"format", data.open.format},
                {"test_fraction", data.open.test_fraction},
                {"train_per_class", data.train_per_class},
-               {"test_per_class", data.test_per_class}};
+               {"test_per_class", data.test_per_class},
+               {"skip_bad", data.open.skip_bad},
+               {"class_names", data.open.class_names_file}};
   j["features"] = features;
   if (features == "tiny") {
     j["tiny"] = {{"size", tiny.size},
@@ -128,6 +133,7 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
   for (auto m : metrics) ms.push_back(classify::ToString(m));
   if (classifier == "knn") j["knn"] = {{"metrics", ms},
               {"k", ks},
+              {"cv_folds", cv_folds},
               {"distance_weighted", distance_weighted},
               {"index", classify::ToString(knn.algorithm)},
               {"flann_trees", knn.flann_trees},
@@ -448,6 +454,67 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   return out;
 }
 
+// Chooses (metric, k) on the training split alone: seeded stratified folds,
+// one neighbour search per fold and metric at the largest k serves every k.
+// Ties keep the earlier metric (as listed) and the smaller k.
+void ClassicRunner::SelectKnnByCrossValidation(const ClassicConfig& cfg, const features::Matrix& train,
+                                               const classify::KnnOptions& ko, KnnOutcome* out,
+                                               std::map<std::string, double>* t) {
+  const auto start = Clock::now();
+  const auto labels = data_.train.Labels();
+  const auto fold = StratifiedFolds(labels, data_.train.num_classes(), cfg.cv_folds, MixSeed(cfg.seed, 0xcf01),
+                                    data_.train.class_names());
+  const int kmax = *std::max_element(cfg.ks.begin(), cfg.ks.end());
+  std::map<std::string, std::map<int, std::vector<double>>> per_fold;
+  for (int fi = 0; fi < cfg.cv_folds; ++fi) {
+    std::vector<Eigen::Index> tr, va;
+    for (std::size_t i = 0; i < fold.size(); ++i) (fold[i] == fi ? va : tr).push_back(static_cast<Eigen::Index>(i));
+    if (static_cast<std::size_t>(kmax) > tr.size()) {
+      throw Error("--k: k = " + std::to_string(kmax) + " is larger than a cross-validation fold's training part (" +
+                  std::to_string(tr.size()) + " images with --cv-folds " + std::to_string(cfg.cv_folds) + ")");
+    }
+    features::Matrix xtr(static_cast<Eigen::Index>(tr.size()), train.cols());
+    features::Matrix xva(static_cast<Eigen::Index>(va.size()), train.cols());
+    std::vector<int> ytr, yva;
+    for (std::size_t i = 0; i < tr.size(); ++i) {
+      xtr.row(static_cast<Eigen::Index>(i)) = train.row(tr[i]);
+      ytr.push_back(labels[static_cast<std::size_t>(tr[i])]);
+    }
+    for (std::size_t i = 0; i < va.size(); ++i) {
+      xva.row(static_cast<Eigen::Index>(i)) = train.row(va[i]);
+      yva.push_back(labels[static_cast<std::size_t>(va[i])]);
+    }
+    classify::KnnClassifier knn(ko);
+    knn.Fit(std::move(xtr), ytr, data_.train.num_classes());
+    for (auto metric : cfg.metrics) {
+      const auto nn = knn.Search(xva, kmax, metric);
+      const std::string m = classify::ToString(metric);
+      for (int k : cfg.ks) {
+        const auto vote = knn.Vote(nn, k, cfg.distance_weighted);
+        std::size_t correct = 0;
+        for (std::size_t i = 0; i < yva.size(); ++i) correct += vote.labels[i] == yva[i];
+        per_fold[m][k].push_back(static_cast<double>(correct) / static_cast<double>(yva.size()));
+      }
+    }
+  }
+  double best = -1;
+  for (auto metric : cfg.metrics) {
+    const std::string m = classify::ToString(metric);
+    for (int k : cfg.ks) {
+      const double mean = eval::Mean(per_fold[m][k]);
+      out->cv_accuracy[m][k] = mean;
+      out->cv_std[m][k] = eval::StdDev(per_fold[m][k]);
+      if (mean > best) {
+        best = mean;
+        out->selected_metric = m;
+        out->selected_k = k;
+      }
+    }
+  }
+  out->selected_how = fmt::format("{}-fold stratified cross-validation on the training split", cfg.cv_folds);
+  (*t)["selection_s"] += SecondsSince(start);
+}
+
 ClassicRunner::KnnOutcome ClassicRunner::Knn(const ClassicConfig& cfg, const FeaturePair& f,
                                              std::map<std::string, double>* t) {
   const auto start = Clock::now();
@@ -476,6 +543,7 @@ ClassicRunner::KnnOutcome ClassicRunner::Knn(const ClassicConfig& cfg, const Fea
     }
   }
   (*t)["knn_s"] += SecondsSince(start);
+  SelectKnnByCrossValidation(cfg, f.train, ko, &out, t);
   return out;
 }
 
@@ -509,6 +577,14 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
     iterations = std::max(iterations, svm.iterations()[c]);
   }
   out.svm = {{"c", svm.c()}, {"classes_converged", converged}, {"max_iterations_run", iterations}};
+  out.selected_metric = "svm";
+  out.selected_k = 0;
+  if (cfg.svm.c_grid.empty()) {
+    out.selected_how = "C fixed by the configuration (no selection)";
+  } else {
+    out.selected_how = fmt::format("{}-fold stratified cross-validation over C on the training split", cfg.svm.cv_folds);
+    out.cv_accuracy["svm"][0] = svm.cv_accuracy().at(svm.c());
+  }
   if (!svm.cv_accuracy().empty()) {
     nlohmann::ordered_json cv = nlohmann::json::array();
     for (const auto& [c, a] : svm.cv_accuracy()) cv.push_back({{"c", c}, {"accuracy", a}});
@@ -575,15 +651,15 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
     best = knn.accuracy.at("svm").at(0);
     acc["svm"] = best;
     r["accuracy"] = acc;
-    r["best"] = {{"metric", "svm"}, {"k", nullptr}, {"c", knn.svm["c"]}, {"accuracy", best}};
-    r["svm"] = knn.svm;
   } else {
+    nlohmann::ordered_json cv;
     for (auto metric : cfg.metrics) {
       const std::string m = classify::ToString(metric);
-      nlohmann::ordered_json row;
+      nlohmann::ordered_json row, cvrow;
       for (int k : cfg.ks) {
         const double a = knn.accuracy.at(m).at(k);
         row[std::to_string(k)] = a;
+        cvrow[std::to_string(k)] = knn.cv_accuracy.at(m).at(k);
         if (a > best) {
           best = a;
           best_m = m;
@@ -591,21 +667,69 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
         }
       }
       acc[m] = row;
+      cv[m] = cvrow;
     }
     r["accuracy"] = acc;
-    r["best"] = {{"metric", best_m}, {"k", best_k}, {"accuracy", best}};
+    r["cv_accuracy"] = cv;
   }
-  // Per-sample predictions only for the reported (best) point.
-  const auto& vote = knn.votes.at(best_m).at(best_k);
+  const auto n_test = static_cast<std::int64_t>(data.test.size());
+  auto correct_of = [&](const std::string& m, int k) {
+    const auto& v = knn.votes.at(m).at(k);
+    std::int64_t n = 0;
+    for (std::size_t i = 0; i < data.test.size(); ++i) n += v.labels[i] == data.test[i].label;
+    return n;
+  };
+  auto interval = [&](std::int64_t correct) {
+    const auto ci = eval::WilsonInterval(correct, n_test);
+    return nlohmann::ordered_json{ci.lo, ci.hi};
+  };
+  // The headline: the point chosen on training data alone.
+  const std::string sel_m = knn.selected_metric;
+  const int sel_k = knn.selected_k;
+  const std::int64_t sel_correct = correct_of(sel_m, sel_k);
+  nlohmann::ordered_json sel;
+  sel["metric"] = sel_m;
+  sel["k"] = cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(sel_k);
+  if (cfg.classifier == "svm") sel["c"] = knn.svm["c"];
+  sel["accuracy"] = static_cast<double>(sel_correct) / static_cast<double>(n_test);
+  sel["correct"] = sel_correct;
+  sel["accuracy_ci95"] = interval(sel_correct);
+  sel["interval"] = "Wilson score, 95%";
+  sel["how"] = knn.selected_how;
+  if (knn.cv_accuracy.count(sel_m)) {
+    sel["cv_accuracy"] = knn.cv_accuracy.at(sel_m).at(sel_k);
+    if (knn.cv_std.count(sel_m)) sel["cv_std"] = knn.cv_std.at(sel_m).at(sel_k);
+  }
+  r["selected"] = sel;
+  // The test-optimal point: an oracle, optimistic by construction.
+  nlohmann::ordered_json b{{"metric", best_m}, {"k", cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(best_k)}};
+  if (cfg.classifier == "svm") b["c"] = knn.svm["c"];
+  b["accuracy"] = best;
+  b["accuracy_ci95"] = interval(correct_of(best_m, best_k));
+  b["oracle"] = true;
+  b["how"] = "chosen on the test labels (optimistic; not the headline)";
+  r["best"] = b;
+  if (cfg.classifier == "svm") r["svm"] = knn.svm;
+  // Per-sample predictions for the reported (selected) point.
+  const auto& vote = knn.votes.at(sel_m).at(sel_k);
   eval::Predictions preds(data.test.class_names());
+  std::vector<int> truth, predicted;
   for (std::size_t i = 0; i < data.test.size(); ++i) {
     preds.Add({data.test[i].source, data.test[i].label, vote.labels[i], vote.scores[i]});
+    truth.push_back(data.test[i].label);
+    predicted.push_back(vote.labels[i]);
   }
   const auto cm = preds.Confusion();
   outputs.WriteEvaluation(preds, cm);
   outputs.WriteGalleries(preds, data.test);
   r["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
   r["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
+  r["macro_f1"] = cm.MacroF1();
+  const auto boot = eval::BootstrapClassMetrics(truth, predicted, data.test.num_classes(), 1000, cfg.seed);
+  r["bootstrap"] = {{"resamples", boot.resamples},
+                    {"mean_per_class_accuracy_ci95", {boot.mean_per_class_accuracy.lo, boot.mean_per_class_accuracy.hi}},
+                    {"macro_f1_ci95", {boot.macro_f1.lo, boot.macro_f1.hi}}};
+  r["test_fingerprint"] = eval::TestSetFingerprint(preds);
   r["timings_s"] = timings;
   const auto& c = runner.counters();
   r["computed"] = {{"tiny_extractions", c.tiny_extractions}, {"sift_extractions", c.sift_extractions},

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "scenelab/eval/stats.h"
 #include "scenelab/pipelines/outputs.h"
 
 namespace scenelab::pipelines {
@@ -24,9 +25,9 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
     std::map<std::string, std::vector<std::pair<double, double>>> loss, acc;
     for (const auto& m : r.history) {
       loss["train"].push_back({double(m.epoch), m.train_loss});
-      loss["val"].push_back({double(m.epoch), m.val_loss});
+      if (m.has_val) loss["val"].push_back({double(m.epoch), m.val_loss});
       acc["train"].push_back({double(m.epoch), m.train_acc});
-      acc["val"].push_back({double(m.epoch), m.val_acc});
+      if (m.has_val) acc["val"].push_back({double(m.epoch), m.val_acc});
     }
     out.WriteLinePlot("learning_curve_loss", model + ": loss", "epoch", "cross-entropy loss", loss);
     out.WriteLinePlot("learning_curve_accuracy", model + ": accuracy", "epoch", "accuracy", acc);
@@ -40,7 +41,25 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
   j["train_size"] = train.size();
   j["test_size"] = test.size();
   j["accuracy"] = {{"test", cm.Accuracy()}};
-  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"accuracy", cm.Accuracy()}};
+  // One test evaluation, of the final model: the reported point is fixed by
+  // the schedule (and early stopping on the validation loss), never by the test labels.
+  std::int64_t correct = 0;
+  for (int c = 0; c < cm.num_classes(); ++c) correct += cm.count(c, c);
+  const auto ci = cm.total() > 0 ? eval::WilsonInterval(correct, cm.total()) : eval::Interval{};
+  const int epochs_run = r.history.empty() ? 0 : r.history.back().epoch;
+  const bool has_val = !r.history.empty() && r.history.back().has_val;
+  j["selected"] = {{"metric", "test"},
+                   {"k", nullptr},
+                   {"epoch", epochs_run},
+                   {"accuracy", cm.Accuracy()},
+                   {"correct", correct},
+                   {"accuracy_ci95", {ci.lo, ci.hi}},
+                   {"interval", "Wilson score, 95%"},
+                   {"how", has_val ? "last epoch (early stopping and plateaus watch the validation split)"
+                                   : "last epoch (no validation split)"}};
+  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"epoch", epochs_run}, {"accuracy", cm.Accuracy()},
+               {"accuracy_ci95", {ci.lo, ci.hi}}, {"oracle", false}, {"how", "the only evaluated point (same as selected)"}};
+  j["test_fingerprint"] = eval::TestSetFingerprint(preds);
   j["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
   j["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
   j["model_params"] = r.params;
@@ -71,7 +90,9 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
   params["data"] = {{"path", cfg.data.path},
                     {"format", cfg.data.open.format},
                     {"train_per_class", cfg.data.train_per_class},
-                    {"test_per_class", cfg.data.test_per_class}};
+                    {"test_per_class", cfg.data.test_per_class},
+                    {"skip_bad", cfg.data.open.skip_bad},
+                    {"class_names", cfg.data.open.class_names_file}};
   params["train"] = cfg.train.ToJson();
   params["train"]["input"] = r.input.ToString();
   if (cfg.dist.active()) params["distributed"] = {{"world_size", cfg.dist.world_size}, {"backend", "gloo"}};

@@ -87,14 +87,14 @@ void CompareConfig::Validate() const {
   for (const auto& p : pipelines) {
     if (p.name.empty()) throw Error("config: every pipeline needs a 'name'");
     if (!names.insert(p.name).second) throw Error("config: pipeline name '" + p.name + "' is used twice");
-    if (p.type == "tiny" || p.type == "bow") {
+    if (p.type == "tiny" || p.type == "bow" || p.type == "fisher" || p.type == "vlad") {
       SweepGrid g;
       bool s;
       ClassicFrom(*this, p, &g, &s);
     } else if (p.type == "cnn") {
       CnnFrom(*this, p);
     } else {
-      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow or cnn)");
+      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow, fisher, vlad or cnn)");
     }
   }
 }
@@ -106,7 +106,9 @@ nlohmann::ordered_json CompareConfig::ToJson() const {
                {"format", data.open.format},
                {"test_fraction", data.open.test_fraction},
                {"train_per_class", data.train_per_class},
-               {"test_per_class", data.test_per_class}};
+               {"test_per_class", data.test_per_class},
+               {"skip_bad", data.open.skip_bad},
+               {"class_names", data.open.class_names_file}};
   j["seed"] = seed;
   j["threads"] = threads;
   if (!expected_time.empty()) j["expected_time"] = expected_time;
@@ -235,7 +237,12 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     nlohmann::ordered_json row;
     row["name"] = p.name;
     row["type"] = p.type;
-    row["accuracy"] = r["best"]["accuracy"];
+    // The headline is the point chosen without the test labels.
+    const auto& sel = r.contains("selected") ? r["selected"] : r["best"];
+    row["accuracy"] = sel["accuracy"];
+    row["accuracy_ci95"] = sel.contains("accuracy_ci95") ? sel["accuracy_ci95"] : nlohmann::json(nullptr);
+    row["selected"] = sel;
+    row["oracle"] = r["best"];
     row["best"] = r["best"];
     row["seconds"] = r["timings_s"]["total_s"];
     row["model_params"] = r.contains("model_params") ? r["model_params"] : nlohmann::json(nullptr);
@@ -248,6 +255,33 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   result.report_path = eval::BuildReport(run_dirs, (fs::path(out_dir) / "report").string(), ro);
   result.summary["name"] = cfg.name;
   result.summary["pipelines"] = rows;
+  if (cfg.pipelines.size() > 1) {
+    // Every pipeline ran on the same test images: McNemar per pair, Holm-corrected.
+    std::vector<std::string> dirs, names;
+    for (std::size_t i = 0; i < cfg.pipelines.size(); ++i) {
+      dirs.push_back(rows[i]["run"].get<std::string>());
+      names.push_back(cfg.pipelines[i].name);
+    }
+    const auto t = eval::RunSignificance(dirs, names);
+    nlohmann::ordered_json sig;
+    sig["test"] = "McNemar (exact binomial below 25 discordant images, else chi-squared with continuity correction)";
+    sig["correction"] = "Holm";
+    sig["alpha"] = t.alpha;
+    sig["pipelines"] = t.names;
+    sig["p_values"] = t.p;
+    sig["p_values_holm"] = t.p_holm;
+    nlohmann::ordered_json pairs = nlohmann::json::array();
+    const auto statements = t.Statements();
+    for (std::size_t i = 0; i < t.pairs.size(); ++i) {
+      const auto& pr = t.pairs[i];
+      pairs.push_back({{"a", t.names[static_cast<std::size_t>(pr.a)]}, {"b", t.names[static_cast<std::size_t>(pr.b)]},
+                       {"only_a_correct", pr.test.b}, {"only_b_correct", pr.test.c}, {"exact", pr.test.exact},
+                       {"statistic", pr.test.statistic}, {"p_value", pr.test.p_value}, {"p_holm", pr.p_holm},
+                       {"significant", pr.significant}, {"statement", statements[i]}});
+    }
+    sig["pairs"] = pairs;
+    result.summary["significance"] = sig;
+  }
   result.summary["report"] = result.report_path;
   result.summary["seconds"] = SecondsSince(start);
   WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");

@@ -78,7 +78,8 @@ void ApplyDataJson(const nlohmann::json& j, DataConfig* cfg, const std::string& 
     else if (k == "train_per_class") cfg->train_per_class = Get<std::size_t>(v, w);
     else if (k == "test_per_class") cfg->test_per_class = Get<std::size_t>(v, w);
     else if (k == "skip_bad") cfg->open.skip_bad = Get<bool>(v, w);
-    else throw Error(w + ": unknown key (expected path, format, test_fraction, train_per_class, test_per_class, skip_bad)");
+    else if (k == "class_names") cfg->open.class_names_file = Get<std::string>(v, w);
+    else throw Error(w + ": unknown key (expected path, format, test_fraction, train_per_class, test_per_class, skip_bad, class_names)");
   }
 }
 
@@ -179,8 +180,9 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         } else if (nk == "k") {
           cfg->ks = IntListFromJson(nv, nw);
         } else if (nk == "weighted") cfg->distance_weighted = Get<bool>(nv, nw);
+        else if (nk == "cv_folds") cfg->cv_folds = Get<int>(nv, nw);
         else if (nk == "index") cfg->knn.algorithm = classify::ParseSearchAlgorithm(Get<std::string>(nv, nw));
-        else throw Error(nw + ": unknown key (expected metrics, k, weighted, index)");
+        else throw Error(nw + ": unknown key (expected metrics, k, weighted, cv_folds, index)");
       }
     } else {
       throw Error(w + ": unknown key (expected tiny, sift, vocab, pyramid, grids, quantizer, encoding, homkermap, classifier, svm, knn)");

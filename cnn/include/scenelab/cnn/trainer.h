@@ -67,6 +67,9 @@ struct TrainConfig {
 struct EpochMetrics {
   int epoch = 0;  // 1-based
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, images_per_s = 0, seconds = 0;
+  // False with --val 0: there is no validation split, and val_* are not
+  // reported (empty cells in metrics.csv), never a copy of the training numbers.
+  bool has_val = true;
 };
 
 struct TrainResult {

@@ -27,6 +27,10 @@ struct OpenOptions {
   // Skip files with an image extension that are not decodable images,
   // counting them, instead of raising an Error. Default: refuse.
   bool skip_bad = false;
+  // IDX only: a text file with one class name per line, in label order.
+  // Without it, MNIST and Fashion-MNIST are recognised by content (never by
+  // path) and other IDX sets get "0".."max".
+  std::string class_names_file;
   void Validate() const;
 };
 
@@ -40,6 +44,7 @@ struct DatasetInfo {
   std::vector<std::pair<std::string, Dataset>> splits;
   std::size_t skipped_non_images = 0;  // .DS_Store, README, ... (by content)
   std::size_t skipped_bad_images = 0;  // with skip_bad: unreadable "images"
+  std::string recognised_as;           // IDX: "fashion-mnist", "mnist", "class names from FILE" or ""
 
   const Dataset& split(const std::string& name) const;
   bool has_split(const std::string& name) const;
@@ -67,6 +72,8 @@ struct IdxArray {
 };
 IdxArray ParseIdx(const std::vector<unsigned char>& bytes, const std::string& what);
 // Reads an IDX file, gunzipping when it ends in .gz or starts with the gzip magic.
+// One class name per line, in label order; blank lines ignored, repeats refused.
+std::vector<std::string> ReadClassNamesFile(const std::string& path);
 std::vector<unsigned char> ReadMaybeGzip(const std::string& path);
 
 // CIFAR record parsing; `label_bytes` is 1 (CIFAR-10) or 2 (CIFAR-100, the

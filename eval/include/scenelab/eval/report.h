@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "scenelab/eval/stats.h"
+
 namespace scenelab::eval {
 
 struct ReportOptions {
@@ -17,6 +19,11 @@ struct ReportOptions {
 // neither results.json nor sweep.json.
 std::string BuildReport(const std::vector<std::string>& run_dirs, const std::string& out_dir,
                         const ReportOptions& opts = {});
+
+// McNemar + Holm between run folders from their predictions.csv; throws
+// Error when the runs were not scored on the same test images.
+SignificanceTable RunSignificance(const std::vector<std::string>& run_dirs, const std::vector<std::string>& names,
+                                  double alpha = 0.05);
 
 std::string HtmlEscape(const std::string& s);
 std::string Base64(const std::vector<unsigned char>& bytes);

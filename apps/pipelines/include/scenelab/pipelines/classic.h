@@ -48,6 +48,10 @@ struct ClassicConfig {
   std::vector<classify::Metric> metrics = {classify::Metric::kL1, classify::Metric::kL2};
   std::vector<int> ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   bool distance_weighted = false;   // kNN vote weighting
+  // The reported (k, metric) is chosen by seeded stratified k-fold
+  // cross-validation on the training split, never on the test labels
+  // (docs/EVALUATION.md). 5 folds, as scikit-learn's GridSearchCV.
+  int cv_folds = 5;
   classify::KnnOptions knn;
   std::uint64_t seed = 0;           // seeds subsets, descriptor sampling, k-means
   int threads = 0;                  // 0 = all cores
@@ -100,6 +104,12 @@ class ClassicRunner {
   // winning class and its score.
   struct KnnOutcome {
     std::map<std::string, std::map<int, double>> accuracy;  // metric -> k -> accuracy
+    // Cross-validation on the training split: metric -> k -> mean and
+    // standard deviation of the per-fold accuracies (kNN; SVM: its C).
+    std::map<std::string, std::map<int, double>> cv_accuracy, cv_std;
+    std::string selected_metric;  // the point chosen on training data alone
+    int selected_k = 0;
+    std::string selected_how;
     std::map<std::string, std::map<int, classify::VoteResult>> votes;
     nlohmann::ordered_json svm;  // the SVM's chosen C, cross-validation, iterations
   };
@@ -113,6 +123,8 @@ class ClassicRunner {
   FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   KnnOutcome Svm(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
+  void SelectKnnByCrossValidation(const ClassicConfig& cfg, const features::Matrix& train,
+                                  const classify::KnnOptions& ko, KnnOutcome* out, std::map<std::string, double>* t);
   const LoadedData& data_;
   std::string cache_dir_;
   int threads_;

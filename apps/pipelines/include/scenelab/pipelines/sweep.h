@@ -36,6 +36,12 @@ struct SweepResult {
 // `base` holds every parameter not swept, including metrics and ks.
 SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log);
 
+// Over sweep.json rows: the first row with the highest test accuracy (the
+// oracle), and the first with the highest cross-validated accuracy (the
+// reported point; null when no row has one).
+nlohmann::ordered_json BestRow(const nlohmann::ordered_json& rows);
+nlohmann::ordered_json SelectedRow(const nlohmann::ordered_json& rows);
+
 // 5, [1, 3, 5] or "1-10,15" -> integers; errors name `what`.
 std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what);
 

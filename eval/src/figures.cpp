@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 
+#include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <fmt/format.h>
@@ -27,23 +28,28 @@ void Rename(const std::string& tmp, const std::string& path) {
   }
 }
 
-// Renders `draw` to <base>.svg and <base>.png through temporary files.
+// Renders `draw` to <base>.svg, <base>.pdf (what LaTeX papers include) and
+// <base>.png through temporary files.
 void RenderBoth(const std::string& base, int w, int h, const DrawFn& draw) {
   std::error_code ec;
   const std::filesystem::path p(base);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   const std::string sfx = ".tmp." + std::to_string(::getpid());
-  {
-    const std::string tmp = base + ".svg" + sfx;
-    cairo_surface_t* s = cairo_svg_surface_create(tmp.c_str(), w, h);
+  for (const char* ext : {".svg", ".pdf"}) {
+    const std::string tmp = base + ext + sfx;
+    cairo_surface_t* s = std::string(ext) == ".svg" ? cairo_svg_surface_create(tmp.c_str(), w, h)
+                                                    : cairo_pdf_surface_create(tmp.c_str(), w, h);
     cairo_t* cr = cairo_create(s);
     draw(cr);
     cairo_destroy(cr);
     cairo_surface_finish(s);
     const auto status = cairo_surface_status(s);
     cairo_surface_destroy(s);
-    if (status != CAIRO_STATUS_SUCCESS) throw Error(base + ".svg: cairo failed: " + cairo_status_to_string(status));
-    Rename(tmp, base + ".svg");
+    if (status != CAIRO_STATUS_SUCCESS) {
+      std::remove(tmp.c_str());
+      throw Error(base + ext + ": cairo failed: " + cairo_status_to_string(status));
+    }
+    Rename(tmp, base + ext);
   }
   {
     const std::string tmp = base + ".png" + sfx;
@@ -220,6 +226,119 @@ void DrawLinePlot(const LinePlot& plot, const std::string& base) {
       cairo_fill(cr);
       cairo_set_source_rgb(cr, 0, 0, 0);
       Text(cr, left + pw + 32, ly, plot.series[i].name, 11, 0.0, 0.4);
+    }
+  });
+}
+
+void DrawIntervalChart(const std::vector<IntervalPoint>& points, const std::string& title, const std::string& x_label,
+                       const std::string& base) {
+  if (points.empty()) throw Error(base + ": no points to draw");
+  std::size_t longest = 0;
+  for (const auto& pt : points) longest = std::max(longest, pt.name.size());
+  const int row = 34, left = static_cast<int>(std::min<std::size_t>(longest, 28) * 7 + 24), right = 40, top = 50,
+            bottom = 50;
+  const int W = std::max(560, left + 420 + right), H = top + row * static_cast<int>(points.size()) + bottom;
+  double x0 = 1, x1 = 0;
+  for (const auto& pt : points) {
+    x0 = std::min({x0, pt.lo, pt.value});
+    x1 = std::max({x1, pt.hi, pt.value});
+  }
+  const double pad = std::max(0.02, (x1 - x0) * 0.08);
+  x0 = std::max(0.0, x0 - pad);
+  x1 = std::min(1.0, x1 + pad);
+  const double pw = W - left - right;
+  auto X = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
+  RenderBoth(base, W, H, [&](cairo_t* cr) {
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    Text(cr, W / 2.0, 20, title, 15, 0.5, 0.5, 0, true);
+    const double ph = row * static_cast<double>(points.size());
+    cairo_set_line_width(cr, 1);
+    for (int i = 0; i <= 5; ++i) {
+      const double xv = x0 + (x1 - x0) * i / 5.0;
+      cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+      cairo_move_to(cr, X(xv), top);
+      cairo_line_to(cr, X(xv), top + ph);
+      cairo_stroke(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      Text(cr, X(xv), top + ph + 12, fmt::format("{:.3f}", xv), 10, 0.5, 0.4);
+    }
+    Text(cr, left + pw / 2, H - 14, x_label, 12, 0.5, 0.4);
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const auto& pt = points[i];
+      const double y = top + row * (static_cast<double>(i) + 0.5);
+      const auto& c = kPalette[i % 8];
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      std::string name = pt.name.size() > 28 ? pt.name.substr(0, 27) + "~" : pt.name;
+      Text(cr, left - 8, y, name, 11, 1.0, 0.4);
+      cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+      cairo_set_line_width(cr, 2);
+      cairo_move_to(cr, X(pt.lo), y);
+      cairo_line_to(cr, X(pt.hi), y);
+      for (double e : {pt.lo, pt.hi}) {
+        cairo_move_to(cr, X(e), y - 6);
+        cairo_line_to(cr, X(e), y + 6);
+      }
+      cairo_stroke(cr);
+      cairo_arc(cr, X(pt.value), y, 4.5, 0, 2 * M_PI);
+      cairo_fill(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      Text(cr, X(pt.hi) + 6, y - 9, fmt::format("{:.4f}", pt.value), 10, 0.0, 0.4);
+    }
+  });
+}
+
+void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series, const std::string& title,
+                     const std::string& y_label, const std::string& base) {
+  if (groups.empty() || series.empty()) throw Error(base + ": no bars to draw");
+  const int n = static_cast<int>(groups.size()), m = static_cast<int>(series.size());
+  const int group_w = std::max(18 * m + 10, 36), left = 70, right = 170, top = 45;
+  std::size_t longest = 0;
+  for (const auto& g : groups) longest = std::max(longest, g.size());
+  const int bottom = static_cast<int>(std::min<std::size_t>(longest, 24) * 7 + 30);
+  const int W = left + n * group_w + right, H = top + 300 + bottom;
+  const double ph = 300, bar = (group_w - 10.0) / m;
+  auto Y = [&](double y) { return top + ph - std::clamp(y, 0.0, 1.0) * ph; };
+  RenderBoth(base, W, H, [&](cairo_t* cr) {
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    Text(cr, (left + n * group_w) / 2.0, 20, title, 15, 0.5, 0.5, 0, true);
+    cairo_set_line_width(cr, 1);
+    for (int i = 0; i <= 5; ++i) {
+      const double yv = i / 5.0;
+      cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+      cairo_move_to(cr, left, Y(yv));
+      cairo_line_to(cr, left + n * group_w, Y(yv));
+      cairo_stroke(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      Text(cr, left - 6, Y(yv), fmt::format("{:.1f}", yv), 10, 1.0, 0.4);
+    }
+    Text(cr, 16, top + ph / 2, y_label, 12, 0.5, 0.4, -M_PI / 2);
+    for (int g = 0; g < n; ++g) {
+      for (int s = 0; s < m; ++s) {
+        const auto& pts = series[static_cast<std::size_t>(s)].points;
+        if (static_cast<std::size_t>(g) >= pts.size()) continue;
+        const auto& c = kPalette[s % 8];
+        cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+        const double x = left + g * group_w + 5 + s * bar, v = pts[static_cast<std::size_t>(g)].second;
+        cairo_rectangle(cr, x, Y(v), bar - 1, Y(0) - Y(v));
+        cairo_fill(cr);
+      }
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      std::string name = groups[static_cast<std::size_t>(g)];
+      if (name.size() > 24) name = name.substr(0, 23) + "~";
+      Text(cr, left + g * group_w + group_w / 2.0, top + ph + 6, name, 11, 1.0, 0.4, -M_PI / 2);
+    }
+    for (int s = 0; s < m; ++s) {
+      const auto& c = kPalette[s % 8];
+      const double ly = top + 12 + 20.0 * s;
+      cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+      cairo_rectangle(cr, left + n * group_w + 12, ly - 5, 14, 10);
+      cairo_fill(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      Text(cr, left + n * group_w + 32, ly, series[static_cast<std::size_t>(s)].name, 11, 0.0, 0.4);
     }
   });
 }

@@ -12,6 +12,8 @@
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/eval/confusion.h"
+#include "scenelab/eval/figures.h"
+#include "scenelab/data/dataset.h"
 #include "scenelab/eval/stats.h"
 
 namespace fs = std::filesystem;
@@ -87,6 +89,37 @@ std::string MdCell(const std::string& s) {
   return o;
 }
 
+// LaTeX text: the ten special characters escaped.
+std::string Tex(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}': o += '\\'; o += c; break;
+      case '~': o += "\\textasciitilde{}"; break;
+      case '^': o += "\\textasciicircum{}"; break;
+      case '\\': o += "\\textbackslash{}"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+// A booktabs table (\toprule, \midrule, \bottomrule), ready to \input.
+std::string BooktabsTable(const std::string& caption, const std::vector<std::string>& header,
+                          const std::vector<std::vector<std::string>>& rows, const std::string& align) {
+  std::ostringstream t;
+  t << "% Written by scenelab report; needs \\usepackage{booktabs}.\n\\begin{table}[t]\n\\centering\n\\caption{"
+    << Tex(caption) << "}\n\\begin{tabular}{" << align << "}\n\\toprule\n";
+  for (std::size_t i = 0; i < header.size(); ++i) t << (i ? " & " : "") << Tex(header[i]);
+  t << " \\\\\n\\midrule\n";
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) t << (i ? " & " : "") << Tex(r[i]);
+    t << " \\\\\n";
+  }
+  t << "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
+  return t.str();
+}
+
 // The headline point of a results.json: `selected` where present (older runs
 // and CNNs without it fall back to `best`).
 const nlohmann::json& Headline(const nlohmann::json& j) {
@@ -116,6 +149,15 @@ class Figures {
     WriteFileAtomic(out_ / rel, std::string(bytes.begin(), bytes.end()));
     md << "![" << caption << "](" << rel.string() << ")\n\n";
   }
+  // A figure the report drew itself under out/figures/report/.
+  void Embed(const std::string& name, const std::string& caption, std::ostringstream& html, std::ostringstream& md) {
+    const fs::path rel = fs::path("figures") / "report" / (name + ".png");
+    const auto bytes = ReadFileBytes(out_ / rel);
+    html << "<figure><img alt=\"" << HtmlEscape(caption) << "\" src=\"data:image/png;base64," << Base64(bytes)
+         << "\"><figcaption>" << HtmlEscape(caption) << " (also <code>" << HtmlEscape((fs::path("figures") / "report" / (name + ".pdf")).string())
+         << "</code>)</figcaption></figure>\n";
+    md << "![" << caption << "](" << rel.string() << ") ([PDF](figures/report/" << name << ".pdf))\n\n";
+  }
 
  private:
   fs::path out_;
@@ -131,9 +173,135 @@ Predictions ReadRunPredictions(const std::string& dir, const nlohmann::json& res
 
 std::string PValue(double p) { return p < 1e-4 ? fmt::format("{:.1e}", p) : fmt::format("{:.4f}", p); }
 
+// Accuracy with its interval per run (figure + LaTeX), and per-class recall
+// for runs that share a class list (grouped bars + LaTeX).
+void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_dir, Figures& figs,
+                              std::ostringstream& html, std::ostringstream& md) {
+  std::vector<IntervalPoint> points;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : runs) {
+    if (r.results.is_null()) continue;
+    const auto& sel = Headline(r.results);
+    const auto& ci = sel.value("accuracy_ci95", nlohmann::json());
+    const double acc = sel.value("accuracy", 0.0);
+    IntervalPoint pt{r.name, acc, acc, acc};
+    if (ci.is_array() && ci.size() == 2) {
+      pt.lo = ci[0].get<double>();
+      pt.hi = ci[1].get<double>();
+    }
+    points.push_back(pt);
+    rows.push_back({r.name, r.results.value("pipeline", ""), fmt::format("{:.4f}", acc), Ci(ci), Setting(sel),
+                    Acc(r.results.value("best", nlohmann::json::object()).value("accuracy", nlohmann::json()))});
+  }
+  if (points.empty()) return;
+  fs::create_directories(out_dir / "tables");
+  WriteFileAtomic(out_dir / "tables" / "accuracy.tex",
+                  BooktabsTable("Test accuracy of the point selected without the test labels, with its 95% Wilson "
+                                "interval; the oracle is the best point chosen on the test labels",
+                                {"run", "pipeline", "accuracy", "95% interval", "selected", "oracle"}, rows, "llrrlr"));
+  DrawIntervalChart(points, "Accuracy with 95% interval", "test accuracy (selected point)",
+                    (out_dir / "figures" / "report" / "accuracy_intervals").string());
+  html << "<div class=\"row\">\n";
+  figs.Embed("accuracy_intervals", "Accuracy of each run with its 95% interval", html, md);
+
+  // Per-class recall, grouped by class, for the runs sharing the first run's classes.
+  std::vector<std::string> classes;
+  std::vector<Series> series;
+  for (const auto& r : runs) {
+    if (r.results.is_null() || !r.results.contains("classes") || !r.results.contains("confusion")) continue;
+    const auto cls = r.results["classes"].get<std::vector<std::string>>();
+    if (classes.empty()) classes = cls;
+    if (cls != classes) continue;
+    Series s{r.name, {}};
+    const auto& cm = r.results["confusion"];
+    for (std::size_t c = 0; c < cls.size(); ++c) {
+      double row = 0;
+      for (const auto& v : cm[c]) row += v.get<double>();
+      s.points.push_back({static_cast<double>(c), row > 0 ? cm[c][c].get<double>() / row : 0.0});
+    }
+    series.push_back(std::move(s));
+  }
+  if (!series.empty()) {
+    DrawGroupedBars(classes, series, "Per-class recall", "recall", (out_dir / "figures" / "report" / "per_class_recall").string());
+    figs.Embed("per_class_recall", "Per-class recall of each run, in class order", html, md);
+    std::vector<std::vector<std::string>> pc;
+    for (std::size_t c = 0; c < classes.size(); ++c) {
+      std::vector<std::string> row{classes[c]};
+      for (const auto& s : series) row.push_back(fmt::format("{:.3f}", s.points[c].second));
+      pc.push_back(row);
+    }
+    std::vector<std::string> header{"class"};
+    for (const auto& s : series) header.push_back(s.name);
+    WriteFileAtomic(out_dir / "tables" / "per_class.tex",
+                    BooktabsTable("Per-class recall of each run", header, pc, "l" + std::string(series.size(), 'r')));
+  }
+  html << "</div>\n";
+}
+
+// Where two pipelines disagree: test images one gets right and the other
+// wrong, both ways, for the first pairs of a test set. Needs image files
+// (folder datasets); in-memory sources (IDX, CIFAR) are said to be absent.
+void DisagreementGalleries(const SignificanceTable& t, const std::vector<Predictions>& ps, const fs::path& out_dir,
+                           Figures& figs, std::ostringstream& html, std::ostringstream& md) {
+  constexpr std::size_t kPairs = 3, kPerSide = 8;
+  if (!ps.empty() && !ps[0].rows().empty() && ps[0].rows()[0].source.find('#') != std::string::npos) {
+    html << "<p>Disagreement galleries need image files; these test images live inside dataset files.</p>\n";
+    md << "Disagreement galleries need image files; these test images live inside dataset files.\n\n";
+    return;
+  }
+  html << "<h3>Where they disagree</h3>\n<div class=\"row\">\n";
+  md << "### Where they disagree\n\n";
+  for (std::size_t p = 0; p < t.pairs.size() && p < kPairs; ++p) {
+    const auto a = static_cast<std::size_t>(t.pairs[p].a), b = static_cast<std::size_t>(t.pairs[p].b);
+    for (int side = 0; side < 2; ++side) {
+      const std::size_t right = side == 0 ? a : b, wrong = side == 0 ? b : a;
+      std::vector<Thumb> thumbs;
+      const auto& rr = ps[right].rows();
+      const auto& rw = ps[wrong].rows();
+      const auto& names = ps[wrong].class_names();
+      // Candidates per true class, then taken round robin so the gallery spans the classes.
+      std::map<int, std::vector<std::size_t>> by_class;
+      for (std::size_t i = 0; i < rr.size(); ++i) {
+        if (rr[i].predicted == rr[i].truth && rw[i].predicted != rw[i].truth) by_class[rr[i].truth].push_back(i);
+      }
+      std::vector<std::size_t> chosen;
+      for (std::size_t round = 0; chosen.size() < kPerSide; ++round) {
+        bool any = false;
+        for (const auto& [c, idx] : by_class) {
+          if (round < idx.size() && chosen.size() < kPerSide) {
+            chosen.push_back(idx[round]);
+            any = true;
+          }
+        }
+        if (!any) break;
+      }
+      auto name = [&](int c) {
+        return c >= 0 && static_cast<std::size_t>(c) < names.size() ? names[static_cast<std::size_t>(c)] : std::to_string(c);
+      };
+      for (std::size_t i : chosen) {
+        Thumb th;
+        try {
+          th.image = data::DecodeImageFile(rr[i].source);
+        } catch (const Error&) {
+          continue;  // moved or unreadable since the run: leave it out
+        }
+        th.caption = name(rr[i].truth) + " / " + name(rw[i].predicted);
+        thumbs.push_back(std::move(th));
+      }
+      if (thumbs.empty()) continue;
+      const std::string file = SafeFileName("disagree-" + t.names[right] + "-right-" + t.names[wrong] + "-wrong");
+      const std::string title = t.names[right] + " right, " + t.names[wrong] + " wrong (true / " + t.names[wrong] + "'s guess)";
+      DrawGallery(thumbs, title, (out_dir / "figures" / "report" / (file + ".png")).string());
+      figs.Embed(file, title, html, md);
+    }
+  }
+  html << "</div>\n";
+}
+
 // McNemar p-values between every two runs scored on the same test images;
 // runs on other test sets are named, not compared.
-void SignificanceSection(const std::vector<Run>& runs, std::ostringstream& html, std::ostringstream& md) {
+void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, Figures& figs, std::ostringstream& html,
+                         std::ostringstream& md) {
   std::map<std::string, std::vector<std::size_t>> groups;  // test-set fingerprint -> runs
   std::vector<Predictions> preds(runs.size());
   for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -142,8 +310,21 @@ void SignificanceSection(const std::vector<Run>& runs, std::ostringstream& html,
     groups[TestSetFingerprint(preds[i])].push_back(i);
   }
   bool any = false;
-  for (const auto& [fp, idx] : groups) any = any || idx.size() > 1;
-  if (!any) return;
+  std::size_t with_predictions = 0;
+  for (const auto& [fp, idx] : groups) {
+    any = any || idx.size() > 1;
+    with_predictions += idx.size();
+  }
+  if (with_predictions < 2) return;
+  if (!any) {
+    html << "<h2>Significance</h2>\n<p class=\"no-significance\">These runs were scored on " << groups.size()
+         << " different test sets (test-set fingerprints differ), so no two can be compared image by image; no "
+            "significance test is reported.</p>\n";
+    md << "## Significance\n\nThese runs were scored on " << groups.size()
+       << " different test sets (test-set fingerprints differ), so no two can be compared image by image; no "
+          "significance test is reported.\n\n";
+    return;
+  }
   html << "<h2>Significance</h2>\n<p>McNemar's test on the test images both runs classified (exact binomial below 25 "
           "discordant images, chi-squared with continuity correction above), Holm-corrected across the pairs of each "
           "test set. Cells are Holm-adjusted p-values; significant at 0.05 in bold.</p>\n";
@@ -191,6 +372,20 @@ void SignificanceSection(const std::vector<Run>& runs, std::ostringstream& html,
     }
     html << "</ul>\n";
     md << "\n";
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t a = 0; a < names.size(); ++a) {
+      std::vector<std::string> row{names[a]};
+      for (std::size_t b = 0; b < names.size(); ++b) {
+        row.push_back(a == b ? "--" : PValue(t.p_holm[a][b]) + (t.p_holm[a][b] < t.alpha ? "*" : ""));
+      }
+      rows.push_back(row);
+    }
+    std::vector<std::string> header{"Holm-adjusted McNemar p"};
+    header.insert(header.end(), names.begin(), names.end());
+    WriteFileAtomic(out_dir / "tables" / ("pvalues-" + fp + ".tex"),
+                    BooktabsTable("McNemar p-values between pipelines on the same test images, Holm-corrected; * significant at 0.05",
+                                  header, rows, "l" + std::string(names.size(), 'r')));
+    DisagreementGalleries(t, ps, out_dir, figs, html, md);
   }
 }
 }  // namespace
@@ -278,7 +473,8 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   html << "</table>\n";
   md << "\n";
 
-  SignificanceSection(runs, html, md);
+  AccuracyFiguresAndTables(runs, out_dir, figs, html, md);
+  SignificanceSection(runs, out_dir, figs, html, md);
 
   // Per-k accuracy tables for kNN runs, k in numeric order.
   for (const auto& r : runs) {

@@ -79,6 +79,10 @@ void ExpectNoTornFiles(const fs::path& dir) {
       EXPECT_TRUE(EndsWith(text, std::string("IEND\xae\x42\x60\x82", 8))) << e.path() << " has no IEND chunk";
     } else if (ext == ".svg") {
       EXPECT_TRUE(EndsWith(text, "</svg>\n") || EndsWith(text, "</svg>")) << e.path();
+    } else if (ext == ".pdf") {
+      EXPECT_EQ(text.compare(0, 5, "%PDF-"), 0) << e.path();
+      EXPECT_NE(text.rfind("%%EOF"), std::string::npos) << e.path() << " has no %%EOF";
+      EXPECT_GE(text.rfind("%%EOF"), text.size() - 8) << e.path() << " does not end in %%EOF";
     } else if (ext == ".pt") {
       // The zip's end-of-central-directory record sits in the last 22 bytes (no comment).
       ASSERT_GE(text.size(), 22u) << e.path();

@@ -65,7 +65,7 @@ TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
     // The confusion matrix is the headline's: the point selected by cross-validation.
     EXPECT_DOUBLE_EQ(static_cast<double>(diag) / total, r["selected"]["accuracy"].get<double>());
     for (const char* f : {"predictions.csv", "confusion.csv", "confusion.json", "figures/confusion.png",
-                          "figures/confusion.svg", "figures/accuracy_vs_k.png", "figures/gallery/stripes_a.png"}) {
+                          "figures/confusion.svg", "figures/confusion.pdf", "figures/accuracy_vs_k.png", "figures/accuracy_vs_k.pdf", "figures/gallery/stripes_a.png"}) {
       EXPECT_TRUE(fs::exists(out / f)) << f;
     }
   }
@@ -448,3 +448,19 @@ TEST(Pipelines_Compare, PValueMatrixIsSymmetricWithOnesOnTheDiagonal) {
   EXPECT_NE(md.find("## Significance"), std::string::npos);
 }
 #endif
+
+TEST(Pipelines_Report, SignificanceRefusesRunsOnDifferentTestImages) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b"}, 6, 4);
+  auto c = BaseConfig(dir / "data", "tiny");
+  RunClassic(c, (dir / "all").string(), nullptr);
+  c.data.test_per_class = 3;
+  RunClassic(c, (dir / "fewer").string(), nullptr);
+  EXPECT_MESSAGE(eval::RunSignificance({(dir / "all").string(), (dir / "fewer").string()}, {"all", "fewer"}),
+                 "'all' has 8 test images and 'fewer' 6; McNemar needs the same test set");
+  // The report itself still builds, and says the test sets differ instead of comparing them.
+  eval::BuildReport({(dir / "all").string(), (dir / "fewer").string()}, (dir / "report").string());
+  const std::string md = ReadFileText(dir / "report" / "report.md");
+  EXPECT_NE(md.find("2 different test sets"), std::string::npos);
+  EXPECT_EQ(md.find("| test set "), std::string::npos);
+}

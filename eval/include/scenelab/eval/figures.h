@@ -1,6 +1,6 @@
 #pragma once
-// Report figures drawn with cairo, each written as both PNG and vector SVG
-// (atomically). Colour scales are fixed (0..1 for normalised matrices), so
+// Report figures drawn with cairo, each written as PNG, vector SVG and PDF
+// (atomically; the PDF is what LaTeX papers \includegraphics). Colour scales are fixed (0..1 for normalised matrices), so
 // two figures can be compared side by side.
 #include <string>
 #include <utility>
@@ -26,10 +26,23 @@ struct LinePlot {
   bool log_x = false;
 };
 
-// Writes `<base>.png` and `<base>.svg`.
+// Writes `<base>.png`, `<base>.svg` and `<base>.pdf`.
 void DrawConfusion(const ConfusionMatrix& m, const std::string& base, const std::string& title,
                    Normalization norm = Normalization::kTrue);
 void DrawLinePlot(const LinePlot& plot, const std::string& base);
+
+// One row per entry: a dot at `value` with a bar over [lo, hi] (accuracy
+// with its confidence interval, per pipeline).
+struct IntervalPoint {
+  std::string name;
+  double value = 0, lo = 0, hi = 0;
+};
+void DrawIntervalChart(const std::vector<IntervalPoint>& points, const std::string& title, const std::string& x_label,
+                       const std::string& base);
+// Bars grouped by `groups` (classes, in order), one colour per series (run);
+// series[i].points[g].second is the value in [0, 1] for group g.
+void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series, const std::string& title,
+                     const std::string& y_label, const std::string& base);
 
 // A grid of labelled thumbnails (e.g. a class's false positives), PNG only.
 struct Thumb {

@@ -398,6 +398,30 @@ void KnnClassifier::SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) c
   });
 }
 
+// Votes of query q's first k neighbours per class, and the rank of each
+// class's nearest member among them; returns the total weight.
+double KnnClassifier::Tally(const Neighbors& nn, Eigen::Index q, int k, bool distance_weighted, std::vector<double>* votes,
+                            std::vector<int>* first_rank) const {
+  std::fill(votes->begin(), votes->end(), 0.0);
+  std::fill(first_rank->begin(), first_rank->end(), std::numeric_limits<int>::max());
+  double total = 0;
+  for (int j = 0; j < k; ++j) {
+    const int idx = nn.indices(q, j);
+    if (idx < 0) continue;  // FLANN may return fewer neighbours
+    const int c = labels_[static_cast<std::size_t>(idx)];
+    double w = 1.0;
+    if (distance_weighted) {
+      // L2 distances are squared; weigh by the Euclidean distance.
+      const double d = nn.metric == Metric::kL2 ? std::sqrt(std::max(0.0f, nn.distances(q, j))) : nn.distances(q, j);
+      w = 1.0 / (d + 1e-9);
+    }
+    (*votes)[static_cast<std::size_t>(c)] += w;
+    total += w;
+    (*first_rank)[static_cast<std::size_t>(c)] = std::min((*first_rank)[static_cast<std::size_t>(c)], j);
+  }
+  return total;
+}
+
 VoteResult KnnClassifier::Vote(const Neighbors& nn, int k, bool distance_weighted) const {
   if (k < 1 || k > nn.k()) {
     throw Error("Vote: k = " + std::to_string(k) + " outside the " + std::to_string(nn.k()) + " neighbours searched");
@@ -409,23 +433,7 @@ VoteResult KnnClassifier::Vote(const Neighbors& nn, int k, bool distance_weighte
   std::vector<double> votes(static_cast<std::size_t>(num_classes_));
   std::vector<int> first_rank(static_cast<std::size_t>(num_classes_));
   for (Eigen::Index q = 0; q < nq; ++q) {
-    std::fill(votes.begin(), votes.end(), 0.0);
-    std::fill(first_rank.begin(), first_rank.end(), std::numeric_limits<int>::max());
-    double total = 0;
-    for (int j = 0; j < k; ++j) {
-      const int idx = nn.indices(q, j);
-      if (idx < 0) continue;  // FLANN may return fewer neighbours
-      const int c = labels_[static_cast<std::size_t>(idx)];
-      double w = 1.0;
-      if (distance_weighted) {
-        // L2 distances are squared; weigh by the Euclidean distance.
-        const double d = nn.metric == Metric::kL2 ? std::sqrt(std::max(0.0f, nn.distances(q, j))) : nn.distances(q, j);
-        w = 1.0 / (d + 1e-9);
-      }
-      votes[static_cast<std::size_t>(c)] += w;
-      total += w;
-      first_rank[static_cast<std::size_t>(c)] = std::min(first_rank[static_cast<std::size_t>(c)], j);
-    }
+    const double total = Tally(nn, q, k, distance_weighted, &votes, &first_rank);
     int best = 0;
     for (int c = 1; c < num_classes_; ++c) {
       const auto uc = static_cast<std::size_t>(c), ub = static_cast<std::size_t>(best);
@@ -435,6 +443,38 @@ VoteResult KnnClassifier::Vote(const Neighbors& nn, int k, bool distance_weighte
     r.scores[static_cast<std::size_t>(q)] = total > 0 ? static_cast<float>(votes[static_cast<std::size_t>(best)] / total) : 0.0f;
   }
   return r;
+}
+
+std::vector<std::vector<int>> KnnClassifier::Rank(const Neighbors& nn, int k, bool distance_weighted, int top) const {
+  if (k < 1 || k > nn.k()) {
+    throw Error("Rank: k = " + std::to_string(k) + " outside the " + std::to_string(nn.k()) + " neighbours searched");
+  }
+  if (top < 1) throw Error("Rank: top must be >= 1, got " + std::to_string(top));
+  const Eigen::Index nq = nn.indices.rows();
+  std::vector<std::vector<int>> out(static_cast<std::size_t>(nq));
+  std::vector<double> votes(static_cast<std::size_t>(num_classes_));
+  std::vector<int> first_rank(static_cast<std::size_t>(num_classes_));
+  std::vector<int> seen(static_cast<std::size_t>(num_classes_));
+  for (Eigen::Index q = 0; q < nq; ++q) {
+    Tally(nn, q, k, distance_weighted, &votes, &first_rank);
+    // Beyond the k voters: the order of first appearance among all neighbours searched.
+    std::fill(seen.begin(), seen.end(), std::numeric_limits<int>::max());
+    for (int j = nn.k() - 1; j >= 0; --j) {
+      const int idx = nn.indices(q, j);
+      if (idx >= 0) seen[static_cast<std::size_t>(labels_[static_cast<std::size_t>(idx)])] = j;
+    }
+    std::vector<int> order(static_cast<std::size_t>(num_classes_));
+    for (int c = 0; c < num_classes_; ++c) order[static_cast<std::size_t>(c)] = c;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+      if (votes[ua] != votes[ub]) return votes[ua] > votes[ub];
+      if (first_rank[ua] != first_rank[ub]) return first_rank[ua] < first_rank[ub];
+      return seen[ua] < seen[ub];
+    });
+    order.resize(static_cast<std::size_t>(std::min(top, num_classes_)));
+    out[static_cast<std::size_t>(q)] = std::move(order);
+  }
+  return out;
 }
 
 VoteResult KnnClassifier::Predict(const Matrix& queries, int k, Metric metric, bool distance_weighted) const {

@@ -112,6 +112,7 @@ struct EvalOut {
   double loss = 0, acc = 0;
   std::vector<int> pred;
   std::vector<float> score;
+  std::vector<std::uint8_t> top5;  // 1 when the true class is among the 5 largest logits
 };
 
 // Predictions for samples [lo, hi) of `set`.
@@ -134,11 +135,15 @@ EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64
     const auto prob = torch::softmax(logits, 1);
     const auto [p, c] = prob.max(1);
     correct += c.eq(y).sum().item<std::int64_t>();
+    const at::Tensor top = std::get<1>(logits.topk(std::min<std::int64_t>(5, logits.size(1)), 1));
+    const at::Tensor hit = top.eq(y.unsqueeze(1)).any(1).to(torch::kUInt8).contiguous();
     auto pa = p.accessor<float, 1>();
     auto ca = c.accessor<std::int64_t, 1>();
+    auto ha = hit.accessor<std::uint8_t, 1>();
     for (std::int64_t i = 0; i < static_cast<std::int64_t>(idx.size()); ++i) {
       out.pred.push_back(static_cast<int>(ca[i]));
       out.score.push_back(pa[i]);
+      out.top5.push_back(ha[i]);
     }
   }
   out.loss = n ? loss / static_cast<double>(n) : 0;
@@ -154,6 +159,7 @@ void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& m
   r->eval_seconds = SecondsSince(t);
   r->test_predicted = std::move(ev.pred);
   r->test_score = std::move(ev.score);
+  r->test_top5 = std::move(ev.top5);
   r->test_accuracy = ev.acc;
 }
 
@@ -230,13 +236,16 @@ EvalOut EvaluateSharded(ModelImpl& model, BatchLoader& set, const std::vector<fl
   const EvalOut local = Evaluate(model, set, lo, hi, mean, std, batch, channels_last);
   // Predictions + 1 (0 = not mine) and scores at this rank's positions; sums.
   at::Tensor pred = torch::zeros({n}, torch::kFloat64), score = torch::zeros({n}, torch::kFloat64);
+  at::Tensor top5 = torch::zeros({n}, torch::kFloat64);
   at::Tensor loss = torch::tensor({local.loss * static_cast<double>(hi - lo)}, torch::kFloat64);
   for (std::int64_t i = lo; i < hi; ++i) {
     pred[i] = local.pred[static_cast<std::size_t>(i - lo)] + 1;
     score[i] = local.score[static_cast<std::size_t>(i - lo)];
+    top5[i] = local.top5[static_cast<std::size_t>(i - lo)];
   }
   pg->AllreduceSum(pred);
   pg->AllreduceSum(score);
+  pg->AllreduceSum(top5);
   pg->AllreduceSum(loss);
   EvalOut out;
   std::int64_t correct = 0;
@@ -244,6 +253,7 @@ EvalOut EvaluateSharded(ModelImpl& model, BatchLoader& set, const std::vector<fl
   for (std::int64_t i = 0; i < n; ++i) {
     out.pred.push_back(static_cast<int>(pred[i].item<double>()) - 1);
     out.score.push_back(static_cast<float>(score[i].item<double>()));
+    out.top5.push_back(top5[i].item<double>() > 0.5 ? 1 : 0);
     correct += out.pred.back() == labels[i];
   }
   out.loss = n ? loss.item<double>() / static_cast<double>(n) : 0;
@@ -486,6 +496,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     result.eval_seconds = SecondsSince(t);
     result.test_predicted = std::move(ev.pred);
     result.test_score = std::move(ev.score);
+    result.test_top5 = std::move(ev.top5);
     result.test_accuracy = ev.acc;
     pg->Barrier();  // rank 0's last checkpoint is committed before anyone leaves
   } else {

@@ -190,7 +190,8 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
       pt.hi = ci[1].get<double>();
     }
     points.push_back(pt);
-    rows.push_back({r.name, r.results.value("pipeline", ""), fmt::format("{:.4f}", acc), Ci(ci), Setting(sel),
+    rows.push_back({r.name, r.results.value("pipeline", ""), fmt::format("{:.4f}", acc), Ci(ci),
+                    sel.contains("top5_accuracy") ? Acc(sel["top5_accuracy"]) : "--", Setting(sel),
                     Acc(r.results.value("best", nlohmann::json::object()).value("accuracy", nlohmann::json()))});
   }
   if (points.empty()) return;
@@ -198,7 +199,7 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
   WriteFileAtomic(out_dir / "tables" / "accuracy.tex",
                   BooktabsTable("Test accuracy of the point selected without the test labels, with its 95% Wilson "
                                 "interval; the oracle is the best point chosen on the test labels",
-                                {"run", "pipeline", "accuracy", "95% interval", "selected", "oracle"}, rows, "llrrlr"));
+                                {"run", "pipeline", "accuracy", "95% interval", "top-5", "selected", "oracle"}, rows, "llrrrlr"));
   DrawIntervalChart(points, "Accuracy with 95% interval", "test accuracy (selected point)",
                     (out_dir / "figures" / "report" / "accuracy_intervals").string());
   html << "<div class=\"row\">\n";
@@ -438,14 +439,14 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   html << "<h2>Accuracy</h2>\n<p>Accuracy is the point chosen on training data alone (cross-validation or the "
           "validation split), with its 95% Wilson interval. The oracle column is the best point chosen on the test "
           "labels: optimistic, shown only for reference.</p>\n"
-          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th>"
+          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th><th>top-5 [95%]</th>"
           "<th>selected setting</th><th>how selected</th><th>oracle (chosen on test)</th>"
           "<th>mean per-class</th><th>train / test</th><th>time (s)</th><th>parameters</th></tr>\n";
   md << "## Accuracy\n\nAccuracy is the point chosen on training data alone, with its 95% Wilson interval; the oracle "
         "column is the best point chosen on the test labels (optimistic, for reference only).\n\n"
-        "| run | pipeline | accuracy | 95% interval | selected setting | how selected | oracle (chosen on test) | "
+        "| run | pipeline | accuracy | 95% interval | top-5 [95%] | selected setting | how selected | oracle (chosen on test) | "
         "mean per-class | train / test | time (s) | parameters |\n"
-     << MarkdownSeparator(11);
+     << MarkdownSeparator(12);
   for (const auto& r : runs) {
     if (r.results.is_null()) continue;
     const auto& j = r.results;
@@ -457,16 +458,17 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     const std::string acc = Acc(sel.value("accuracy", nlohmann::json()));
     const std::string ci = Ci(sel.value("accuracy_ci95", nlohmann::json()));
     const std::string how = sel.value("how", std::string("-"));
+    const std::string top5 = sel.contains("top5_accuracy") ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json())) : "-";
     const std::string oracle = Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")";
     html << "<tr><td class=\"name\">" << HtmlEscape(r.name) << "</td><td class=\"name\">"
          << HtmlEscape(j.value("pipeline", "")) << "</td><td class=\"acc\" data-run=\"" << HtmlEscape(r.name)
-         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci << "</td><td>"
+         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci << "</td><td>" << top5 << "</td><td>"
          << HtmlEscape(Setting(sel)) << "</td><td class=\"name\">" << HtmlEscape(how) << "</td><td class=\"oracle\">"
          << HtmlEscape(oracle) << "</td><td>" << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>"
          << j.value("train_size", 0) << " / " << j.value("test_size", 0) << "</td><td>" << fmt::format("{:.1f}", total)
          << "</td><td>" << params << "</td></tr>\n";
-    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | "
-       << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
+    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | " << top5
+       << " | " << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
        << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << " | " << j.value("train_size", 0) << " / "
        << j.value("test_size", 0) << " | " << fmt::format("{:.1f}", total) << " | " << params << " |\n";
   }

@@ -298,6 +298,26 @@ TEST(Pipelines_Classic, ResultsCarrySelectedOracleIntervalsAndCrossValidation) {
   EXPECT_EQ(diag, sel["correct"].get<long>());
   EXPECT_EQ(r["bootstrap"]["resamples"], 1000);
   EXPECT_FALSE(r["test_fingerprint"].get<std::string>().empty());
+  EXPECT_FALSE(sel.contains("top5_accuracy")) << "top-5 is for 10 classes or more";
+}
+
+TEST(Pipelines_Classic, TopFiveAccuracyFromTenClassesUp) {
+  TempDir dir;
+  std::vector<std::string> classes;
+  for (int c = 0; c < 10; ++c) classes.push_back("c" + std::to_string(c));
+  fixtures::WriteFolderDataset(dir / "data", classes, 5, 3, 32);
+  for (const std::string classifier : {"knn", "svm"}) {
+    auto cfg = BaseConfig(dir / "data", "tiny");
+    cfg.classifier = classifier;
+    cfg.tiny.zero_mean = classifier == "knn";
+    const auto r = RunClassic(cfg, (dir / classifier).string(), nullptr);
+    const auto& sel = r["selected"];
+    ASSERT_TRUE(sel.contains("top5_accuracy")) << classifier;
+    EXPECT_GE(sel["top5_accuracy"].get<double>(), sel["accuracy"].get<double>()) << classifier;
+    EXPECT_LE(sel["top5_accuracy"].get<double>(), 1.0);
+    EXPECT_EQ(sel["top5_correct"].get<int>(), static_cast<int>(std::lround(sel["top5_accuracy"].get<double>() * 30)));
+    EXPECT_LE(sel["top5_ci95"][0].get<double>(), sel["top5_accuracy"].get<double>());
+  }
 }
 
 TEST(Pipelines_Classic, SelectionNeverReadsTheTestLabels) {

@@ -212,3 +212,23 @@ TEST(Classify_KnnClassifier, FlannOnPrincipalComponentsReranksExactly) {
   bad.flann_rerank = 0;
   EXPECT_MESSAGE(bad.Validate(), "flann_rerank (--flann-rerank) must be >= 1, got 0");
 }
+
+TEST(Classify_KnnClassifier, RankOrdersByVotesThenNearestMemberThenFirstAppearance) {
+  // Query at the origin; neighbours in distance order: 0 (class 3), 1 (class 1),
+  // 2 (class 1), 3 (class 0), 4 (class 2); class 4 has no training point near.
+  Matrix train(6, 1);
+  train << 1, 2, 3, 4, 5, 100;
+  KnnClassifier knn;
+  knn.Fit(train, {3, 1, 1, 0, 2, 4}, 5);
+  const auto nn = knn.Search(Matrix::Zero(1, 1), 5, Metric::kL1);
+  // k = 3: class 1 has two votes, class 3 one; the rest follow by first appearance
+  // among the 5 neighbours searched (0 then 2), then by index (4).
+  const auto r3 = knn.Rank(nn, 3, false, 5);
+  EXPECT_EQ(r3[0], (std::vector<int>{1, 3, 0, 2, 4}));
+  EXPECT_EQ(r3[0][0], knn.Vote(nn, 3).labels[0]);
+  // k = 2: one vote each for 3 and 1; class 3's member ranks first, as Vote decides.
+  const auto r2 = knn.Rank(nn, 2, false, 2);
+  EXPECT_EQ(r2[0], (std::vector<int>{3, 1}));
+  EXPECT_EQ(r2[0][0], knn.Vote(nn, 2).labels[0]);
+  EXPECT_THROW(knn.Rank(nn, 6, false, 5), Error);
+}

@@ -47,6 +47,9 @@ TEST(Cnn_Trainer, LearnsSeparableClassesAndWritesMetricsAndCheckpoint) {
   EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
   EXPECT_GT(r.test_accuracy, 0.6);  // chance is 1/3
   EXPECT_EQ(r.test_predicted.size(), 30u);
+  // 3 classes: the top 5 always hold the truth; top-1 hits are top-5 hits.
+  ASSERT_EQ(r.test_top5.size(), 30u);
+  for (std::size_t i = 0; i < 30; ++i) EXPECT_EQ(r.test_top5[i], 1);
   for (float s : r.test_score) {
     EXPECT_GT(s, 0.3f);
     EXPECT_LE(s, 1.0f);
@@ -56,6 +59,7 @@ TEST(Cnn_Trainer, LearnsSeparableClassesAndWritesMetricsAndCheckpoint) {
   EXPECT_EQ(rows[5].epoch, 6);
   EXPECT_TRUE(fs::exists(dir / "checkpoint" / "meta.json"));
   EXPECT_TRUE(fs::exists(dir / "checkpoint" / "model-6.pt"));
+  EXPECT_TRUE(rows[5].has_val);  // val_fraction 0.2: a real validation split
   EXPECT_FALSE(fs::exists(dir / "checkpoint" / "model-5.pt"));  // older epochs are pruned
   const auto e = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr);
   EXPECT_EQ(e.test_predicted, r.test_predicted);
@@ -130,4 +134,23 @@ TEST(Cnn_Trainer, SchedulesAndOptimisersRun) {
       EXPECT_DOUBLE_EQ(r.history[1].lr, cfg.lr);
     }
   }
+}
+
+TEST(Cnn_Trainer, WithoutValidationSplitReportsNoValidationNumbers) {
+  TempDir dir;
+  const auto train = Synthetic(20, 0), test = Synthetic(5, 1000);
+  auto cfg = SmallConfig();
+  cfg.epochs = 2;
+  cfg.val_fraction = 0;
+  const auto r = cnn::Train(cfg, train, test, dir.path().string(), false, nullptr);
+  ASSERT_EQ(r.history.size(), 2u);
+  for (const auto& m : r.history) EXPECT_FALSE(m.has_val);
+  const std::string csv = ReadFileText(dir / "metrics.csv");
+  // Empty val cells, never a copy of the training numbers.
+  const std::string row = csv.substr(csv.find('\n') + 1, csv.find('\n', csv.find('\n') + 1) - csv.find('\n') - 1);
+  EXPECT_NE(row.find(",,"), std::string::npos) << row;
+  const auto rows = cnn::ParseMetricsCsv(csv, "metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_FALSE(rows[0].has_val);
+  EXPECT_EQ(cnn::MetricsCsv(rows), csv);  // round trip
 }

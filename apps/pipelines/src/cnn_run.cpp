@@ -59,6 +59,16 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
                                    : "last epoch (no validation split)"}};
   j["best"] = {{"metric", "test"}, {"k", nullptr}, {"epoch", epochs_run}, {"accuracy", cm.Accuracy()},
                {"accuracy_ci95", {ci.lo, ci.hi}}, {"oracle", false}, {"how", "the only evaluated point (same as selected)"}};
+  if (cm.num_classes() >= 10 && r.test_top5.size() == test.size() && !test.empty()) {
+    std::int64_t c5 = 0;
+    for (auto h : r.test_top5) c5 += h;
+    const auto ci5 = eval::WilsonInterval(c5, static_cast<std::int64_t>(test.size()));
+    for (auto* p : {&j["selected"], &j["best"]}) {
+      (*p)["top5_accuracy"] = static_cast<double>(c5) / static_cast<double>(test.size());
+      (*p)["top5_correct"] = c5;
+      (*p)["top5_ci95"] = {ci5.lo, ci5.hi};
+    }
+  }
   j["test_fingerprint"] = eval::TestSetFingerprint(preds);
   j["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
   j["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();

@@ -94,6 +94,13 @@ class KnnClassifier {
   // each neighbour votes 1/(d + 1e-9), d being the (non-squared) distance.
   VoteResult Vote(const Neighbors& nn, int k, bool distance_weighted = false) const;
 
+  // Classes ranked per query, best first, `top` of them (top-5 accuracy):
+  // by votes among the first k neighbours (ties as in Vote: the class whose
+  // nearest member ranks first); classes without a vote follow in the order
+  // their nearest member appears among all the neighbours searched, then by
+  // class index. The first entry is always Vote's label.
+  std::vector<std::vector<int>> Rank(const Neighbors& nn, int k, bool distance_weighted, int top) const;
+
   // Search + Vote.
   VoteResult Predict(const Matrix& queries, int k, Metric metric, bool distance_weighted = false) const;
 
@@ -104,6 +111,8 @@ class KnnClassifier {
   void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices, float* distances) const;
   void SearchProjected(const Matrix& queries, int k, Neighbors* nn) const;
   void SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) const;
+  double Tally(const Neighbors& nn, Eigen::Index q, int k, bool distance_weighted, std::vector<double>* votes,
+               std::vector<int>* first_rank) const;
   struct Flann;
   struct ByteRows;  // 8-bit copy of train_ for L1, built at the first L1 search
   KnnOptions opts_;

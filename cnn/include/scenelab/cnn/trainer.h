@@ -76,6 +76,7 @@ struct TrainResult {
   std::vector<EpochMetrics> history;
   std::vector<int> test_predicted;
   std::vector<float> test_score;  // softmax probability of the predicted class
+  std::vector<std::uint8_t> test_top5;  // 1 when the true class is among the 5 largest logits
   double test_accuracy = 0;
   std::int64_t params = 0;
   double train_seconds = 0;       // this process only

@@ -110,6 +110,9 @@ class ClassicRunner {
     std::string selected_metric;  // the point chosen on training data alone
     int selected_k = 0;
     std::string selected_how;
+    // Test images whose true class is among the top 5 (>= 10 classes only):
+    // kNN from the vote ranking (KnnClassifier::Rank), SVM from the scores.
+    std::map<std::string, std::map<int, std::int64_t>> top5_correct;
     std::map<std::string, std::map<int, classify::VoteResult>> votes;
     nlohmann::ordered_json svm;  // the SVM's chosen C, cross-validation, iterations
   };

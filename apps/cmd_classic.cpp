@@ -18,7 +18,7 @@ struct ClassicFlags {
   pipelines::ClassicConfig cfg;
   std::string norm = "l2", interp = "area", metrics = "l1,l2", ks = "1-10", index = "brute", bins = "8";
   std::string tiny_size = "16", step = "5", vocab = "200";
-  std::string grids, svm_c = "10", recipe;
+  std::string grids, svm_c = "10", recipe, protocol;
   std::string out;
   bool phow = false;
   CLI::App* cmd = nullptr;  // to tell explicit flags from defaults
@@ -102,6 +102,11 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--metric", f->metrics, "Distances, comma-separated: l1,l2,chi2")->capture_default_str();
   cmd->add_option("--k", f->ks, "k values: 1-10, 1,3,5, ...")->capture_default_str();
   cmd->add_flag("--weighted", c.distance_weighted, "Distance-weighted kNN vote");
+  cmd->add_option("--repeats", c.repeats,
+                  "Seeded random splits of the pooled images (with --train-per-class): mean, std and t-interval")
+      ->capture_default_str();
+  cmd->add_option("--protocol", f->protocol,
+                  "Evaluation protocol: lazebnik (10 random splits, 100 training images per class, the rest for testing)");
   cmd->add_option("--cv-folds", c.cv_folds, "Stratified cross-validation folds on the training split that choose the reported k and metric")
       ->capture_default_str();
   cmd->add_option("--index", f->index, "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)")->capture_default_str();
@@ -136,6 +141,15 @@ int Single(const std::string& text, const std::string& flag) {
 void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr) {
   ApplyRecipe(f);
   auto& c = f->cfg;
+  if (!f->protocol.empty()) {
+    // The protocol's split settings, unless given explicitly.
+    pipelines::ClassicConfig p = c;
+    pipelines::ApplyProtocol(f->protocol, &p);
+    auto given = [&](const char* flag) { return f->cmd && f->cmd->count(flag) > 0; };
+    if (!given("--repeats")) c.repeats = p.repeats;
+    if (!given("--train-per-class")) c.data.train_per_class = p.data.train_per_class;
+    if (!given("--test-per-class")) c.data.test_per_class = p.data.test_per_class;
+  }
   if (grid) {
     grid->tiny_sizes = ParseIntList(f->tiny_size, "--tiny-size");
     grid->steps = ParseIntList(f->step, "--step");

@@ -63,8 +63,13 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
       }
       std::cout << "accuracy: chosen without the test labels, 95% Wilson interval; oracle: best point on the test labels (optimistic)\n";
       if (r.summary.contains("significance")) {
-        std::cout << "\nMcNemar, Holm-corrected, alpha 0.05:\n";
-        for (const auto& pr : r.summary["significance"]["pairs"]) std::cout << "  " << pr["statement"].get<std::string>() << "\n";
+        const auto& sig = r.summary["significance"];
+        if (sig.contains("pairs")) {
+          std::cout << "\n" << sig["test"].get<std::string>() << ", Holm-corrected, alpha 0.05:\n";
+          for (const auto& pr : sig["pairs"]) std::cout << "  " << pr["statement"].get<std::string>() << "\n";
+        } else if (sig.contains("skipped")) {
+          std::cout << "\nno significance test: " << sig["skipped"].get<std::string>() << "\n";
+        }
       }
       std::cout << "\nreport: " << r.report_path << "\n";
       return 0;

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "fixtures.h"
 #include "scenelab/data/error.h"
@@ -483,4 +486,63 @@ TEST(Pipelines_Report, SignificanceRefusesRunsOnDifferentTestImages) {
   const std::string md = ReadFileText(dir / "report" / "report.md");
   EXPECT_NE(md.find("2 different test sets"), std::string::npos);
   EXPECT_EQ(md.find("| test set "), std::string::npos);
+}
+
+TEST(Pipelines_Repeats, SplitsAreDistinctDisjointAndStratified) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 4);
+  const auto d = LoadData(BaseConfig(dir / "data", "tiny").data, 0);
+  std::vector<data::Sample> all = d.train.samples();
+  all.insert(all.end(), d.test.samples().begin(), d.test.samples().end());
+  const data::Dataset pool(d.train.class_names(), all);
+  const auto splits = DrawRepeatSplits(pool, 4, 0, 5, 9);
+  ASSERT_EQ(splits.size(), 5u);
+  std::set<std::vector<std::size_t>> distinct;
+  for (const auto& s : splits) {
+    distinct.insert(s.train);
+    std::set<std::size_t> train(s.train.begin(), s.train.end());
+    for (auto i : s.test) EXPECT_EQ(train.count(i), 0u) << "an image in both train and test";
+    EXPECT_EQ(s.train.size() + s.test.size(), pool.size());
+    EXPECT_EQ(pool.Select(s.train).CountPerClass(), (std::vector<std::size_t>{4, 4, 4}));
+    EXPECT_EQ(pool.Select(s.test).CountPerClass(), (std::vector<std::size_t>{6, 6, 6}));
+  }
+  EXPECT_EQ(distinct.size(), 5u) << "repeats must draw different splits";
+  const auto again = DrawRepeatSplits(pool, 4, 0, 5, 9);
+  EXPECT_EQ(again[3].train, splits[3].train);  // seeded
+  EXPECT_EQ(DrawRepeatSplits(pool, 4, 2, 2, 9)[0].test.size(), 6u);  // test_per_class caps the test side
+  EXPECT_MESSAGE(DrawRepeatSplits(pool, 10, 0, 2, 9), "class 'a' has 10 images, which leaves none for testing");
+  EXPECT_MESSAGE(DrawRepeatSplits(pool, 4, 0, 0, 9), "--repeats: must be >= 1, got 0");
+}
+
+TEST(Pipelines_Repeats, RunsEverySplitReusingDescriptorsAndResumes) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 4);
+  auto c = BaseConfig(dir / "data", "bow");
+  c.repeats = 3;
+  c.data.train_per_class = 5;
+  c.cache_dir = (dir / "cache").string();
+  const auto r = RunClassic(c, (dir / "run").string(), nullptr);
+  ASSERT_EQ(r["repeats"]["accuracy"].size(), 3u);
+  std::vector<double> acc = r["repeats"]["accuracy"].get<std::vector<double>>();
+  EXPECT_NEAR(r["repeats"]["mean"].get<double>(), (acc[0] + acc[1] + acc[2]) / 3, 1e-12);
+  EXPECT_DOUBLE_EQ(r["selected"]["accuracy"].get<double>(), r["repeats"]["mean"].get<double>());
+  EXPECT_LE(r["selected"]["accuracy_ci95"][0].get<double>(), r["selected"]["accuracy"].get<double>());
+  EXPECT_EQ(r["test_size"], 15);
+  for (int i = 0; i < 3; ++i) {
+    const auto one = ReadJson(dir / "run" / "repeats" / fmt::format("r{:02d}", i) / "results.json");
+    EXPECT_DOUBLE_EQ(one["selected"]["accuracy"].get<double>(), acc[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(one["train_size"], 15);
+  }
+  // Dense SIFT ran once, on the pool: one descriptor cache for all three splits.
+  int dsift_files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "cache")) dsift_files += e.path().filename().string().rfind("dsift-", 0) == 0;
+  EXPECT_EQ(dsift_files, 1);
+  // A rerun reuses every finished split and gives the same numbers.
+  Logger log(dir / "again.log");
+  const auto again = RunClassic(c, (dir / "run").string(), &log);
+  EXPECT_EQ(again["repeats"]["accuracy"], r["repeats"]["accuracy"]);
+  EXPECT_NE(ReadFileText(dir / "again.log").find("repeat 3/3: finished earlier, reused"), std::string::npos);
+  c.repeats = 2;
+  c.data.train_per_class = 0;
+  EXPECT_MESSAGE(RunClassic(c, (dir / "bad").string(), nullptr), "--repeats 2 needs --train-per-class N");
 }

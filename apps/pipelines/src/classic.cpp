@@ -12,6 +12,7 @@
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
+#include "scenelab/eval/figures.h"
 #include "scenelab/eval/stats.h"
 #include "scenelab/features/cache.h"
 #include "scenelab/pipelines/outputs.h"
@@ -72,6 +73,10 @@ void ClassicConfig::Validate() const {
     }
   }
   if (cv_folds < 2) throw Error("--cv-folds: must be >= 2, got " + std::to_string(cv_folds));
+  if (repeats < 1) throw Error("--repeats: must be >= 1, got " + std::to_string(repeats));
+  if (repeats > 1 && data.train_per_class == 0) {
+    throw Error("--repeats " + std::to_string(repeats) + " needs --train-per-class N (training images per class of each split)");
+  }
   if (ks.empty()) throw Error("--k: at least one k is needed");
   for (int k : ks) {
     if (k < 1) throw Error("--k: every k must be >= 1, got " + std::to_string(k));
@@ -147,6 +152,7 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
               {"flann_target_precision", knn.flann_target_precision},
               {"flann_pca_dims", knn.flann_pca_dims},
               {"flann_rerank", knn.flann_rerank}};
+  if (repeats > 1) j["repeats"] = repeats;
   j["seed"] = seed;
   j["threads"] = threads;
   return j;
@@ -199,6 +205,39 @@ void Log(Logger* log, const std::string& line) {
 const std::vector<features::SiftFeatures>& ClassicRunner::Sift(const ClassicConfig& cfg, bool train,
                                                                 std::map<std::string, double>* t) {
   const data::Dataset& ds = train ? data_.train : data_.test;
+  if (!pool_) return SiftOf(cfg, ds, train ? "train" : "test", t);
+  // Repeated splits: descriptors are computed (or loaded) once for the whole
+  // pool, and each split takes its images' descriptors from there.
+  CacheKey key = SiftKey(cfg.sift);
+  key.Add("data", Hex64(ds.Fingerprint()));
+  auto it = sift_memo_.find(key.text());
+  if (it != sift_memo_.end()) return it->second;
+  const std::string pool_key = SiftKey(cfg.sift).text();
+  if (!pool_->sift || pool_->key != pool_key) {
+    const auto& all = SiftOf(cfg, *pool_->pool, "pooled", t);
+    FinishCacheWrites();  // the background write reads `all`
+    auto memo = sift_memo_.find(SiftKey(cfg.sift).Add("data", Hex64(pool_->pool->Fingerprint())).text());
+    pool_->sift = std::make_shared<const std::vector<features::SiftFeatures>>(std::move(memo->second));
+    sift_memo_.erase(memo);
+    pool_->key = pool_key;
+    (void)all;
+  }
+  if (pool_->index.empty()) {
+    for (std::size_t i = 0; i < pool_->pool->size(); ++i) pool_->index.emplace((*pool_->pool)[i].source, i);
+  }
+  std::vector<features::SiftFeatures> subset;
+  subset.reserve(ds.size());
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    const auto at = pool_->index.find(ds[i].source);
+    if (at == pool_->index.end()) throw Error(ds[i].source + ": not in the pooled dataset of the repeated splits");
+    subset.push_back((*pool_->sift)[at->second]);
+  }
+  return sift_memo_.emplace(key.text(), std::move(subset)).first->second;
+}
+
+const std::vector<features::SiftFeatures>& ClassicRunner::SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
+                                                                  const std::string& what,
+                                                                  std::map<std::string, double>* t) {
   CacheKey key = SiftKey(cfg.sift);
   key.Add("data", Hex64(ds.Fingerprint()));
   auto it = sift_memo_.find(key.text());
@@ -209,13 +248,13 @@ const std::vector<features::SiftFeatures>& ClassicRunner::Sift(const ClassicConf
     const auto start = Clock::now();
     if (auto cached = features::LoadSiftCache(path, key.text(), &why)) {
       (*t)["dsift_cache_load_s"] += SecondsSince(start);
-      Log(log_, fmt::format("dense SIFT ({}): loaded {} images from cache", train ? "train" : "test", cached->size()));
+      Log(log_, fmt::format("dense SIFT ({}): loaded {} images from cache", what, cached->size()));
       return sift_memo_.emplace(key.text(), std::move(*cached)).first->second;
     }
     if (why != "missing") Log(log_, "cache " + path + " not used: " + why);
   }
   const auto start = Clock::now();
-  Progress progress(fmt::format("dense SIFT ({})", train ? "train" : "test"), ds.size(), log_);
+  Progress progress(fmt::format("dense SIFT ({})", what), ds.size(), log_);
   auto f = features::ComputeDenseSift(ds, cfg.sift, threads_, &progress);
   progress.Finish();
   (*t)["dsift_s"] += SecondsSince(start);
@@ -635,19 +674,12 @@ ClassicRunner::KnnOutcome ClassicRunner::Classify(const ClassicConfig& cfg, cons
   return cfg.classifier == "svm" ? Svm(cfg, *in, t) : Knn(cfg, *in, t);
 }
 
-nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log) {
-  cfg.Validate();
-  const auto start = Clock::now();
-  std::map<std::string, double> timings;
-  const auto load_start = Clock::now();
-  LoadedData data = LoadData(cfg.data, cfg.seed);
-  timings["load_s"] = SecondsSince(load_start);
-  if (log) {
-    log->Info(fmt::format("{}: {} classes, {} train / {} test images", cfg.data.path, data.train.num_classes(),
-                          data.train.size(), data.test.size()));
-  }
-  const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
-  ClassicRunner runner(data, cache, cfg.threads, log);
+namespace {
+// One split, start to finish: features, classifier, selection, and the run
+// folder's files. `timings` already holds the loading time.
+nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& data, ClassicRunner& runner,
+                                  const std::string& out_dir, std::map<std::string, double> timings,
+                                  Clock::time_point start) {
   const FeaturePair f = runner.Features(cfg, &timings);
   const auto knn = runner.Classify(cfg, f, &timings);
   timings["total_s"] = SecondsSince(start);
@@ -771,6 +803,161 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
     }
     outputs.WriteLinePlot("accuracy_vs_k", "Accuracy vs k", "k", "accuracy", series);
   }
+  outputs.WriteResults(r);
+  return r;
+}
+}  // namespace
+
+nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log) {
+  cfg.Validate();
+  if (cfg.repeats > 1) return RunRepeats(cfg, out_dir, log);
+  const auto start = Clock::now();
+  std::map<std::string, double> timings;
+  const auto load_start = Clock::now();
+  LoadedData data = LoadData(cfg.data, cfg.seed);
+  timings["load_s"] = SecondsSince(load_start);
+  if (log) {
+    log->Info(fmt::format("{}: {} classes, {} train / {} test images", cfg.data.path, data.train.num_classes(),
+                          data.train.size(), data.test.size()));
+  }
+  const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
+  ClassicRunner runner(data, cache, cfg.threads, log);
+  return RunOnSplit(cfg, data, runner, out_dir, timings, start);
+}
+
+std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t train_per_class,
+                                          std::size_t test_per_class, int repeats, std::uint64_t seed) {
+  if (repeats < 1) throw Error("--repeats: must be >= 1, got " + std::to_string(repeats));
+  if (train_per_class == 0) throw Error("--repeats needs --train-per-class N (the training images per class of each split)");
+  const auto counts = pool.CountPerClass();
+  for (std::size_t c = 0; c < counts.size(); ++c) {
+    if (counts[c] <= train_per_class) {
+      throw Error("--train-per-class " + std::to_string(train_per_class) + ": class '" + pool.class_names()[c] + "' has " +
+                  std::to_string(counts[c]) + " images, which leaves none for testing");
+    }
+  }
+  std::vector<std::vector<std::size_t>> by_class(counts.size());
+  for (std::size_t i = 0; i < pool.size(); ++i) by_class[static_cast<std::size_t>(pool[i].label)].push_back(i);
+  std::vector<RepeatSplit> out;
+  for (int r = 0; r < repeats; ++r) {
+    Rng rng(MixSeed(seed, 0x5e9000 + static_cast<std::uint64_t>(r)));
+    RepeatSplit s;
+    for (auto idx : by_class) {
+      rng.Shuffle(idx);
+      const std::size_t n_test = test_per_class > 0 ? std::min(test_per_class, idx.size() - train_per_class)
+                                                    : idx.size() - train_per_class;
+      s.train.insert(s.train.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(train_per_class));
+      s.test.insert(s.test.end(), idx.begin() + static_cast<std::ptrdiff_t>(train_per_class),
+                    idx.begin() + static_cast<std::ptrdiff_t>(train_per_class + n_test));
+    }
+    // Dataset order (the pool's), so runs and caches do not depend on the draw order.
+    std::sort(s.train.begin(), s.train.end());
+    std::sort(s.test.begin(), s.test.end());
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log) {
+  const auto start = Clock::now();
+  DataConfig whole = cfg.data;
+  whole.train_per_class = 0;
+  whole.test_per_class = 0;
+  const LoadedData loaded = LoadData(whole, cfg.seed);
+  // Every image of the dataset, train and test together, in one pool.
+  std::vector<data::Sample> all = loaded.train.samples();
+  all.insert(all.end(), loaded.test.samples().begin(), loaded.test.samples().end());
+  const data::Dataset pool(loaded.train.class_names(), std::move(all));
+  const auto splits = DrawRepeatSplits(pool, cfg.data.train_per_class, cfg.data.test_per_class, cfg.repeats, cfg.seed);
+  if (log) {
+    log->Info(fmt::format("{} repeats of a seeded random split: {} training images per class, {} test images, from {} pooled images",
+                          cfg.repeats, cfg.data.train_per_class, splits.front().test.size(), pool.size()));
+  }
+  const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
+  ClassicConfig one = cfg;
+  one.repeats = 1;
+  one.cache_dir = cache;
+  std::vector<double> acc, oracle;
+  nlohmann::ordered_json per = nlohmann::json::array();
+  eval::ConfusionMatrix summed(pool.class_names());
+  DescriptorPool descriptor_pool;  // dense SIFT of every pooled image, shared by every split
+  descriptor_pool.pool = &pool;
+  for (int r = 0; r < cfg.repeats; ++r) {
+    const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
+    LoadedData d;
+    d.info = loaded.info;
+    d.train = pool.Select(splits[static_cast<std::size_t>(r)].train);
+    d.test = pool.Select(splits[static_cast<std::size_t>(r)].test);
+    CacheKey key("repeat-v1");
+    key.Add("cfg", one.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Add("train", Hex64(d.train.Fingerprint()))
+        .Add("test", Hex64(d.test.Fingerprint()));
+    nlohmann::json res;
+    try {  // a finished repeat of this same config is reused: long runs resume
+      const auto done = nlohmann::json::parse(ReadFileText(fs::path(dir) / "done.json"));
+      if (!cfg.clobber && done.at("key").get<std::string>() == key.text()) {
+        res = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
+      }
+    } catch (const std::exception&) {
+      res = nullptr;
+    }
+    if (res.is_null()) {
+      ClassicRunner runner(d, cache, cfg.threads, log);
+      runner.UseDescriptorPool(&descriptor_pool);
+      std::map<std::string, double> timings;
+      res = RunOnSplit(one, d, runner, dir, timings, Clock::now());
+      WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
+    } else if (log) {
+      log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
+    }
+    acc.push_back(res["selected"]["accuracy"].get<double>());
+    oracle.push_back(res["best"]["accuracy"].get<double>());
+    const auto& cm = res["confusion"];
+    for (int t = 0; t < summed.num_classes(); ++t) {
+      for (int p = 0; p < summed.num_classes(); ++p) summed.Add(t, p, cm[t][p].get<std::int64_t>());
+    }
+    per.push_back({{"repeat", r}, {"accuracy", acc.back()}, {"oracle_accuracy", oracle.back()},
+                   {"selected", res["selected"]}, {"test_fingerprint", res["test_fingerprint"]}, {"run", dir}});
+    if (log) log->Info(fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats, acc.back(), oracle.back()));
+  }
+  const auto ci = eval::TInterval(acc);
+  const auto oci = eval::TInterval(oracle);
+  nlohmann::ordered_json r;
+  r["kind"] = "classic";
+  r["pipeline"] = cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
+  r["params"] = cfg.ToJson();
+  r["seed"] = cfg.seed;
+  r["classes"] = pool.class_names();
+  r["train_size"] = splits.front().train.size();
+  r["test_size"] = splits.front().test.size();
+  r["repeats"] = {{"count", cfg.repeats},
+                  {"train_per_class", cfg.data.train_per_class},
+                  {"accuracy", acc},
+                  {"mean", eval::Mean(acc)},
+                  {"std", eval::StdDev(acc)},
+                  {"ci95", {ci.lo, ci.hi}},
+                  {"oracle_accuracy", oracle},
+                  {"splits", per}};
+  r["selected"] = {{"metric", "per repeat"},
+                   {"k", nullptr},
+                   {"accuracy", eval::Mean(acc)},
+                   {"accuracy_std", eval::StdDev(acc)},
+                   {"accuracy_ci95", {ci.lo, ci.hi}},
+                   {"interval", "Student t over repeats, 95%"},
+                   {"how", fmt::format("mean over {} seeded random splits ({} training images per class); in each, {}",
+                                       cfg.repeats, cfg.data.train_per_class,
+                                       per[0]["selected"].value("how", std::string("the configured point")))}};
+  r["best"] = {{"metric", "per repeat"}, {"k", nullptr}, {"accuracy", eval::Mean(oracle)},
+               {"accuracy_ci95", {oci.lo, oci.hi}}, {"oracle", true},
+               {"how", "mean of each split's point chosen on its test labels (optimistic)"}};
+  r["confusion"] = nlohmann::json::parse(summed.ToJson())["counts"];
+  r["mean_per_class_accuracy"] = summed.MeanPerClassAccuracy();
+  r["timings_s"] = {{"total_s", SecondsSince(start)}};
+  RunOutputs outputs(out_dir);
+  eval::DrawConfusion(summed, (fs::path(out_dir) / "figures" / "confusion").string(),
+                      fmt::format("Confusion summed over {} repeats (row-normalised)", cfg.repeats));
+  WriteFileAtomic(fs::path(out_dir) / "confusion.csv", summed.ToCsv());
+  WriteFileAtomic(fs::path(out_dir) / "confusion.json", summed.ToJson());
   outputs.WriteResults(r);
   return r;
 }

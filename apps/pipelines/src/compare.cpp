@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/eval/report.h"
+#include "scenelab/eval/stats.h"
 #include "scenelab/pipelines/cnn_run.h"
 #include "scenelab/pipelines/config.h"
 #include "scenelab/pipelines/sweep.h"
@@ -77,6 +79,93 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
     throw Error(what + ".model: unknown model '" + t.model + "' (known: " + known + ")");
   }
   return t;
+}
+// Between every two pipelines: McNemar on the shared test images, or, when
+// every pipeline ran the same repeated splits, a paired t-test over the
+// repeats; Holm-corrected across pairs either way.
+nlohmann::ordered_json Significance(const CompareConfig& cfg, const nlohmann::ordered_json& rows) {
+  std::vector<std::string> dirs, names;
+  std::vector<nlohmann::json> results;
+  for (std::size_t i = 0; i < cfg.pipelines.size(); ++i) {
+    dirs.push_back(rows[i]["run"].get<std::string>());
+    names.push_back(cfg.pipelines[i].name);
+    results.push_back(nlohmann::json::parse(ReadFileText(fs::path(dirs.back()) / "results.json")));
+  }
+  nlohmann::ordered_json sig;
+  sig["alpha"] = 0.05;
+  sig["correction"] = "Holm";
+  sig["pipelines"] = names;
+  const std::size_t m = names.size();
+  auto split_prints = [](const nlohmann::json& r) {
+    std::vector<std::string> fps;
+    for (const auto& s : r["repeats"]["splits"]) fps.push_back(s["test_fingerprint"].get<std::string>());
+    return fps;
+  };
+  const bool all_repeats = std::all_of(results.begin(), results.end(), [](const nlohmann::json& r) { return r.contains("repeats"); });
+  if (all_repeats) {
+    for (std::size_t i = 1; i < m; ++i) {
+      if (split_prints(results[i]) != split_prints(results[0])) {
+        sig["skipped"] = "'" + names[0] + "' and '" + names[i] + "' ran different repeated splits; a paired test needs the same splits";
+        return sig;
+      }
+    }
+    sig["test"] = "paired t-test over the repeated splits";
+    std::vector<std::vector<double>> p(m, std::vector<double>(m, 1.0));
+    std::vector<double> raw;
+    std::vector<std::pair<std::size_t, std::size_t>> pairs;
+    std::vector<eval::TTestResult> tests;
+    for (std::size_t a = 0; a < m; ++a) {
+      for (std::size_t b = a + 1; b < m; ++b) {
+        const auto t = eval::PairedTTest(results[a]["repeats"]["accuracy"].get<std::vector<double>>(),
+                                         results[b]["repeats"]["accuracy"].get<std::vector<double>>());
+        p[a][b] = p[b][a] = t.p_value;
+        raw.push_back(t.p_value);
+        pairs.push_back({a, b});
+        tests.push_back(t);
+      }
+    }
+    const auto adj = eval::HolmAdjust(raw);
+    std::vector<std::vector<double>> ph(m, std::vector<double>(m, 1.0));
+    nlohmann::ordered_json list = nlohmann::json::array();
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const auto [a, b] = pairs[i];
+      ph[a][b] = ph[b][a] = adj[i];
+      const bool sig_ = adj[i] < 0.05;
+      const std::string better = tests[i].mean_difference >= 0 ? names[a] : names[b];
+      const std::string worse = tests[i].mean_difference >= 0 ? names[b] : names[a];
+      list.push_back({{"a", names[a]}, {"b", names[b]}, {"mean_difference", tests[i].mean_difference},
+                      {"t", tests[i].t}, {"df", tests[i].df}, {"p_value", tests[i].p_value}, {"p_holm", adj[i]},
+                      {"significant", sig_},
+                      {"statement", fmt::format("{} vs {}: {} (mean difference {:+.4f} over {} repeats; paired t = {:.3g}, "
+                                                "p = {:.3g}, Holm p = {:.3g})", names[a], names[b],
+                                                sig_ ? better + " is significantly better than " + worse + " at 0.05"
+                                                     : std::string("no significant difference at 0.05"),
+                                                tests[i].mean_difference, tests[i].df + 1, tests[i].t, tests[i].p_value, adj[i])}});
+    }
+    sig["p_values"] = p;
+    sig["p_values_holm"] = ph;
+    sig["pairs"] = list;
+    return sig;
+  }
+  try {
+    const auto t = eval::RunSignificance(dirs, names);
+    sig["test"] = "McNemar (exact binomial below 25 discordant images, else chi-squared with continuity correction)";
+    sig["p_values"] = t.p;
+    sig["p_values_holm"] = t.p_holm;
+    nlohmann::ordered_json pairs = nlohmann::json::array();
+    const auto statements = t.Statements();
+    for (std::size_t i = 0; i < t.pairs.size(); ++i) {
+      const auto& pr = t.pairs[i];
+      pairs.push_back({{"a", t.names[static_cast<std::size_t>(pr.a)]}, {"b", t.names[static_cast<std::size_t>(pr.b)]},
+                       {"only_a_correct", pr.test.b}, {"only_b_correct", pr.test.c}, {"exact", pr.test.exact},
+                       {"statistic", pr.test.statistic}, {"p_value", pr.test.p_value}, {"p_holm", pr.p_holm},
+                       {"significant", pr.significant}, {"statement", statements[i]}});
+    }
+    sig["pairs"] = pairs;
+  } catch (const Error& e) {
+    sig["skipped"] = e.what();  // e.g. some pipelines ran repeats, others one split
+  }
+  return sig;
 }
 }  // namespace
 
@@ -255,34 +344,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   result.report_path = eval::BuildReport(run_dirs, (fs::path(out_dir) / "report").string(), ro);
   result.summary["name"] = cfg.name;
   result.summary["pipelines"] = rows;
-  if (cfg.pipelines.size() > 1) {
-    // Every pipeline ran on the same test images: McNemar per pair, Holm-corrected.
-    std::vector<std::string> dirs, names;
-    for (std::size_t i = 0; i < cfg.pipelines.size(); ++i) {
-      dirs.push_back(rows[i]["run"].get<std::string>());
-      names.push_back(cfg.pipelines[i].name);
-    }
-    const auto t = eval::RunSignificance(dirs, names);
-    nlohmann::ordered_json sig;
-    sig["test"] = "McNemar (exact binomial below 25 discordant images, else chi-squared with continuity correction)";
-    sig["correction"] = "Holm";
-    sig["alpha"] = t.alpha;
-    sig["pipelines"] = t.names;
-    sig["p_values"] = t.p;
-    sig["p_values_holm"] = t.p_holm;
-    nlohmann::ordered_json pairs = nlohmann::json::array();
-    const auto statements = t.Statements();
-    for (std::size_t i = 0; i < t.pairs.size(); ++i) {
-      const auto& pr = t.pairs[i];
-      pairs.push_back({{"a", t.names[static_cast<std::size_t>(pr.a)]}, {"b", t.names[static_cast<std::size_t>(pr.b)]},
-                       {"only_a_correct", pr.test.b}, {"only_b_correct", pr.test.c}, {"exact", pr.test.exact},
-                       {"statistic", pr.test.statistic}, {"p_value", pr.test.p_value}, {"p_holm", pr.p_holm},
-                       {"significant", pr.significant}, {"statement", statements[i]}});
-    }
-    sig["pairs"] = pairs;
-    result.summary["significance"] = sig;
-  }
-  result.summary["report"] = result.report_path;
+  if (cfg.pipelines.size() > 1) result.summary["significance"] = Significance(cfg, rows);
   result.summary["seconds"] = SecondsSince(start);
   WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return result;

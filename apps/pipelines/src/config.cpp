@@ -83,10 +83,30 @@ void ApplyDataJson(const nlohmann::json& j, DataConfig* cfg, const std::string& 
   }
 }
 
+void ApplyProtocol(const std::string& name, ClassicConfig* cfg) {
+  if (name == "lazebnik") {
+    // Lazebnik, Schmid & Ponce (2006): 100 training images per class, the
+    // rest for testing, 10 random splits; mean and standard deviation.
+    cfg->repeats = 10;
+    cfg->data.train_per_class = 100;
+    cfg->data.test_per_class = 0;
+  } else if (name != "standard") {
+    throw Error("protocol: unknown value '" + name + "' (expected lazebnik or standard)");
+  }
+}
+
 void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::string& what) {
   for (const auto& [k, v] : j.items()) {
     const std::string w = what + "." + k;
     if (k == "type" || k == "name" || k == "sweep") continue;  // handled by the caller
+    if (k == "protocol") {
+      ApplyProtocol(Get<std::string>(v, w), cfg);
+      continue;
+    }
+    if (k == "repeats") {
+      cfg->repeats = Get<int>(v, w);
+      continue;
+    }
     if (k == "tiny") {
       for (const auto& [tk, tv] : v.items()) {
         const std::string tw = w + "." + tk;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <future>
 #include <map>
+#include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,12 @@ struct ClassicConfig {
   // cross-validation on the training split, never on the test labels
   // (docs/EVALUATION.md). 5 folds, as scikit-learn's GridSearchCV.
   int cv_folds = 5;
+  // > 1: the protocol of Lazebnik et al. (2006): train and test images are
+  // pooled and `repeats` seeded random splits are drawn, data.train_per_class
+  // training images per class and the rest (or data.test_per_class) for
+  // testing; the pipeline runs on each and the mean, standard deviation and
+  // t-interval are reported. Descriptors are computed once for the pool.
+  int repeats = 1;
   classify::KnnOptions knn;
   std::uint64_t seed = 0;           // seeds subsets, descriptor sampling, k-means
   int threads = 0;                  // 0 = all cores
@@ -89,6 +97,15 @@ struct FeaturePair {
   features::Matrix test;
 };
 
+// Dense SIFT of a pooled dataset, computed once and shared by the runners
+// of repeated splits drawn from it.
+struct DescriptorPool {
+  const data::Dataset* pool = nullptr;
+  std::string key;  // the dense-SIFT options the descriptors were made with
+  std::shared_ptr<const std::vector<features::SiftFeatures>> sift;
+  std::unordered_map<std::string, std::size_t> index;  // source -> position in pool
+};
+
 class ClassicRunner {
  public:
   ClassicRunner(const LoadedData& data, std::string cache_dir, int threads, Logger* log);
@@ -97,6 +114,8 @@ class ClassicRunner {
   ClassicRunner& operator=(const ClassicRunner&) = delete;
   // Waits for descriptor caches still being written in the background.
   void FinishCacheWrites();
+  // Splits drawn from `pool`: their descriptors come from the pool's.
+  void UseDescriptorPool(DescriptorPool* pool) { pool_ = pool; }
   // Features for `cfg` (tiny or bow), from cache when possible.
   FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   // kNN: one search per metric at max k; accuracy and votes for every k.
@@ -122,6 +141,8 @@ class ClassicRunner {
 
  private:
   const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
+  const std::vector<features::SiftFeatures>& SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
+                                                    const std::string& what, std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
   FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
@@ -136,10 +157,26 @@ class ClassicRunner {
   // In-memory descriptor reuse across sweep points: key -> features.
   std::map<std::string, std::vector<features::SiftFeatures>> sift_memo_;
   std::vector<std::future<void>> pending_writes_;
+  DescriptorPool* pool_ = nullptr;
 };
 
 // Runs one classic experiment into `out_dir`: results.json,
 // predictions.csv, confusion.{csv,json}, figures. Returns results.json.
+// With cfg.repeats > 1, RunRepeats.
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
+
+// Image indices into the pool of one repeated split, each in pool order.
+struct RepeatSplit {
+  std::vector<std::size_t> train, test;
+};
+// `repeats` seeded stratified splits: train_per_class per class for
+// training, the rest (at most test_per_class when > 0) for testing. Throws
+// when a class has no image left for testing.
+std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t train_per_class,
+                                          std::size_t test_per_class, int repeats, std::uint64_t seed);
+// One run folder per split under <out>/repeats/rNN (each reused when
+// finished: a killed run resumes), and results.json with every repeat's
+// accuracy, their mean, standard deviation and t-interval.
+nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
 
 }  // namespace scenelab::pipelines

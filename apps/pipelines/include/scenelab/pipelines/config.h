@@ -18,4 +18,9 @@ nlohmann::json ParseConfigText(const std::string& text, const std::string& what)
 void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::string& what);
 void ApplyDataJson(const nlohmann::json& j, DataConfig* cfg, const std::string& what);
 
+// Named evaluation protocols, usable as `--protocol` and `protocol:` in any
+// config: lazebnik (10 seeded random splits, 100 training images per class,
+// the rest for testing) or standard (the dataset's own split, once).
+void ApplyProtocol(const std::string& name, ClassicConfig* cfg);
+
 }  // namespace scenelab::pipelines

@@ -1,5 +1,7 @@
 #include "kernels.h"
 
+#include "scenelab/data/cpu.h"
+
 #include <cmath>
 
 #if defined(__x86_64__)
@@ -20,14 +22,12 @@ inline float Horizontal(const float* acc) {
 }
 }  // namespace
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define SCENELAB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SCENELAB_CLONES
-#endif
-
-SCENELAB_CLONES
-void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+namespace {
+// The kernel bodies, inlined into one wrapper per instruction set below and
+// vectorised for it by the compiler (the callee's ISA is a subset of each
+// wrapper's, so GCC and clang inline it).
+__attribute__((always_inline)) inline void L1Body(const float* q, const float* t, std::size_t n, std::size_t dim,
+                                                  float* out) {
   const std::size_t full = dim - dim % kLanes;
   // Four training rows at a time: each query load feeds four accumulators.
   std::size_t j = 0;
@@ -69,8 +69,8 @@ void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, flo
   }
 }
 
-SCENELAB_CLONES
-void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+__attribute__((always_inline)) inline void Chi2Body(const float* q, const float* t, std::size_t n, std::size_t dim,
+                                                    float* out) {
   const std::size_t full = dim - dim % kLanes;
   for (std::size_t j = 0; j < n; ++j) {
     const float* tj = t + j * dim;
@@ -91,7 +91,48 @@ void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, f
   }
 }
 
-namespace {
+using BlockFn = void (*)(const float*, const float*, std::size_t, std::size_t, float*);
+
+void L1Scalar(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) { L1Body(q, t, n, dim, out); }
+void Chi2Scalar(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+  Chi2Body(q, t, n, dim, out);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) void L1Avx2(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+  L1Body(q, t, n, dim, out);
+}
+__attribute__((target("avx2"))) void Chi2Avx2(const float* q, const float* t, std::size_t n, std::size_t dim,
+                                              float* out) {
+  Chi2Body(q, t, n, dim, out);
+}
+__attribute__((target("avx512f,avx512bw"))) void L1Avx512(const float* q, const float* t, std::size_t n, std::size_t dim,
+                                                          float* out) {
+  L1Body(q, t, n, dim, out);
+}
+__attribute__((target("avx512f,avx512bw"))) void Chi2Avx512(const float* q, const float* t, std::size_t n,
+                                                            std::size_t dim, float* out) {
+  Chi2Body(q, t, n, dim, out);
+}
+#endif
+
+struct FloatChoice {
+  BlockFn l1, chi2;
+  Isa isa;
+};
+
+FloatChoice PickFloat(Isa level) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (level >= Isa::kAvx512) return {L1Avx512, Chi2Avx512, Isa::kAvx512};
+  if (level >= Isa::kAvx2) return {L1Avx2, Chi2Avx2, Isa::kAvx2};
+#endif
+  (void)level;
+  return {L1Scalar, Chi2Scalar, Isa::kScalar};
+}
+
+const FloatChoice& Float() {
+  static const FloatChoice choice = PickFloat(ActiveIsa());  // decided once; constant afterwards
+  return choice;
+}
 
 void SadScalar(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
   for (std::size_t j = 0; j < n; ++j) {
@@ -162,21 +203,29 @@ struct SadChoice {
   const char* isa;
 };
 
-SadChoice PickSad() {
+SadChoice PickSad(Isa level) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bw")) return {SadAvx512, "avx512bw"};
-  if (__builtin_cpu_supports("avx2")) return {SadAvx2, "avx2"};
+  if (level >= Isa::kAvx512) return {SadAvx512, "avx512bw"};
+  if (level >= Isa::kAvx2) return {SadAvx2, "avx2"};
 #endif
+  (void)level;
   return {SadScalar, "scalar"};
 }
 
 const SadChoice& Sad() {
-  static const SadChoice choice = PickSad();  // decided once; constant afterwards
+  static const SadChoice choice = PickSad(ActiveIsa());  // decided once; constant afterwards
   return choice;
 }
 
 }  // namespace
+
+void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+  Float().l1(q, t, n, dim, out);
+}
+void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+  Float().chi2(q, t, n, dim, out);
+}
+const char* FloatBlockIsa() { return ToString(Float().isa); }
 
 void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
   Sad().fn(q, t, n, stride, scale, out);

@@ -1,8 +1,10 @@
 #pragma once
 // Distance kernels for exact kNN. Each computes one query against a block
-// of training rows. Compiled for AVX-512, AVX2 and baseline x86-64 with
-// GCC's target_clones: the loader picks the best one for the CPU it runs
-// on, so the binary never executes an instruction the CPU lacks.
+// of training rows. Each is compiled for AVX-512, AVX2 and baseline x86-64,
+// and the first call picks one by ActiveIsa() (scenelab/data/cpu.h): the CPU's
+// best, capped by SCENELAB_ISA, so the binary never executes an instruction
+// the CPU lacks and the tests can run every path. The float kernels sum in 16
+// fixed lanes, so every path returns the same bits.
 #include <cstddef>
 #include <cstdint>
 
@@ -12,6 +14,8 @@ namespace scenelab::classify::kernels {
 void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out);
 // out[j] = sum_d (q-t)^2 / (q+t), terms with q+t <= 0 skipped
 void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out);
+// The instruction set L1Block and Chi2Block use: "avx512", "avx2" or "scalar".
+const char* FloatBlockIsa();
 
 // L1 on 8-bit data (raw pixels): rows of `stride` bytes, stride a multiple of
 // kByteRowAlign and zero-padded. out[j] = scale * sum_d |q[d] - t[j*stride + d]|,

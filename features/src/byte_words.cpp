@@ -1,5 +1,7 @@
 #include "byte_words.h"
 
+#include "scenelab/data/cpu.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -19,9 +21,7 @@ namespace scenelab::features::detail {
 
 bool ByteWords::Supported() {
 #if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vnni");
+  return ActiveIsa() >= Isa::kVnni;  // the CPU has VNNI and SCENELAB_ISA does not cap it
 #else
   return false;
 #endif

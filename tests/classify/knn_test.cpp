@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <vector>
+
 #include "expect_error.h"
 
+#include "kernels.h"
 #include "scenelab/classify/knn.h"
+#include "scenelab/data/cpu.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 
@@ -231,4 +236,70 @@ TEST(Classify_KnnClassifier, RankOrdersByVotesThenNearestMemberThenFirstAppearan
   EXPECT_EQ(r2[0], (std::vector<int>{3, 1}));
   EXPECT_EQ(r2[0][0], knn.Vote(nn, 2).labels[0]);
   EXPECT_THROW(knn.Rank(nn, 6, false, 5), Error);
+}
+
+// The kernels run the path ActiveIsa() names: the CPU's best, capped by
+// SCENELAB_ISA. ctest runs this suite once per level (Isa.* tests), so the
+// AVX2 and scalar paths run on an AVX-512 machine too.
+TEST(Classify_Kernels, DispatchFollowsTheCpuCappedByScenelabIsa) {
+  const Isa want = RequestedIsa();
+  if (want > CpuIsa()) {
+    GTEST_SKIP() << "SCENELAB_ISA=" << ToString(want) << " but this CPU only has " << ToString(CpuIsa());
+  }
+  EXPECT_EQ(ActiveIsa(), want);
+  const char* sad = want >= Isa::kAvx512 ? "avx512bw" : want == Isa::kAvx2 ? "avx2" : "scalar";
+  EXPECT_STREQ(kernels::L1BlockU8Isa(), sad);
+  const char* flt = want >= Isa::kAvx512 ? "avx512" : want == Isa::kAvx2 ? "avx2" : "scalar";
+  EXPECT_STREQ(kernels::FloatBlockIsa(), flt);
+}
+
+// Every path sums in the same 16 lanes: bit-equal to this plain reference,
+// at lengths that leave tails, with zeros (chi2 skips q + t = 0).
+TEST(Classify_Kernels, FloatKernelsEqualTheFixedLaneReferenceBitForBit) {
+  Rng r(21);
+  for (std::size_t dim : {1u, 15u, 16u, 17u, 64u, 131u}) {
+    const std::size_t n = 7;
+    std::vector<float> q(dim), t(n * dim);
+    for (auto& v : q) v = r.Uniform() < 0.2 ? 0.0f : static_cast<float>(r.Uniform());
+    for (auto& v : t) v = r.Uniform() < 0.2 ? 0.0f : static_cast<float>(r.Uniform());
+    std::vector<float> l1(n), chi2(n);
+    kernels::L1Block(q.data(), t.data(), n, dim, l1.data());
+    kernels::Chi2Block(q.data(), t.data(), n, dim, chi2.data());
+    for (std::size_t j = 0; j < n; ++j) {
+      float a[16] = {0}, c[16] = {0};
+      for (std::size_t d = 0; d < dim; ++d) {
+        const float x = q[d], y = t[j * dim + d];
+        a[d % 16] += std::fabs(x - y);
+        c[d % 16] += x + y > 0 ? (x - y) * (x - y) / (x + y) : 0.0f;
+      }
+      float sa = 0, sc = 0;
+      for (int l = 0; l < 16; ++l) {
+        sa += a[l];
+        sc += c[l];
+      }
+      EXPECT_EQ(l1[j], sa) << "dim " << dim << " row " << j << " path " << kernels::FloatBlockIsa();
+      EXPECT_EQ(chi2[j], sc) << "dim " << dim << " row " << j << " path " << kernels::FloatBlockIsa();
+    }
+  }
+}
+
+// Integer SAD at the worst cases: all 0 against all 255, and lengths that are
+// not a multiple of 64 (zero-padded rows).
+TEST(Classify_Kernels, ByteSadIsExactAtTheExtremes) {
+  for (std::size_t dim : {1u, 63u, 64u, 65u, 784u}) {
+    const std::size_t stride = (dim + kernels::kByteRowAlign - 1) / kernels::kByteRowAlign * kernels::kByteRowAlign;
+    const std::size_t n = 5;
+    std::vector<std::uint8_t> q(stride, 0), t(n * stride, 0);
+    for (std::size_t d = 0; d < dim; ++d) q[d] = 255;
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t d = 0; d < dim; ++d) t[j * stride + d] = j % 2 ? 0 : static_cast<std::uint8_t>((d * 7 + j) % 256);
+    }
+    std::vector<float> out(n);
+    kernels::L1BlockU8(q.data(), t.data(), n, stride, 1.0f, out.data());
+    for (std::size_t j = 0; j < n; ++j) {
+      double ref = 0;
+      for (std::size_t d = 0; d < dim; ++d) ref += std::abs(255.0 - t[j * stride + d]);
+      EXPECT_EQ(static_cast<double>(out[j]), ref) << "dim " << dim << " row " << j << " path " << kernels::L1BlockU8Isa();
+    }
+  }
 }

@@ -1,0 +1,31 @@
+#pragma once
+// The instruction-set levels scenelab's kernels dispatch over at run time
+// (never at build time: one binary runs on every x86-64 machine).
+//
+//   scalar   baseline x86-64 (SSE2)
+//   avx2     AVX2
+//   avx512   AVX-512 F + BW
+//   vnni     AVX-512 F + BW + VNNI
+//
+// SCENELAB_ISA=scalar|avx2|avx512|vnni caps the dispatch for the whole
+// process (read once, at the first kernel call), so that every path can be
+// exercised on a machine whose best path would hide the others; the tests run
+// each kernel suite once per level. A cap above what the CPU has changes nothing.
+#include <string>
+
+namespace scenelab {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kVnni = 3 };
+
+const char* ToString(Isa isa);
+Isa ParseIsa(const std::string& s);  // scalar | avx2 | avx512 | vnni; throws Error naming the value
+
+// The highest level this CPU supports.
+Isa CpuIsa();
+// The level SCENELAB_ISA asks for, or CpuIsa() when unset. Throws Error when
+// the variable holds an unknown value.
+Isa RequestedIsa();
+// What the kernels use: min(CpuIsa(), RequestedIsa()), fixed for the process.
+Isa ActiveIsa();
+
+}  // namespace scenelab

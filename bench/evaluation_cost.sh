@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# What defensible numbers cost on the 15-scene bag-of-SIFT run (step 5, bin 8,
+# 200 words, kNN k = 1..10, L1 and L2), cold caches, in one session:
+#   1. one standard run: wall time, and the share of it spent on the 5-fold
+#      cross-validated selection of (metric, k) (timings_s.selection_s);
+#   2. the Lazebnik protocol (10 seeded random splits, 100 training images
+#      per class), against 1.
+#   bench/evaluation_cost.sh [SCENE15_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=$(realpath "${1:-../shared/data/scene15}")
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+run() {  # name, then scenelab arguments; prints the wall time in seconds
+  local name=$1
+  shift
+  local start end
+  start=$(date +%s.%N)
+  build/apps/scenelab classic --data "$DATA" --features bow --step 5 --bin 8 --vocab 200 --metric l1,l2 --k 1-10 \
+    --out "$OUT/$name" "$@" > "$OUT/$name.log" 2>&1
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+one=$(run standard)
+python3 - "$OUT/standard/results.json" "$one" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = r["timings_s"]
+wall = float(sys.argv[2])
+s = r["selected"]
+print(f"standard split: wall {wall:.1f} s; selection (5-fold CV) {t['selection_s']:.3f} s = "
+      f"{100 * t['selection_s'] / wall:.2f}% of the wall time")
+print(f"  selected {s['metric']} k={s['k']}: {s['accuracy']:.4f} [{s['accuracy_ci95'][0]:.4f}, {s['accuracy_ci95'][1]:.4f}]; "
+      f"oracle {r['best']['accuracy']:.4f}")
+PY
+ten=$(run lazebnik --protocol lazebnik)
+python3 - "$OUT/lazebnik/results.json" "$ten" "$one" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["repeats"]
+ten, one = float(sys.argv[2]), float(sys.argv[3])
+print(f"lazebnik (10 splits): wall {ten:.1f} s = {ten / one:.2f}x one run; "
+      f"accuracy {r['mean']:.4f} +- {r['std']:.4f}, t-interval [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]")
+PY

@@ -546,3 +546,22 @@ TEST(Pipelines_Repeats, RunsEverySplitReusingDescriptorsAndResumes) {
   c.data.train_per_class = 0;
   EXPECT_MESSAGE(RunClassic(c, (dir / "bad").string(), nullptr), "--repeats 2 needs --train-per-class N");
 }
+
+// Lists parse one way everywhere: a config file and the CLI accept and refuse
+// the same values, with the same message.
+TEST(Pipelines_Config, ListsParseOneWayInConfigsAndOnTheCommandLine) {
+  EXPECT_EQ(IntListFromJson(nlohmann::json("10,2-4,3"), "k"), (std::vector<int>{2, 3, 4, 10}));
+  EXPECT_EQ(IntListFromJson(nlohmann::json({5, 3, 5}), "k"), (std::vector<int>{3, 5}));
+  EXPECT_EQ(IntListFromJson(nlohmann::json(7), "k"), (std::vector<int>{7}));
+  for (const std::string bad : {"5abc", "3-1", "", "1,,x"}) {
+    const std::string from_config = fixtures::ErrorOf([&] { IntListFromJson(nlohmann::json(bad), "--step"); });
+    const std::string from_cli = fixtures::ErrorOf([&] { ParseIntList(bad, "--step"); });
+    EXPECT_EQ(from_config, from_cli) << bad;
+    EXPECT_NE(from_config, "(no error)") << bad;
+  }
+  EXPECT_MESSAGE(IntListFromJson(nlohmann::json("5abc"), "--step"), "--step: expected an integer, a range a-b or a list, found '5abc'");
+  ClassicConfig c;
+  ApplyClassicJson(ParseConfigText("{\"sift\": {\"bins\": [8, 4, 8]}, \"grids\": \"4,2\"}", "x"), &c, "x");
+  EXPECT_EQ(c.sift.bin_sizes, (std::vector<int>{4, 8}));
+  EXPECT_EQ(c.bow.grids, (std::vector<int>{2, 4}));
+}

@@ -250,3 +250,36 @@ TEST(RealData_Scene15, StreamedCnnLearnsFromTheJpegs) {
   EXPECT_NE(ReadFileText(out / "log.txt").find("streamed by"), std::string::npos);
   EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.30);  // chance is 1/15
 }
+
+// The recipes as users call them, through the CLI, on a small subset: a
+// regression in the recipes' defaults (cmd_classic's --recipe) shows here,
+// where the floors above rebuild the recipe by hand.
+TEST(RealData_Scene15, RecipesRunEndToEndThroughTheCli) {
+  REQUIRE_SCENE15();
+  fixtures::TempDir out;
+  for (const std::string recipe : {"phow", "fisher"}) {
+    const fs::path dir = out / recipe;
+    const int rc = Wait(Spawn({SCENELAB_BINARY, "classic", "--data", fixtures::Scene15Dir(), "--recipe", recipe,
+                               "--train-per-class", "8", "--test-per-class", "6", "--out", dir.string()},
+                              out / (recipe + ".log")));
+    ASSERT_EQ(rc, 0) << ReadFileText(out / (recipe + ".log"));
+    const auto r = ReadJson(dir / "results.json");
+    EXPECT_EQ(r["train_size"], 120);
+    EXPECT_EQ(r["test_size"], 90);
+    EXPECT_EQ(r["params"]["classifier"], "svm") << recipe;
+    EXPECT_EQ(r["params"]["svm"]["c"], 10.0) << recipe;
+    EXPECT_EQ(r["params"]["sift"]["step"], 3) << recipe;
+    EXPECT_EQ(r["params"]["sift"]["bin_sizes"], nlohmann::json({4, 6, 8, 10})) << recipe;
+    if (recipe == "phow") {
+      EXPECT_EQ(r["pipeline"], "bow+chi2map+svm");
+      EXPECT_EQ(r["params"]["vocabulary"]["size"], 600);
+      EXPECT_EQ(r["params"]["bow"]["grids"], nlohmann::json({2, 4}));
+    } else {
+      EXPECT_EQ(r["pipeline"], "fisher+svm");
+      EXPECT_EQ(r["params"]["encoding"]["pca_dim"], 80);
+      EXPECT_EQ(r["params"]["encoding"]["gmm_components"], 256);
+    }
+    // 15 classes, 8 training images each: far above chance (1/15) all the same.
+    EXPECT_GT(r["selected"]["accuracy"].get<double>(), 0.30) << recipe;
+  }
+}

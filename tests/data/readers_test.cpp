@@ -1,13 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <filesystem>
 #include <fstream>
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "expect_error.h"
 #include "fixtures.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
+#include "scenelab/data/parallel.h"
 #include "scenelab/data/readers.h"
 
 namespace fs = std::filesystem;
@@ -310,4 +314,28 @@ TEST(Data_Io, SafeFileNameAndJoinInside) {
   EXPECT_THROW(JoinInside("/out", "../x"), Error);
   EXPECT_THROW(JoinInside("/out", "/etc/x"), Error);
   EXPECT_EQ(JoinInside("/out", "a/b").string(), "/out/a/b");
+}
+
+TEST(Data_ParallelFor, EveryIndexOnceWhateverTheThreadsAndFirstErrorRethrown) {
+  for (int threads : {1, 2, 3, 8}) {
+    for (std::size_t n : {0u, 1u, 7u, 1000u}) {
+      std::vector<int> hits(n, 0);
+      ParallelFor(n, threads, [&](std::size_t i) { ++hits[i]; });  // own slot per index: no race
+      for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i], 1) << "n " << n << " threads " << threads;
+      std::vector<int> ranges(n, 0);
+      ParallelForRange(n, threads, 64, [&](std::size_t b, std::size_t e) {
+        if (threads > 1) EXPECT_LE(e - b, 64u);  // one worker takes the whole range at once
+        for (std::size_t i = b; i < e; ++i) ++ranges[i];
+      });
+      for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(ranges[i], 1);
+    }
+  }
+  std::atomic<int> calls{0};
+  EXPECT_THROW(ParallelFor(200, 4,
+                           [&](std::size_t i) {
+                             ++calls;
+                             if (i == 17) throw Error("image 17 is bad");
+                           }),
+               Error);
+  EXPECT_MESSAGE(ParallelFor(50, 2, [&](std::size_t i) { if (i == 3) throw Error("image 3 is bad"); }), "image 3 is bad");
 }

@@ -121,7 +121,7 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
       for (const auto& [sk, sv] : v.items()) {
         const std::string sw = w + "." + sk;
         if (sk == "step") cfg->sift.step = Get<int>(sv, sw);
-        else if (sk == "bins") cfg->sift.bin_sizes = sv.is_array() ? Get<std::vector<int>>(sv, sw) : std::vector<int>{Get<int>(sv, sw)};
+        else if (sk == "bins") cfg->sift.bin_sizes = IntListFromJson(sv, sw);
         else if (sk == "fast") cfg->sift.fast = Get<bool>(sv, sw);
         else if (sk == "smooth") cfg->sift.smooth = Get<bool>(sv, sw);
         else if (sk == "root_sift") cfg->sift.root_sift = Get<bool>(sv, sw);
@@ -147,7 +147,7 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
     } else if (k == "pyramid") {
       cfg->bow.pyramid_levels = Get<int>(v, w);
     } else if (k == "grids") {
-      cfg->bow.grids = v.is_array() ? Get<std::vector<int>>(v, w) : std::vector<int>{Get<int>(v, w)};
+      cfg->bow.grids = IntListFromJson(v, w);
     } else if (k == "quantizer") {
       cfg->bow.quantizer = Get<std::string>(v, w);
     } else if (k == "encoding") {

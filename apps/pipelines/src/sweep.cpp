@@ -1,5 +1,6 @@
 #include "scenelab/pipelines/sweep.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
@@ -39,38 +40,66 @@ std::vector<T> OrBase(const std::vector<T>& v, T base) {
 
 }  // namespace
 
-std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what) {
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<int> ParseIntList(const std::string& text, const std::string& what) {
+  auto to_int = [&](const std::string& s) {
+    try {
+      std::size_t used = 0;
+      const int v = std::stoi(s, &used);
+      if (used != s.size()) throw std::invalid_argument("x");
+      return v;
+    } catch (const std::exception&) {
+      throw Error(what + ": expected an integer, a range a-b or a list, found '" + s + "' in '" + text + "'");
+    }
+  };
   std::vector<int> out;
-  if (v.is_number_integer()) return {v.get<int>()};
-  if (v.is_array()) {
+  for (const auto& part : SplitList(text)) {
+    const auto dash = part.find('-', 1);
+    if (dash == std::string::npos) {
+      out.push_back(to_int(part));
+    } else {
+      const int a = to_int(part.substr(0, dash)), b = to_int(part.substr(dash + 1));
+      if (b < a) throw Error(what + ": empty range '" + part + "'");
+      if (b - a > 100000) throw Error(what + ": range '" + part + "' is too long");
+      for (int v = a; v <= b; ++v) out.push_back(v);
+    }
+  }
+  if (out.empty()) throw Error(what + ": empty list '" + text + "'");
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what) {
+  // One parser for every list: strings go through ParseIntList, as CLI
+  // flags do; numbers and arrays end sorted and without repeats the same way.
+  if (v.is_string()) return ParseIntList(v.get<std::string>(), what);
+  std::string text;
+  if (v.is_number_integer()) {
+    text = std::to_string(v.get<long long>());
+  } else if (v.is_array()) {
     for (const auto& x : v) {
-      if (!x.is_number_integer()) throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      out.push_back(x.get<int>());
-    }
-    return out;
-  }
-  if (v.is_string()) {
-    // "1-10" or "1,3,5"
-    const std::string s = v.get<std::string>();
-    std::stringstream in(s);
-    std::string part;
-    while (std::getline(in, part, ',')) {
-      const auto dash = part.find('-', 1);
-      try {
-        if (dash == std::string::npos) {
-          out.push_back(std::stoi(part));
-        } else {
-          const int a = std::stoi(part.substr(0, dash)), b = std::stoi(part.substr(dash + 1));
-          if (b < a || b - a > 100000) throw std::invalid_argument("range");
-          for (int i = a; i <= b; ++i) out.push_back(i);
-        }
-      } catch (const std::exception&) {
-        throw Error(what + ": cannot read '" + s + "' as integers or ranges");
+      if (!x.is_number_integer()) {
+        throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
+      text += (text.empty() ? "" : ",") + std::to_string(x.get<long long>());
     }
-    return out;
+  } else {
+    throw Error(what + ": expected an integer, a list or a range string, found " +
+                v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
-  throw Error(what + ": expected an integer, a list or a range string, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return ParseIntList(text, what);
 }
 
 namespace {

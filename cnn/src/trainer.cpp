@@ -35,6 +35,11 @@ struct CheckpointMeta {
   TrainConfig config;
   int plateau_reductions = 0, bad_epochs = 0;
   double best_val_loss = INFINITY;
+  // The epoch with the highest validation accuracy so far (0: none, e.g.
+  // --val 0) and its weights' file, the model reported at the end.
+  int selected_epoch = 0;
+  double selected_val_acc = -1;
+  std::string selected_model_file;
   std::vector<EpochMetrics> history;
   std::vector<float> mean, std;
   std::vector<std::string> classes;
@@ -52,18 +57,38 @@ CheckpointMeta ReadCheckpointMeta(const fs::path& path) {
     m.bad_epochs = j.at("bad_epochs").get<int>();
     m.best_val_loss = j.at("best_val_loss").is_null() ? INFINITY : j.at("best_val_loss").get<double>();
     m.history = ParseMetricsCsv(j.at("metrics_csv").get<std::string>(), path.string());
+    if (j.contains("selected_epoch")) {  // absent in checkpoints written before selection on validation
+      m.selected_epoch = j.at("selected_epoch").get<int>();
+      m.selected_val_acc = j.at("selected_val_acc").get<double>();
+      m.selected_model_file = j.at("selected_model_file").get<std::string>();
+    }
     m.mean = j.at("mean").get<std::vector<float>>();
     m.std = j.at("std").get<std::vector<float>>();
     m.classes = j.at("classes").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": corrupt checkpoint metadata: " + e.what());
   }
-  for (const auto* f : {&m.model_file, &m.optimizer_file}) {
+  for (const auto* f : {&m.model_file, &m.optimizer_file, &m.selected_model_file}) {
     if (f->find('/') != std::string::npos || f->find("..") != std::string::npos) {
       throw Error(path.string() + ": checkpoint file name '" + *f + "' must be a plain file name");
     }
   }
   return m;
+}
+
+// Parameters then buffers (BatchNorm statistics), detached copies.
+std::vector<at::Tensor> CloneState(ModelImpl& model) {
+  std::vector<at::Tensor> out;
+  for (const auto& p : model.parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : model.buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+void RestoreState(ModelImpl& model, const std::vector<at::Tensor>& state) {
+  torch::NoGradGuard g;
+  std::size_t i = 0;
+  for (auto& p : model.parameters()) p.copy_(state.at(i++));
+  for (auto& b : model.buffers()) b.copy_(state.at(i++));
 }
 
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, ModelImpl& model) {
@@ -330,6 +355,12 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   result.params = CountParams(*model);
   int start_epoch = 0, reductions = 0, bad_epochs = 0;
   double best_val = INFINITY;
+  // Model selection on the validation split: the epoch with the highest
+  // validation accuracy (the first of equals) is the model reported and
+  // tested; without a validation split, the last epoch.
+  int selected_epoch = 0;
+  double selected_val_acc = -1;
+  std::vector<at::Tensor> selected_state;
   const fs::path meta_path = ckdir / "meta.json";
   if (resume && fs::exists(meta_path)) {
     const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
@@ -345,6 +376,14 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     reductions = meta.plateau_reductions;
     bad_epochs = meta.bad_epochs;
     best_val = meta.best_val_loss;
+    selected_epoch = meta.selected_epoch;
+    selected_val_acc = meta.selected_val_acc;
+    if (selected_epoch > 0) {
+      // The selected epoch's weights, as every rank evaluated them.
+      ModelPtr kept = CreateModel(cfg.model, mo);
+      torch::load(kept, (ckdir / meta.selected_model_file).string());
+      selected_state = CloneState(*kept);
+    }
     result.history = meta.history;
     result.resumed_from_epoch = start_epoch;
     info(fmt::format("resumed from {} after epoch {}", ckdir.string(), start_epoch));
@@ -454,11 +493,19 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
         info(fmt::format("early stopping: no val-loss gain for {} epochs", bad_epochs));
       }
     }
+    const bool improved = m.has_val && m.val_acc > selected_val_acc;
+    if (improved) {
+      selected_epoch = m.epoch;
+      selected_val_acc = m.val_acc;
+      selected_state = CloneState(*model);
+    }
     if (!writer) continue;
     // Checkpoint: tensors under epoch-specific names, then meta.json commits.
     const std::string mf = fmt::format("model-{}.pt", m.epoch), of = fmt::format("optimizer-{}.pt", m.epoch);
+    const std::string sf = fmt::format("selected-{}.pt", selected_epoch);
     SaveAtomic(model, ckdir / mf);
     SaveAtomic(*opt, ckdir / of);
+    if (improved) SaveAtomic(model, ckdir / sf);
     nlohmann::ordered_json meta;
     meta["epoch"] = m.epoch;
     meta["model_file"] = mf;
@@ -468,6 +515,9 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     meta["plateau_reductions"] = reductions;
     meta["bad_epochs"] = bad_epochs;
     meta["best_val_loss"] = best_val;
+    meta["selected_epoch"] = selected_epoch;
+    meta["selected_val_acc"] = selected_val_acc;
+    meta["selected_model_file"] = selected_epoch > 0 ? sf : std::string();
     meta["early_stopped"] = result.early_stopped;
     meta["mean"] = mean;
     meta["std"] = stdv;
@@ -478,13 +528,22 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     WriteFileAtomic(fs::path(out_dir) / "metrics.csv", MetricsCsv(result.history));
     for (const auto& e : fs::directory_iterator(ckdir)) {
       const std::string name = e.path().filename().string();
-      if ((name.rfind("model-", 0) == 0 && name != mf) || (name.rfind("optimizer-", 0) == 0 && name != of)) {
+      if ((name.rfind("model-", 0) == 0 && name != mf) || (name.rfind("optimizer-", 0) == 0 && name != of) ||
+          (name.rfind("selected-", 0) == 0 && name != sf)) {
         std::error_code ec;
         fs::remove(e.path(), ec);
       }
     }
   }
   result.train_seconds = SecondsSince(t_train);
+  const int last_epoch = result.history.empty() ? 0 : result.history.back().epoch;
+  if (selected_epoch > 0 && selected_epoch != last_epoch) {
+    RestoreState(*model, selected_state);
+    info(fmt::format("model selection: epoch {} has the highest validation accuracy ({:.4f}); it is the model tested",
+                     selected_epoch, selected_val_acc));
+  }
+  result.selected_epoch = selected_epoch > 0 ? selected_epoch : last_epoch;
+  result.selected_on_validation = selected_epoch > 0;
   if (steps_run > 0) result.step_ms = 1000 * result.train_seconds / static_cast<double>(steps_run);
   if (pg && steps_run > 0) {
     result.allreduce_ms_per_step = 1000 * pg->gradient_seconds() / static_cast<double>(steps_run);
@@ -569,7 +628,8 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   mo.num_classes = cfg.num_classes;
   mo.input = cfg.input;
   ModelPtr model = CreateModel(cfg.model, mo);
-  torch::load(model, (ckdir / meta.model_file).string());
+  // The model the run reported: the epoch selected on validation, else the last.
+  torch::load(model, (ckdir / (meta.selected_epoch > 0 ? meta.selected_model_file : meta.model_file)).string());
   if (cfg.channels_last) ToChannelsLast(*model);
   const auto& mean = meta.mean;
   const auto& stdv = meta.std;
@@ -584,6 +644,8 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   r.input = cfg.input;
   r.params = CountParams(*model);
   r.history = meta.history;
+  r.selected_epoch = meta.selected_epoch > 0 ? meta.selected_epoch : meta.epoch;
+  r.selected_on_validation = meta.selected_epoch > 0;
   EvaluateTest(*model, *te, mean, stdv, cfg, &r);
   return r;
 }

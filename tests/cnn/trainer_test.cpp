@@ -61,7 +61,20 @@ TEST(Cnn_Trainer, LearnsSeparableClassesAndWritesMetricsAndCheckpoint) {
   EXPECT_TRUE(fs::exists(dir / "checkpoint" / "model-6.pt"));
   EXPECT_TRUE(rows[5].has_val);  // val_fraction 0.2: a real validation split
   EXPECT_FALSE(fs::exists(dir / "checkpoint" / "model-5.pt"));  // older epochs are pruned
+  // The model tested is the epoch with the highest validation accuracy (the first of equals).
+  int argmax = 0;
+  double best = -1;
+  for (const auto& m : r.history) {
+    if (m.val_acc > best) {
+      best = m.val_acc;
+      argmax = m.epoch;
+    }
+  }
+  EXPECT_TRUE(r.selected_on_validation);
+  EXPECT_EQ(r.selected_epoch, argmax);
+  // `cnn eval` evaluates that same model from the checkpoint folder.
   const auto e = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr);
+  EXPECT_EQ(e.selected_epoch, argmax);
   EXPECT_EQ(e.test_predicted, r.test_predicted);
 }
 
@@ -145,6 +158,8 @@ TEST(Cnn_Trainer, WithoutValidationSplitReportsNoValidationNumbers) {
   const auto r = cnn::Train(cfg, train, test, dir.path().string(), false, nullptr);
   ASSERT_EQ(r.history.size(), 2u);
   for (const auto& m : r.history) EXPECT_FALSE(m.has_val);
+  EXPECT_FALSE(r.selected_on_validation);
+  EXPECT_EQ(r.selected_epoch, 2);  // no validation split: the last epoch
   const std::string csv = ReadFileText(dir / "metrics.csv");
   // Empty val cells, never a copy of the training numbers.
   const std::string row = csv.substr(csv.find('\n') + 1, csv.find('\n', csv.find('\n') + 1) - csv.find('\n') - 1);

@@ -47,17 +47,24 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
   for (int c = 0; c < cm.num_classes(); ++c) correct += cm.count(c, c);
   const auto ci = cm.total() > 0 ? eval::WilsonInterval(correct, cm.total()) : eval::Interval{};
   const int epochs_run = r.history.empty() ? 0 : r.history.back().epoch;
-  const bool has_val = !r.history.empty() && r.history.back().has_val;
+  const int selected = r.selected_epoch > 0 ? r.selected_epoch : epochs_run;
+  std::string how = "last epoch (no validation split)";
+  if (r.selected_on_validation) {
+    double val_acc = 0;
+    for (const auto& m : r.history) {
+      if (m.epoch == selected) val_acc = m.val_acc;
+    }
+    how = fmt::format("epoch with the highest validation accuracy ({:.4f}), of {} run", val_acc, epochs_run);
+  }
   j["selected"] = {{"metric", "test"},
                    {"k", nullptr},
-                   {"epoch", epochs_run},
+                   {"epoch", selected},
                    {"accuracy", cm.Accuracy()},
                    {"correct", correct},
                    {"accuracy_ci95", {ci.lo, ci.hi}},
                    {"interval", "Wilson score, 95%"},
-                   {"how", has_val ? "last epoch (early stopping and plateaus watch the validation split)"
-                                   : "last epoch (no validation split)"}};
-  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"epoch", epochs_run}, {"accuracy", cm.Accuracy()},
+                   {"how", how}};
+  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"epoch", selected}, {"accuracy", cm.Accuracy()},
                {"accuracy_ci95", {ci.lo, ci.hi}}, {"oracle", false}, {"how", "the only evaluated point (same as selected)"}};
   if (cm.num_classes() >= 10 && r.test_top5.size() == test.size() && !test.empty()) {
     std::int64_t c5 = 0;

@@ -82,6 +82,10 @@ struct TrainResult {
   double train_seconds = 0;       // this process only
   double eval_seconds = 0;
   int resumed_from_epoch = 0;     // 0 when started fresh
+  // The epoch whose model was tested: the highest validation accuracy when
+  // there is a validation split (selected_on_validation), else the last.
+  int selected_epoch = 0;
+  bool selected_on_validation = false;
   bool early_stopped = false;
   InputShape input;
   // Distributed runs: gradient allreduce cost and size (0 otherwise).

@@ -77,6 +77,9 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
   cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")->capture_default_str();
+  cmd->add_option("--precision", c.train.precision,
+                  "fp32 | bf16 (autocast on the CPU's bf16 units, fp32 weights) | auto (bf16 when the CPU has amx_bf16 or avx512_bf16)")
+      ->capture_default_str();
   cmd->add_option("--loader", c.train.loader,
                   "memory: decode all images up front; stream: decoding threads feed a bounded queue; auto: stream folder sets over --loader-memory-gb")
       ->capture_default_str();
@@ -123,8 +126,10 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   struct EvalOpts {
     std::string checkpoint, out;
     pipelines::DataConfig data;
+    std::string precision;
   };
   auto e = std::make_shared<EvalOpts>();
+  ev->add_option("--precision", e->precision, "fp32 | bf16 | auto (default: the precision the run was trained with)");
   ev->add_option("--checkpoint", e->checkpoint, "Training run folder (holding checkpoint/meta.json)")->required();
   ev->add_option("--data", e->data.path, "Dataset root")->required();
   ev->add_option("--format", e->data.open.format, "Dataset format")->capture_default_str();
@@ -133,7 +138,10 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
     *run = [e]() {
       std::filesystem::create_directories(e->out);
       Logger log(std::filesystem::path(e->out) / "log.txt");
-      const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log);
+      if (!e->precision.empty() && e->precision != "fp32" && e->precision != "bf16" && e->precision != "auto") {
+        throw Error("--precision: unknown value '" + e->precision + "' (expected fp32, bf16 or auto)");
+      }
+      const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log, e->precision);
       std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(), e->out);
       return 0;
     };

@@ -41,6 +41,9 @@ void TrainConfig::Validate() const {
     for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
     throw Error("--model: unknown model '" + model + "' (known: " + known + ")");
   }
+  if (precision != "fp32" && precision != "bf16" && precision != "auto") {
+    throw Error("--precision: unknown value '" + precision + "' (expected fp32, bf16 or auto)");
+  }
   if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
   if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
   if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw") {
@@ -87,7 +90,7 @@ nlohmann::ordered_json TrainConfig::ToJson() const {
           {"crop_padding", crop_padding}, {"rotate_degrees", rotate_degrees},
           {"standardize", standardize}, {"val_fraction", val_fraction},
           {"early_stopping", early_stopping}, {"seed", seed},
-          {"threads", threads},       {"channels_last", channels_last},
+          {"threads", threads},       {"channels_last", channels_last}, {"precision", precision},
           {"eval_batch", eval_batch}, {"loader", loader},
           {"loader_memory_gb", loader_memory_gb}, {"loader_threads", loader_threads},
           {"prefetch", prefetch}};
@@ -129,6 +132,7 @@ TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
     c.loader_memory_gb = j.value("loader_memory_gb", c.loader_memory_gb);
     c.loader_threads = j.value("loader_threads", c.loader_threads);
     c.prefetch = j.value("prefetch", c.prefetch);
+    c.precision = j.value("precision", c.precision);  // absent before mixed precision
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training config: ") + e.what());
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -14,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "models.h"
+#include "precision.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
@@ -142,7 +144,7 @@ struct EvalOut {
 
 // Predictions for samples [lo, hi) of `set`.
 EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64_t hi, const std::vector<float>& mean,
-                 const std::vector<float>& std, int batch, bool channels_last) {
+                 const std::vector<float>& std, int batch, bool channels_last, bool bf16) {
   torch::NoGradGuard g;
   model.eval();
   EvalOut out;
@@ -155,7 +157,12 @@ EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64
     at::Tensor x = AugmentBatch(set.Next(), Augment{}, 0, mean, std);
     if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     const at::Tensor y = set.labels().narrow(0, idx.front(), static_cast<std::int64_t>(idx.size()));
-    const at::Tensor logits = model.forward(x);
+    at::Tensor logits;
+    {
+      AutocastGuard autocast(bf16);
+      logits = model.forward(x);
+    }
+    logits = logits.to(torch::kFloat32);  // the loss and the softmax in fp32
     loss += torch::nn::functional::cross_entropy(logits, y).item<double>() * static_cast<double>(idx.size());
     const auto prob = torch::softmax(logits, 1);
     const auto [p, c] = prob.max(1);
@@ -180,7 +187,7 @@ EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64
 void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& mean, const std::vector<float>& std,
                   const TrainConfig& cfg, TrainResult* r) {
   const auto t = Clock::now();
-  auto ev = Evaluate(model, te, 0, te.size(), mean, std, cfg.eval_batch, cfg.channels_last);
+  auto ev = Evaluate(model, te, 0, te.size(), mean, std, cfg.eval_batch, cfg.channels_last, r->precision == "bf16");
   r->eval_seconds = SecondsSince(t);
   r->test_predicted = std::move(ev.pred);
   r->test_score = std::move(ev.score);
@@ -254,11 +261,12 @@ namespace {
 // Predictions of a set evaluated in shards, one per rank, then gathered:
 // every rank ends with all of them.
 EvalOut EvaluateSharded(ModelImpl& model, BatchLoader& set, const std::vector<float>& mean,
-                        const std::vector<float>& std, int batch, bool channels_last, detail::ProcessGroup* pg) {
+                        const std::vector<float>& std, int batch, bool channels_last, bool bf16,
+                        detail::ProcessGroup* pg) {
   const std::int64_t n = set.size();
-  if (!pg) return Evaluate(model, set, 0, n, mean, std, batch, channels_last);
+  if (!pg) return Evaluate(model, set, 0, n, mean, std, batch, channels_last, bf16);
   const auto [lo, hi] = ShardOfBatch(n, pg->rank(), pg->size());
-  const EvalOut local = Evaluate(model, set, lo, hi, mean, std, batch, channels_last);
+  const EvalOut local = Evaluate(model, set, lo, hi, mean, std, batch, channels_last, bf16);
   // Predictions + 1 (0 = not mine) and scores at this rank's positions; sums.
   at::Tensor pred = torch::zeros({n}, torch::kFloat64), score = torch::zeros({n}, torch::kFloat64);
   at::Tensor top5 = torch::zeros({n}, torch::kFloat64);
@@ -341,6 +349,16 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
                              : std::string("decoded into memory"),
                    SecondsSince(t_data)));
 
+  const PrecisionChoice prec = ResolvePrecision(cfg.precision);
+  const bool bf16 = prec.precision == Precision::kBf16;
+  info(fmt::format("precision: {} ({})", prec.name, prec.reason));
+  if (prec.emulated && writer) {
+    // Once per run: it works, but without bf16 units it is slower than fp32.
+    const std::string w = "warning: --precision bf16 on a CPU without bf16 units (no amx_bf16, no avx512_bf16): "
+                          "emulated, expect it to be slower than fp32";
+    if (log) log->Info(w);
+    std::fprintf(stderr, "%s\n", w.c_str());
+  }
   torch::manual_seed(cfg.seed);
   ModelOptions mo;
   mo.num_classes = cfg.num_classes;
@@ -353,6 +371,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   TrainResult result;
   result.input = cfg.input;
   result.params = CountParams(*model);
+  result.precision = prec.name;
+  result.precision_reason = prec.reason;
   int start_epoch = 0, reductions = 0, bad_epochs = 0;
   double best_val = INFINITY;
   // Model selection on the validation split: the epoch with the highest
@@ -436,7 +456,14 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
         at::Tensor x = AugmentBatch(images, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
         if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         const at::Tensor y = tr->labels().index_select(0, torch::tensor(idx, torch::kInt64));
-        const at::Tensor logits = model->forward(x);
+        at::Tensor logits;
+        {
+          // bf16: the forward pass under autocast; the loss, the backward
+          // pass's parameter gradients and the optimizer stay fp32.
+          AutocastGuard autocast(bf16);
+          logits = model->forward(x);
+        }
+        logits = logits.to(torch::kFloat32);
         const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
         const auto share = static_cast<double>(idx.size());
         // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
@@ -464,7 +491,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     m.images_per_s = static_cast<double>(n) / m.seconds;
     m.lr = lr;
     if (va->size() > 0) {
-      const auto ev = EvaluateSharded(*model, *va, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
+      const auto ev = EvaluateSharded(*model, *va, mean, stdv, cfg.eval_batch, cfg.channels_last, bf16, pg.get());
       m.val_loss = ev.loss;
       m.val_acc = ev.acc;
     } else {
@@ -551,7 +578,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   }
   if (pg) {
     const auto t = Clock::now();
-    auto ev = EvaluateSharded(*model, *te, mean, stdv, cfg.eval_batch, cfg.channels_last, pg.get());
+    auto ev = EvaluateSharded(*model, *te, mean, stdv, cfg.eval_batch, cfg.channels_last, bf16, pg.get());
     result.eval_seconds = SecondsSince(t);
     result.test_predicted = std::move(ev.pred);
     result.test_score = std::move(ev.score);
@@ -613,7 +640,8 @@ double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& tra
   return static_cast<double>(n) / SecondsSince(t0);
 }
 
-TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log) {
+TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
+                               const std::string& precision) {
   const fs::path ckdir = fs::path(run_dir) / "checkpoint";
   const fs::path meta_path = ckdir / "meta.json";
   if (!fs::exists(meta_path)) throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
@@ -644,6 +672,11 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   r.input = cfg.input;
   r.params = CountParams(*model);
   r.history = meta.history;
+  // Checkpoints are fp32: any precision evaluates them.
+  const PrecisionChoice prec = ResolvePrecision(precision.empty() ? cfg.precision : precision);
+  r.precision = prec.name;
+  r.precision_reason = prec.reason;
+  if (log) log->Info(fmt::format("precision: {} ({})", prec.name, prec.reason));
   r.selected_epoch = meta.selected_epoch > 0 ? meta.selected_epoch : meta.epoch;
   r.selected_on_validation = meta.selected_epoch > 0;
   EvaluateTest(*model, *te, mean, stdv, cfg, &r);

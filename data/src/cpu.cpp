@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
 
 #include "scenelab/data/error.h"
 
@@ -41,6 +44,35 @@ Isa ReadRequest() {
   return env && *env ? ParseIsa(env) : CpuIsa();
 }
 }  // namespace
+
+namespace {
+std::set<std::string> ReadFlags() {
+  std::set<std::string> flags;
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    std::string w;
+    while (words >> w) flags.insert(w);
+    break;  // every core lists the same flags
+  }
+  if (const char* env = std::getenv("SCENELAB_CPU")) {
+    std::istringstream items(env);
+    std::string item;
+    while (std::getline(items, item, ',')) {
+      if (item.rfind("no", 0) == 0) flags.erase(item.substr(2));
+      else if (!item.empty()) flags.insert(item);
+    }
+  }
+  return flags;
+}
+}  // namespace
+
+bool CpuFlag(const std::string& flag) {
+  static const std::set<std::string> flags = ReadFlags();
+  return flags.count(flag) > 0;
+}
 
 Isa CpuIsa() {
   static const Isa isa = DetectCpu();

@@ -82,6 +82,7 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
   j["model_params"] = r.params;
   j["epochs_run"] = r.history.empty() ? 0 : r.history.back().epoch;
   j["resumed_from_epoch"] = r.resumed_from_epoch;
+  j["precision"] = {{"name", r.precision}, {"reason", r.precision_reason}};
   j["early_stopped"] = r.early_stopped;
   j["input"] = r.input.ToString();
   double ips = 0;
@@ -126,10 +127,10 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
 }
 
 nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data_cfg, const std::string& out_dir,
-                               Logger* log) {
+                               Logger* log, const std::string& precision) {
   const auto start = std::chrono::steady_clock::now();
   const LoadedData data = LoadData(data_cfg, 0);
-  const auto r = cnn::EvaluateCheckpoint(run_dir, data.test, log);
+  const auto r = cnn::EvaluateCheckpoint(run_dir, data.test, log, precision);
   nlohmann::ordered_json params = {{"checkpoint", run_dir}, {"data", data_cfg.path}};
   return WriteCnnOutputs(out_dir, "checkpoint", data.train, data.test, r, params, 0, SecondsSince(start));
 }

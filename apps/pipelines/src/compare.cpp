@@ -64,9 +64,10 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
       else if (k == "loader") t.loader = v.get<std::string>();
       else if (k == "loader_memory_gb") t.loader_memory_gb = v.get<double>();
       else if (k == "prefetch") t.prefetch = v.get<int>();
+      else if (k == "precision") t.precision = v.get<std::string>();
       else throw Error(w + ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
                        "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
-                       "val, early_stopping, loader, loader_memory_gb, prefetch)");
+                       "val, early_stopping, loader, loader_memory_gb, prefetch, precision)");
     } catch (const nlohmann::json::exception&) {
       throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
@@ -335,6 +336,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     row["best"] = r["best"];
     row["seconds"] = r["timings_s"]["total_s"];
     row["model_params"] = r.contains("model_params") ? r["model_params"] : nlohmann::json(nullptr);
+    row["precision"] = r.contains("precision") ? r["precision"]["name"] : nlohmann::json(nullptr);
     row["reused"] = reuse;
     row["run"] = dir;
     rows.push_back(row);

@@ -50,6 +50,11 @@ struct TrainConfig {
   std::uint64_t seed = 0;
   int threads = 0;                   // torch intra-op threads; 0 = all cores
   bool channels_last = true;         // oneDNN runs NHWC convolutions faster here
+  // fp32 | bf16 | auto. bf16: forward passes under CPU autocast (bfloat16
+  // convolutions and matrix products), fp32 weights, gradients, optimizer
+  // state, loss and BatchNorm statistics; auto: bf16 when the CPU has
+  // amx_bf16 or avx512_bf16 (decided at run time), else fp32.
+  std::string precision = "fp32";
   int eval_batch = 500;
   // Data path. memory: decode every image once, up front; stream: worker
   // threads decode and resize batches ahead of training through a bounded
@@ -86,6 +91,8 @@ struct TrainResult {
   // there is a validation split (selected_on_validation), else the last.
   int selected_epoch = 0;
   bool selected_on_validation = false;
+  std::string precision = "fp32";  // what ran: fp32 | bf16
+  std::string precision_reason;    // the request and the CPU flags that decided it
   bool early_stopped = false;
   InputShape input;
   // Distributed runs: gradient allreduce cost and size (0 otherwise).
@@ -127,7 +134,9 @@ TrainResult Train(const TrainConfig& cfg, const data::Dataset& train, const data
 std::vector<float> CheckpointParameters(const std::string& run_dir);
 
 // Loads out_dir/checkpoint and predicts `test`.
-TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log);
+// `precision` empty: the precision the run was trained with.
+TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
+                               const std::string& precision = "");
 
 // Loader-only throughput: images/s of producing training batches exactly as
 // training does (gather or stream-decode, augment, standardise), over up to

@@ -28,4 +28,10 @@ Isa RequestedIsa();
 // What the kernels use: min(CpuIsa(), RequestedIsa()), fixed for the process.
 Isa ActiveIsa();
 
+// A flag of /proc/cpuinfo's "flags" line (e.g. "avx512_bf16", "amx_bf16"),
+// after SCENELAB_CPU: a comma-separated list where "noX" removes flag X and
+// "X" adds it (read once), so that tests can take both branches of a
+// decision that depends on the CPU on any machine.
+bool CpuFlag(const std::string& flag);
+
 }  // namespace scenelab

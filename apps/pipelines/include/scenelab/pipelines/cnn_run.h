@@ -22,6 +22,6 @@ struct CnnRunConfig {
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log);
 // Evaluates a finished run's checkpoint on a dataset into out_dir.
 nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data, const std::string& out_dir,
-                               Logger* log);
+                               Logger* log, const std::string& precision = "");
 
 }  // namespace scenelab::pipelines

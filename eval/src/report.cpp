@@ -173,6 +173,75 @@ Predictions ReadRunPredictions(const std::string& dir, const nlohmann::json& res
 
 std::string PValue(double p) { return p < 1e-4 ? fmt::format("{:.1e}", p) : fmt::format("{:.4f}", p); }
 
+// Runs made with repeated random splits: every split's accuracy, and a
+// paired t-test (Holm-corrected) between runs that used the same splits.
+void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::ostringstream& html,
+                    std::ostringstream& md) {
+  std::vector<std::size_t> idx;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].results.is_null() && runs[i].results.contains("repeats")) idx.push_back(i);
+  }
+  if (idx.empty()) return;
+  html << "<h2>Repeated splits</h2>\n<table class=\"repeats\"><tr><th>run</th><th>splits</th><th>mean</th><th>std</th>"
+          "<th>95% t-interval</th><th>every split</th></tr>\n";
+  md << "## Repeated splits\n\n| run | splits | mean | std | 95% t-interval | every split |\n" << MarkdownSeparator(6);
+  for (auto i : idx) {
+    const auto& r = runs[i].results["repeats"];
+    std::string values;
+    for (const auto& v : r["accuracy"]) values += (values.empty() ? "" : ", ") + fmt::format("{:.4f}", v.get<double>());
+    html << "<tr><td class=\"name\">" << HtmlEscape(runs[i].name) << "</td><td>" << r["count"].get<int>() << "</td><td>"
+         << Acc(r["mean"]) << "</td><td>" << Acc(r["std"]) << "</td><td>" << Ci(r["ci95"]) << "</td><td class=\"name\">"
+         << values << "</td></tr>\n";
+    md << "| " << MdCell(runs[i].name) << " | " << r["count"].get<int>() << " | " << Acc(r["mean"]) << " | " << Acc(r["std"])
+       << " | " << Ci(r["ci95"]) << " | " << values << " |\n";
+  }
+  html << "</table>\n";
+  md << "\n";
+  // Pairs on the same splits (equal per-split test fingerprints).
+  auto prints = [&](std::size_t i) {
+    std::vector<std::string> f;
+    for (const auto& s : runs[i].results["repeats"]["splits"]) f.push_back(s.value("test_fingerprint", std::string()));
+    return f;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  std::vector<TTestResult> tests;
+  std::vector<double> raw;
+  for (std::size_t a = 0; a < idx.size(); ++a) {
+    for (std::size_t b = a + 1; b < idx.size(); ++b) {
+      if (prints(idx[a]) != prints(idx[b])) continue;
+      tests.push_back(PairedTTest(runs[idx[a]].results["repeats"]["accuracy"].get<std::vector<double>>(),
+                                  runs[idx[b]].results["repeats"]["accuracy"].get<std::vector<double>>()));
+      raw.push_back(tests.back().p_value);
+      pairs.push_back({idx[a], idx[b]});
+    }
+  }
+  if (pairs.empty()) return;
+  const auto adj = HolmAdjust(raw);
+  html << "<p>Paired t-test over the splits, Holm-corrected:</p>\n<ul>\n";
+  md << "Paired t-test over the splits, Holm-corrected:\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    const auto& [a, b] = pairs[k];
+    const auto& t = tests[k];
+    const bool sig = adj[k] < 0.05;
+    const std::string better = t.mean_difference >= 0 ? runs[a].name : runs[b].name;
+    const std::string worse = t.mean_difference >= 0 ? runs[b].name : runs[a].name;
+    const std::string line = fmt::format(
+        "{} vs {}: {} (mean difference {:+.4f}; t = {:.3g}, {} degrees of freedom, p = {:.3g}, Holm p = {:.3g})", runs[a].name,
+        runs[b].name, sig ? better + " is significantly better than " + worse + " at 0.05" : std::string("no significant difference at 0.05"),
+        t.mean_difference, t.t, t.df, t.p_value, adj[k]);
+    html << "<li>" << HtmlEscape(line) << "</li>\n";
+    md << "- " << line << "\n";
+    rows.push_back({runs[a].name, runs[b].name, fmt::format("{:+.4f}", t.mean_difference), fmt::format("{:.3g}", t.t),
+                    PValue(t.p_value), PValue(adj[k]) + (sig ? "*" : "")});
+  }
+  html << "</ul>\n";
+  md << "\n";
+  WriteFileAtomic(out_dir / "tables" / "paired_t.tex",
+                  BooktabsTable("Paired t-tests over repeated random splits, Holm-corrected; * significant at 0.05",
+                                {"A", "B", "mean difference", "t", "p", "Holm p"}, rows, "llrrrr"));
+}
+
 // Accuracy with its interval per run (figure + LaTeX), and per-class recall
 // for runs that share a class list (grouped bars + LaTeX).
 void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_dir, Figures& figs,
@@ -476,11 +545,12 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   md << "\n";
 
   AccuracyFiguresAndTables(runs, out_dir, figs, html, md);
+  RepeatsSection(runs, out_dir, html, md);
   SignificanceSection(runs, out_dir, figs, html, md);
 
   // Per-k accuracy tables for kNN runs, k in numeric order.
   for (const auto& r : runs) {
-    if (r.results.is_null() || r.results.value("kind", "") != "classic") continue;
+    if (r.results.is_null() || r.results.value("kind", "") != "classic" || !r.results.contains("accuracy")) continue;
     const auto& acc = r.results["accuracy"];
     const auto& cv = r.results.value("cv_accuracy", nlohmann::json::object());
     std::vector<std::string> metrics;

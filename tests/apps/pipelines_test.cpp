@@ -565,3 +565,25 @@ TEST(Pipelines_Config, ListsParseOneWayInConfigsAndOnTheCommandLine) {
   EXPECT_EQ(c.sift.bin_sizes, (std::vector<int>{4, 8}));
   EXPECT_EQ(c.bow.grids, (std::vector<int>{2, 4}));
 }
+
+TEST(Pipelines_Repeats, ReportPairsRunsOnTheSameSplitsWithAPairedTTest) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 4);
+  auto c = BaseConfig(dir / "data", "tiny");
+  c.repeats = 3;
+  c.data.train_per_class = 5;
+  c.tiny.size = 4;
+  RunClassic(c, (dir / "tiny4").string(), nullptr);
+  c.tiny.size = 8;
+  RunClassic(c, (dir / "tiny8").string(), nullptr);
+  eval::BuildReport({(dir / "tiny4").string(), (dir / "tiny8").string()}, (dir / "report").string());
+  const std::string md = ReadFileText(dir / "report" / "report.md");
+  EXPECT_NE(md.find("## Repeated splits"), std::string::npos);
+  EXPECT_NE(md.find("tiny4 vs tiny8:"), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(dir / "report" / "tables" / "paired_t.tex"));
+  // Different splits (another seed) are not paired.
+  c.seed = 99;
+  RunClassic(c, (dir / "other").string(), nullptr);
+  eval::BuildReport({(dir / "tiny4").string(), (dir / "other").string()}, (dir / "report2").string());
+  EXPECT_EQ(ReadFileText(dir / "report2" / "report.md").find("tiny4 vs other:"), std::string::npos);
+}

@@ -1,4 +1,5 @@
 #include "scenelab/classify/svm.h"
+#include "scenelab/classify/cross_validation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -107,21 +108,10 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
     for (double cand : opts_.c_grid) {
       std::size_t correct = 0;
       for (int f = 0; f < opts_.cv_folds; ++f) {
-        std::vector<Eigen::Index> tr, va;
-        for (std::size_t i = 0; i < labels.size(); ++i) (fold[i] == f ? va : tr).push_back(static_cast<Eigen::Index>(i));
-        Matrix xtr(static_cast<Eigen::Index>(tr.size()), x.cols()), xva(static_cast<Eigen::Index>(va.size()), x.cols());
-        std::vector<int> ytr, yva;
-        for (std::size_t i = 0; i < tr.size(); ++i) {
-          xtr.row(static_cast<Eigen::Index>(i)) = x.row(tr[i]);
-          ytr.push_back(labels[static_cast<std::size_t>(tr[i])]);
-        }
-        for (std::size_t i = 0; i < va.size(); ++i) {
-          xva.row(static_cast<Eigen::Index>(i)) = x.row(va[i]);
-          yva.push_back(labels[static_cast<std::size_t>(va[i])]);
-        }
-        Train(xtr, ytr, num_classes, cand);
-        const auto pred = Predict(xva);
-        for (std::size_t i = 0; i < yva.size(); ++i) correct += pred[i] == yva[i];
+        const FoldSplit fs = SplitFold(x, labels, fold, f);
+        Train(fs.train, fs.train_labels, num_classes, cand);
+        const auto pred = Predict(fs.held_out);
+        for (std::size_t i = 0; i < fs.held_out_labels.size(); ++i) correct += pred[i] == fs.held_out_labels[i];
       }
       const double acc = static_cast<double>(correct) / static_cast<double>(labels.size());
       cv_accuracy_[cand] = acc;

@@ -22,16 +22,6 @@ std::string Chromium() {
   return "";
 }
 
-std::string Capture(const std::string& cmd) {
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) return out;
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  ::pclose(f);
-  return out;
-}
 }  // namespace
 
 TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
@@ -52,7 +42,7 @@ TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
   }
   const std::string index = eval::BuildReport(runs, (dir / "report").string());
   const std::string dom =
-      Capture(chromium + " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      fixtures::CaptureCommand(chromium + " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
                      "--disable-background-networking --disable-component-update --disable-sync "
                      "--user-data-dir=" + (dir / "profile").string() + " --virtual-time-budget=5000 --dump-dom file://" +
           fs::absolute(index).string() + " 2>/dev/null");

@@ -23,6 +23,20 @@ namespace fs = std::filesystem;
 using namespace scenelab;
 
 namespace {
+// The last checkpoints of two runs hold the same parameters, within `rel`
+// of the largest one.
+void ExpectSameParameters(const fs::path& run_a, const fs::path& run_b, double rel) {
+  const auto a = cnn::CheckpointParameters(run_a.string());
+  const auto b = cnn::CheckpointParameters(run_b.string());
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
+    scale = std::max(scale, static_cast<double>(std::abs(a[i])));
+  }
+  EXPECT_LT(worst, rel * std::max(1.0, scale)) << "max |diff| " << worst << " between " << run_a << " and " << run_b;
+}
+
 std::vector<std::string> TrainArgs(const fs::path& data, const std::string& flag, const fs::path& out, int epochs) {
   // LeNet-5 has no BatchNorm and no dropout, and with no augmentation one
   // process and two compute the same gradients, up to float summation order.
@@ -72,16 +86,8 @@ TEST(Cnn_Distributed, TwoProcessesMatchOneWithTheSameGlobalBatch) {
   auto two = TrainArgs(dir / "idx", "--out", dir / "two", 1);
   two.insert(two.end(), {"--nproc", "2"});
   ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(two, dir / "two.log")), 0) << ReadFileText(dir / "two.log");
-  const auto a = cnn::CheckpointParameters((dir / "one").string());
-  const auto b = cnn::CheckpointParameters((dir / "two").string());
-  ASSERT_EQ(a.size(), b.size());
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(a[i])));
-  }
   // 13 SGD steps: only the order of float sums differs.
-  EXPECT_LT(worst, 1e-4 * std::max(1.0, scale)) << "max |diff| " << worst;
+  ExpectSameParameters(dir / "one", dir / "two", 1e-4);
   const auto ra = ReadJson(dir / "one" / "results.json"), rb = ReadJson(dir / "two" / "results.json");
   EXPECT_NEAR(ra["best"]["accuracy"].get<double>(), rb["best"]["accuracy"].get<double>(), 0.011);
   EXPECT_EQ(rb["params"]["distributed"]["world_size"], 2);
@@ -131,15 +137,7 @@ TEST(Cnn_Distributed, KilledWorkerStopsTheRunWithinTheTimeoutAndResumeFinishes) 
   auto clean = TrainArgs(dir / "idx", "--out", dir / "clean", 8);
   clean.insert(clean.end(), {"--nproc", "2", "--dist-timeout", "10"});
   ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(clean, dir / "clean.log")), 0) << ReadFileText(dir / "clean.log");
-  const auto a = cnn::CheckpointParameters((dir / "clean").string());
-  const auto b = cnn::CheckpointParameters((dir / "run").string());
-  ASSERT_EQ(a.size(), b.size());
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, static_cast<double>(std::abs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::abs(a[i])));
-  }
-  EXPECT_LT(worst, 1e-5 * std::max(1.0, scale)) << "max |diff| " << worst;
+  ExpectSameParameters(dir / "clean", dir / "run", 1e-5);
   const auto rc = ReadJson(dir / "clean" / "results.json");
   EXPECT_EQ(rc["resumed_from_epoch"], 0);
   EXPECT_NEAR(rc["best"]["accuracy"].get<double>(), r["best"]["accuracy"].get<double>(), 0.011);

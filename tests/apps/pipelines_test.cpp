@@ -378,19 +378,6 @@ TEST(Pipelines_Sweep, SelectedPointComesFromCrossValidation) {
   EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
 }
 
-namespace {
-std::string CaptureCommand(const std::string& cmd) {
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) return out;
-  char buf[65536];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  ::pclose(f);
-  return out;
-}
-}  // namespace
-
 // report.md through a real GitHub-flavoured Markdown parser: every table in
 // the Markdown must come out as an HTML table with the same number of cells
 // in every row (a malformed separator row gives no table at all).
@@ -407,7 +394,7 @@ TEST(Pipelines_Report, MarkdownTablesParseAsGithubTables) {
   std::size_t md_tables = 0;
   for (std::size_t pos = 0; (pos = md.find("\n|---|", pos)) != std::string::npos; ++pos) ++md_tables;
   EXPECT_GE(md_tables, 4u);  // accuracy, significance, two accuracy-by-k
-  const std::string html = CaptureCommand("cmark-gfm -e table " + (dir / "report" / "report.md").string());
+  const std::string html = fixtures::CaptureCommand("cmark-gfm -e table " + (dir / "report" / "report.md").string());
   std::size_t html_tables = 0;
   for (std::size_t pos = 0; (pos = html.find("<table>", pos)) != std::string::npos; ++pos) ++html_tables;
   EXPECT_EQ(html_tables, md_tables) << html.substr(0, 3000);

@@ -1,5 +1,7 @@
 #include "fixtures.h"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -175,6 +177,17 @@ void WriteTinyImageNet(const fs::path& root, int n_classes, int n_train, int n_v
   WriteText(root / "val" / "val_annotations.txt", ann);
   WriteText(root / "val" / ".DS_Store", "junk");
   fs::create_directories(root / "test" / "images");
+}
+
+std::string CaptureCommand(const std::string& cmd) {
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return out;
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  ::pclose(f);
+  return out;
 }
 
 int SpawnLogged(const std::vector<std::string>& args, const fs::path& log) {

@@ -49,6 +49,9 @@ void WriteFolderDataset(const std::filesystem::path& root, const std::vector<std
 // and stray .DS_Store files, as the issue asks.
 void WriteTinyImageNet(const std::filesystem::path& root, int n_classes, int n_train, int n_val);
 
+// Runs a shell command and returns what it printed on stdout.
+std::string CaptureCommand(const std::string& cmd);
+
 // Starts `args` (argv[0] a path) with stdout and stderr appended to `log`.
 int SpawnLogged(const std::vector<std::string>& args, const std::filesystem::path& log);
 // Waits for it: the exit code, or 128 + signal number.

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "scenelab/classify/cross_validation.h"
 #include "scenelab/data/config_key.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/folds.h"
@@ -511,27 +512,16 @@ void ClassicRunner::SelectKnnByCrossValidation(const ClassicConfig& cfg, const f
   const int kmax = *std::max_element(cfg.ks.begin(), cfg.ks.end());
   std::map<std::string, std::map<int, std::vector<double>>> per_fold;
   for (int fi = 0; fi < cfg.cv_folds; ++fi) {
-    std::vector<Eigen::Index> tr, va;
-    for (std::size_t i = 0; i < fold.size(); ++i) (fold[i] == fi ? va : tr).push_back(static_cast<Eigen::Index>(i));
-    if (static_cast<std::size_t>(kmax) > tr.size()) {
+    classify::FoldSplit fs = classify::SplitFold(train, labels, fold, fi);
+    if (kmax > fs.train.rows()) {
       throw Error("--k: k = " + std::to_string(kmax) + " is larger than a cross-validation fold's training part (" +
-                  std::to_string(tr.size()) + " images with --cv-folds " + std::to_string(cfg.cv_folds) + ")");
+                  std::to_string(fs.train.rows()) + " images with --cv-folds " + std::to_string(cfg.cv_folds) + ")");
     }
-    features::Matrix xtr(static_cast<Eigen::Index>(tr.size()), train.cols());
-    features::Matrix xva(static_cast<Eigen::Index>(va.size()), train.cols());
-    std::vector<int> ytr, yva;
-    for (std::size_t i = 0; i < tr.size(); ++i) {
-      xtr.row(static_cast<Eigen::Index>(i)) = train.row(tr[i]);
-      ytr.push_back(labels[static_cast<std::size_t>(tr[i])]);
-    }
-    for (std::size_t i = 0; i < va.size(); ++i) {
-      xva.row(static_cast<Eigen::Index>(i)) = train.row(va[i]);
-      yva.push_back(labels[static_cast<std::size_t>(va[i])]);
-    }
+    const std::vector<int>& yva = fs.held_out_labels;
     classify::KnnClassifier knn(ko);
-    knn.Fit(std::move(xtr), ytr, data_.train.num_classes());
+    knn.Fit(std::move(fs.train), fs.train_labels, data_.train.num_classes());
     for (auto metric : cfg.metrics) {
-      const auto nn = knn.Search(xva, kmax, metric);
+      const auto nn = knn.Search(fs.held_out, kmax, metric);
       const std::string m = classify::ToString(metric);
       for (int k : cfg.ks) {
         const auto vote = knn.Vote(nn, k, cfg.distance_weighted);

@@ -18,7 +18,7 @@ struct ClassicFlags {
   pipelines::ClassicConfig cfg;
   std::string norm = "l2", interp = "area", metrics = "l1,l2", ks = "1-10", index = "brute", bins = "8";
   std::string tiny_size = "16", step = "5", vocab = "200";
-  std::string grids, svm_c = "10", recipe, protocol;
+  std::string grids, svm_c = "10", recipe, protocol, gist_orientations = "8,8,8,8";
   std::string out;
   bool phow = false;
   CLI::App* cmd = nullptr;  // to tell explicit flags from defaults
@@ -70,7 +70,11 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
   cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
   cmd->add_flag("--skip-bad", c.data.open.skip_bad, "Skip unreadable images (counted) instead of failing");
-  cmd->add_option("--features", c.features, "tiny|bow|fisher|vlad")->capture_default_str();
+  cmd->add_option("--features", c.features, "tiny|bow|fisher|vlad|gist")->capture_default_str();
+  cmd->add_option("--gist-size", c.gist.image_size, "gist: images resized and centre-cropped to this square")->capture_default_str();
+  cmd->add_option("--gist-orientations", f->gist_orientations, "gist: orientations per scale, finest first")
+      ->capture_default_str();
+  cmd->add_option("--gist-grid", c.gist.grid, "gist: cells per side over which responses are averaged")->capture_default_str();
   cmd->add_option("--tiny-size", f->tiny_size, "Tiny image side")->capture_default_str();
   cmd->add_option("--norm", f->norm, "Tiny image normalisation: l1|l2|none")->capture_default_str();
   cmd->add_option("--interp", f->interp, "Tiny image interpolation: area|linear|cubic|nearest")->capture_default_str();
@@ -165,6 +169,15 @@ void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr) {
     c.vocab.size = Single(f->vocab, "--vocab");
   }
   c.bow.grids = f->grids.empty() ? std::vector<int>{} : ParseIntList(f->grids, "--grids");
+  {
+    // Orientations per scale keep their order (finest scale first): not a set.
+    c.gist.orientations.clear();
+    for (const auto& v : SplitList(f->gist_orientations)) {
+      const auto one = ParseIntList(v, "--gist-orientations");
+      if (one.size() != 1) throw Error("--gist-orientations: one number per scale, found '" + v + "'");
+      c.gist.orientations.push_back(one.front());
+    }
+  }
   {
     std::vector<double> cs;
     for (const auto& v : SplitList(f->svm_c)) {

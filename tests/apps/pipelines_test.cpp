@@ -574,3 +574,26 @@ TEST(Pipelines_Repeats, ReportPairsRunsOnTheSameSplitsWithAPairedTTest) {
   eval::BuildReport({(dir / "tiny4").string(), (dir / "other").string()}, (dir / "report2").string());
   EXPECT_EQ(ReadFileText(dir / "report2" / "report.md").find("tiny4 vs other:"), std::string::npos);
 }
+
+TEST(Pipelines_Classic, GistWorksWithKnnSvmAndSweeps) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4, 64);
+  auto c = BaseConfig(dir / "data", "gist");
+  c.gist.image_size = 64;
+  c.gist.boundary = 8;
+  const auto knn = RunClassic(c, (dir / "knn").string(), nullptr);
+  EXPECT_EQ(knn["pipeline"], "gist+knn");
+  EXPECT_EQ(knn["params"]["gist"]["orientations"].get<std::vector<int>>(), (std::vector<int>{8, 8, 8, 8}));
+  EXPECT_GT(knn["selected"]["accuracy"].get<double>(), 0.6);  // oriented stripes: GIST's home ground
+  c.classifier = "svm";
+  const auto svm = RunClassic(c, (dir / "svm").string(), nullptr);
+  EXPECT_EQ(svm["pipeline"], "gist+svm");
+  EXPECT_EQ(svm["computed"]["encodings"], 2);  // its own cache folder: both splits computed
+  c.classifier = "knn";
+  c.cache_dir = (dir / "knn" / "cache").string();
+  const auto again = RunClassic(c, (dir / "again").string(), nullptr);
+  EXPECT_EQ(again["computed"]["encodings"], 0);  // from the cache
+  const auto sweep = RunSweep(c, SweepGrid{}, (dir / "sweep").string(), nullptr);
+  EXPECT_EQ(sweep.json["points"].size(), 2u * 5u);  // metrics x k on the one feature point
+  EXPECT_TRUE(sweep.json.contains("selected"));
+}

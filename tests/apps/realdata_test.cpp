@@ -283,3 +283,19 @@ TEST(RealData_Scene15, RecipesRunEndToEndThroughTheCli) {
     EXPECT_GT(r["selected"]["accuracy"].get<double>(), 0.30) << recipe;
   }
 }
+
+// GIST (Oliva & Torralba 2001; LMgist's 4 scales x 8 orientations, 4 x 4
+// cells, 256 x 256) + linear SVMs with C chosen by 5-fold cross-validation.
+// Measured: 0.6998 [0.683, 0.716] (C = 10). The target is 0.70, the
+// published GIST numbers (low 70s) use kernel SVMs; the floor guards the
+// measured level with room for the interval, not the target.
+TEST(RealData_Scene15, GistLinearSvmReachesTheFloor) {
+  REQUIRE_SCENE15();
+  fixtures::TempDir out;
+  ClassicConfig c = Scene15("gist");
+  c.classifier = "svm";
+  c.svm.c_grid = {0.1, 1, 10, 100};
+  const auto r = RunClassic(c, out.path().string(), nullptr);
+  EXPECT_EQ(r["test_size"], 2985);
+  EXPECT_GE(r["selected"]["accuracy"].get<double>(), 0.68) << r["selected"].dump();
+}

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
+#include "expect_error.h"
 #include "fixtures.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
@@ -9,6 +11,7 @@
 #include "scenelab/features/bow.h"
 #include "scenelab/features/cache.h"
 #include "scenelab/features/dense_sift.h"
+#include "scenelab/features/gist.h"
 #include "scenelab/features/tiny_image.h"
 #include "scenelab/features/vocabulary.h"
 
@@ -267,4 +270,69 @@ TEST(Features_Cache, DetectsFlippedBitTruncationAndKeyMismatch) {
   EXPECT_FALSE(LoadMatrixCache(p, "key-a", &why));
   EXPECT_FALSE(LoadMatrixCache((dir / "none.bin").string(), "key-a", &why));
   EXPECT_EQ(why, "missing");
+}
+
+// GIST on generated sinusoidal gratings: the strongest of the 32 filters is
+// the one at the grating's scale and orientation (LMgist's filter layout:
+// scale f0 = 0.3 / 1.85^i cycles per pixel, orientation j responds to
+// gratings at angle -pi j / 8 modulo pi).
+TEST(Features_Gist, GratingsPeakAtTheirScaleAndOrientation) {
+  const GistOptions o;
+  const Gist gist(o);
+  ASSERT_EQ(gist.dim(), 512);
+  ASSERT_EQ(gist.filters(), 32);
+  const double pi = std::acos(-1.0);
+  for (int scale : {0, 1, 2}) {
+    const double f = 0.3 / std::pow(1.85, scale);  // cycles per pixel at 256 x 256
+    for (int a = 0; a < 8; ++a) {
+      const double phi = pi / 8 * a;
+      cv::Mat img(256, 256, CV_8U);
+      for (int y = 0; y < 256; ++y) {
+        for (int x = 0; x < 256; ++x) {
+          img.at<unsigned char>(y, x) =
+              cv::saturate_cast<unsigned char>(128 + 100 * std::sin(2 * pi * f * (x * std::cos(phi) + y * std::sin(phi))));
+        }
+      }
+      std::vector<float> g(512);
+      gist.Compute(img, g.data());
+      int best = 0;
+      double best_energy = -1;
+      for (int n = 0; n < 32; ++n) {
+        double e = 0;
+        for (int c = 0; c < 16; ++c) e += g[static_cast<std::size_t>(n * 16 + c)];
+        if (e > best_energy) {
+          best_energy = e;
+          best = n;
+        }
+      }
+      EXPECT_EQ(best / 8, scale) << "grating f " << f << " angle " << a << "pi/8";
+      EXPECT_EQ(best % 8, (8 - a) % 8) << "grating f " << f << " angle " << a << "pi/8";
+    }
+  }
+  // A flat image has no energy anywhere; every value is finite.
+  std::vector<float> flat(512);
+  gist.Compute(cv::Mat(100, 150, CV_8U, cv::Scalar(90)), flat.data());
+  for (float v : flat) {
+    EXPECT_TRUE(std::isfinite(v));
+    EXPECT_LT(v, 1e-3f);
+  }
+  GistOptions bad;
+  bad.orientations = {8, 0};
+  EXPECT_MESSAGE(bad.Validate(), "GistOptions.orientations (--gist-orientations) must be in [1, 64] per scale, got 0");
+  bad = GistOptions{};
+  bad.grid = 0;
+  EXPECT_MESSAGE(bad.Validate(), "GistOptions.grid (--gist-grid) must be in [1, image_size], got 0");
+}
+
+TEST(Features_Gist, SameOutputForOneAndTwoThreads) {
+  std::vector<data::Sample> s;
+  for (int i = 0; i < 6; ++i) s.push_back({i % 2, "mem#" + std::to_string(i), fixtures::ClassImage(i % 2, i, 80, 60)});
+  const data::Dataset ds({"a", "b"}, s);
+  GistOptions o;
+  o.image_size = 64;
+  o.boundary = 8;
+  const Matrix a = ComputeGist(ds, o, 1), b = ComputeGist(ds, o, 2);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.cols(), 512);
+  EXPECT_GT(a.row(0).sum(), 0.0f);
 }

@@ -35,11 +35,12 @@ void DataConfig::Validate() const {
 
 void ClassicConfig::Validate() const {
   data.Validate();
-  if (features != "tiny" && features != "bow" && features != "fisher" && features != "vlad") {
-    throw Error("--features: unknown value '" + features + "' (expected tiny, bow, fisher or vlad)");
+  if (features != "tiny" && features != "bow" && features != "fisher" && features != "vlad" && features != "gist") {
+    throw Error("--features: unknown value '" + features + "' (expected tiny, bow, fisher, vlad or gist)");
   }
   tiny.Validate();
-  if (features != "tiny") {
+  if (features == "gist") gist.Validate();
+  if (features != "tiny" && features != "gist") {
     sift.Validate();
     vocab.Validate();
     bow.Validate();
@@ -95,7 +96,10 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
                {"skip_bad", data.open.skip_bad},
                {"class_names", data.open.class_names_file}};
   j["features"] = features;
-  if (features == "tiny") {
+  if (features == "gist") {
+    j["gist"] = {{"image_size", gist.image_size}, {"orientations", gist.orientations}, {"grid", gist.grid},
+                 {"prefilter_fc", gist.prefilter_fc}, {"boundary", gist.boundary}};
+  } else if (features == "tiny") {
     j["tiny"] = {{"size", tiny.size},
                  {"crop_square", tiny.crop_square},
                  {"interpolation", ToString(tiny.interpolation)},
@@ -284,6 +288,32 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
 
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
   FeaturePair out;
+  if (cfg.features == "gist") {
+    for (bool train : {true, false}) {
+      const data::Dataset& ds = train ? data_.train : data_.test;
+      CacheKey key("gist-v1");
+      std::string ors;
+      for (int o : cfg.gist.orientations) ors += std::to_string(o) + ",";
+      key.Add("size", cfg.gist.image_size).Add("orientations", ors).Add("grid", cfg.gist.grid);
+      key.Add("fc", cfg.gist.prefilter_fc).Add("boundary", cfg.gist.boundary).Add("data", Hex64(ds.Fingerprint()));
+      const std::string path = cache_dir_ + "/gist-" + key.id() + ".bin";
+      std::string why;
+      std::optional<features::Matrix> m;
+      if (!cfg.clobber) m = features::LoadMatrixCache(path, key.text(), &why);
+      if (!m) {
+        if (!cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
+        const auto start = Clock::now();
+        Progress progress(fmt::format("GIST ({})", train ? "train" : "test"), ds.size(), log_);
+        m = features::ComputeGist(ds, cfg.gist, threads_, &progress);
+        progress.Finish();
+        (*t)["gist_s"] += SecondsSince(start);
+        ++counters_.encodings;
+        features::SaveMatrixCache(path, key.text(), *m);
+      }
+      (train ? out.train : out.test) = std::move(*m);
+    }
+    return out;
+  }
   if (cfg.features == "tiny") {
     for (bool train : {true, false}) {
       const data::Dataset& ds = train ? data_.train : data_.test;

@@ -177,14 +177,14 @@ void CompareConfig::Validate() const {
   for (const auto& p : pipelines) {
     if (p.name.empty()) throw Error("config: every pipeline needs a 'name'");
     if (!names.insert(p.name).second) throw Error("config: pipeline name '" + p.name + "' is used twice");
-    if (p.type == "tiny" || p.type == "bow" || p.type == "fisher" || p.type == "vlad") {
+    if (p.type == "tiny" || p.type == "bow" || p.type == "fisher" || p.type == "vlad" || p.type == "gist") {
       SweepGrid g;
       bool s;
       ClassicFrom(*this, p, &g, &s);
     } else if (p.type == "cnn") {
       CnnFrom(*this, p);
     } else {
-      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow, fisher, vlad or cnn)");
+      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow, fisher, vlad, gist or cnn)");
     }
   }
 }

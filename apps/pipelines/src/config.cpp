@@ -107,7 +107,17 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
       cfg->repeats = Get<int>(v, w);
       continue;
     }
-    if (k == "tiny") {
+    if (k == "gist") {
+      for (const auto& [gk, gv] : v.items()) {
+        const std::string gw = w + "." + gk;
+        if (gk == "image_size") cfg->gist.image_size = Get<int>(gv, gw);
+        else if (gk == "orientations") cfg->gist.orientations = Get<std::vector<int>>(gv, gw);  // per scale, in order
+        else if (gk == "grid") cfg->gist.grid = Get<int>(gv, gw);
+        else if (gk == "prefilter_fc") cfg->gist.prefilter_fc = Get<double>(gv, gw);
+        else if (gk == "boundary") cfg->gist.boundary = Get<int>(gv, gw);
+        else throw Error(gw + ": unknown key (expected image_size, orientations, grid, prefilter_fc, boundary)");
+      }
+    } else if (k == "tiny") {
       for (const auto& [tk, tv] : v.items()) {
         const std::string tw = w + "." + tk;
         if (tk == "size") cfg->tiny.size = Get<int>(tv, tw);
@@ -205,7 +215,7 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         else throw Error(nw + ": unknown key (expected metrics, k, weighted, cv_folds, index)");
       }
     } else {
-      throw Error(w + ": unknown key (expected tiny, sift, vocab, pyramid, grids, quantizer, encoding, homkermap, classifier, svm, knn)");
+      throw Error(w + ": unknown key (expected tiny, gist, sift, vocab, pyramid, grids, quantizer, encoding, homkermap, classifier, svm, knn)");
     }
   }
 }

@@ -170,7 +170,9 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
 
   // Feature points: the cartesian product of the feature-affecting values.
   std::vector<ClassicConfig> points;
-  if (base.features == "tiny") {
+  if (base.features == "gist") {
+    points.push_back(base);  // one feature point: k and metric are swept on it
+  } else if (base.features == "tiny") {
     for (int s : OrBase(grid.tiny_sizes, base.tiny.size)) {
       for (const auto& n : OrBase(grid.norms, features::ToString(base.tiny.norm))) {
         ClassicConfig c = base;
@@ -242,7 +244,7 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
         r["features"] = c.features;
         r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
         r["norm"] = c.features == "tiny" ? nlohmann::json(features::ToString(c.tiny.norm)) : nlohmann::json(nullptr);
-        const bool sift = c.features != "tiny";
+        const bool sift = c.features != "tiny" && c.features != "gist";
         r["step"] = sift ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
         r["bin"] = sift ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
         r["vocab"] = sift && c.features != "fisher" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);

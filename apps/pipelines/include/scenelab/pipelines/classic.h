@@ -20,6 +20,7 @@
 #include "scenelab/eval/confusion.h"
 #include "scenelab/features/bow.h"
 #include "scenelab/features/fisher.h"
+#include "scenelab/features/gist.h"
 #include "scenelab/features/homkermap.h"
 #include "scenelab/features/tiny_image.h"
 
@@ -35,8 +36,9 @@ struct DataConfig {
 
 struct ClassicConfig {
   DataConfig data;
-  std::string features = "tiny";  // tiny | bow | fisher | vlad
+  std::string features = "tiny";  // tiny | bow | fisher | vlad | gist
   features::TinyImageOptions tiny;
+  features::GistOptions gist;         // gist: Oliva & Torralba's scene descriptor
   features::DenseSiftOptions sift;
   features::VocabularyOptions vocab;  // bow words; vlad words; the descriptor sample for all three
   features::BowOptions bow;           // also holds the spatial grids fisher and vlad use

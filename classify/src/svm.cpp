@@ -69,7 +69,7 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
   w_.resize(num_classes, x.cols());
   b_.resize(num_classes);
   iterations_.assign(static_cast<std::size_t>(num_classes), 0);
-  converged_.assign(static_cast<std::size_t>(num_classes), false);
+  converged_.assign(static_cast<std::size_t>(num_classes), 0);
   // Row-major n x d is VLFeat's column-major d x n: one sample per column.
   ParallelFor(static_cast<std::size_t>(num_classes), opts_.threads, [&](std::size_t cls) {
     std::vector<double> y(n);
@@ -93,7 +93,7 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
     b_[static_cast<Eigen::Index>(cls)] = static_cast<float>(vl_svm_get_bias(svm.get()) * opts_.bias_multiplier);
     const VlSvmStatistics* st = vl_svm_get_statistics(svm.get());
     iterations_[cls] = st->iteration;
-    converged_[cls] = st->status == VlSvmStatusConverged;
+    converged_[cls] = st->status == VlSvmStatusConverged ? 1 : 0;
   });
   c_ = c;
 }

@@ -10,8 +10,9 @@
 namespace scenelab::features::detail {
 
 // Hot loops are cloned for AVX-512, AVX2 and baseline x86-64 and picked at
-// load time, so the build runs on any x86-64 CPU.
-#if defined(__x86_64__) && !defined(__clang__)
+// load time, so the build runs on any x86-64 CPU. Not under ThreadSanitizer:
+// the loader runs the clones' IFUNC resolver before TSan's runtime is up.
+#if defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define SCENELAB_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SCENELAB_CLONES

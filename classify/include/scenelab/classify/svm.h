@@ -47,7 +47,7 @@ class LinearSvm {
   const std::map<double, double>& cv_accuracy() const { return cv_accuracy_; }
   // Iterations each class's solver ran, and whether it met epsilon.
   const std::vector<std::size_t>& iterations() const { return iterations_; }
-  const std::vector<bool>& converged() const { return converged_; }
+  const std::vector<char>& converged() const { return converged_; }  // 1 per class whose solver converged
 
  private:
   void Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c);
@@ -57,7 +57,9 @@ class LinearSvm {
   double c_ = 0;
   std::map<double, double> cv_accuracy_;
   std::vector<std::size_t> iterations_;
-  std::vector<bool> converged_;
+  // char, not bool: the classes are trained on several threads, and
+  // std::vector<bool> packs neighbouring classes into one shared word.
+  std::vector<char> converged_;
 };
 
 }  // namespace scenelab::classify

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "scenelab/cnn/trainer.h"
-#include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
 
 namespace scenelab::cnn {
@@ -35,12 +34,6 @@ void ModelOptions::Validate() const {
 }
 
 void TrainConfig::Validate() const {
-  const auto names = ModelNames();
-  if (std::find(names.begin(), names.end(), model) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw Error("--model: unknown model '" + model + "' (known: " + known + ")");
-  }
   if (precision != "fp32" && precision != "bf16" && precision != "auto") {
     throw Error("--precision: unknown value '" + precision + "' (expected fp32, bf16 or auto)");
   }

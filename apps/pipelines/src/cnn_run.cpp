@@ -1,9 +1,12 @@
 #include "scenelab/pipelines/cnn_run.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
+#include "scenelab/cnn/zoo.h"
+#include "scenelab/data/error.h"
 #include "scenelab/eval/stats.h"
 #include "scenelab/pipelines/outputs.h"
 
@@ -97,6 +100,14 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log) {
   const auto start = std::chrono::steady_clock::now();
   cfg.train.Validate();
+  // The model name too, before any image is decoded (train_config.cpp stays
+  // free of the Torch-built registry: the fuzzers compile it alone).
+  const auto names = cnn::ModelNames();
+  if (std::find(names.begin(), names.end(), cfg.train.model) == names.end()) {
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    throw Error("--model: unknown model '" + cfg.train.model + "' (known: " + known + ")");
+  }
   const LoadedData data = LoadData(cfg.data, cfg.train.seed);
   if (log) {
     log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path, data.train.num_classes(),

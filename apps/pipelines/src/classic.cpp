@@ -286,57 +286,52 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
   return per_image * (data_.train.size() + data_.test.size());
 }
 
+// Features computed image by image (tiny images, GIST), one cached matrix
+// per split: the cache key is `base` plus the split's fingerprint.
+FeaturePair ClassicRunner::PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
+                                            const std::string& what, int* computed, std::map<std::string, double>* t,
+                                            const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute) {
+  FeaturePair out;
+  for (bool train : {true, false}) {
+    const data::Dataset& ds = train ? data_.train : data_.test;
+    CacheKey key = base;
+    key.Add("data", Hex64(ds.Fingerprint()));
+    const std::string path = cache_dir_ + "/" + prefix + "-" + key.id() + ".bin";
+    std::string why;
+    std::optional<features::Matrix> m;
+    if (!cfg.clobber) m = features::LoadMatrixCache(path, key.text(), &why);
+    if (!m) {
+      if (!cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
+      const auto start = Clock::now();
+      Progress progress(fmt::format("{} ({})", what, train ? "train" : "test"), ds.size(), log_);
+      m = compute(ds, &progress);
+      progress.Finish();
+      (*t)[prefix + "_s"] += SecondsSince(start);
+      ++*computed;
+      features::SaveMatrixCache(path, key.text(), *m);
+    }
+    (train ? out.train : out.test) = std::move(*m);
+  }
+  return out;
+}
+
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
   FeaturePair out;
   if (cfg.features == "gist") {
-    for (bool train : {true, false}) {
-      const data::Dataset& ds = train ? data_.train : data_.test;
-      CacheKey key("gist-v1");
-      std::string ors;
-      for (int o : cfg.gist.orientations) ors += std::to_string(o) + ",";
-      key.Add("size", cfg.gist.image_size).Add("orientations", ors).Add("grid", cfg.gist.grid);
-      key.Add("fc", cfg.gist.prefilter_fc).Add("boundary", cfg.gist.boundary).Add("data", Hex64(ds.Fingerprint()));
-      const std::string path = cache_dir_ + "/gist-" + key.id() + ".bin";
-      std::string why;
-      std::optional<features::Matrix> m;
-      if (!cfg.clobber) m = features::LoadMatrixCache(path, key.text(), &why);
-      if (!m) {
-        if (!cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
-        const auto start = Clock::now();
-        Progress progress(fmt::format("GIST ({})", train ? "train" : "test"), ds.size(), log_);
-        m = features::ComputeGist(ds, cfg.gist, threads_, &progress);
-        progress.Finish();
-        (*t)["gist_s"] += SecondsSince(start);
-        ++counters_.encodings;
-        features::SaveMatrixCache(path, key.text(), *m);
-      }
-      (train ? out.train : out.test) = std::move(*m);
-    }
-    return out;
+    std::string ors;
+    for (int o : cfg.gist.orientations) ors += std::to_string(o) + ",";
+    CacheKey key("gist-v1");
+    key.Add("size", cfg.gist.image_size).Add("orientations", ors).Add("grid", cfg.gist.grid);
+    key.Add("fc", cfg.gist.prefilter_fc).Add("boundary", cfg.gist.boundary);
+    return PerImageFeatures(cfg, key, "gist", "GIST", &counters_.encodings, t,
+                            [&](const data::Dataset& ds, Progress* p) { return features::ComputeGist(ds, cfg.gist, threads_, p); });
   }
   if (cfg.features == "tiny") {
-    for (bool train : {true, false}) {
-      const data::Dataset& ds = train ? data_.train : data_.test;
-      CacheKey key("tiny-v1");
-      key.Add("size", cfg.tiny.size).Add("crop", cfg.tiny.crop_square).Add("interp", ToString(cfg.tiny.interpolation));
-      key.Add("zero_mean", cfg.tiny.zero_mean).Add("norm", ToString(cfg.tiny.norm)).Add("data", Hex64(ds.Fingerprint()));
-      const std::string path = cache_dir_ + "/tiny-" + key.id() + ".bin";
-      std::string why;
-      std::optional<features::Matrix> m;
-      if (!cfg.clobber) m = features::LoadMatrixCache(path, key.text(), &why);
-      if (!m) {
-        if (!cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
-        const auto start = Clock::now();
-        Progress progress(fmt::format("tiny images ({})", train ? "train" : "test"), ds.size(), log_);
-        m = features::ComputeTinyImages(ds, cfg.tiny, threads_, &progress);
-        progress.Finish();
-        (*t)["tiny_s"] += SecondsSince(start);
-        ++counters_.tiny_extractions;
-        features::SaveMatrixCache(path, key.text(), *m);
-      }
-      (train ? out.train : out.test) = std::move(*m);
-    }
-    return out;
+    CacheKey key("tiny-v1");
+    key.Add("size", cfg.tiny.size).Add("crop", cfg.tiny.crop_square).Add("interp", ToString(cfg.tiny.interpolation));
+    key.Add("zero_mean", cfg.tiny.zero_mean).Add("norm", ToString(cfg.tiny.norm));
+    return PerImageFeatures(cfg, key, "tiny", "tiny images", &counters_.tiny_extractions, t,
+                            [&](const data::Dataset& ds, Progress* p) { return features::ComputeTinyImages(ds, cfg.tiny, threads_, p); });
   }
 
   return Encodings(cfg, t);

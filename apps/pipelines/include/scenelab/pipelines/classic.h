@@ -4,6 +4,7 @@
 // `cache_dir`, keyed by its parameters and the data, so reruns and sweeps
 // recompute nothing they already have.
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "scenelab/classify/knn.h"
 #include "scenelab/classify/svm.h"
+#include "scenelab/data/config_key.h"
 #include "scenelab/data/log.h"
 #include "scenelab/data/readers.h"
 #include "scenelab/eval/confusion.h"
@@ -146,6 +148,9 @@ class ClassicRunner {
   const std::vector<features::SiftFeatures>& SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
                                                     const std::string& what, std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
+  FeaturePair PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
+                               const std::string& what, int* computed, std::map<std::string, double>* t,
+                               const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute);
   FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   KnnOutcome Svm(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);

@@ -13,6 +13,7 @@
 #include "fixtures.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
+#include "scenelab/data/cpu.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/eval/report.h"
 #include "scenelab/pipelines/classic.h"
@@ -596,4 +597,14 @@ TEST(Pipelines_Classic, GistWorksWithKnnSvmAndSweeps) {
   const auto sweep = RunSweep(c, SweepGrid{}, (dir / "sweep").string(), nullptr);
   EXPECT_EQ(sweep.json["points"].size(), 2u * 5u);  // metrics x k on the one feature point
   EXPECT_TRUE(sweep.json.contains("selected"));
+}
+
+TEST(Pipelines_Config, BadProtocolAndIsaValuesNameTheValue) {
+  ClassicConfig c;
+  EXPECT_MESSAGE(ApplyProtocol("lazebnick", &c), "protocol: unknown value 'lazebnick' (expected lazebnik or standard)");
+  ApplyProtocol("lazebnik", &c);
+  EXPECT_EQ(c.repeats, 10);
+  EXPECT_EQ(c.data.train_per_class, 100u);
+  EXPECT_MESSAGE(ParseIsa("avx1024"), "SCENELAB_ISA: unknown value 'avx1024' (expected scalar, avx2, avx512 or vnni)");
+  EXPECT_EQ(ParseIsa("avx2"), Isa::kAvx2);
 }

@@ -87,6 +87,9 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
   cmd->add_option("--vocab", f->vocab, "Vocabulary size")->capture_default_str();
   cmd->add_option("--kmeans", c.vocab.algorithm, "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)")->capture_default_str();
   cmd->add_option("--kmeans-iters", c.vocab.max_iterations, "k-means maximum iterations")->capture_default_str();
+  cmd->add_option("--kmeans-min-change", c.vocab.min_energy_variation,
+                  "k-means stops when an iteration lowers the energy by less than this fraction (vl_kmeans' MinEnergyVariation; 0 = run to no change)")
+      ->capture_default_str();
   cmd->add_option("--samples-per-image", c.vocab.descriptors_per_image, "Descriptors sampled per training image")->capture_default_str();
   cmd->add_option("--pyramid", c.bow.pyramid_levels, "Spatial pyramid levels (0 = none)")->capture_default_str();
   cmd->add_option("--grids", f->grids, "Explicit spatial grids, e.g. 2,4 (PHOW recipe) or 1,2; overrides --pyramid");

@@ -29,6 +29,9 @@ void VocabularyOptions::Validate() const {
     throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm, elkan, lloyd or ann, got '" + algorithm + "'");
   }
   if (max_iterations < 1) throw Error("VocabularyOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
+  if (!(min_energy_variation >= 0 && min_energy_variation < 1)) {
+    throw Error("VocabularyOptions.min_energy_variation must be in [0, 1), got " + std::to_string(min_energy_variation));
+  }
   if (descriptors_per_image < 1) {
     throw Error("VocabularyOptions.descriptors_per_image must be >= 1, got " + std::to_string(descriptors_per_image));
   }
@@ -36,8 +39,8 @@ void VocabularyOptions::Validate() const {
   if (images < 0) throw Error("VocabularyOptions.images (--vocab-images) must be >= 0, got " + std::to_string(images));
 }
 
-Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy)
-    : centers_(std::move(centers)), params_(std::move(params)), energy_(energy) {
+Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy, int iterations)
+    : centers_(std::move(centers)), params_(std::move(params)), energy_(energy), iterations_(iterations) {
   center_norms_ = centers_.rowwise().squaredNorm();
   auto bw = std::make_shared<detail::ByteWords>(centers_, center_norms_);
   if (bw->usable()) byte_words_ = std::move(bw);
@@ -78,8 +81,11 @@ std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen:
 // Lloyd's algorithm; the assignment step is a blocked GEMM run in parallel
 // over fixed row blocks, the update step a sequential sum in double, so the
 // result does not depend on the thread count. Stops when no assignment
-// changes. An empty cluster takes the point farthest from its centre.
-void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads, double* energy) {
+// changes or, as vl_kmeans, when the energy falls by less than
+// `min_energy_variation` of itself. An empty cluster takes the point
+// farthest from its centre. Returns the number of assignment steps.
+int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_energy_variation, int threads,
+              double* energy) {
   UseSingleThreadedBlas();
   const Eigen::Index n = x.rows(), k = centers->rows(), d = x.cols();
   const Eigen::VectorXf xn = x.rowwise().squaredNorm();
@@ -94,7 +100,9 @@ void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads
       (x.array() == x.array().round()).all()) {
     xb = x.cast<std::uint8_t>();
   }
-  for (int it = 0; it < max_iterations; ++it) {
+  double previous = 0;
+  int it = 0;
+  while (it < max_iterations) {
     const Eigen::VectorXf cn = centers->rowwise().squaredNorm();
     std::unique_ptr<detail::ByteWords> bw;
     if (xb.size() > 0) {
@@ -142,7 +150,10 @@ void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads
     for (auto c : changed) total_changed += c;
     *energy = 0;
     for (float v : dist) *energy += v;
-    if (it > 0 && total_changed == 0) break;
+    ++it;
+    if (it > 1 && total_changed == 0) break;
+    if (it > 1 && previous - *energy < min_energy_variation * *energy) break;
+    previous = *energy;
     // Update: per-block sums in double, combined in block order, so the
     // result does not depend on the thread count.
     std::vector<Eigen::MatrixXd> block_sums(blocks);
@@ -183,6 +194,7 @@ void LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, int threads
       centers->row(c) = x.row(static_cast<Eigen::Index>(far));
     }
   }
+  return it;
 }
 }  // namespace
 
@@ -213,6 +225,8 @@ void Vocabulary::Save(const std::string& path) const {
   nlohmann::json j = {{"size", params_.size},
                       {"algorithm", params_.algorithm},
                       {"max_iterations", params_.max_iterations},
+                      {"min_energy_variation", params_.min_energy_variation},
+                      {"iterations", iterations_},
                       {"descriptors_per_image", params_.descriptors_per_image},
                       {"repetitions", params_.repetitions},
                       {"seed", params_.seed},
@@ -233,13 +247,15 @@ Vocabulary Vocabulary::Load(const std::string& path) {
     p.size = j.at("size").get<int>();
     p.algorithm = j.at("algorithm").get<std::string>();
     p.max_iterations = j.at("max_iterations").get<int>();
+    // Files written before convergence stopping ran to no change.
+    p.min_energy_variation = j.value("min_energy_variation", 0.0);
     p.descriptors_per_image = j.at("descriptors_per_image").get<int>();
     p.repetitions = j.at("repetitions").get<int>();
     p.seed = j.at("seed").get<std::uint64_t>();
     if (p.size != m->rows()) {
       throw Error(path + ": header says size " + std::to_string(p.size) + " but holds " + std::to_string(m->rows()) + " words");
     }
-    return Vocabulary(std::move(*m), p, j.at("energy").get<double>());
+    return Vocabulary(std::move(*m), p, j.at("energy").get<double>(), j.value("iterations", 0));
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": bad vocabulary header: " + e.what());
   }
@@ -323,6 +339,7 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
   vl_kmeans_set_initialization(km.get(), VlKMeansPlusPlus);
   vl_kmeans_set_max_num_iterations(km.get(), static_cast<vl_size>(opts_.max_iterations));
   vl_kmeans_set_num_repetitions(km.get(), static_cast<vl_size>(opts_.repetitions));
+  vl_kmeans_set_min_energy_variation(km.get(), opts_.min_energy_variation);
   if (opts_.algorithm == "ann") {
     vl_kmeans_set_max_num_comparisons(km.get(), 100);
     vl_kmeans_set_num_trees(km.get(), 3);
@@ -353,8 +370,8 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
     Matrix centers(opts_.size, sample.cols());
     std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
     double energy = 0;
-    LloydGemm(sample, &centers, opts_.max_iterations, threads_, &energy);
-    return Vocabulary(std::move(centers), opts_, energy);
+    const int iterations = LloydGemm(sample, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, &energy);
+    return Vocabulary(std::move(centers), opts_, energy, iterations);
   }
   const double energy = vl_kmeans_cluster(km.get(), sample.data(), static_cast<vl_size>(sample.cols()),
                                           static_cast<vl_size>(sample.rows()), static_cast<vl_size>(opts_.size));

@@ -173,6 +173,66 @@ TEST(Features_Vocabulary, FindsWellSeparatedClusters) {
   }
 }
 
+// k-means stops on convergence as vl_kmeans does: relative energy change
+// under min_energy_variation, or no assignment changed.
+TEST(Features_Vocabulary, StopsEarlyOnConvergenceWithNonIncreasingEnergy) {
+  // Eight well-separated byte-valued clusters (the byte path, as SIFT).
+  Rng r(21);
+  Matrix sample(4000, 128);
+  for (int i = 0; i < 4000; ++i) {
+    const int c = i % 8;
+    for (int d = 0; d < 128; ++d) {
+      sample(i, d) = std::round(static_cast<float>((d / 16 == c ? 150 : 20) + r.Uniform() * 30));
+    }
+  }
+  VocabularyOptions o;
+  o.size = 8;
+  o.seed = 5;
+  o.max_iterations = 100;
+  const Vocabulary v = VocabularyBuilder(o, 2).Cluster(sample);
+  EXPECT_GE(v.iterations(), 2);
+  EXPECT_LT(v.iterations(), 10) << "well-separated clusters converge in a few iterations";
+  // Energy after m iterations, m = 1..: non-increasing, and a run capped at
+  // the converged count ends at the same energy.
+  o.min_energy_variation = 0;
+  double previous = 1e300;
+  for (int m = 1; m <= 6; ++m) {
+    o.max_iterations = m;
+    const Vocabulary vm = VocabularyBuilder(o, 1).Cluster(sample);
+    EXPECT_LE(vm.energy(), previous * (1 + 1e-6)) << "energy rose at iteration " << m;
+    EXPECT_LE(vm.iterations(), m);
+    previous = vm.energy();
+  }
+  EXPECT_NEAR(previous, v.energy(), 1e-6 * v.energy());
+
+  // Noisy, overlapping data: a loose threshold stops sooner than a tight one,
+  // at a slightly higher energy.
+  Matrix blob(3000, 16);
+  for (int i = 0; i < blob.rows(); ++i) {
+    for (int d = 0; d < 16; ++d) blob(i, d) = static_cast<float>(r.Uniform() * 100);
+  }
+  VocabularyOptions loose;
+  loose.size = 30;
+  loose.seed = 2;
+  loose.min_energy_variation = 1e-2;
+  VocabularyOptions tight = loose;
+  tight.min_energy_variation = 0;
+  const Vocabulary a = VocabularyBuilder(loose, 2).Cluster(blob);
+  const Vocabulary b = VocabularyBuilder(tight, 2).Cluster(blob);
+  EXPECT_LT(a.iterations(), b.iterations());
+  EXPECT_GE(a.energy(), b.energy());
+  EXPECT_LT(a.energy(), 1.05 * b.energy());
+
+  VocabularyOptions bad;
+  bad.min_energy_variation = -1;
+  try {
+    bad.Validate();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("min_energy_variation must be in [0, 1), got -1"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Features_Vocabulary, SeededThreadIndependentAndSavedWithParameters) {
   const auto ds = InMemoryDataset(6, 64, 64);
   const auto sift = ComputeDenseSift(ds, DenseSiftOptions{}, 2);
@@ -195,6 +255,9 @@ TEST(Features_Vocabulary, SeededThreadIndependentAndSavedWithParameters) {
   EXPECT_EQ(l.params().size, 10);
   EXPECT_EQ(l.params().seed, 11u);
   EXPECT_EQ(l.params().descriptors_per_image, 30);
+  EXPECT_EQ(l.iterations(), a.iterations());
+  EXPECT_GT(l.iterations(), 0);
+  EXPECT_EQ(l.params().min_energy_variation, a.params().min_energy_variation);
   SaveMatrixCache((dir / "other.bin").string(), "tiny-v1|size=16", a.centers());
   try {
     Vocabulary::Load((dir / "other.bin").string());

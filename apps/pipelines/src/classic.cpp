@@ -113,6 +113,7 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
     j["vocabulary"] = {{"size", vocab.size},
                        {"algorithm", vocab.algorithm},
                        {"max_iterations", vocab.max_iterations},
+                       {"min_energy_variation", vocab.min_energy_variation},
                        {"descriptors_per_image", vocab.descriptors_per_image},
                        {"repetitions", vocab.repetitions}};
     j["vocabulary"]["images"] = vocab.images;
@@ -128,6 +129,7 @@ nlohmann::ordered_json ClassicConfig::ToJson() const {
         j["vocabulary"].erase("size");
         j["vocabulary"].erase("algorithm");
         j["vocabulary"].erase("max_iterations");
+        j["vocabulary"].erase("min_energy_variation");
         j["vocabulary"].erase("repetitions");
       }
     }
@@ -317,6 +319,7 @@ FeaturePair ClassicRunner::PerImageFeatures(const ClassicConfig& cfg, const Cach
 
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
   FeaturePair out;
+  model_info_ = nlohmann::json::object();
   if (cfg.features == "gist") {
     std::string ors;
     for (int o : cfg.gist.orientations) ors += std::to_string(o) + ",";
@@ -351,6 +354,7 @@ CacheKey ModelKey(const ClassicConfig& cfg, const data::Dataset& train) {
   k.Add("images", cfg.vocab.images).Add("seed", cfg.seed);
   if (cfg.features == "bow" || cfg.features == "vlad") {
     k.Add("vocab", cfg.vocab.size).Add("algo", cfg.vocab.algorithm).Add("iters", cfg.vocab.max_iterations);
+    k.Add("min_dE", cfg.vocab.min_energy_variation);
     k.Add("reps", cfg.vocab.repetitions);
   }
   if (cfg.features != "bow") k.Add("encoding", cfg.features).Add("pca", cfg.pca_dim);
@@ -374,6 +378,16 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   const std::string prefix = cfg.features == "bow" ? "bow-" : cfg.features + "-";
   const std::string epath_train = cache_dir_ + "/" + prefix + ekey.id() + "-train.bin";
   const std::string epath_test = cache_dir_ + "/" + prefix + ekey.id() + "-test.bin";
+  // The model fit's record (k-means iterations, energy) sits beside the
+  // model file, so a run that reuses the model still reports it.
+  model_info_ = nlohmann::json::object();
+  if (!cfg.clobber) {
+    try {
+      if (fs::exists(vpath + ".json")) model_info_ = nlohmann::json::parse(ReadFileText(vpath + ".json"));
+    } catch (const std::exception&) {
+      model_info_ = nlohmann::json::object();
+    }
+  }
   if (!cfg.clobber) {
     auto tr = features::LoadMatrixCache(epath_train, ekey.text() + "|split=train");
     auto te = features::LoadMatrixCache(epath_test, ekey.text() + "|split=test");
@@ -442,8 +456,8 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
     if (cfg.features == "bow") {
       model.vocab = builder.Cluster(sample);
       packed = model.vocab.centers();
-      Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s (energy {:.4g})", model.vocab.size(),
-                            SecondsSince(start), model.vocab.energy()));
+      Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s ({} Lloyd iterations, energy {:.6g})",
+                            model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
     } else {
       model.pca = features::Pca::Fit(sample, cfg.pca_dim);
       const features::Matrix projected = model.pca.Project(sample);
@@ -451,6 +465,7 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       if (cfg.features == "vlad") {
         model.vocab = builder.Cluster(projected);
         rest = model.vocab.centers();
+        Log(log_, fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
       } else {
         features::GmmOptions go = cfg.gmm;
         go.seed = MixSeed(cfg.seed, 0x6a);
@@ -466,7 +481,15 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
     }
     (*t)["vocabulary_s"] += SecondsSince(start);
     ++counters_.vocabularies_built;
+    model_info_ = nlohmann::json::object();
+    if (cfg.features != "fisher") {
+      model_info_["kmeans_iterations"] = model.vocab.iterations();
+      model_info_["kmeans_max_iterations"] = cfg.vocab.max_iterations;
+      model_info_["kmeans_energy"] = model.vocab.energy();
+    }
+    model_info_["sample_descriptors"] = sample.rows();
     features::SaveMatrixCache(vpath, vkey.text(), packed);
+    WriteFileAtomic(vpath + ".json", model_info_.dump());
   }
   // One encoder for either path.
   std::unique_ptr<features::BowEncoder> bow;
@@ -708,6 +731,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   r["classes"] = data.train.class_names();
   r["train_size"] = data.train.size();
   r["test_size"] = data.test.size();
+  if (!runner.model_info().empty()) r["model"] = runner.model_info();
   nlohmann::ordered_json acc;
   std::string best_m;
   int best_k = 0;

@@ -150,9 +150,10 @@ void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::st
         if (vk == "size") cfg->vocab.size = Get<int>(vv, vw);
         else if (vk == "algorithm") cfg->vocab.algorithm = Get<std::string>(vv, vw);
         else if (vk == "max_iterations") cfg->vocab.max_iterations = Get<int>(vv, vw);
+        else if (vk == "min_energy_variation") cfg->vocab.min_energy_variation = Get<double>(vv, vw);
         else if (vk == "descriptors_per_image") cfg->vocab.descriptors_per_image = Get<int>(vv, vw);
         else if (vk == "images") cfg->vocab.images = Get<int>(vv, vw);
-        else throw Error(vw + ": unknown key (expected size, algorithm, max_iterations, descriptors_per_image, images)");
+        else throw Error(vw + ": unknown key (expected size, algorithm, max_iterations, min_energy_variation, descriptors_per_image, images)");
       }
     } else if (k == "pyramid") {
       cfg->bow.pyramid_levels = Get<int>(v, w);

@@ -23,6 +23,10 @@ struct VocabularyOptions {
   // acceleration of Lloyd. elkan | lloyd | ann: VLFeat's own vl_kmeans.
   std::string algorithm = "gemm";
   int max_iterations = 100;         // vl_kmeans' MaxNumIterations in the reference run
+  // Lloyd stops once an iteration lowers the energy by less than this
+  // fraction of it, as vl_kmeans' MinEnergyVariation (its default, 1e-4);
+  // 0 = only when no assignment changes or at max_iterations.
+  double min_energy_variation = 1e-4;
   int descriptors_per_image = 100;  // sampled from each training image, as the reference run
   int images = 0;                   // training images sampled from, seeded; 0 = all
   int repetitions = 1;              // restarts; the lowest energy wins
@@ -33,13 +37,15 @@ struct VocabularyOptions {
 class Vocabulary {
  public:
   Vocabulary() = default;
-  Vocabulary(Matrix centers, VocabularyOptions params, double energy);
+  Vocabulary(Matrix centers, VocabularyOptions params, double energy, int iterations = 0);
 
   int size() const { return static_cast<int>(centers_.rows()); }
   int dim() const { return static_cast<int>(centers_.cols()); }
   const Matrix& centers() const { return centers_; }
   const VocabularyOptions& params() const { return params_; }
   double energy() const { return energy_; }
+  // Lloyd iterations run (assignment steps; 0 when VLFeat clustered).
+  int iterations() const { return iterations_; }
 
   // Nearest word of each descriptor row (ties go to the lower index). Byte
   // descriptors take an exact 8-bit integer path on CPUs with AVX-512 VNNI.
@@ -62,6 +68,7 @@ class Vocabulary {
   std::shared_ptr<const detail::ByteWords> byte_words_;  // fast exact path for byte descriptors
   VocabularyOptions params_;
   double energy_ = 0;
+  int iterations_ = 0;
 };
 
 // Approximate nearest word through VLFeat's randomised kd-forest, as

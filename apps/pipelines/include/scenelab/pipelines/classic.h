@@ -142,6 +142,9 @@ class ClassicRunner {
   // The configured kernel map, then kNN or the SVM.
   KnnOutcome Classify(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   const StageCounters& counters() const { return counters_; }
+  // How the last encoding model was fitted (k-means iterations and energy),
+  // also when it came from the cache; empty for tiny images and GIST.
+  const nlohmann::json& model_info() const { return model_info_; }
 
  private:
   const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
@@ -161,6 +164,7 @@ class ClassicRunner {
   int threads_;
   Logger* log_;
   StageCounters counters_;
+  nlohmann::json model_info_;
   // In-memory descriptor reuse across sweep points: key -> features.
   std::map<std::string, std::vector<features::SiftFeatures>> sift_memo_;
   std::vector<std::future<void>> pending_writes_;

@@ -1,8 +1,12 @@
 #include "kernels.h"
 
 #include "scenelab/data/cpu.h"
+#include "scenelab/data/parallel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -217,7 +221,182 @@ const SadChoice& Sad() {
   return choice;
 }
 
+void DotScalar(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, std::int32_t* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    std::int32_t s = 0;
+    for (std::size_t d = 0; d < stride; ++d) s += static_cast<std::int32_t>(q[d]) * static_cast<std::int32_t>(tj[d]);
+    out[j] = s;
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Bytes zero-extended to 16 bits; vpmaddwd sums pairs of products
+// (<= 2 x 255^2) into int32 lanes: exact.
+__attribute__((target("avx512bw"))) inline std::int32_t Sum16(__m512i v) {
+  alignas(64) std::int32_t lanes[16];
+  _mm512_store_si512(lanes, v);
+  std::int32_t s = 0;
+  for (int i = 0; i < 16; ++i) s += lanes[i];
+  return s;
+}
+
+__attribute__((target("avx512bw"))) void DotAvx512(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
+                                                    std::size_t stride, std::int32_t* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    __m512i a = _mm512_setzero_si512();
+    for (std::size_t d = 0; d < stride; d += 32) {
+      const __m512i x = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + d)));
+      const __m512i y = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(tj + d)));
+      a = _mm512_add_epi32(a, _mm512_madd_epi16(x, y));
+    }
+    out[j] = Sum16(a);
+  }
+}
+
+__attribute__((target("avx2"))) void DotAvx2(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride,
+                                              std::int32_t* out) {
+  for (std::size_t j = 0; j < n; ++j) {
+    const std::uint8_t* tj = t + j * stride;
+    __m256i a = _mm256_setzero_si256();
+    for (std::size_t d = 0; d < stride; d += 16) {
+      const __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + d)));
+      const __m256i y = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tj + d)));
+      a = _mm256_add_epi32(a, _mm256_madd_epi16(x, y));
+    }
+    alignas(32) std::int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), a);
+    out[j] = lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7];
+  }
+}
+
+// R queries x G panels of 16 rows: R * G accumulators, each lane one
+// training row; per 4 dimensions one broadcast per query and one 64-byte
+// load per panel feed R * G vpdpbusd, and no horizontal sums are needed.
+template <int R, int G>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PanelTile(const std::int8_t* p, std::size_t groups,
+                                                                                const std::uint8_t* const* q,
+                                                                                const std::int32_t* shift, std::int32_t* out,
+                                                                                std::size_t out_stride) {
+  __m512i a[R][G];
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) a[r][g] = _mm512_setzero_si512();
+  }
+  const std::size_t panel_bytes = groups * 64;
+  for (std::size_t c = 0; c < groups; ++c) {
+    __m512i w[G];
+    for (int g = 0; g < G; ++g) w[g] = _mm512_loadu_si512(p + g * panel_bytes + c * 64);
+    for (int r = 0; r < R; ++r) {
+      std::int32_t x4;
+      __builtin_memcpy(&x4, q[r] + c * 4, 4);
+      const __m512i xb = _mm512_set1_epi32(x4);
+      for (int g = 0; g < G; ++g) a[r][g] = _mm512_dpbusd_epi32(a[r][g], xb, w[g]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const __m512i s = _mm512_set1_epi32(shift[r]);
+    for (int g = 0; g < G; ++g) _mm512_storeu_si512(out + r * out_stride + g * 16, _mm512_add_epi32(a[r][g], s));
+  }
+}
+
+template <int R>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void PanelRows(const U8Panels& t, const std::uint8_t* const* q,
+                                                                        const std::int32_t* shift, std::size_t panel0,
+                                                                        std::size_t npanels, std::int32_t* out,
+                                                                        std::size_t out_stride) {
+  const std::size_t groups = t.groups, panel_bytes = groups * 64;
+  std::size_t p = 0;
+  for (; p + 4 <= npanels; p += 4) {
+    PanelTile<R, 4>(t.packed.data() + (panel0 + p) * panel_bytes, groups, q, shift, out + p * 16, out_stride);
+  }
+  for (; p < npanels; ++p) {
+    PanelTile<R, 1>(t.packed.data() + (panel0 + p) * panel_bytes, groups, q, shift, out + p * 16, out_stride);
+  }
+}
+#endif
+
+using DotFn = void (*)(const std::uint8_t*, const std::uint8_t*, std::size_t, std::size_t, std::int32_t*);
+
+struct DotChoice {
+  DotFn fn;
+  const char* isa;
+  bool panels;
+};
+
+DotChoice PickDot(Isa level) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (level >= Isa::kVnni) return {DotAvx512, "vnni", true};
+  if (level >= Isa::kAvx512) return {DotAvx512, "avx512bw", false};
+  if (level >= Isa::kAvx2) return {DotAvx2, "avx2", false};
+#endif
+  (void)level;
+  return {DotScalar, "scalar", false};
+}
+
+const DotChoice& Dot() {
+  static const DotChoice choice = PickDot(ActiveIsa());  // decided once; constant afterwards
+  return choice;
+}
+
 }  // namespace
+
+void DotBlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, std::int32_t* out) {
+  Dot().fn(q, t, n, stride, out);
+}
+
+bool PanelsSupported() { return Dot().panels; }
+
+const char* L2U8Isa() { return Dot().isa; }
+
+U8Panels PackU8Panels(const std::uint8_t* rows, std::size_t n, std::size_t stride, std::size_t dim, int threads) {
+  U8Panels p;
+  p.rows = n;
+  p.groups = std::min(stride, (dim + 3) / 4 * 4) / 4;
+  p.panels = (n + 15) / 16;
+  const std::size_t panel_bytes = p.groups * 64;
+  p.packed.resize(p.panels * panel_bytes);
+  // u8 - 128 as s8 is u8 ^ 0x80; padding rows hold byte 0 (stored as -128).
+  ParallelForRange(p.panels, threads, 16, [&](std::size_t b, std::size_t e) {
+    for (std::size_t panel = b; panel < e; ++panel) {
+      auto* dst = reinterpret_cast<std::uint8_t*>(p.packed.data()) + panel * panel_bytes;
+      for (std::size_t lane = 0; lane < 16; ++lane) {
+        const std::size_t j = panel * 16 + lane;
+        std::uint8_t* out = dst + lane * 4;
+        if (j >= n) {
+          for (std::size_t c = 0; c < p.groups; ++c) std::memset(out + c * 64, 0x80, 4);
+          continue;
+        }
+        const std::uint8_t* src = rows + j * stride;
+        for (std::size_t c = 0; c < p.groups; ++c) {
+          std::uint32_t v;
+          std::memcpy(&v, src + c * 4, 4);
+          v ^= 0x80808080u;
+          std::memcpy(out + c * 64, &v, 4);
+        }
+      }
+    }
+  });
+  return p;
+}
+
+void DotPanelsU8(const U8Panels& t, const std::uint8_t* const* q, const std::int32_t* q_sum, int nq, std::size_t panel0,
+                 std::size_t npanels, std::int32_t* out, std::size_t out_stride) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!PanelsSupported()) throw std::logic_error("DotPanelsU8 without AVX-512 VNNI");
+  std::int32_t shift[4];
+  for (int r = 0; r < nq; ++r) shift[r] = 128 * q_sum[r];  // q.(t - 128) + 128 sum(q) = q.t
+  switch (nq) {
+    case 1: PanelRows<1>(t, q, shift, panel0, npanels, out, out_stride); break;
+    case 2: PanelRows<2>(t, q, shift, panel0, npanels, out, out_stride); break;
+    case 3: PanelRows<3>(t, q, shift, panel0, npanels, out, out_stride); break;
+    default: PanelRows<4>(t, q, shift, panel0, npanels, out, out_stride); break;
+  }
+#else
+  (void)t; (void)q; (void)q_sum; (void)nq; (void)panel0; (void)npanels; (void)out; (void)out_stride;
+  throw std::logic_error("DotPanelsU8 without AVX-512 VNNI");
+#endif
+}
 
 void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
   Float().l1(q, t, n, dim, out);

@@ -7,8 +7,58 @@
 // fixed lanes, so every path returns the same bits.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+#include <utility>
+#include <vector>
 
 namespace scenelab::classify::kernels {
+
+// resize() without zero-filling: the byte copies of a training set (tens of
+// MB) are written in parallel right after, so the pages are touched once.
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kHugeFrom = std::size_t{8} << 20;
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <typename U>
+  UninitAllocator(const UninitAllocator<U>&) noexcept {}
+  // Copies of tens of MB go on transparent huge pages where the kernel
+  // allows them on request: 512 times fewer page faults while packing.
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    if (bytes < kHugeFrom) return std::allocator<T>::allocate(n);
+    const std::size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (!p) throw std::bad_alloc();
+#if defined(__linux__)
+    madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure just means small pages
+#endif
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) {
+    if (n * sizeof(T) < kHugeFrom) std::allocator<T>::deallocate(p, n);
+    else std::free(p);
+  }
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... A>
+  void construct(U* p, A&&... a) {
+    ::new (static_cast<void*>(p)) U(std::forward<A>(a)...);
+  }
+};
+template <typename T>
+using UninitVector = std::vector<T, UninitAllocator<T>>;
 
 // out[j] = sum_d |q[d] - t[j*dim + d]| for j in [0, n)
 void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out);
@@ -25,5 +75,37 @@ constexpr std::size_t kByteRowAlign = 64;
 void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out);
 // The instruction set L1BlockU8 uses on this CPU: "avx512bw", "avx2" or "scalar".
 const char* L1BlockU8Isa();
+
+// Exact squared L2 on 8-bit data: |q|^2 + |t|^2 - 2 q.t with the dot products
+// summed in int32 (784 x 255^2 fits with room to spare), so the distances are
+// integers and exact. Paths, picked at run time: AVX-512 VNNI (vpdpbusd on
+// training rows packed as panels, below) > AVX-512BW > AVX2 (vpmaddwd on
+// zero-extended bytes) > scalar. AMX int8 tiles are not used yet.
+//
+// out[j] = sum_d q[d] * t[j*stride + d] over rows of `stride` bytes
+// (a multiple of kByteRowAlign, zero-padded): the non-VNNI paths.
+void DotBlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, std::int32_t* out);
+
+// Training rows for vpdpbusd (u8 x s8): panels of 16 rows, each panel
+// `stride / 4` groups of 64 bytes (4 consecutive bytes of each of the 16
+// rows), stored as t - 128; the shift is undone with 128 * sum(q).
+struct U8Panels {
+  std::size_t rows = 0;
+  std::size_t groups = 0;  // ceil(dim / 4): 4-byte groups per row (bytes past dim are zero)
+  std::size_t panels = 0;  // ceil(rows / 16); rows past `rows` are zero bytes
+  UninitVector<std::int8_t> packed;
+};
+// `rows`: n rows of `stride` bytes, of which the first `dim` are data.
+U8Panels PackU8Panels(const std::uint8_t* rows, std::size_t n, std::size_t stride, std::size_t dim, int threads = 1);
+// True when DotPanelsU8 may run: the CPU has AVX-512 VNNI and SCENELAB_ISA
+// does not cap it.
+bool PanelsSupported();
+// Exact dots of `nq` (1..4) queries (`stride` bytes each, q_sum[r] = sum of
+// query r's bytes) with the rows of panels [panel0, panel0 + npanels):
+// out[r * out_stride + 16 * (p - panel0) + lane]. Requires PanelsSupported().
+void DotPanelsU8(const U8Panels& t, const std::uint8_t* const* q, const std::int32_t* q_sum, int nq, std::size_t panel0,
+                 std::size_t npanels, std::int32_t* out, std::size_t out_stride);
+// The path exact L2 on bytes takes on this CPU: "vnni", "avx512bw", "avx2" or "scalar".
+const char* L2U8Isa();
 
 }  // namespace scenelab::classify::kernels

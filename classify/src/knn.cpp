@@ -1,3 +1,4 @@
+#include <atomic>
 #include "scenelab/classify/knn.h"
 
 #include <algorithm>
@@ -77,34 +78,57 @@ struct KnnClassifier::Flann {
 struct KnnClassifier::ByteRows {
   float scale = 0;  // value = scale * byte; 0: the training data are not 8-bit
   std::size_t stride = 0;
-  std::vector<std::uint8_t> rows;
+  kernels::UninitVector<std::uint8_t> rows;
+  // For exact L2, built at the first L2 search: |t|^2 per row, and the rows
+  // as vpdpbusd panels when the CPU has VNNI.
+  bool l2_ready = false;
+  std::vector<std::int32_t> norms;
+  kernels::U8Panels panels;
 };
 
 namespace {
 // The quantisation step of `m` when every value is step * b for an integer b
 // in [0, 255] (up to float rounding), for step 1 or 1/255; else 0.
-float ByteScale(const Matrix& m) {
+float ByteScale(const Matrix& m, int threads) {
   for (const float step : {1.0f, 1.0f / 255.0f}) {
     const float inv = step == 1.0f ? 1.0f : 255.0f;
-    bool ok = true;
+    std::atomic<bool> ok{true};
     const float* p = m.data();
-    for (Eigen::Index i = 0; ok && i < m.size(); ++i) {
-      const float b = p[i] * inv;
-      const float r = std::nearbyint(b);
-      ok = r >= 0 && r <= 255 && std::fabs(b - r) <= 1e-3f;
-    }
+    ParallelForRange(static_cast<std::size_t>(m.size()), threads, 1 << 16, [&](std::size_t b, std::size_t e) {
+      constexpr std::size_t kChunk = 4096;  // branch-free inner loop, checked per chunk
+      for (std::size_t c = b; c < e && ok.load(std::memory_order_relaxed); c += kChunk) {
+        bool good = true;
+        for (std::size_t i = c; i < std::min(e, c + kChunk); ++i) {
+          const float v = p[i] * inv;
+          const float r = std::nearbyint(v);
+          good &= r >= 0 && r <= 255 && std::fabs(v - r) <= 1e-3f;
+        }
+        if (!good) ok = false;
+      }
+    });
     if (ok) return step;
   }
   return 0;
 }
 
-void PackBytes(const Matrix& m, Eigen::Index r0, Eigen::Index rn, float scale, std::size_t stride, std::uint8_t* out) {
+// Rows [r0, r0 + rn) of `m` as bytes (value / scale), zero-padded to
+// `stride`; false when a value is not a byte at that scale.
+bool PackBytes(const Matrix& m, Eigen::Index r0, Eigen::Index rn, float scale, std::size_t stride, std::uint8_t* out) {
   const float inv = 1.0f / scale;
+  const Eigen::Index dim = m.cols();
+  bool good = true;
   for (Eigen::Index i = 0; i < rn; ++i) {
     std::uint8_t* dst = out + static_cast<std::size_t>(i) * stride;
-    std::fill(dst, dst + stride, std::uint8_t{0});
-    for (Eigen::Index d = 0; d < m.cols(); ++d) dst[d] = static_cast<std::uint8_t>(std::nearbyint(m(r0 + i, d) * inv));
+    const float* src = m.row(r0 + i).data();
+    for (Eigen::Index d = 0; d < dim; ++d) {  // branch-free: vectorises
+      const float v = src[d] * inv;
+      const float r = std::min(255.0f, std::max(0.0f, std::nearbyint(v)));
+      good &= std::fabs(v - r) <= 1e-3f;
+      dst[d] = static_cast<std::uint8_t>(r);
+    }
+    std::fill(dst + dim, dst + stride, std::uint8_t{0});
   }
+  return good;
 }
 }  // namespace
 
@@ -128,7 +152,7 @@ void KnnClassifier::Fit(Matrix train, std::vector<int> labels, int num_classes) 
   train_ = std::move(train);
   labels_ = std::move(labels);
   num_classes_ = num_classes;
-  train_norms_ = train_.rowwise().squaredNorm();
+  train_norms_.resize(0);  // computed by the first float L2 search (8-bit data never need them)
   flann_.reset();
   bytes_.reset();
 }
@@ -137,12 +161,13 @@ std::size_t KnnClassifier::train_size() const { return static_cast<std::size_t>(
 
 namespace {
 // Keeps the k smallest (distance, index) pairs, sorted.
-struct TopK {
+template <typename D>
+struct TopKOf {
   int k;
-  float* d;
+  D* d;
   int* idx;
   int size = 0;
-  void Push(float dist, int i) {
+  void Push(D dist, int i) {
     if (size == k) {
       if (dist > d[k - 1] || (dist == d[k - 1] && i > idx[k - 1])) return;
       --size;
@@ -157,6 +182,7 @@ struct TopK {
     idx[p] = i;
   }
 };
+using TopK = TopKOf<float>;
 
 float MetricDistance(const float* a, const float* b, Eigen::Index dim, Metric m) {
   double s = 0;
@@ -249,25 +275,38 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
   const Eigen::Index nt = train_.rows(), dim = train_.cols();
   const Eigen::Index qb = opts_.query_block, tb = opts_.train_block;
   const std::size_t nblocks = static_cast<std::size_t>((nq + qb - 1) / qb);
-  if (metric == Metric::kL1) {
+  if (metric == Metric::kL1 || metric == Metric::kL2) {
     if (!bytes_) {
       bytes_ = std::make_unique<ByteRows>();
-      bytes_->scale = ByteScale(train_);
-      if (bytes_->scale > 0) {
-        const std::size_t a = kernels::kByteRowAlign;
-        bytes_->stride = (static_cast<std::size_t>(dim) + a - 1) / a * a;
+      // Converted and checked in one pass, at the scale the first row
+      // suggests (raw 0..255 first, then 0..255/255).
+      const std::size_t a = kernels::kByteRowAlign;
+      bytes_->stride = (static_cast<std::size_t>(dim) + a - 1) / a * a;
+      std::vector<std::uint8_t> probe(bytes_->stride);
+      for (const float step : {1.0f, 1.0f / 255.0f}) {
+        if (!PackBytes(train_, 0, 1, step, bytes_->stride, probe.data())) continue;
         bytes_->rows.resize(static_cast<std::size_t>(nt) * bytes_->stride);
+        std::atomic<bool> ok{true};
         ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
-          PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), bytes_->scale, bytes_->stride,
-                    bytes_->rows.data() + r0 * bytes_->stride);
+          if (!PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), step, bytes_->stride,
+                         bytes_->rows.data() + r0 * bytes_->stride)) {
+            ok = false;
+          }
         });
+        if (ok) {
+          bytes_->scale = step;
+          break;
+        }
       }
+      if (bytes_->scale == 0) kernels::UninitVector<std::uint8_t>().swap(bytes_->rows);
     }
-    if (bytes_->scale > 0 && ByteScale(queries) == bytes_->scale) {
-      SearchL1Bytes(queries, k, &nn);
+    if (bytes_->scale > 0 && ByteScale(queries, opts_.threads) == bytes_->scale) {
+      if (metric == Metric::kL1) SearchL1Bytes(queries, k, &nn);
+      else SearchL2Bytes(queries, k, &nn);
       return nn;
     }
   }
+  if (metric == Metric::kL2 && train_norms_.size() != nt) train_norms_ = train_.rowwise().squaredNorm();
   ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
     Matrix dist;  // query block x train block, reused
     for (std::size_t blk = b0; blk < b1; ++blk) {
@@ -393,6 +432,92 @@ void KnnClassifier::SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) c
             if (top.size < k || d <= top.d[k - 1]) top.Push(d, static_cast<int>(t0 + j));
           }
         }
+      }
+    }
+  });
+}
+
+// Exact L2 over the byte rows: |q|^2 + |t|^2 - 2 q.t in int32, ranked as
+// integers (ties to the lower index), reported as scale^2 * distance.
+// Training blocks of 512 rows (32 panels) stay in L2 while every group of
+// four queries of the block passes over them.
+void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) const {
+  const Eigen::Index nq = queries.rows(), nt = train_.rows();
+  const std::size_t stride = bytes_->stride;
+  const float scale = bytes_->scale;
+  const bool panels = kernels::PanelsSupported();
+  if (!bytes_->l2_ready) {
+    bytes_->norms.resize(static_cast<std::size_t>(nt));
+    ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
+      for (std::size_t j = r0; j < r1; ++j) {
+        const std::uint8_t* t = bytes_->rows.data() + j * stride;
+        std::int32_t s = 0;
+        for (std::size_t d = 0; d < stride; ++d) s += static_cast<std::int32_t>(t[d]) * t[d];
+        bytes_->norms[j] = s;
+      }
+    });
+    if (panels) {
+      bytes_->panels = kernels::PackU8Panels(bytes_->rows.data(), static_cast<std::size_t>(nt), stride,
+                                             static_cast<std::size_t>(train_.cols()), opts_.threads);
+    }
+    bytes_->l2_ready = true;
+  }
+  constexpr Eigen::Index kTrainBlock = 512;  // a multiple of the 16-row panels
+  const Eigen::Index qb = opts_.query_block;
+  const std::size_t nblocks = static_cast<std::size_t>((nq + qb - 1) / qb);
+  ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
+    std::vector<std::uint8_t> qbytes;
+    std::vector<std::int32_t> qnorm, qsum, topd;
+    std::vector<std::int32_t> dots(static_cast<std::size_t>(4 * kTrainBlock));
+    for (std::size_t blk = b0; blk < b1; ++blk) {
+      const Eigen::Index q0 = static_cast<Eigen::Index>(blk) * qb;
+      const Eigen::Index qn = std::min(qb, nq - q0);
+      qbytes.resize(static_cast<std::size_t>(qn) * stride);
+      PackBytes(queries, q0, qn, scale, stride, qbytes.data());
+      qnorm.assign(static_cast<std::size_t>(qn), 0);
+      qsum.assign(static_cast<std::size_t>(qn), 0);
+      for (Eigen::Index i = 0; i < qn; ++i) {
+        const std::uint8_t* q = qbytes.data() + static_cast<std::size_t>(i) * stride;
+        for (std::size_t d = 0; d < stride; ++d) {
+          qnorm[static_cast<std::size_t>(i)] += static_cast<std::int32_t>(q[d]) * q[d];
+          qsum[static_cast<std::size_t>(i)] += q[d];
+        }
+      }
+      topd.assign(static_cast<std::size_t>(qn * k), 0);
+      std::vector<TopKOf<std::int32_t>> tops;
+      for (Eigen::Index i = 0; i < qn; ++i) {
+        tops.push_back(TopKOf<std::int32_t>{k, topd.data() + i * k, nn->indices.row(q0 + i).data()});
+      }
+      for (Eigen::Index t0 = 0; t0 < nt; t0 += kTrainBlock) {
+        const Eigen::Index tn = std::min(kTrainBlock, nt - t0);
+        for (Eigen::Index i = 0; i < qn; i += 4) {
+          const int r = static_cast<int>(std::min<Eigen::Index>(4, qn - i));
+          const std::uint8_t* qp[4];
+          for (int rr = 0; rr < r; ++rr) qp[rr] = qbytes.data() + static_cast<std::size_t>(i + rr) * stride;
+          if (panels) {
+            kernels::DotPanelsU8(bytes_->panels, qp, qsum.data() + i, r, static_cast<std::size_t>(t0 / 16),
+                                 static_cast<std::size_t>((tn + 15) / 16), dots.data(), kTrainBlock);
+          } else {
+            for (int rr = 0; rr < r; ++rr) {
+              kernels::DotBlockU8(qp[rr], bytes_->rows.data() + static_cast<std::size_t>(t0) * stride,
+                                  static_cast<std::size_t>(tn), stride, dots.data() + rr * kTrainBlock);
+            }
+          }
+          for (int rr = 0; rr < r; ++rr) {
+            const std::int32_t qq = qnorm[static_cast<std::size_t>(i + rr)];
+            const std::int32_t* dr = dots.data() + rr * kTrainBlock;
+            const std::int32_t* tnorm = bytes_->norms.data() + t0;
+            auto& top = tops[static_cast<std::size_t>(i + rr)];
+            for (Eigen::Index j = 0; j < tn; ++j) {
+              const std::int32_t d = qq + tnorm[j] - 2 * dr[j];
+              if (top.size < k || d <= top.d[k - 1]) top.Push(d, static_cast<int>(t0 + j));
+            }
+          }
+        }
+      }
+      const float scale2 = scale * scale;
+      for (Eigen::Index i = 0; i < qn; ++i) {
+        for (int j = 0; j < k; ++j) nn->distances(q0 + i, j) = scale2 * static_cast<float>(topd[static_cast<std::size_t>(i * k + j)]);
       }
     }
   });

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "expect_error.h"
@@ -251,6 +253,9 @@ TEST(Classify_Kernels, DispatchFollowsTheCpuCappedByScenelabIsa) {
   EXPECT_STREQ(kernels::L1BlockU8Isa(), sad);
   const char* flt = want >= Isa::kAvx512 ? "avx512" : want == Isa::kAvx2 ? "avx2" : "scalar";
   EXPECT_STREQ(kernels::FloatBlockIsa(), flt);
+  const char* l2 = want >= Isa::kVnni ? "vnni" : want == Isa::kAvx512 ? "avx512bw" : want == Isa::kAvx2 ? "avx2" : "scalar";
+  EXPECT_STREQ(kernels::L2U8Isa(), l2);
+  EXPECT_EQ(kernels::PanelsSupported(), want >= Isa::kVnni);
 }
 
 // Every path sums in the same 16 lanes: bit-equal to this plain reference,
@@ -302,4 +307,114 @@ TEST(Classify_Kernels, ByteSadIsExactAtTheExtremes) {
       EXPECT_EQ(static_cast<double>(out[j]), ref) << "dim " << dim << " row " << j << " path " << kernels::L1BlockU8Isa();
     }
   }
+}
+
+// Exact integer dots at the worst cases (all 0, all 255, lengths that are not
+// a multiple of 4 or 64), on the path SCENELAB_ISA selects, and, where the CPU
+// has VNNI, through the vpdpbusd panels for 1..4 queries and partial panels.
+TEST(Classify_Kernels, ByteDotsAreExactAtTheExtremes) {
+  Rng r(5);
+  for (std::size_t dim : {1u, 3u, 63u, 64u, 65u, 784u, 787u}) {
+    const std::size_t stride = (dim + kernels::kByteRowAlign - 1) / kernels::kByteRowAlign * kernels::kByteRowAlign;
+    const std::size_t n = 37;  // two full panels and a partial one
+    std::vector<std::uint8_t> t(n * stride, 0);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t d = 0; d < dim; ++d) {
+        t[j * stride + d] = j % 3 == 0 ? 255 : j % 3 == 1 ? 0 : static_cast<std::uint8_t>(r.Below(256));
+      }
+    }
+    std::vector<std::vector<std::uint8_t>> qs(4, std::vector<std::uint8_t>(stride, 0));
+    for (std::size_t d = 0; d < dim; ++d) {
+      qs[0][d] = 255;
+      qs[2][d] = static_cast<std::uint8_t>(r.Below(256));
+      qs[3][d] = static_cast<std::uint8_t>(d % 2 ? 255 : 0);
+    }  // qs[1] stays all 0
+    auto ref = [&](std::size_t qi, std::size_t j) {
+      std::int64_t s = 0;
+      for (std::size_t d = 0; d < dim; ++d) s += std::int64_t{qs[qi][d]} * t[j * stride + d];
+      return s;
+    };
+    std::vector<std::int32_t> out(n);
+    for (std::size_t qi = 0; qi < 4; ++qi) {
+      kernels::DotBlockU8(qs[qi].data(), t.data(), n, stride, out.data());
+      for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(out[j], ref(qi, j)) << "dim " << dim << " path " << kernels::L2U8Isa();
+    }
+    if (!kernels::PanelsSupported()) continue;
+    const auto panels = kernels::PackU8Panels(t.data(), n, stride, dim);
+    ASSERT_EQ(panels.panels, 3u);
+    for (int nq = 1; nq <= 4; ++nq) {
+      const std::uint8_t* qp[4];
+      std::int32_t sums[4];
+      for (int i = 0; i < nq; ++i) {
+        qp[i] = qs[static_cast<std::size_t>(i)].data();
+        sums[i] = 0;
+        for (std::size_t d = 0; d < stride; ++d) sums[i] += qp[i][d];
+      }
+      // Panels 1..2 only: rows 16..36 (the last panel partial).
+      std::vector<std::int32_t> dots(4 * 32, -1);
+      kernels::DotPanelsU8(panels, qp, sums, nq, 1, 2, dots.data(), 32);
+      for (int i = 0; i < nq; ++i) {
+        for (std::size_t j = 16; j < n; ++j) {
+          EXPECT_EQ(dots[static_cast<std::size_t>(i) * 32 + (j - 16)], ref(static_cast<std::size_t>(i), j))
+              << "vnni panels, dim " << dim << " query " << i << " row " << j;
+        }
+      }
+    }
+  }
+}
+
+// The integer L2 path equals the double reference exactly: the same
+// neighbours in the same order, and distances equal as integers.
+TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
+  const int nt = 1030, nq = 37, dim = 787;
+  Matrix train(nt, dim), queries(nq, dim);
+  Rng r(17);
+  for (Eigen::Index i = 0; i < train.size(); ++i) train.data()[i] = static_cast<float>(r.Below(256));
+  for (Eigen::Index i = 0; i < queries.size(); ++i) queries.data()[i] = static_cast<float>(r.Below(256));
+  // Worst cases: an all-255 query against an all-0 row, and exact duplicates
+  // (ties go to the lower index).
+  queries.row(0).setConstant(255);
+  train.row(5).setZero();
+  train.row(900) = train.row(17);
+  queries.row(1) = train.row(17);
+  KnnOptions o;
+  o.query_block = 8;
+  KnnClassifier raw(o), scaled(o);
+  raw.Fit(train, Labels(nt, 4), 4);
+  scaled.Fit(train / 255.0f, Labels(nt, 4), 4);
+  const int k = 12;
+  const auto a = raw.Search(queries, k, Metric::kL2);
+  // Reference: exact in 64-bit integers, ordered by (distance, index).
+  for (int i = 0; i < nq; ++i) {
+    std::vector<std::pair<std::int64_t, int>> all;
+    for (int j = 0; j < nt; ++j) {
+      std::int64_t s = 0;
+      for (int d = 0; d < dim; ++d) {
+        const auto x = static_cast<std::int64_t>(queries(i, d)) - static_cast<std::int64_t>(train(j, d));
+        s += x * x;
+      }
+      all.emplace_back(s, j);
+    }
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    for (int j = 0; j < k; ++j) {
+      ASSERT_EQ(a.indices(i, j), all[static_cast<std::size_t>(j)].second) << "query " << i << " rank " << j << " path " << kernels::L2U8Isa();
+      EXPECT_EQ(a.distances(i, j), static_cast<float>(all[static_cast<std::size_t>(j)].first)) << "query " << i << " rank " << j;
+    }
+  }
+  EXPECT_EQ(a.distances(0, 0) >= 0, true);
+  EXPECT_EQ(a.indices(1, 0), 17);
+  EXPECT_EQ(a.indices(1, 1), 900);
+  EXPECT_EQ(a.distances(1, 0), 0.0f);
+  // Pixels / 255: the same neighbours; distances scaled by 1/255^2.
+  const auto b = scaled.Search(queries / 255.0f, k, Metric::kL2);
+  EXPECT_EQ(b.indices, a.indices);
+  EXPECT_TRUE(b.distances.isApprox(a.distances / (255.0f * 255.0f), 1e-6f));
+  // One and two threads agree.
+  KnnOptions o1 = o;
+  o1.threads = 1;
+  KnnClassifier one(o1);
+  one.Fit(train, Labels(nt, 4), 4);
+  const auto c = one.Search(queries, k, Metric::kL2);
+  EXPECT_EQ(c.indices, a.indices);
+  EXPECT_EQ(c.distances, a.distances);
 }

@@ -9,9 +9,10 @@
 // Exact search is brute force, blocked over queries and training rows so
 // that memory stays bounded (query_block x train_block distances at a
 // time), multi-threaded over query blocks. L2 goes through a GEMM with
-// precomputed norms; L1 and chi2 through vectorised kernels, and L1 on 8-bit
-// data (raw pixels, 0..255 or 0..255/255) through exact integer sums of
-// absolute differences. Approximate search uses FLANN's randomised kd-trees
+// precomputed norms; L1 and chi2 through vectorised kernels. On 8-bit data
+// (raw pixels, 0..255 or 0..255/255) both L1 and L2 are exact integers: sums
+// of absolute differences, and |q|^2 + |t|^2 - 2 q.t with int32 dot products
+// (AVX-512 VNNI where the CPU has it), ranked as integers. Approximate search uses FLANN's randomised kd-trees
 // or hierarchical k-means tree, optionally on principal components with the
 // candidates re-ranked exactly (flann_pca_dims).
 #include <memory>
@@ -111,13 +112,14 @@ class KnnClassifier {
   void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices, float* distances) const;
   void SearchProjected(const Matrix& queries, int k, Neighbors* nn) const;
   void SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) const;
+  void SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) const;
   double Tally(const Neighbors& nn, Eigen::Index q, int k, bool distance_weighted, std::vector<double>* votes,
                std::vector<int>* first_rank) const;
   struct Flann;
-  struct ByteRows;  // 8-bit copy of train_ for L1, built at the first L1 search
+  struct ByteRows;  // 8-bit copy of train_ for L1 and L2, built at the first search
   KnnOptions opts_;
   Matrix train_;
-  Eigen::VectorXf train_norms_;
+  mutable Eigen::VectorXf train_norms_;  // |t|^2 for the float L2 path, built at its first search
   std::vector<int> labels_;
   int num_classes_ = 0;
   mutable std::size_t searches_ = 0;

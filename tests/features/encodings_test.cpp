@@ -341,11 +341,14 @@ TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
   }
   EXPECT_EQ(v.Assign(d), v.AssignFloat(d));
   // Words duplicated exactly: ties go to the lower index on both paths.
+  // (Shifted off the integer grid: k-means++ seeds are data points, and two
+  // different integer-valued words can tie exactly, which the float GEMM
+  // breaks by rounding.)
   Matrix dup(4, 128);
-  dup.row(0) = v.centers().row(3);
-  dup.row(1) = v.centers().row(3);
-  dup.row(2) = v.centers().row(5);
-  dup.row(3) = v.centers().row(5);
+  dup.row(0) = v.centers().row(3).array() + 0.3f;
+  dup.row(1) = dup.row(0);
+  dup.row(2) = v.centers().row(5).array() + 0.3f;
+  dup.row(3) = dup.row(2);
   const Vocabulary t(dup, vo, 0);
   const auto a = t.Assign(d), b = t.AssignFloat(d);
   EXPECT_EQ(a, b);

@@ -16,6 +16,7 @@
 #include "scenelab/eval/figures.h"
 #include "scenelab/eval/stats.h"
 #include "scenelab/features/cache.h"
+#include "scenelab/pipelines/options.h"
 #include "scenelab/pipelines/outputs.h"
 
 namespace fs = std::filesystem;
@@ -86,84 +87,9 @@ void ClassicConfig::Validate() const {
   knn.Validate();
 }
 
-nlohmann::ordered_json ClassicConfig::ToJson() const {
-  nlohmann::ordered_json j;
-  j["data"] = {{"path", data.path},
-               {"format", data.open.format},
-               {"test_fraction", data.open.test_fraction},
-               {"train_per_class", data.train_per_class},
-               {"test_per_class", data.test_per_class},
-               {"skip_bad", data.open.skip_bad},
-               {"class_names", data.open.class_names_file}};
-  j["features"] = features;
-  if (features == "gist") {
-    j["gist"] = {{"image_size", gist.image_size}, {"orientations", gist.orientations}, {"grid", gist.grid},
-                 {"prefilter_fc", gist.prefilter_fc}, {"boundary", gist.boundary}};
-  } else if (features == "tiny") {
-    j["tiny"] = {{"size", tiny.size},
-                 {"crop_square", tiny.crop_square},
-                 {"interpolation", ToString(tiny.interpolation)},
-                 {"zero_mean", tiny.zero_mean},
-                 {"norm", ToString(tiny.norm)}};
-  } else {
-    j["sift"] = {{"step", sift.step},           {"bin_sizes", sift.bin_sizes}, {"fast", sift.fast},
-                 {"window_size", sift.window_size}, {"smooth", sift.smooth},   {"magnif", sift.magnif},
-                 {"phow_bounds", sift.phow_bounds}, {"contrast_threshold", sift.contrast_threshold},
-                 {"root_sift", sift.root_sift}, {"implementation", sift.implementation}};
-    j["vocabulary"] = {{"size", vocab.size},
-                       {"algorithm", vocab.algorithm},
-                       {"max_iterations", vocab.max_iterations},
-                       {"min_energy_variation", vocab.min_energy_variation},
-                       {"descriptors_per_image", vocab.descriptors_per_image},
-                       {"repetitions", vocab.repetitions}};
-    j["vocabulary"]["images"] = vocab.images;
-    if (features == "bow") {
-      j["bow"] = {{"pyramid_levels", bow.pyramid_levels}, {"grids", bow.grids}, {"quantizer", bow.quantizer}};
-      if (bow.quantizer == "kdtree") j["bow"]["max_comparisons"] = bow.max_comparisons;
-    } else {
-      j["encoding"] = {{"pca_dim", pca_dim}, {"grids", bow.grids.empty() ? std::vector<int>{1} : bow.grids}};
-      if (features == "fisher") {
-        j["encoding"]["gmm_components"] = gmm.components;
-        j["encoding"]["gmm_iterations"] = gmm.max_iterations;
-        j["encoding"]["improved"] = fisher_improved;
-        j["vocabulary"].erase("size");
-        j["vocabulary"].erase("algorithm");
-        j["vocabulary"].erase("max_iterations");
-        j["vocabulary"].erase("min_energy_variation");
-        j["vocabulary"].erase("repetitions");
-      }
-    }
-  }
-  j["homkermap"] = {{"kernel", homkermap}};
-  if (homkermap != "none") {
-    j["homkermap"]["order"] = hkm.order;
-    j["homkermap"]["gamma"] = hkm.gamma;
-    j["homkermap"]["window"] = hkm.rectangular_window ? "rectangular" : "uniform";
-  }
-  j["classifier"] = classifier;
-  if (classifier == "svm") {
-    j["svm"] = {{"solver", svm.solver}, {"c", svm.c}, {"c_grid", svm.c_grid}, {"cv_folds", svm.cv_folds},
-                {"bias_multiplier", svm.bias_multiplier}, {"epsilon", svm.epsilon},
-                {"max_iterations_times_lambda", svm.max_iterations_times_lambda}};
-  }
-  std::vector<std::string> ms;
-  for (auto m : metrics) ms.push_back(classify::ToString(m));
-  if (classifier == "knn") j["knn"] = {{"metrics", ms},
-              {"k", ks},
-              {"cv_folds", cv_folds},
-              {"distance_weighted", distance_weighted},
-              {"index", classify::ToString(knn.algorithm)},
-              {"flann_trees", knn.flann_trees},
-              {"flann_checks", knn.flann_checks},
-              {"flann_branching", knn.flann_branching},
-              {"flann_target_precision", knn.flann_target_precision},
-              {"flann_pca_dims", knn.flann_pca_dims},
-              {"flann_rerank", knn.flann_rerank}};
-  if (repeats > 1) j["repeats"] = repeats;
-  j["seed"] = seed;
-  j["threads"] = threads;
-  return j;
-}
+// The params echo comes from the option table (options.h): every entry
+// that applies to these features and classifier, by its config key.
+nlohmann::ordered_json ClassicConfig::ToJson() const { return EchoClassic(*this); }
 
 LoadedData LoadData(const DataConfig& cfg, std::uint64_t seed) {
   cfg.Validate();

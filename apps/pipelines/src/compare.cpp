@@ -14,6 +14,7 @@
 #include "scenelab/eval/stats.h"
 #include "scenelab/pipelines/cnn_run.h"
 #include "scenelab/pipelines/config.h"
+#include "scenelab/pipelines/options.h"
 #include "scenelab/pipelines/sweep.h"
 
 namespace fs = std::filesystem;
@@ -192,13 +193,11 @@ void CompareConfig::Validate() const {
 nlohmann::ordered_json CompareConfig::ToJson() const {
   nlohmann::ordered_json j;
   j["name"] = name;
-  j["data"] = {{"path", data.path},
-               {"format", data.open.format},
-               {"test_fraction", data.open.test_fraction},
-               {"train_per_class", data.train_per_class},
-               {"test_per_class", data.test_per_class},
-               {"skip_bad", data.open.skip_bad},
-               {"class_names", data.open.class_names_file}};
+  {
+    ClassicConfig c;  // the data entries of the option table
+    c.data = data;
+    j["data"] = EchoClassic(c)["data"];
+  }
   j["seed"] = seed;
   j["threads"] = threads;
   if (!expected_time.empty()) j["expected_time"] = expected_time;

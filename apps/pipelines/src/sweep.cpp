@@ -89,11 +89,14 @@ std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& wha
   if (v.is_number_integer()) {
     text = std::to_string(v.get<long long>());
   } else if (v.is_array()) {
+    // Elements as the CLI's comma-separated items, so [1, "x"] and "1,x"
+    // fail with the same message.
     for (const auto& x : v) {
-      if (!x.is_number_integer()) {
-        throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      }
-      text += (text.empty() ? "" : ",") + std::to_string(x.get<long long>());
+      std::string item;
+      if (x.is_number_integer()) item = std::to_string(x.get<long long>());
+      else if (x.is_string()) item = x.get<std::string>();
+      else throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      text += (text.empty() ? "" : ",") + item;
     }
   } else {
     throw Error(what + ": expected an integer, a list or a range string, found " +

@@ -58,14 +58,15 @@ struct GivenOption {
 // The options of a config mapping, with nested ({sift: {step: 4}}) or dotted
 // ("sift.step": 4) keys. Top-level keys in `skip` are left to the caller. An
 // unknown key is an error naming it and the keys known at its level.
+// `prefix`: the mapping sits under this key ("data" for a shared data block).
 std::vector<GivenOption> OptionsFromJson(const nlohmann::json& j, const std::string& what,
-                                         const std::vector<std::string>& skip = {});
+                                         const std::vector<std::string>& skip = {}, const std::string& prefix = "");
 
 // Applies presets first (recipe, protocol; except for keys given explicitly
 // or their `conflicts`), then the given values in table order (for one key
 // the later value wins, so list the config file before the CLI), then
-// cfg->Validate().
-void ApplyOptions(const std::vector<GivenOption>& given, ClassicConfig* cfg);
+// cfg->Validate() unless `validate` is false (a caller with more to apply).
+void ApplyOptions(const std::vector<GivenOption>& given, ClassicConfig* cfg, bool validate = true);
 
 // results.json's params: every echoed entry that applies, by canonical key.
 nlohmann::ordered_json EchoClassic(const ClassicConfig& cfg);

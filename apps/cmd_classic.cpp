@@ -131,6 +131,18 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       auto ci = [](const nlohmann::json& v) {
         return fmt::format("[{:.4f}, {:.4f}]", v[0].get<double>(), v[1].get<double>());
       };
+      if (r.contains("repeats")) {
+        const auto& rep = r["repeats"];
+        std::cout << fmt::format("{} repeated splits ({} training images per class): accuracy {:.4f} +- {:.4f} (std), "
+                                 "95% t-interval {}\n  per split:",
+                                 rep["count"].get<int>(), rep["train_per_class"].get<std::size_t>(),
+                                 rep["mean"].get<double>(), rep["std"].get<double>(), ci(rep["ci95"]));
+        for (const auto& a : rep["accuracy"]) std::cout << fmt::format(" {:.4f}", a.get<double>());
+        std::cout << fmt::format("\noracle mean (chosen on test, optimistic): {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
+                                 sel.is_null() ? 0.0 : b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(),
+                                 f->out);
+        return 0;
+      }
       if (f->cfg.classifier == "svm") {
         std::cout << fmt::format("linear SVM, C = {} ({}): accuracy {:.4f} {} (95% Wilson)   total {:.2f} s\nresults: {}/results.json\n",
                                  sel["c"].get<double>(), sel["how"].get<std::string>(), sel["accuracy"].get<double>(),

@@ -135,42 +135,37 @@ void Log(Logger* log, const std::string& line) {
 }
 }  // namespace
 
-const std::vector<features::SiftFeatures>& ClassicRunner::Sift(const ClassicConfig& cfg, bool train,
-                                                                std::map<std::string, double>* t) {
+std::vector<const features::SiftFeatures*> ClassicRunner::Sift(const ClassicConfig& cfg, bool train,
+                                                               std::map<std::string, double>* t) {
   const data::Dataset& ds = train ? data_.train : data_.test;
-  if (!pool_) return SiftOf(cfg, ds, train ? "train" : "test", t);
+  std::vector<const features::SiftFeatures*> out;
+  out.reserve(ds.size());
+  if (!pool_) {
+    for (const auto& f : *SiftOf(cfg, ds, train ? "train" : "test", t)) out.push_back(&f);
+    return out;
+  }
   // Repeated splits: descriptors are computed (or loaded) once for the whole
-  // pool, and each split takes its images' descriptors from there.
-  CacheKey key = SiftKey(cfg.sift);
-  key.Add("data", Hex64(ds.Fingerprint()));
-  auto it = sift_memo_.find(key.text());
-  if (it != sift_memo_.end()) return it->second;
+  // pool, and each split points at its images' descriptors there: no copies.
   const std::string pool_key = SiftKey(cfg.sift).text();
   if (!pool_->sift || pool_->key != pool_key) {
-    const auto& all = SiftOf(cfg, *pool_->pool, "pooled", t);
-    FinishCacheWrites();  // the background write reads `all`
-    auto memo = sift_memo_.find(SiftKey(cfg.sift).Add("data", Hex64(pool_->pool->Fingerprint())).text());
-    pool_->sift = std::make_shared<const std::vector<features::SiftFeatures>>(std::move(memo->second));
-    sift_memo_.erase(memo);
+    pool_->sift = SiftOf(cfg, *pool_->pool, "pooled", t);  // shared with the background cache write
     pool_->key = pool_key;
-    (void)all;
   }
   if (pool_->index.empty()) {
     for (std::size_t i = 0; i < pool_->pool->size(); ++i) pool_->index.emplace((*pool_->pool)[i].source, i);
   }
-  std::vector<features::SiftFeatures> subset;
-  subset.reserve(ds.size());
   for (std::size_t i = 0; i < ds.size(); ++i) {
     const auto at = pool_->index.find(ds[i].source);
     if (at == pool_->index.end()) throw Error(ds[i].source + ": not in the pooled dataset of the repeated splits");
-    subset.push_back((*pool_->sift)[at->second]);
+    out.push_back(&(*pool_->sift)[at->second]);
   }
-  return sift_memo_.emplace(key.text(), std::move(subset)).first->second;
+  return out;
 }
 
-const std::vector<features::SiftFeatures>& ClassicRunner::SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
-                                                                  const std::string& what,
-                                                                  std::map<std::string, double>* t) {
+std::shared_ptr<const std::vector<features::SiftFeatures>> ClassicRunner::SiftOf(const ClassicConfig& cfg,
+                                                                                 const data::Dataset& ds,
+                                                                                 const std::string& what,
+                                                                                 std::map<std::string, double>* t) {
   CacheKey key = SiftKey(cfg.sift);
   key.Add("data", Hex64(ds.Fingerprint()));
   auto it = sift_memo_.find(key.text());
@@ -182,7 +177,8 @@ const std::vector<features::SiftFeatures>& ClassicRunner::SiftOf(const ClassicCo
     if (auto cached = features::LoadSiftCache(path, key.text(), &why)) {
       (*t)["dsift_cache_load_s"] += SecondsSince(start);
       Log(log_, fmt::format("dense SIFT ({}): loaded {} images from cache", what, cached->size()));
-      return sift_memo_.emplace(key.text(), std::move(*cached)).first->second;
+      auto shared = std::make_shared<const std::vector<features::SiftFeatures>>(std::move(*cached));
+      return sift_memo_.emplace(key.text(), std::move(shared)).first->second;
     }
     if (why != "missing") Log(log_, "cache " + path + " not used: " + why);
   }
@@ -192,13 +188,15 @@ const std::vector<features::SiftFeatures>& ClassicRunner::SiftOf(const ClassicCo
   progress.Finish();
   (*t)["dsift_s"] += SecondsSince(start);
   ++counters_.sift_extractions;
-  const auto& stored = sift_memo_.emplace(key.text(), std::move(f)).first->second;
+  auto stored = std::make_shared<const std::vector<features::SiftFeatures>>(std::move(f));
+  sift_memo_.emplace(key.text(), stored);
   // The descriptor cache (about 1 GB for 15-scene) is written while the
-  // next stages compute; the runner waits for it before it goes away. A
-  // failed write only costs the cache.
-  pending_writes_.push_back(std::async(std::launch::async, [this, path, text = key.text(), &stored]() {
+  // next stages compute; the write holds its own reference to the
+  // descriptors, and the runner waits for it before it goes away. A failed
+  // write only costs the cache.
+  pending_writes_.push_back(std::async(std::launch::async, [this, path, text = key.text(), stored]() {
     try {
-      features::SaveSiftCache(path, text, stored);
+      features::SaveSiftCache(path, text, *stored);
     } catch (const std::exception& e) {
       Log(log_, "descriptor cache " + path + " not written: " + e.what());
     }
@@ -372,10 +370,7 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       ++counters_.sift_extractions;
       sample = features::VocabularyBuilder::Stack(parts);
     } else {
-      const auto& train_sift = Sift(cfg, true, t);
-      std::vector<const features::SiftFeatures*> ptrs;
-      for (const auto& f : train_sift) ptrs.push_back(&f);
-      sample = builder.Sample(ptrs);
+      sample = builder.Sample(Sift(cfg, true, t));
     }
     const auto start = Clock::now();
     features::Matrix packed;
@@ -457,11 +452,11 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       ++counters_.sift_extractions;
       continue;
     }
-    const auto& sift = Sift(cfg, train, t);
+    const auto sift = Sift(cfg, train, t);
     const auto start = Clock::now();
     Progress progress(fmt::format("encoding ({})", train ? "train" : "test"), sift.size(), log_);
     ParallelFor(sift.size(), threads_, [&](std::size_t i) {
-      encode(sift[i], m.row(static_cast<Eigen::Index>(i)).data());
+      encode(*sift[i], m.row(static_cast<Eigen::Index>(i)).data());
       progress.Add();
     });
     progress.Finish();

@@ -147,8 +147,9 @@ class ClassicRunner {
   const nlohmann::json& model_info() const { return model_info_; }
 
  private:
-  const std::vector<features::SiftFeatures>& Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
-  const std::vector<features::SiftFeatures>& SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
+  // The split's descriptors, one pointer per image (into the memo or the pool).
+  std::vector<const features::SiftFeatures*> Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
+  std::shared_ptr<const std::vector<features::SiftFeatures>> SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
                                                     const std::string& what, std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
   FeaturePair PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
@@ -166,7 +167,7 @@ class ClassicRunner {
   StageCounters counters_;
   nlohmann::json model_info_;
   // In-memory descriptor reuse across sweep points: key -> features.
-  std::map<std::string, std::vector<features::SiftFeatures>> sift_memo_;
+  std::map<std::string, std::shared_ptr<const std::vector<features::SiftFeatures>>> sift_memo_;
   std::vector<std::future<void>> pending_writes_;
   DescriptorPool* pool_ = nullptr;
 };

@@ -8,15 +8,18 @@
 #include "commands.h"
 #include "scenelab/data/error.h"
 
+namespace {
+// LibTorch's OpenMP spin-waits by default, which makes two threads up to 6x
+// slower when the other core is busy. libgomp reads OMP_WAIT_POLICY once,
+// in its initialiser; an executable's preinit functions run before any
+// shared library's initialisers, so setting it here takes effect (no
+// re-execution, which cost a second start of about 0.4 s). A policy the user
+// set is kept.
+void PassiveOpenMp(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE", 0); }
+__attribute__((section(".preinit_array"), used)) void (*const kPassiveOpenMp)(int, char**, char**) = PassiveOpenMp;
+}  // namespace
+
 int main(int argc, char** argv) {
-  // LibTorch's OpenMP spin-waits by default, which makes two threads up to
-  // 6x slower when the other core is busy. libgomp reads the policy when it
-  // loads, so set it and re-execute once when the user has not chosen.
-  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("SCENELAB_NO_REEXEC")) {
-    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-    ::setenv("SCENELAB_NO_REEXEC", "1", 1);
-    ::execv("/proc/self/exe", argv);  // on failure, carry on as we are
-  }
   CLI::App app{"scenelab: image-recognition experiments, classical pipelines and CNNs side by side"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "scenelab 0.1.0");

@@ -1,4 +1,6 @@
 #include "scenelab/classify/svm.h"
+
+#include "scenelab/data/log.h"
 #include "scenelab/classify/cross_validation.h"
 
 #include <algorithm>
@@ -62,7 +64,7 @@ void CheckInputs(const Matrix& x, const std::vector<int>& labels, int num_classe
 }
 }  // namespace
 
-void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c) {
+void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c, Progress* progress) {
   const auto n = static_cast<vl_size>(x.rows());
   const auto d = static_cast<vl_size>(x.cols());
   const double lambda = 1.0 / (c * static_cast<double>(n));
@@ -94,11 +96,17 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
     const VlSvmStatistics* st = vl_svm_get_statistics(svm.get());
     iterations_[cls] = st->iteration;
     converged_[cls] = st->status == VlSvmStatusConverged ? 1 : 0;
+    if (progress) progress->Add();
   });
   c_ = c;
 }
 
-void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_classes) {
+std::size_t LinearSvm::Trainings(int num_classes) const {
+  const std::size_t per_class = opts_.c_grid.empty() ? 1 : opts_.c_grid.size() * static_cast<std::size_t>(opts_.cv_folds) + 1;
+  return per_class * static_cast<std::size_t>(num_classes);
+}
+
+void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_classes, Progress* progress) {
   CheckInputs(x, labels, num_classes);
   cv_accuracy_.clear();
   double c = opts_.c;
@@ -109,7 +117,7 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
       std::size_t correct = 0;
       for (int f = 0; f < opts_.cv_folds; ++f) {
         const FoldSplit fs = SplitFold(x, labels, fold, f);
-        Train(fs.train, fs.train_labels, num_classes, cand);
+        Train(fs.train, fs.train_labels, num_classes, cand, progress);
         const auto pred = Predict(fs.held_out);
         for (std::size_t i = 0; i < fs.held_out_labels.size(); ++i) correct += pred[i] == fs.held_out_labels[i];
       }
@@ -121,7 +129,7 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
       }
     }
   }
-  Train(x, labels, num_classes, c);
+  Train(x, labels, num_classes, c, progress);
 }
 
 Matrix LinearSvm::Scores(const Matrix& x) const {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "fixtures.h"
+#include "scenelab/data/cpu.h"
 #include "scenelab/data/io.h"
 #include "scenelab/eval/report.h"
 #include "scenelab/pipelines/classic.h"
@@ -230,6 +231,27 @@ TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInFiveEpochs) {
   ASSERT_EQ(rc, 0) << ReadFileText(log);
   const auto r = ReadJson(out / "results.json");
   EXPECT_EQ(r["test_size"], 10000);
+  EXPECT_EQ(r["epochs_run"], 5);
+  EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.91);
+}
+
+// The same floor in bf16 mixed precision, where the CPU has bf16 units
+// (avx512_bf16 or amx_bf16); elsewhere bf16 is emulated and far too slow.
+TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInBf16) {
+  if (!CpuFlag("avx512_bf16") && !CpuFlag("amx_bf16")) {
+    GTEST_SKIP() << "this CPU has neither avx512_bf16 nor amx_bf16: bf16 would be emulated";
+  }
+  const std::string dir = fixtures::FashionMnistDir();
+  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath() << " (apt-get install dataset-fashion-mnist)");
+  fixtures::TempDir out;
+  const std::string log = (out / "train.log").string();
+  const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", dir, "--epochs", "5",
+                             "--schedule", "onecycle", "--lr", "0.1", "--batch", "64", "--val", "0", "--crop-padding", "2",
+                             "--precision", "bf16", "--threads", "2", "--out", out.path().string()},
+                            log));
+  ASSERT_EQ(rc, 0) << ReadFileText(log);
+  const auto r = ReadJson(out / "results.json");
+  EXPECT_EQ(r["precision"]["name"], "bf16") << r["precision"].dump();
   EXPECT_EQ(r["epochs_run"], 5);
   EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.91);
 }

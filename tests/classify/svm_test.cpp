@@ -5,7 +5,10 @@
 
 #include <cmath>
 
+#include "fixtures.h"
 #include "scenelab/classify/svm.h"
+#include "scenelab/data/io.h"
+#include "scenelab/data/log.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 
@@ -102,6 +105,29 @@ TEST(Classify_LinearSvm, CrossValidationChoosesFromTheGrid) {
   for (const auto& [c, a] : svm.cv_accuracy()) best = std::max(best, a);
   EXPECT_EQ(svm.cv_accuracy().at(svm.c()), best);
   EXPECT_EQ(svm.cv_accuracy().at(100), 1.0);
+}
+
+// The SVM stage shows progress: one step per one-vs-rest training, folds x
+// candidate Cs + the final model for every class.
+TEST(Classify_LinearSvm, ProgressCountsEveryOneVsRestTraining) {
+  Matrix x;
+  std::vector<int> y;
+  Blobs(20, 3, 6, 7, &x, &y);
+  LinearSvmOptions o;
+  o.c_grid = {1, 100};
+  o.cv_folds = 4;
+  LinearSvm svm(o);
+  EXPECT_EQ(svm.Trainings(3), 3u * (2u * 4u + 1u));
+  fixtures::TempDir dir;
+  {
+    Logger log(dir / "log.txt");
+    Progress progress("svm", svm.Trainings(3), &log, /*show=*/false);
+    svm.Fit(x, y, 3, &progress);
+    progress.Finish();
+  }
+  EXPECT_NE(ReadFileText(dir / "log.txt").find("svm 27/27"), std::string::npos) << ReadFileText(dir / "log.txt");
+  LinearSvmOptions one;
+  EXPECT_EQ(LinearSvm(one).Trainings(5), 5u);
 }
 
 TEST(Classify_LinearSvm, BadInputIsAClearError) {

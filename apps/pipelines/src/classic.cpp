@@ -560,7 +560,14 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
   so.threads = threads_;
   so.seed = cfg.seed;
   classify::LinearSvm svm(so);
-  svm.Fit(f.train, data_.train.Labels(), data_.train.num_classes());
+  {
+    Progress progress(cfg.svm.c_grid.empty() ? "linear SVM (one-vs-rest classes)"
+                                             : fmt::format("linear SVM ({} C values x {} folds + final, one-vs-rest classes)",
+                                                           cfg.svm.c_grid.size(), cfg.svm.cv_folds),
+                      svm.Trainings(data_.train.num_classes()), log_);
+    svm.Fit(f.train, data_.train.Labels(), data_.train.num_classes(), &progress);
+    progress.Finish();
+  }
   const features::Matrix scores = svm.Scores(f.test);
   KnnOutcome out;
   classify::VoteResult vote;

@@ -13,6 +13,10 @@
 
 #include "scenelab/features/types.h"
 
+namespace scenelab {
+class Progress;
+}
+
 namespace scenelab::classify {
 
 using features::Matrix;
@@ -33,8 +37,12 @@ struct LinearSvmOptions {
 class LinearSvm {
  public:
   explicit LinearSvm(const LinearSvmOptions& opts);
-  // Trains one-vs-rest models; labels in [0, num_classes).
-  void Fit(const Matrix& x, const std::vector<int>& labels, int num_classes);
+  // Trains one-vs-rest models; labels in [0, num_classes). `progress`
+  // (optional) counts one-vs-rest trainings: num_classes x (folds x
+  // candidate Cs + 1), see Trainings().
+  void Fit(const Matrix& x, const std::vector<int>& labels, int num_classes, Progress* progress = nullptr);
+  // How many one-vs-rest trainings Fit runs for `num_classes` classes.
+  std::size_t Trainings(int num_classes) const;
   // Scores: rows = samples, columns = classes (w_c . x + b_c).
   Matrix Scores(const Matrix& x) const;
   // Highest-scoring class per row (ties: the lower class index).
@@ -50,7 +58,7 @@ class LinearSvm {
   const std::vector<char>& converged() const { return converged_; }  // 1 per class whose solver converged
 
  private:
-  void Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c);
+  void Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c, Progress* progress);
   LinearSvmOptions opts_;
   Matrix w_;
   Eigen::VectorXf b_;

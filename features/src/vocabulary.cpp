@@ -20,6 +20,7 @@ extern "C" {
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/features/cache.h"
+#include "scenelab/features/collective.h"
 #include "byte_words.h"
 
 // Per-ISA clones of the seeding's distance loop; off under TSan, whose
@@ -88,13 +89,22 @@ std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen:
   return out;
 }
 // Lloyd's algorithm; the assignment step is a blocked GEMM run in parallel
-// over fixed row blocks, the update step a sequential sum in double, so the
-// result does not depend on the thread count. Stops when no assignment
-// changes or, as vl_kmeans, when the energy falls by less than
+// over fixed row blocks, the update step a sum in double per block combined
+// in block order, so the result does not depend on the thread count.
+//
+// `x` is this process's share of the sample (contiguous, in order; all of
+// it for one process). The per-centre sums and counts are summed over the
+// processes; on byte samples they are integers, exact in double, so every
+// process computes the same centres as one process on the whole sample. The
+// energy of an assignment comes from those global sums,
+// sum |x|^2 - 2 sum_c c.S_c + sum_c n_c |c|^2, so it, and the stopping
+// decision, are the same however the sample is split. Stops when no
+// assignment changes or, as vl_kmeans, when the energy falls by less than
 // `min_energy_variation` of itself. An empty cluster takes the point
-// farthest from its centre. Returns the number of assignment steps.
+// farthest from its centre (over all processes; ties to the lower global
+// index). Returns the number of assignment steps.
 int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_energy_variation, int threads,
-              double* energy) {
+              const Collective& comm, double* energy) {
   UseSingleThreadedBlas();
   const Eigen::Index n = x.rows(), k = centers->rows(), d = x.cols();
   const Eigen::VectorXf xn = x.rowwise().squaredNorm();
@@ -102,6 +112,13 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
   std::vector<float> dist(static_cast<std::size_t>(n), 0.0f);
   constexpr Eigen::Index kBlock = 2048;
   const std::size_t blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
+  // This process's first row in the whole sample.
+  const std::vector<double> rows_per_process = comm.AllGather({static_cast<double>(n)});
+  std::int64_t offset = 0;
+  for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::int64_t>(rows_per_process[static_cast<std::size_t>(r)]);
+  double sum_sq = 0;  // sum |x|^2, in row order
+  for (Eigen::Index i = 0; i < n; ++i) sum_sq += static_cast<double>(x.row(i).cast<double>().squaredNorm());
+  comm.Sum(&sum_sq, 1);
   // SIFT samples are bytes stored as floats: their assignment step can take
   // the exact 8-bit integer path (see byte_words.h).
   ByteMatrix xb;
@@ -155,56 +172,84 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
         }
       }
     });
-    std::size_t total_changed = 0;
-    for (auto c : changed) total_changed += c;
-    *energy = 0;
-    for (float v : dist) *energy += v;
-    ++it;
-    if (it > 1 && total_changed == 0) break;
-    if (it > 1 && previous - *energy < min_energy_variation * *energy) break;
-    previous = *energy;
-    // Update: per-block sums in double, combined in block order, so the
-    // result does not depend on the thread count.
+    std::int64_t total_changed = 0;
+    for (auto c : changed) total_changed += static_cast<std::int64_t>(c);
+    comm.Sum(&total_changed, 1);
+    // Per-block sums in double, combined in block order, then over processes.
     std::vector<Eigen::MatrixXd> block_sums(blocks);
     std::vector<std::vector<std::int64_t>> block_counts(blocks);
     ParallelFor(blocks, threads, [&](std::size_t b) {
-      Eigen::MatrixXd s = Eigen::MatrixXd::Zero(k, d);
+      Eigen::MatrixXd sb = Eigen::MatrixXd::Zero(k, d);
       std::vector<std::int64_t> cnt(static_cast<std::size_t>(k), 0);
       const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
       for (Eigen::Index i = r0; i < r0 + rn; ++i) {
         const int c = assign[static_cast<std::size_t>(i)];
-        s.row(c) += x.row(i).cast<double>();
+        sb.row(c) += x.row(i).cast<double>();
         ++cnt[static_cast<std::size_t>(c)];
       }
-      block_sums[b] = std::move(s);
+      block_sums[b] = std::move(sb);
       block_counts[b] = std::move(cnt);
     });
-    Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(k, d);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sums =
+        Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Zero(k, d);
     std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
     for (std::size_t b = 0; b < blocks; ++b) {
       sums += block_sums[b];
       for (Eigen::Index c = 0; c < k; ++c) counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
     }
-    std::vector<char> taken(static_cast<std::size_t>(n), 0);
+    comm.Sum(sums.data(), static_cast<std::size_t>(sums.size()));
+    comm.Sum(counts.data(), counts.size());
+    double e = sum_sq;
+    for (Eigen::Index c = 0; c < k; ++c) {
+      const Eigen::RowVectorXd cc = centers->row(c).cast<double>();
+      e += static_cast<double>(counts[static_cast<std::size_t>(c)]) * cc.squaredNorm() - 2 * cc.dot(sums.row(c));
+    }
+    *energy = std::max(0.0, e);
+    ++it;
+    if (it > 1 && total_changed == 0) break;
+    if (it > 1 && previous - *energy < min_energy_variation * *energy) break;
+    previous = *energy;
+    // Update. Empty clusters take the farthest points of the whole sample,
+    // in order: each process offers its own farthest, every process merges.
+    std::size_t empty = 0;
+    for (Eigen::Index c = 0; c < k; ++c) empty += counts[static_cast<std::size_t>(c)] == 0;
+    std::vector<std::pair<double, std::int64_t>> far;  // (distance, global row), best first
+    Matrix far_rows;
+    if (empty > 0) {
+      std::vector<std::size_t> order(static_cast<std::size_t>(n));
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      const std::size_t m = std::min(empty, order.size());
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(m), order.end(),
+                        [&](std::size_t a, std::size_t b) { return dist[a] > dist[b] || (dist[a] == dist[b] && a < b); });
+      std::vector<double> mine;
+      Matrix rows(static_cast<Eigen::Index>(m), d);
+      for (std::size_t j = 0; j < m; ++j) {
+        mine.push_back(dist[order[j]]);
+        mine.push_back(static_cast<double>(offset + static_cast<std::int64_t>(order[j])));
+        rows.row(static_cast<Eigen::Index>(j)) = x.row(static_cast<Eigen::Index>(order[j]));
+      }
+      const std::vector<double> all = comm.AllGather(mine);
+      far_rows = comm.AllGatherRows(rows);
+      std::vector<std::size_t> pick(all.size() / 2);
+      for (std::size_t j = 0; j < pick.size(); ++j) pick[j] = j;
+      std::sort(pick.begin(), pick.end(), [&](std::size_t a, std::size_t b) {
+        return all[2 * a] > all[2 * b] || (all[2 * a] == all[2 * b] && all[2 * a + 1] < all[2 * b + 1]);
+      });
+      std::size_t next = 0;
+      for (Eigen::Index c = 0; c < k; ++c) {
+        if (counts[static_cast<std::size_t>(c)] > 0 || next >= pick.size()) continue;
+        centers->row(c) = far_rows.row(static_cast<Eigen::Index>(pick[next++]));
+      }
+    }
     for (Eigen::Index c = 0; c < k; ++c) {
       if (counts[static_cast<std::size_t>(c)] > 0) {
         centers->row(c) = (sums.row(c) / static_cast<double>(counts[static_cast<std::size_t>(c)])).cast<float>();
-        continue;
       }
-      std::size_t far = 0;
-      float fd = -1;
-      for (std::size_t i = 0; i < dist.size(); ++i) {
-        if (!taken[i] && dist[i] > fd) {
-          fd = dist[i];
-          far = i;
-        }
-      }
-      taken[far] = 1;
-      centers->row(c) = x.row(static_cast<Eigen::Index>(far));
     }
   }
   return it;
 }
+
 // Squared distances of rows [b, e) to `c`, kept when smaller than `dist`:
 // exact integers (<= 4096 x 255^2 fits int32). Cloned per ISA; every clone
 // gives the same integers.
@@ -337,28 +382,23 @@ VocabularyBuilder::VocabularyBuilder(const VocabularyOptions& opts, int threads)
 
 Matrix VocabularyBuilder::SampleImage(const SiftFeatures& f, std::size_t image_index) const {
   const auto& d = f.descriptors;
-  std::vector<Eigen::Index> idx(static_cast<std::size_t>(d.rows()));
-  for (Eigen::Index r = 0; r < d.rows(); ++r) idx[static_cast<std::size_t>(r)] = r;
   Rng rng(MixSeed(opts_.seed, image_index + 17));
-  // Partial Fisher-Yates: the first m entries are a uniform sample.
-  const std::size_t m = std::min<std::size_t>(idx.size(), opts_.descriptors_per_image);
-  for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(idx.size() - j)]);
-  std::sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(m));
+  const auto idx = rng.Choose(static_cast<std::size_t>(d.rows()), static_cast<std::size_t>(opts_.descriptors_per_image));
+  const std::size_t m = idx.size();
   Matrix out(static_cast<Eigen::Index>(m), d.cols());
-  for (std::size_t j = 0; j < m; ++j) out.row(static_cast<Eigen::Index>(j)) = d.row(idx[j]).cast<float>();
+  for (std::size_t j = 0; j < m; ++j) out.row(static_cast<Eigen::Index>(j)) = d.row(static_cast<Eigen::Index>(idx[j])).cast<float>();
   return out;
 }
 
 std::vector<std::size_t> VocabularyBuilder::SampleImages(std::size_t n) const {
-  std::vector<std::size_t> idx(n);
-  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
   const auto m = static_cast<std::size_t>(opts_.images);
-  if (m == 0 || m >= n) return idx;
+  if (m == 0 || m >= n) {
+    std::vector<std::size_t> all(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = i;
+    return all;
+  }
   Rng rng(MixSeed(opts_.seed, 0x1a6e5));
-  for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + rng.Below(n - j)]);
-  idx.resize(m);
-  std::sort(idx.begin(), idx.end());
-  return idx;
+  return rng.Choose(n, m);
 }
 
 Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
@@ -393,10 +433,18 @@ Vocabulary VocabularyBuilder::Build(const std::vector<const SiftFeatures*>& trai
   return Cluster(Sample(training));
 }
 
-Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
-  if (sample.rows() < opts_.size) {
+Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const { return Cluster(sample, SingleProcess()); }
+
+Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& comm) const {
+  std::int64_t total = local.rows();
+  comm.Sum(&total, 1);
+  if (total < opts_.size) {
     throw Error("vocabulary of " + std::to_string(opts_.size) + " words needs at least as many descriptors, got " +
-                std::to_string(sample.rows()));
+                std::to_string(total));
+  }
+  if (comm.size() > 1 && opts_.algorithm != "gemm") {
+    throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm when the sample is split across processes, got '" +
+                opts_.algorithm + "'");
   }
   struct KMeansDeleter {
     void operator()(VlKMeans* k) const { vl_kmeans_delete(k); }
@@ -417,40 +465,48 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const {
   // k-means++ draws from VLFeat's per-thread generator: seed it explicitly.
   vl_rand_seed(vl_get_rand(), static_cast<vl_uint32>(opts_.seed ^ (opts_.seed >> 32)));
   if (opts_.algorithm == "gemm") {
-    // k-means++ seeding costs n x K distance evaluations in VLFeat's scalar
-    // code; past 2e8 (e.g. 1M descriptors x 1000 words) it seeds from a
-    // seeded uniform subsample instead. The 15-scene recipe (150k x 200) is
-    // seeded from all of its points.
+    // k-means++ seeding costs n x K distance evaluations; past 2e8 (e.g. 1M
+    // descriptors x 1000 words) it seeds from a seeded uniform subsample
+    // instead. The 15-scene recipe (150k x 200) is seeded from all of its
+    // points. Split across processes, the seeding rows are gathered (in
+    // sample order) and every process seeds from them identically.
     constexpr double kSeedingBudget = 2e8;
-    const Matrix* seed_from = &sample;
-    Matrix subsample;
-    if (static_cast<double>(sample.rows()) * opts_.size > kSeedingBudget) {
-      const auto m = std::max<Eigen::Index>(20 * opts_.size, static_cast<Eigen::Index>(kSeedingBudget / opts_.size));
-      std::vector<Eigen::Index> idx(static_cast<std::size_t>(sample.rows()));
-      for (Eigen::Index i = 0; i < sample.rows(); ++i) idx[static_cast<std::size_t>(i)] = i;
+    const std::vector<double> per_process = comm.AllGather({static_cast<double>(local.rows())});
+    std::int64_t offset = 0;
+    for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::int64_t>(per_process[static_cast<std::size_t>(r)]);
+    Matrix seed_from;
+    if (static_cast<double>(total) * opts_.size > kSeedingBudget) {
+      const auto want = std::max<std::int64_t>(20 * opts_.size, static_cast<std::int64_t>(kSeedingBudget / opts_.size));
       Rng rng(MixSeed(opts_.seed, 99));
-      for (Eigen::Index j = 0; j < m; ++j) std::swap(idx[static_cast<std::size_t>(j)], idx[static_cast<std::size_t>(j) + rng.Below(idx.size() - static_cast<std::size_t>(j))]);
-      std::sort(idx.begin(), idx.begin() + m);
-      subsample.resize(m, sample.cols());
-      for (Eigen::Index j = 0; j < m; ++j) subsample.row(j) = sample.row(idx[static_cast<std::size_t>(j)]);
-      seed_from = &subsample;
+      const auto idx = rng.Choose(static_cast<std::size_t>(total), static_cast<std::size_t>(want));
+      std::vector<Eigen::Index> mine;
+      for (const std::size_t gi : idx) {
+        const auto g = static_cast<std::int64_t>(gi);
+        if (g >= offset && g < offset + local.rows()) mine.push_back(static_cast<Eigen::Index>(g - offset));
+      }
+      Matrix part(static_cast<Eigen::Index>(mine.size()), local.cols());
+      for (std::size_t j = 0; j < mine.size(); ++j) part.row(static_cast<Eigen::Index>(j)) = local.row(mine[j]);
+      seed_from = comm.AllGatherRows(part);
+    } else {
+      seed_from = comm.size() > 1 ? comm.AllGatherRows(local) : local;
     }
-    Matrix centers(opts_.size, sample.cols());
-    const ByteMatrix seed_bytes = AsBytes(*seed_from);
+    Matrix centers(opts_.size, local.cols());
+    const ByteMatrix seed_bytes = AsBytes(seed_from);
     if (seed_bytes.size() > 0) {
       centers = PlusPlusBytes(seed_bytes, opts_.size, opts_.seed, threads_);
     } else {
-      vl_kmeans_init_centers_plus_plus(km.get(), seed_from->data(), static_cast<vl_size>(seed_from->cols()),
-                                       static_cast<vl_size>(seed_from->rows()), static_cast<vl_size>(opts_.size));
+      vl_kmeans_init_centers_plus_plus(km.get(), seed_from.data(), static_cast<vl_size>(seed_from.cols()),
+                                       static_cast<vl_size>(seed_from.rows()), static_cast<vl_size>(opts_.size));
       std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
     }
     double energy = 0;
-    const int iterations = LloydGemm(sample, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, &energy);
+    const int iterations =
+        LloydGemm(local, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, comm, &energy);
     return Vocabulary(std::move(centers), opts_, energy, iterations);
   }
-  const double energy = vl_kmeans_cluster(km.get(), sample.data(), static_cast<vl_size>(sample.cols()),
-                                          static_cast<vl_size>(sample.rows()), static_cast<vl_size>(opts_.size));
-  Matrix centers(opts_.size, sample.cols());
+  const double energy = vl_kmeans_cluster(km.get(), local.data(), static_cast<vl_size>(local.cols()),
+                                          static_cast<vl_size>(local.rows()), static_cast<vl_size>(opts_.size));
+  Matrix centers(opts_.size, local.cols());
   std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
   return Vocabulary(std::move(centers), opts_, energy);
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
+#include "scenelab/data/rng.h"
 #include "scenelab/data/readers.h"
 
 namespace fs = std::filesystem;
@@ -324,7 +326,9 @@ TEST(Data_ParallelFor, EveryIndexOnceWhateverTheThreadsAndFirstErrorRethrown) {
       for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i], 1) << "n " << n << " threads " << threads;
       std::vector<int> ranges(n, 0);
       ParallelForRange(n, threads, 64, [&](std::size_t b, std::size_t e) {
-        if (threads > 1) EXPECT_LE(e - b, 64u);  // one worker takes the whole range at once
+        if (threads > 1) {
+          EXPECT_LE(e - b, 64u);  // one worker takes the whole range at once
+        }
         for (std::size_t i = b; i < e; ++i) ++ranges[i];
       });
       for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(ranges[i], 1);
@@ -338,4 +342,26 @@ TEST(Data_ParallelFor, EveryIndexOnceWhateverTheThreadsAndFirstErrorRethrown) {
                            }),
                Error);
   EXPECT_MESSAGE(ParallelFor(50, 2, [&](std::size_t i) { if (i == 3) throw Error("image 3 is bad"); }), "image 3 is bad");
+}
+
+// The one seeded sampling helper: a partial Fisher-Yates shuffle, the same
+// draws as the loops it replaced (vocabulary samples, image subsets).
+TEST(Data_Rng, ChooseIsASeededSortedSubset) {
+  Rng a(5), b(5);
+  const auto x = a.Choose(100, 10), y = b.Choose(100, 10);
+  EXPECT_EQ(x, y);
+  ASSERT_EQ(x.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(x.begin(), x.end()));
+  EXPECT_EQ(std::adjacent_find(x.begin(), x.end()), x.end());
+  EXPECT_LT(x.back(), 100u);
+  // The loop it replaced, draw for draw.
+  Rng c(5);
+  std::vector<std::size_t> idx(100);
+  for (std::size_t i = 0; i < 100; ++i) idx[i] = i;
+  for (std::size_t j = 0; j < 10; ++j) std::swap(idx[j], idx[j + c.Below(100 - j)]);
+  idx.resize(10);
+  std::sort(idx.begin(), idx.end());
+  EXPECT_EQ(x, idx);
+  EXPECT_EQ(Rng(1).Choose(4, 9), (std::vector<std::size_t>{0, 1, 2, 3}));  // more than there are: all
+  EXPECT_TRUE(Rng(1).Choose(0, 3).empty());
 }

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 
 #include "expect_error.h"
@@ -10,6 +13,7 @@
 #include "scenelab/data/rng.h"
 #include "scenelab/features/bow.h"
 #include "scenelab/features/cache.h"
+#include "scenelab/features/collective.h"
 #include "scenelab/features/dense_sift.h"
 #include "scenelab/features/gist.h"
 #include "scenelab/features/tiny_image.h"
@@ -398,4 +402,154 @@ TEST(Features_Gist, SameOutputForOneAndTwoThreads) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(a.cols(), 512);
   EXPECT_GT(a.row(0).sum(), 0.0f);
+}
+
+namespace {
+// N in-process "ranks" on N threads, the collectives done through shared
+// memory: tests split computations without MPI (mpi/ has the MPI one).
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), slots_(static_cast<std::size_t>(n)) {}
+  class Member final : public Collective {
+   public:
+    Member(ThreadGroup* g, int r) : g_(g), r_(r) {}
+    int rank() const override { return r_; }
+    int size() const override { return g_->n_; }
+    void Sum(double* data, std::size_t n) const override { g_->SumImpl(r_, data, n); }
+    void Sum(std::int64_t* data, std::size_t n) const override { g_->SumImpl(r_, data, n); }
+    std::vector<double> AllGather(const std::vector<double>& local) const override {
+      g_->slots_[static_cast<std::size_t>(r_)] = &local;
+      g_->Wait();
+      std::vector<double> out;
+      for (const void* p : g_->slots_) {
+        const auto& v = *static_cast<const std::vector<double>*>(p);
+        out.insert(out.end(), v.begin(), v.end());
+      }
+      g_->Wait();
+      return out;
+    }
+    Matrix AllGatherRows(const Matrix& local) const override {
+      g_->slots_[static_cast<std::size_t>(r_)] = &local;
+      g_->Wait();
+      Eigen::Index rows = 0;
+      for (const void* p : g_->slots_) rows += static_cast<const Matrix*>(p)->rows();
+      Matrix out(rows, local.cols());
+      Eigen::Index at = 0;
+      for (const void* p : g_->slots_) {
+        const auto& m = *static_cast<const Matrix*>(p);
+        out.middleRows(at, m.rows()) = m;
+        at += m.rows();
+      }
+      g_->Wait();
+      return out;
+    }
+
+   private:
+    ThreadGroup* g_;
+    int r_;
+  };
+
+ private:
+  template <typename T>
+  void SumImpl(int r, T* data, std::size_t n) {
+    slots_[static_cast<std::size_t>(r)] = data;
+    Wait();
+    std::vector<T> acc(n, T{0});
+    for (const void* p : slots_) {
+      for (std::size_t i = 0; i < n; ++i) acc[i] += static_cast<const T*>(p)[i];  // rank order
+    }
+    Wait();
+    std::copy(acc.begin(), acc.end(), data);
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t gen = generation_;
+    if (++arrived_ == n_) {
+      arrived_ = 0;
+      ++generation_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return generation_ != gen; });
+    }
+  }
+  int n_;
+  std::vector<const void*> slots_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  std::uint64_t generation_ = 0;
+};
+
+// `ranks` processes, each with a contiguous (uneven) share of `sample`.
+std::vector<Vocabulary> ClusterSplit(const VocabularyOptions& o, const Matrix& sample, int ranks) {
+  ThreadGroup group(ranks);
+  std::vector<Vocabulary> out(static_cast<std::size_t>(ranks));
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(static_cast<std::size_t>(ranks));
+  for (int r = 0; r < ranks; ++r) {
+    threads.emplace_back([&, r] {
+      // Shares of 40%, 35%, 25% (3 ranks) or 60/40 (2): deliberately uneven.
+      const double cut[4] = {0, ranks == 2 ? 0.6 : 0.4, ranks == 2 ? 1.0 : 0.75, 1.0};
+      const auto b = static_cast<Eigen::Index>(cut[r] * static_cast<double>(sample.rows()));
+      const auto e = static_cast<Eigen::Index>(cut[r + 1] * static_cast<double>(sample.rows()));
+      ThreadGroup::Member me(&group, r);
+      try {
+        out[static_cast<std::size_t>(r)] = VocabularyBuilder(o, 1).Cluster(Matrix(sample.middleRows(b, e - b)), me);
+      } catch (const std::exception& ex) {
+        errors[static_cast<std::size_t>(r)] = ex.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  return out;
+}
+}  // namespace
+
+// k-means split across processes (MPI ranks) sums exact integers on byte
+// samples: the vocabulary is bit-identical to one process's, for 2 and 3
+// ranks, also when clusters empty out and take the farthest points.
+TEST(Features_Vocabulary, SplitAcrossProcessesIsBitIdentical) {
+  Rng r(31);
+  Matrix spread(3000, 128), dup(600, 128);
+  for (Eigen::Index i = 0; i < spread.rows(); ++i) {
+    const int c = static_cast<int>(i % 12);
+    for (int d = 0; d < 128; ++d) spread(i, d) = std::round(static_cast<float>((d % 12 == c ? 120 : 10) + r.Uniform() * 80));
+  }
+  // 25 distinct points, 40 words: duplicate centres, so clusters empty out.
+  for (Eigen::Index i = 0; i < dup.rows(); ++i) {
+    Rng p(static_cast<std::uint64_t>(i % 25));
+    for (int d = 0; d < 128; ++d) dup(i, d) = static_cast<float>(p.Below(256));
+  }
+  for (const auto& [sample, words] : {std::pair<const Matrix*, int>{&spread, 30}, {&dup, 40}}) {
+    VocabularyOptions o;
+    o.size = words;
+    o.seed = 9;
+    const Vocabulary one = VocabularyBuilder(o, 1).Cluster(*sample);
+    EXPECT_GE(one.iterations(), 2);
+    for (int ranks : {2, 3}) {
+      const auto split = ClusterSplit(o, *sample, ranks);
+      for (int q = 0; q < ranks; ++q) {
+        const Vocabulary& v = split[static_cast<std::size_t>(q)];
+        EXPECT_EQ(v.centers(), one.centers()) << ranks << " ranks, rank " << q << ", " << words << " words";
+        EXPECT_EQ(v.energy(), one.energy()) << ranks << " ranks, rank " << q;
+        EXPECT_EQ(v.iterations(), one.iterations()) << ranks << " ranks, rank " << q;
+      }
+    }
+  }
+  // Only the gemm algorithm runs split.
+  VocabularyOptions elkan;
+  elkan.size = 5;
+  elkan.algorithm = "elkan";
+  ThreadGroup g(2);
+  std::string e0, e1;
+  std::thread t0([&] {
+    e0 = fixtures::ErrorOf([&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.topRows(100)), ThreadGroup::Member(&g, 0)); });
+  });
+  std::thread t1([&] {
+    e1 = fixtures::ErrorOf([&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.middleRows(100, 100)), ThreadGroup::Member(&g, 1)); });
+  });
+  t0.join();
+  t1.join();
+  EXPECT_NE(e0.find("must be gemm when the sample is split across processes, got 'elkan'"), std::string::npos) << e0;
 }

@@ -2,6 +2,7 @@
 // A small, fully specified PRNG (SplitMix64). std::shuffle and the standard
 // distributions are implementation-defined, so every seeded choice in
 // scenelab goes through this class to give the same result everywhere.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -28,6 +29,18 @@ class Rng {
   }
   // Uniform double in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
+
+  // min(m, n) distinct indices of [0, n), uniformly (a partial
+  // Fisher-Yates shuffle: the first m draws), in ascending order.
+  std::vector<std::size_t> Choose(std::size_t n, std::size_t m) {
+    std::vector<std::size_t> idx(n);
+    for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+    m = m < n ? m : n;
+    for (std::size_t j = 0; j < m; ++j) std::swap(idx[j], idx[j + Below(n - j)]);
+    idx.resize(m);
+    std::sort(idx.begin(), idx.end());
+    return idx;
+  }
 
   template <typename T>
   void Shuffle(std::vector<T>& v) {

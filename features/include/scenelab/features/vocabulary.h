@@ -12,6 +12,8 @@
 
 namespace scenelab::features {
 
+class Collective;
+
 namespace detail {
 class ByteWords;
 }
@@ -108,6 +110,12 @@ class VocabularyBuilder {
   Vocabulary Build(const std::vector<const SiftFeatures*>& training) const;
   // Clusters the rows of `sample` directly.
   Vocabulary Cluster(const Matrix& sample) const;
+  // The same k-means with the sample split across the processes of `comm`:
+  // `local` is this process's contiguous share, in sample order. Every
+  // process returns the same vocabulary; on byte samples (SIFT) it is
+  // bit-identical to Cluster() of the whole sample, whatever the split.
+  // Only the gemm algorithm runs split.
+  Vocabulary Cluster(const Matrix& local, const Collective& comm) const;
   // The seeded sample Build() clusters: SampleImage of every image, stacked.
   Matrix Sample(const std::vector<const SiftFeatures*>& training) const;
   // The sample drawn from training image `image_index` alone, so that a

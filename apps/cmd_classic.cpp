@@ -48,7 +48,9 @@ void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
       continue;
     }
     auto* opt = cmd->add_option(s.flag, f->text[s.key], s.help);
-    opt->type_name(s.kind == pipelines::OptionKind::kList ? "LIST" : s.kind == pipelines::OptionKind::kChoice ? "CHOICE" : "VALUE");
+    opt->type_name(s.kind == pipelines::OptionKind::kList     ? "LIST"
+                   : s.kind == pipelines::OptionKind::kChoice ? "CHOICE"
+                                                              : "VALUE");
     const std::string d = s.preset ? "" : DefaultText(s);
     if (!d.empty()) opt->default_str(d);
   }
@@ -60,8 +62,10 @@ std::vector<pipelines::GivenOption> Given(const ClassicFlags& f) {
   std::vector<pipelines::GivenOption> out;
   for (const auto& s : pipelines::ClassicOptionTable()) {
     if (s.flag.empty() || f.cmd->count(s.flag) == 0) continue;
-    if (s.kind == pipelines::OptionKind::kFlag) out.push_back({&s, nlohmann::json(true), s.flag});
-    else out.push_back({&s, nlohmann::json(f.text.at(s.key)), s.flag});
+    if (s.kind == pipelines::OptionKind::kFlag)
+      out.push_back({&s, nlohmann::json(true), s.flag});
+    else
+      out.push_back({&s, nlohmann::json(f.text.at(s.key)), s.flag});
   }
   return out;
 }
@@ -73,7 +77,8 @@ void TakeGridAxes(std::vector<pipelines::GivenOption>* given, pipelines::SweepGr
     if (!g.spec->sweepable) continue;
     const std::string text = g.value.get<std::string>();
     if (!grid) {
-      if (g.spec->kind == pipelines::OptionKind::kScalar && SplitList(text).size() + (text.find('-', 1) != std::string::npos) > 1) {
+      if (g.spec->kind == pipelines::OptionKind::kScalar &&
+          SplitList(text).size() + (text.find('-', 1) != std::string::npos) > 1) {
         throw Error(g.what + ": takes one value here, got '" + text + "' (use scenelab sweep for grids)");
       }
       continue;
@@ -133,20 +138,22 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       };
       if (r.contains("repeats")) {
         const auto& rep = r["repeats"];
-        std::cout << fmt::format("{} repeated splits ({} training images per class): accuracy {:.4f} +- {:.4f} (std), "
-                                 "95% t-interval {}\n  per split:",
-                                 rep["count"].get<int>(), rep["train_per_class"].get<std::size_t>(),
-                                 rep["mean"].get<double>(), rep["std"].get<double>(), ci(rep["ci95"]));
+        std::cout << fmt::format(
+            "{} repeated splits ({} training images per class): accuracy {:.4f} +- {:.4f} (std), "
+            "95% t-interval {}\n  per split:",
+            rep["count"].get<int>(), rep["train_per_class"].get<std::size_t>(), rep["mean"].get<double>(),
+            rep["std"].get<double>(), ci(rep["ci95"]));
         for (const auto& a : rep["accuracy"]) std::cout << fmt::format(" {:.4f}", a.get<double>());
-        std::cout << fmt::format("\noracle mean (chosen on test, optimistic): {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
-                                 sel.is_null() ? 0.0 : b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(),
-                                 f->out);
+        std::cout << fmt::format(
+            "\noracle mean (chosen on test, optimistic): {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
+            sel.is_null() ? 0.0 : b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(), f->out);
         return 0;
       }
       if (f->cfg.classifier == "svm") {
-        std::cout << fmt::format("linear SVM, C = {} ({}): accuracy {:.4f} {} (95% Wilson)   total {:.2f} s\nresults: {}/results.json\n",
-                                 sel["c"].get<double>(), sel["how"].get<std::string>(), sel["accuracy"].get<double>(),
-                                 ci(sel["accuracy_ci95"]), r["timings_s"]["total_s"].get<double>(), f->out);
+        std::cout << fmt::format(
+            "linear SVM, C = {} ({}): accuracy {:.4f} {} (95% Wilson)   total {:.2f} s\nresults: {}/results.json\n",
+            sel["c"].get<double>(), sel["how"].get<std::string>(), sel["accuracy"].get<double>(),
+            ci(sel["accuracy_ci95"]), r["timings_s"]["total_s"].get<double>(), f->out);
         return 0;
       }
       std::cout << fmt::format("{:>4}", "k");
@@ -162,22 +169,25 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
       }
       std::cout << fmt::format("selected ({}): {} k={}, cv {:.4f} +- {:.4f}\n  test accuracy {:.4f} {} (95% Wilson)\n",
                                sel["how"].get<std::string>(), sel["metric"].get<std::string>(), sel["k"].get<int>(),
-                               sel["cv_accuracy"].get<double>(), sel["cv_std"].get<double>(), sel["accuracy"].get<double>(),
-                               ci(sel["accuracy_ci95"]));
-      std::cout << fmt::format("oracle (chosen on test, optimistic): {} k={} accuracy {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
-                               b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
-                               r["timings_s"]["total_s"].get<double>(), f->out);
+                               sel["cv_accuracy"].get<double>(), sel["cv_std"].get<double>(),
+                               sel["accuracy"].get<double>(), ci(sel["accuracy_ci95"]));
+      std::cout << fmt::format(
+          "oracle (chosen on test, optimistic): {} k={} accuracy {:.4f}\ntotal {:.2f} s\nresults: {}/results.json\n",
+          b["metric"].get<std::string>(), b["k"].get<int>(), b["accuracy"].get<double>(),
+          r["timings_s"]["total_s"].get<double>(), f->out);
       return 0;
     };
   });
 }
 
 void AddSweepCommand(CLI::App& app, Runner* run) {
-  auto* cmd = app.add_subcommand("sweep", "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size");
+  auto* cmd =
+      app.add_subcommand("sweep", "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size");
   auto f = std::make_shared<ClassicFlags>();
   AddClassicOptions(cmd, f.get());
   auto config = std::make_shared<std::string>();
-  cmd->add_option("--config", *config, "YAML/JSON file: {data: {...}, features: bow, sweep: {k: 1-10, vocab: [50, 100]}, ...}");
+  cmd->add_option("--config", *config,
+                  "YAML/JSON file: {data: {...}, features: bow, sweep: {k: 1-10, vocab: [50, 100]}, ...}");
   cmd->add_option("--out", f->out, "Output folder")->required();
   cmd->callback([f, config, run]() {
     *run = [f, config]() {
@@ -191,7 +201,9 @@ void AddSweepCommand(CLI::App& app, Runner* run) {
       std::filesystem::create_directories(f->out);
       Logger log(std::filesystem::path(f->out) / "log.txt");
       const auto r = pipelines::RunSweep(f->cfg, grid, f->out, &log);
-      const auto dump = [](const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+      const auto dump = [](const nlohmann::json& v) {
+        return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      };
       const auto& best_row = r.json["best"];
       std::cout << fmt::format("{} points ({} feature points reused)\n", r.json["points"].size(), r.points_reused);
       if (r.json.contains("selected")) {

@@ -43,7 +43,8 @@ void AddCnnSummary(CLI::App* cnn, Runner* run) {
 }
 
 void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::string>& argv) {
-  auto* cmd = cnn->add_subcommand("train", "Train a zoo model; writes metrics.csv, checkpoints, results.json and figures");
+  auto* cmd =
+      cnn->add_subcommand("train", "Train a zoo model; writes metrics.csv, checkpoints, results.json and figures");
   struct Opts {
     pipelines::CnnRunConfig cfg;
     std::string input, augment = "crop,flip", milestones, out, resume_dir;
@@ -53,10 +54,14 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   auto& c = o->cfg;
   cmd->add_option("--model", c.train.model, "Model name (scenelab cnn summary --list)")->capture_default_str();
   cmd->add_option("--data", c.data.path, "Dataset root")->required();
-  cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
-  cmd->add_option("--class-names", c.data.open.class_names_file, "IDX: a file with one class name per line, in label order");
-  cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")->capture_default_str();
-  cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")->capture_default_str();
+  cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")
+      ->capture_default_str();
+  cmd->add_option("--class-names", c.data.open.class_names_file,
+                  "IDX: a file with one class name per line, in label order");
+  cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")
+      ->capture_default_str();
   cmd->add_option("--input", o->input, "Input CxHxW (default: channels from the data, size from the data or model)");
   cmd->add_option("--epochs", c.train.epochs, "Epochs")->capture_default_str();
   cmd->add_option("--batch", c.train.batch_size, "Batch size")->capture_default_str();
@@ -76,23 +81,31 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   cmd->add_option("--early-stopping", c.train.early_stopping, "Patience in epochs (0 = off)")->capture_default_str();
   cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
   cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")->capture_default_str();
+  cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")
+      ->capture_default_str();
   cmd->add_option("--precision", c.train.precision,
-                  "fp32 | bf16 (autocast on the CPU's bf16 units, fp32 weights) | auto (bf16 when the CPU has amx_bf16 or avx512_bf16)")
+                  "fp32 | bf16 (autocast on the CPU's bf16 units, fp32 weights) | auto (bf16 when the CPU has amx_bf16 "
+                  "or avx512_bf16)")
       ->capture_default_str();
   cmd->add_option("--loader", c.train.loader,
-                  "memory: decode all images up front; stream: decoding threads feed a bounded queue; auto: stream folder sets over --loader-memory-gb")
+                  "memory: decode all images up front; stream: decoding threads feed a bounded queue; auto: stream "
+                  "folder sets over --loader-memory-gb")
       ->capture_default_str();
-  cmd->add_option("--loader-memory-gb", c.train.loader_memory_gb, "auto: in-memory budget for decoded images (GB)")->capture_default_str();
-  cmd->add_option("--loader-threads", c.train.loader_threads, "stream: decoding threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("--loader-memory-gb", c.train.loader_memory_gb, "auto: in-memory budget for decoded images (GB)")
+      ->capture_default_str();
+  cmd->add_option("--loader-threads", c.train.loader_threads, "stream: decoding threads (0 = all cores)")
+      ->capture_default_str();
   cmd->add_option("--prefetch", c.train.prefetch, "stream: batches decoded ahead, at most")->capture_default_str();
   cmd->add_option("--out", o->out, "Run folder");
   cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
   cmd->add_option("--nproc", o->nproc, "Data-parallel: start N local worker processes (c10d over Gloo, loopback)");
-  cmd->add_option("--world-size", c.dist.world_size, "Data-parallel: processes in a multi-machine run")->capture_default_str();
+  cmd->add_option("--world-size", c.dist.world_size, "Data-parallel: processes in a multi-machine run")
+      ->capture_default_str();
   cmd->add_option("--rank", c.dist.rank, "Data-parallel: this process's rank")->capture_default_str();
-  cmd->add_option("--rendezvous", c.dist.rendezvous, "Data-parallel: HOST:PORT of rank 0's TCPStore, or file:PATH on a shared disk");
-  cmd->add_option("--dist-timeout", c.dist.timeout_s, "Data-parallel: seconds before a collective fails")->capture_default_str();
+  cmd->add_option("--rendezvous", c.dist.rendezvous,
+                  "Data-parallel: HOST:PORT of rank 0's TCPStore, or file:PATH on a shared disk");
+  cmd->add_option("--dist-timeout", c.dist.timeout_s, "Data-parallel: seconds before a collective fails")
+      ->capture_default_str();
   cmd->callback([o, run, argv]() {
     *run = [o, argv]() {
       auto& c = o->cfg;
@@ -112,7 +125,8 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
       c.dist.Validate();
       std::filesystem::create_directories(o->out);
       const bool writer = c.dist.rank == 0;
-      Logger log(std::filesystem::path(o->out) / (writer ? std::string("log.txt") : fmt::format("log-rank{}.txt", c.dist.rank)));
+      Logger log(std::filesystem::path(o->out) /
+                 (writer ? std::string("log.txt") : fmt::format("log-rank{}.txt", c.dist.rank)));
       const auto r = pipelines::RunCnn(c, o->out, &log);
       if (!writer) return 0;
       std::cout << fmt::format("{}: test accuracy {:.4f} ({} params, {:.0f} img/s)\nresults: {}/results.json\n",
@@ -142,7 +156,8 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
         throw Error("--precision: unknown value '" + e->precision + "' (expected fp32, bf16 or auto)");
       }
       const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log, e->precision);
-      std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(), e->out);
+      std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(),
+                               e->out);
       return 0;
     };
   });

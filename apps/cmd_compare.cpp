@@ -11,8 +11,9 @@
 namespace scenelab::app {
 
 void AddCompareCommand(CLI::App& app, Runner* run) {
-  auto* cmd = app.add_subcommand(
-      "compare", "Run classical pipelines and CNNs side by side into one report (no arguments: built-in Fashion-MNIST experiment)");
+  auto* cmd = app.add_subcommand("compare",
+                                 "Run classical pipelines and CNNs side by side into one report (no arguments: "
+                                 "built-in Fashion-MNIST experiment)");
   struct Opts {
     std::string config, out, data;
     long long seed = -1;
@@ -28,9 +29,9 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
   cmd->add_flag("--check", o->check, "Only parse and validate the config, then print it resolved");
   cmd->callback([o, run]() {
     *run = [o]() {
-      pipelines::CompareConfig cfg = o->config.empty()
-                                         ? pipelines::DefaultCompareConfig()
-                                         : pipelines::ParseCompareConfig(pipelines::LoadConfigFile(o->config), o->config);
+      pipelines::CompareConfig cfg =
+          o->config.empty() ? pipelines::DefaultCompareConfig()
+                            : pipelines::ParseCompareConfig(pipelines::LoadConfigFile(o->config), o->config);
       if (!o->data.empty()) cfg.data.path = o->data;
       if (o->seed >= 0) cfg.seed = static_cast<std::uint64_t>(o->seed);
       if (o->threads >= 0) cfg.threads = o->threads;
@@ -44,24 +45,28 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
       Logger log(std::filesystem::path(out) / "log.txt");
       log.Info("scenelab compare: " + cfg.name + " -> " + out);
       const auto r = pipelines::RunCompare(cfg, out, &log);
-      std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>12} {:>16} {:>9} {:>10}\n", "pipeline", "type", "accuracy",
-                               "95% interval", "selected", "oracle (on test)", "time (s)", "params");
+      std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>12} {:>16} {:>9} {:>10}\n", "pipeline", "type",
+                               "accuracy", "95% interval", "selected", "oracle (on test)", "time (s)", "params");
       auto setting = [](const nlohmann::json& b) {
-        if (b.contains("k") && !b["k"].is_null()) return fmt::format("{} k={}", b["metric"].get<std::string>(), b["k"].get<int>());
+        if (b.contains("k") && !b["k"].is_null())
+          return fmt::format("{} k={}", b["metric"].get<std::string>(), b["k"].get<int>());
         if (b.contains("c") && !b["c"].is_null()) return fmt::format("C={}", b["c"].get<double>());
         if (b.contains("epoch") && !b["epoch"].is_null()) return fmt::format("epoch {}", b["epoch"].get<int>());
         return std::string("-");
       };
       for (const auto& p : r.summary["pipelines"]) {
         const auto& ci = p["accuracy_ci95"];
-        const std::string interval = ci.is_array() ? fmt::format("[{:.4f}, {:.4f}]", ci[0].get<double>(), ci[1].get<double>()) : "-";
-        std::cout << fmt::format("{:<20} {:<6} {:>9.4f} {:>18} {:>12} {:>16} {:>9.1f} {:>10}{}\n", p["name"].get<std::string>(),
-                                 p["type"].get<std::string>(), p["accuracy"].get<double>(), interval, setting(p["selected"]),
-                                 fmt::format("{:.4f}", p["oracle"]["accuracy"].get<double>()), p["seconds"].get<double>(),
-                                 p["model_params"].is_null() ? std::string("-") : std::to_string(p["model_params"].get<long long>()),
-                                 p["reused"].get<bool>() ? "  (reused)" : "");
+        const std::string interval =
+            ci.is_array() ? fmt::format("[{:.4f}, {:.4f}]", ci[0].get<double>(), ci[1].get<double>()) : "-";
+        std::cout << fmt::format(
+            "{:<20} {:<6} {:>9.4f} {:>18} {:>12} {:>16} {:>9.1f} {:>10}{}\n", p["name"].get<std::string>(),
+            p["type"].get<std::string>(), p["accuracy"].get<double>(), interval, setting(p["selected"]),
+            fmt::format("{:.4f}", p["oracle"]["accuracy"].get<double>()), p["seconds"].get<double>(),
+            p["model_params"].is_null() ? std::string("-") : std::to_string(p["model_params"].get<long long>()),
+            p["reused"].get<bool>() ? "  (reused)" : "");
       }
-      std::cout << "accuracy: chosen without the test labels, 95% Wilson interval; oracle: best point on the test labels (optimistic)\n";
+      std::cout << "accuracy: chosen without the test labels, 95% Wilson interval; oracle: best point on the test "
+                   "labels (optimistic)\n";
       if (r.summary.contains("significance")) {
         const auto& sig = r.summary["significance"];
         if (sig.contains("pairs")) {

@@ -19,9 +19,9 @@ void AddDataCommands(CLI::App& app, Runner* run) {
   };
   auto o = std::make_shared<Opts>();
   info->add_option("--data", o->path, "Dataset root (folder tree, IDX, CIFAR or Tiny-ImageNet)")->required();
-  info->add_option("--format", o->open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")
-      ->capture_default_str();
-  info->add_option("--class-names", o->open.class_names_file, "IDX: a file with one class name per line, in label order");
+  info->add_option("--format", o->open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
+  info->add_option("--class-names", o->open.class_names_file,
+                   "IDX: a file with one class name per line, in label order");
   info->add_option("--split", o->open.test_fraction, "Test fraction for single-tree folders")->capture_default_str();
   info->add_option("--seed", o->open.seed, "Seed for the split")->capture_default_str();
   info->add_flag("--skip-bad", o->open.skip_bad, "Skip unreadable images (counted) instead of failing");
@@ -44,7 +44,8 @@ void AddDataCommands(CLI::App& app, Runner* run) {
         return 0;
       }
       std::cout << fmt::format("dataset  {}\nformat   {}{}\nclasses  {}\n", ds.root, ds.format,
-                               ds.recognised_as.empty() ? std::string() : " (" + ds.recognised_as + ")", ds.class_names.size());
+                               ds.recognised_as.empty() ? std::string() : " (" + ds.recognised_as + ")",
+                               ds.class_names.size());
       for (const auto& [name, d] : ds.splits) std::cout << fmt::format("{:<8} {} images\n", name, d.size());
       if (ds.skipped_non_images || ds.skipped_bad_images) {
         std::cout << fmt::format("skipped  {} non-image files, {} unreadable images\n", ds.skipped_non_images,

@@ -70,8 +70,9 @@ int LaunchLocalWorkers(const std::vector<std::string>& argv, int nproc, const st
   std::string pid_text;
   for (int r = 0; r < nproc; ++r) {
     std::vector<std::string> args = base;
-    for (const std::string& a : {std::string("--world-size"), std::to_string(nproc), std::string("--rank"), std::to_string(r),
-                                 std::string("--rendezvous"), rendezvous, std::string("--threads"), std::to_string(per_worker)}) {
+    for (const std::string& a :
+         {std::string("--world-size"), std::to_string(nproc), std::string("--rank"), std::to_string(r),
+          std::string("--rendezvous"), rendezvous, std::string("--threads"), std::to_string(per_worker)}) {
       args.push_back(a);
     }
     std::vector<char*> cargv;
@@ -95,8 +96,8 @@ int LaunchLocalWorkers(const std::vector<std::string>& argv, int nproc, const st
     pid_text += std::to_string(pid) + "\n";
   }
   WriteFileAtomic(std::filesystem::path(out) / "workers.pid", pid_text);
-  std::cerr << fmt::format("scenelab: {} workers x {} threads, rendezvous {}; ranks > 0 log to {}/worker-<r>.log\n", nproc,
-                           per_worker, rendezvous, out);
+  std::cerr << fmt::format("scenelab: {} workers x {} threads, rendezvous {}; ranks > 0 log to {}/worker-<r>.log\n",
+                           nproc, per_worker, rendezvous, out);
 
   // Wait; after the first failure give the others grace_s, then kill them.
   std::vector<int> status(static_cast<std::size_t>(nproc), -1);
@@ -113,8 +114,8 @@ int LaunchLocalWorkers(const std::vector<std::string>& argv, int nproc, const st
         const bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
         if (!ok && failed_rank < 0) {
           failed_rank = r;
-          deadline = std::chrono::steady_clock::now() +
-                     std::chrono::milliseconds(static_cast<std::int64_t>(grace_s * 1000));
+          deadline =
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(grace_s * 1000));
         }
       }
       continue;

@@ -26,8 +26,10 @@ static classify::Matrix Pixels(const data::Dataset& ds, std::size_t n) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: fmnist_knn l1|l2 N_QUERIES [--weighted] [--index brute|kdtree|kmeans] [--checks C] [--trees T]\n"
-                 "       [--branching B] [--precision P] [--pca DIMS] [--rerank R]\n");
+    std::fprintf(
+        stderr,
+        "usage: fmnist_knn l1|l2 N_QUERIES [--weighted] [--index brute|kdtree|kmeans] [--checks C] [--trees T]\n"
+        "       [--branching B] [--precision P] [--pca DIMS] [--rerank R]\n");
     return 2;
   }
   const auto metric = classify::ParseMetric(argv[1]);
@@ -75,17 +77,19 @@ int main(int argc, char** argv) {
   for (int k = 1; k <= 10; ++k) {
     const auto v = knn.Vote(nn, k, weighted);
     std::size_t correct = 0;
-    for (Eigen::Index i = 0; i < test.rows(); ++i) correct += v.labels[static_cast<std::size_t>(i)] == info.test()[static_cast<std::size_t>(i)].label;
+    for (Eigen::Index i = 0; i < test.rows(); ++i)
+      correct += v.labels[static_cast<std::size_t>(i)] == info.test()[static_cast<std::size_t>(i)].label;
     std::printf("  k=%d accuracy %.4f\n", k, static_cast<double>(correct) / static_cast<double>(test.rows()));
   }
   // recall@1 of the approximate index against exact L2, when asked.
   if (o.algorithm != classify::SearchAlgorithm::kBruteForce) {
     std::size_t hit = 0;
     for (Eigen::Index i = 0; i < test.rows(); ++i) hit += e.indices(i, 0) == nn.indices(i, 0);
-    std::printf("  recall@1 %.4f; index build %.3f s, search %.3f s; exact search %.3f s: %.2fx its speed for the search "
-                "alone, %.2fx with the build\n",
-                static_cast<double>(hit) / static_cast<double>(test.rows()), build_secs, search_secs, exact_secs,
-                exact_secs / search_secs, exact_secs / secs);
+    std::printf(
+        "  recall@1 %.4f; index build %.3f s, search %.3f s; exact search %.3f s: %.2fx its speed for the search "
+        "alone, %.2fx with the build\n",
+        static_cast<double>(hit) / static_cast<double>(test.rows()), build_secs, search_secs, exact_secs,
+        exact_secs / search_secs, exact_secs / secs);
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);

@@ -37,9 +37,11 @@ int main(int argc, char** argv) {
   features::Matrix x(static_cast<Eigen::Index>(want), 128);
   Eigen::Index row = 0;
   for (const auto& f : all) {
-    for (Eigen::Index r = 0; r < f.descriptors.rows() && row < x.rows(); ++r) x.row(row++) = f.descriptors.row(r).cast<float>();
+    for (Eigen::Index r = 0; r < f.descriptors.rows() && row < x.rows(); ++r)
+      x.row(row++) = f.descriptors.row(r).cast<float>();
   }
-  std::ofstream(argv[5], std::ios::binary).write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(sizeof(float) * x.size()));
+  std::ofstream(argv[5], std::ios::binary)
+      .write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(sizeof(float) * x.size()));
   std::printf("%lld descriptors from %zu images\n", static_cast<long long>(x.rows()), all.size());
 
   features::VocabularyOptions vo;

@@ -102,15 +102,16 @@ void Chi2Scalar(const float* q, const float* t, std::size_t n, std::size_t dim, 
   Chi2Body(q, t, n, dim, out);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2"))) void L1Avx2(const float* q, const float* t, std::size_t n, std::size_t dim, float* out) {
+__attribute__((target("avx2"))) void L1Avx2(const float* q, const float* t, std::size_t n, std::size_t dim,
+                                            float* out) {
   L1Body(q, t, n, dim, out);
 }
 __attribute__((target("avx2"))) void Chi2Avx2(const float* q, const float* t, std::size_t n, std::size_t dim,
                                               float* out) {
   Chi2Body(q, t, n, dim, out);
 }
-__attribute__((target("avx512f,avx512bw"))) void L1Avx512(const float* q, const float* t, std::size_t n, std::size_t dim,
-                                                          float* out) {
+__attribute__((target("avx512f,avx512bw"))) void L1Avx512(const float* q, const float* t, std::size_t n,
+                                                          std::size_t dim, float* out) {
   L1Body(q, t, n, dim, out);
 }
 __attribute__((target("avx512f,avx512bw"))) void Chi2Avx512(const float* q, const float* t, std::size_t n,
@@ -138,11 +139,13 @@ const FloatChoice& Float() {
   return choice;
 }
 
-void SadScalar(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
+void SadScalar(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale,
+               float* out) {
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* tj = t + j * stride;
     std::uint32_t s = 0;
-    for (std::size_t d = 0; d < stride; ++d) s += static_cast<std::uint32_t>(q[d] > tj[d] ? q[d] - tj[d] : tj[d] - q[d]);
+    for (std::size_t d = 0; d < stride; ++d)
+      s += static_cast<std::uint32_t>(q[d] > tj[d] ? q[d] - tj[d] : tj[d] - q[d]);
     out[j] = scale * static_cast<float>(s);
   }
 }
@@ -157,7 +160,7 @@ __attribute__((target("avx512bw"))) inline std::uint64_t Sum8(__m512i v) {
 
 // Four training rows per pass: each query load feeds four vpsadbw.
 __attribute__((target("avx512bw"))) void SadAvx512(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
-                                                    std::size_t stride, float scale, float* out) {
+                                                   std::size_t stride, float scale, float* out) {
   std::size_t j = 0;
   for (; j + 4 <= n; j += 4) {
     const std::uint8_t* t0 = t + j * stride;
@@ -185,7 +188,7 @@ __attribute__((target("avx512bw"))) void SadAvx512(const std::uint8_t* q, const 
 }
 
 __attribute__((target("avx2"))) void SadAvx2(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
-                                              std::size_t stride, float scale, float* out) {
+                                             std::size_t stride, float scale, float* out) {
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* tj = t + j * stride;
     __m256i a = _mm256_setzero_si256();
@@ -242,7 +245,7 @@ __attribute__((target("avx512bw"))) inline std::int32_t Sum16(__m512i v) {
 }
 
 __attribute__((target("avx512bw"))) void DotAvx512(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
-                                                    std::size_t stride, std::int32_t* out) {
+                                                   std::size_t stride, std::int32_t* out) {
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* tj = t + j * stride;
     __m512i a = _mm512_setzero_si512();
@@ -255,8 +258,8 @@ __attribute__((target("avx512bw"))) void DotAvx512(const std::uint8_t* q, const 
   }
 }
 
-__attribute__((target("avx2"))) void DotAvx2(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride,
-                                              std::int32_t* out) {
+__attribute__((target("avx2"))) void DotAvx2(const std::uint8_t* q, const std::uint8_t* t, std::size_t n,
+                                             std::size_t stride, std::int32_t* out) {
   for (std::size_t j = 0; j < n; ++j) {
     const std::uint8_t* tj = t + j * stride;
     __m256i a = _mm256_setzero_si256();
@@ -276,9 +279,10 @@ __attribute__((target("avx2"))) void DotAvx2(const std::uint8_t* q, const std::u
 // load per panel feed R * G vpdpbusd, and no horizontal sums are needed.
 template <int R, int G>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PanelTile(const std::int8_t* p, std::size_t groups,
-                                                                                const std::uint8_t* const* q,
-                                                                                const std::int32_t* shift, std::int32_t* out,
-                                                                                std::size_t out_stride) {
+                                                                             const std::uint8_t* const* q,
+                                                                             const std::int32_t* shift,
+                                                                             std::int32_t* out,
+                                                                             std::size_t out_stride) {
   __m512i a[R][G];
   for (int r = 0; r < R; ++r) {
     for (int g = 0; g < G; ++g) a[r][g] = _mm512_setzero_si512();
@@ -302,9 +306,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PanelTile(con
 
 template <int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void PanelRows(const U8Panels& t, const std::uint8_t* const* q,
-                                                                        const std::int32_t* shift, std::size_t panel0,
-                                                                        std::size_t npanels, std::int32_t* out,
-                                                                        std::size_t out_stride) {
+                                                                      const std::int32_t* shift, std::size_t panel0,
+                                                                      std::size_t npanels, std::int32_t* out,
+                                                                      std::size_t out_stride) {
   const std::size_t groups = t.groups, panel_bytes = groups * 64;
   std::size_t p = 0;
   for (; p + 4 <= npanels; p += 4) {
@@ -387,13 +391,28 @@ void DotPanelsU8(const U8Panels& t, const std::uint8_t* const* q, const std::int
   std::int32_t shift[4];
   for (int r = 0; r < nq; ++r) shift[r] = 128 * q_sum[r];  // q.(t - 128) + 128 sum(q) = q.t
   switch (nq) {
-    case 1: PanelRows<1>(t, q, shift, panel0, npanels, out, out_stride); break;
-    case 2: PanelRows<2>(t, q, shift, panel0, npanels, out, out_stride); break;
-    case 3: PanelRows<3>(t, q, shift, panel0, npanels, out, out_stride); break;
-    default: PanelRows<4>(t, q, shift, panel0, npanels, out, out_stride); break;
+    case 1:
+      PanelRows<1>(t, q, shift, panel0, npanels, out, out_stride);
+      break;
+    case 2:
+      PanelRows<2>(t, q, shift, panel0, npanels, out, out_stride);
+      break;
+    case 3:
+      PanelRows<3>(t, q, shift, panel0, npanels, out, out_stride);
+      break;
+    default:
+      PanelRows<4>(t, q, shift, panel0, npanels, out, out_stride);
+      break;
   }
 #else
-  (void)t; (void)q; (void)q_sum; (void)nq; (void)panel0; (void)npanels; (void)out; (void)out_stride;
+  (void)t;
+  (void)q;
+  (void)q_sum;
+  (void)nq;
+  (void)panel0;
+  (void)npanels;
+  (void)out;
+  (void)out_stride;
   throw std::logic_error("DotPanelsU8 without AVX-512 VNNI");
 #endif
 }
@@ -406,7 +425,8 @@ void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, f
 }
 const char* FloatBlockIsa() { return ToString(Float().isa); }
 
-void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out) {
+void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale,
+               float* out) {
   Sad().fn(q, t, n, stride, scale, out);
 }
 

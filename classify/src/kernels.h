@@ -45,8 +45,10 @@ struct UninitAllocator : std::allocator<T> {
     return static_cast<T*>(p);
   }
   void deallocate(T* p, std::size_t n) {
-    if (n * sizeof(T) < kHugeFrom) std::allocator<T>::deallocate(p, n);
-    else std::free(p);
+    if (n * sizeof(T) < kHugeFrom)
+      std::allocator<T>::deallocate(p, n);
+    else
+      std::free(p);
   }
   template <typename U>
   void construct(U* p) noexcept {
@@ -72,7 +74,8 @@ const char* FloatBlockIsa();
 // the integer sum exact. Runs on AVX-512BW (vpsadbw, 64 bytes per instruction)
 // or AVX2 when the CPU has them (checked at run time), else scalar code.
 constexpr std::size_t kByteRowAlign = 64;
-void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale, float* out);
+void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale,
+               float* out);
 // The instruction set L1BlockU8 uses on this CPU: "avx512bw", "avx2" or "scalar".
 const char* L1BlockU8Isa();
 

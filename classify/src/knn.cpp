@@ -1,5 +1,5 @@
-#include <atomic>
 #include "scenelab/classify/knn.h"
+#include <atomic>
 
 #include <algorithm>
 #include <cmath>
@@ -8,11 +8,11 @@
 #include <flann/flann.hpp>
 
 #include "kernels.h"
-#include "scenelab/features/fisher.h"
-#include "scenelab/features/vocabulary.h"
-#include "scenelab/data/rng.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/parallel.h"
+#include "scenelab/data/rng.h"
+#include "scenelab/features/fisher.h"
+#include "scenelab/features/vocabulary.h"
 
 namespace scenelab::classify {
 
@@ -25,9 +25,12 @@ Metric ParseMetric(const std::string& s) {
 
 std::string ToString(Metric m) {
   switch (m) {
-    case Metric::kL1: return "l1";
-    case Metric::kL2: return "l2";
-    case Metric::kChi2: return "chi2";
+    case Metric::kL1:
+      return "l1";
+    case Metric::kL2:
+      return "l2";
+    case Metric::kChi2:
+      return "chi2";
   }
   return "?";
 }
@@ -41,9 +44,12 @@ SearchAlgorithm ParseSearchAlgorithm(const std::string& s) {
 
 std::string ToString(SearchAlgorithm a) {
   switch (a) {
-    case SearchAlgorithm::kBruteForce: return "brute";
-    case SearchAlgorithm::kKdTree: return "kdtree";
-    case SearchAlgorithm::kKMeansTree: return "kmeans";
+    case SearchAlgorithm::kBruteForce:
+      return "brute";
+    case SearchAlgorithm::kKdTree:
+      return "kdtree";
+    case SearchAlgorithm::kKMeansTree:
+      return "kmeans";
   }
   return "?";
 }
@@ -53,15 +59,18 @@ void KnnOptions::Validate() const {
   if (train_block < 1) throw Error("KnnOptions.train_block must be >= 1, got " + std::to_string(train_block));
   if (flann_trees < 1) throw Error("KnnOptions.flann_trees must be >= 1, got " + std::to_string(flann_trees));
   if (flann_checks < 1) throw Error("KnnOptions.flann_checks must be >= 1, got " + std::to_string(flann_checks));
-  if (flann_branching < 2) throw Error("KnnOptions.flann_branching must be >= 2, got " + std::to_string(flann_branching));
+  if (flann_branching < 2)
+    throw Error("KnnOptions.flann_branching must be >= 2, got " + std::to_string(flann_branching));
   if (flann_kmeans_iterations < 1) {
     throw Error("KnnOptions.flann_kmeans_iterations must be >= 1, got " + std::to_string(flann_kmeans_iterations));
   }
   if (!(flann_target_precision >= 0 && flann_target_precision < 1)) {
     throw Error("KnnOptions.flann_target_precision must be in [0, 1), got " + std::to_string(flann_target_precision));
   }
-  if (flann_pca_dims < 0) throw Error("KnnOptions.flann_pca_dims (--flann-pca) must be >= 0, got " + std::to_string(flann_pca_dims));
-  if (flann_rerank < 1) throw Error("KnnOptions.flann_rerank (--flann-rerank) must be >= 1, got " + std::to_string(flann_rerank));
+  if (flann_pca_dims < 0)
+    throw Error("KnnOptions.flann_pca_dims (--flann-pca) must be >= 0, got " + std::to_string(flann_pca_dims));
+  if (flann_rerank < 1)
+    throw Error("KnnOptions.flann_rerank (--flann-rerank) must be >= 1, got " + std::to_string(flann_rerank));
 }
 
 struct KnnClassifier::Flann {
@@ -188,9 +197,12 @@ float MetricDistance(const float* a, const float* b, Eigen::Index dim, Metric m)
   double s = 0;
   for (Eigen::Index d = 0; d < dim; ++d) {
     const double x = a[d], y = b[d];
-    if (m == Metric::kL2) s += (x - y) * (x - y);
-    else if (m == Metric::kL1) s += std::fabs(x - y);
-    else if (x + y > 0) s += (x - y) * (x - y) / (x + y);
+    if (m == Metric::kL2)
+      s += (x - y) * (x - y);
+    else if (m == Metric::kL1)
+      s += std::fabs(x - y);
+    else if (x + y > 0)
+      s += (x - y) * (x - y) / (x + y);
   }
   return static_cast<float>(s);
 }
@@ -222,8 +234,8 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
                   ToString(metric));
     }
     if (opts_.flann_pca_dims > train_.cols()) {
-      throw Error("--flann-pca " + std::to_string(opts_.flann_pca_dims) + " exceeds the " + std::to_string(train_.cols()) +
-                  " dimensions of the data");
+      throw Error("--flann-pca " + std::to_string(opts_.flann_pca_dims) + " exceeds the " +
+                  std::to_string(train_.cols()) + " dimensions of the data");
     }
     if (!flann_ || flann_->metric != metric) {
       flann_.reset();
@@ -231,12 +243,12 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
       fresh->metric = metric;
       flann::Matrix<float> data(const_cast<float*>(train_.data()), train_.rows(), train_.cols());
       flann::IndexParams params =
-          opts_.flann_target_precision > 0
-              ? flann::IndexParams(flann::AutotunedIndexParams(static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
+          opts_.flann_target_precision > 0 ? flann::IndexParams(flann::AutotunedIndexParams(
+                                                 static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
           : opts_.algorithm == SearchAlgorithm::kKdTree
               ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
               : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations,
-                                                                        flann::FLANN_CENTERS_KMEANSPP));
+                                                            flann::FLANN_CENTERS_KMEANSPP));
       flann::seed_random(static_cast<unsigned>(opts_.seed));
       if (opts_.flann_pca_dims > 0) {
         // The principal axes from a seeded sample of up to 20,000 rows.
@@ -288,8 +300,8 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
         bytes_->rows.resize(static_cast<std::size_t>(nt) * bytes_->stride);
         std::atomic<bool> ok{true};
         ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
-          if (!PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), step, bytes_->stride,
-                         bytes_->rows.data() + r0 * bytes_->stride)) {
+          if (!PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), step,
+                         bytes_->stride, bytes_->rows.data() + r0 * bytes_->stride)) {
             ok = false;
           }
         });
@@ -301,8 +313,10 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
       if (bytes_->scale == 0) kernels::UninitVector<std::uint8_t>().swap(bytes_->rows);
     }
     if (bytes_->scale > 0 && ByteScale(queries, opts_.threads) == bytes_->scale) {
-      if (metric == Metric::kL1) SearchL1Bytes(queries, k, &nn);
-      else SearchL2Bytes(queries, k, &nn);
+      if (metric == Metric::kL1)
+        SearchL1Bytes(queries, k, &nn);
+      else
+        SearchL2Bytes(queries, k, &nn);
       return nn;
     }
   }
@@ -363,12 +377,16 @@ void KnnClassifier::FlannSearch(const float* queries, Eigen::Index nq, Eigen::In
     for (std::size_t b = b0; b < b1; ++b) {
       const std::size_t r0 = b * kBlock, rn = std::min(kBlock, static_cast<std::size_t>(nq) - r0);
       const auto off = r0 * static_cast<std::size_t>(k);
-      flann::Matrix<float> q(const_cast<float*>(queries) + r0 * static_cast<std::size_t>(dim), rn, static_cast<std::size_t>(dim));
+      flann::Matrix<float> q(const_cast<float*>(queries) + r0 * static_cast<std::size_t>(dim), rn,
+                             static_cast<std::size_t>(dim));
       flann::Matrix<int> idx(indices + off, rn, static_cast<std::size_t>(k));
       flann::Matrix<float> dist(distances + off, rn, static_cast<std::size_t>(k));
-      if (flann_->l2) flann_->l2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
-      else if (flann_->l1) flann_->l1->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
-      else flann_->chi2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+      if (flann_->l2)
+        flann_->l2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+      else if (flann_->l1)
+        flann_->l1->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
+      else
+        flann_->chi2->knnSearch(q, idx, dist, static_cast<std::size_t>(k), sp);
     }
   });
 }
@@ -424,8 +442,8 @@ void KnnClassifier::SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) c
         const Eigen::Index tn = std::min(tb, nt - t0);
         const std::uint8_t* t = bytes_->rows.data() + static_cast<std::size_t>(t0) * stride;
         for (Eigen::Index i = 0; i < qn; ++i) {
-          kernels::L1BlockU8(qbytes.data() + static_cast<std::size_t>(i) * stride, t, static_cast<std::size_t>(tn), stride, scale,
-                             dist.data());
+          kernels::L1BlockU8(qbytes.data() + static_cast<std::size_t>(i) * stride, t, static_cast<std::size_t>(tn),
+                             stride, scale, dist.data());
           TopK& top = tops[static_cast<std::size_t>(i)];
           for (Eigen::Index j = 0; j < tn; ++j) {
             const float d = dist[static_cast<std::size_t>(j)];
@@ -517,7 +535,8 @@ void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) c
       }
       const float scale2 = scale * scale;
       for (Eigen::Index i = 0; i < qn; ++i) {
-        for (int j = 0; j < k; ++j) nn->distances(q0 + i, j) = scale2 * static_cast<float>(topd[static_cast<std::size_t>(i * k + j)]);
+        for (int j = 0; j < k; ++j)
+          nn->distances(q0 + i, j) = scale2 * static_cast<float>(topd[static_cast<std::size_t>(i * k + j)]);
       }
     }
   });
@@ -525,8 +544,8 @@ void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) c
 
 // Votes of query q's first k neighbours per class, and the rank of each
 // class's nearest member among them; returns the total weight.
-double KnnClassifier::Tally(const Neighbors& nn, Eigen::Index q, int k, bool distance_weighted, std::vector<double>* votes,
-                            std::vector<int>* first_rank) const {
+double KnnClassifier::Tally(const Neighbors& nn, Eigen::Index q, int k, bool distance_weighted,
+                            std::vector<double>* votes, std::vector<int>* first_rank) const {
   std::fill(votes->begin(), votes->end(), 0.0);
   std::fill(first_rank->begin(), first_rank->end(), std::numeric_limits<int>::max());
   double total = 0;
@@ -565,7 +584,8 @@ VoteResult KnnClassifier::Vote(const Neighbors& nn, int k, bool distance_weighte
       if (votes[uc] > votes[ub] || (votes[uc] == votes[ub] && first_rank[uc] < first_rank[ub])) best = c;
     }
     r.labels[static_cast<std::size_t>(q)] = best;
-    r.scores[static_cast<std::size_t>(q)] = total > 0 ? static_cast<float>(votes[static_cast<std::size_t>(best)] / total) : 0.0f;
+    r.scores[static_cast<std::size_t>(q)] =
+        total > 0 ? static_cast<float>(votes[static_cast<std::size_t>(best)] / total) : 0.0f;
   }
   return r;
 }
@@ -614,8 +634,8 @@ Neighbors NaiveSearch(const Matrix& train, const Matrix& queries, int k, Metric 
   std::vector<std::pair<float, int>> all(static_cast<std::size_t>(train.rows()));
   for (Eigen::Index q = 0; q < queries.rows(); ++q) {
     for (Eigen::Index t = 0; t < train.rows(); ++t) {
-      all[static_cast<std::size_t>(t)] = {MetricDistance(queries.row(q).data(), train.row(t).data(), train.cols(), metric),
-                                          static_cast<int>(t)};
+      all[static_cast<std::size_t>(t)] = {
+          MetricDistance(queries.row(q).data(), train.row(t).data(), train.cols(), metric), static_cast<int>(t)};
     }
     std::sort(all.begin(), all.end());
     for (int j = 0; j < k; ++j) {

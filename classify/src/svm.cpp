@@ -1,7 +1,7 @@
 #include "scenelab/classify/svm.h"
 
-#include "scenelab/data/log.h"
 #include "scenelab/classify/cross_validation.h"
+#include "scenelab/data/log.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,16 +21,20 @@ extern "C" {
 namespace scenelab::classify {
 
 void LinearSvmOptions::Validate() const {
-  if (solver != "sdca" && solver != "sgd") throw Error("LinearSvmOptions.solver (--svm-solver) must be sdca or sgd, got '" + solver + "'");
+  if (solver != "sdca" && solver != "sgd")
+    throw Error("LinearSvmOptions.solver (--svm-solver) must be sdca or sgd, got '" + solver + "'");
   if (!(c > 0)) throw Error("LinearSvmOptions.c (--svm-c) must be > 0, got " + std::to_string(c));
   for (double v : c_grid) {
     if (!(v > 0)) throw Error("LinearSvmOptions.c_grid (--svm-c) values must be > 0, got " + std::to_string(v));
   }
-  if (!c_grid.empty() && cv_folds < 2) throw Error("LinearSvmOptions.cv_folds (--svm-folds) must be >= 2, got " + std::to_string(cv_folds));
-  if (!(bias_multiplier >= 0)) throw Error("LinearSvmOptions.bias_multiplier must be >= 0, got " + std::to_string(bias_multiplier));
+  if (!c_grid.empty() && cv_folds < 2)
+    throw Error("LinearSvmOptions.cv_folds (--svm-folds) must be >= 2, got " + std::to_string(cv_folds));
+  if (!(bias_multiplier >= 0))
+    throw Error("LinearSvmOptions.bias_multiplier must be >= 0, got " + std::to_string(bias_multiplier));
   if (!(epsilon > 0)) throw Error("LinearSvmOptions.epsilon must be > 0, got " + std::to_string(epsilon));
   if (!(max_iterations_times_lambda > 0)) {
-    throw Error("LinearSvmOptions.max_iterations_times_lambda must be > 0, got " + std::to_string(max_iterations_times_lambda));
+    throw Error("LinearSvmOptions.max_iterations_times_lambda must be > 0, got " +
+                std::to_string(max_iterations_times_lambda));
   }
 }
 
@@ -47,18 +51,21 @@ struct DatasetDeleter {
 void CheckInputs(const Matrix& x, const std::vector<int>& labels, int num_classes) {
   if (x.rows() == 0) throw Error("LinearSvm::Fit: the training set is empty");
   if (static_cast<std::size_t>(x.rows()) != labels.size()) {
-    throw Error("LinearSvm::Fit: " + std::to_string(x.rows()) + " feature rows but " + std::to_string(labels.size()) + " labels");
+    throw Error("LinearSvm::Fit: " + std::to_string(x.rows()) + " feature rows but " + std::to_string(labels.size()) +
+                " labels");
   }
   if (num_classes < 2) throw Error("LinearSvm::Fit: needs at least 2 classes, got " + std::to_string(num_classes));
   std::vector<int> count(static_cast<std::size_t>(num_classes), 0);
   for (int l : labels) {
     if (l < 0 || l >= num_classes) {
-      throw Error("LinearSvm::Fit: label " + std::to_string(l) + " is outside [0, " + std::to_string(num_classes) + ")");
+      throw Error("LinearSvm::Fit: label " + std::to_string(l) + " is outside [0, " + std::to_string(num_classes) +
+                  ")");
     }
     ++count[static_cast<std::size_t>(l)];
   }
   for (int c = 0; c < num_classes; ++c) {
-    if (count[static_cast<std::size_t>(c)] == 0) throw Error("LinearSvm::Fit: class " + std::to_string(c) + " has no training sample");
+    if (count[static_cast<std::size_t>(c)] == 0)
+      throw Error("LinearSvm::Fit: class " + std::to_string(c) + " has no training sample");
   }
   if (!x.allFinite()) throw Error("LinearSvm::Fit: the features contain NaN or infinite values");
 }
@@ -79,18 +86,20 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
     std::unique_ptr<VlSvmDataset, DatasetDeleter> ds(
         vl_svmdataset_new(VL_TYPE_FLOAT, const_cast<float*>(x.data()), d, n));
     if (!ds) throw Error("vl_svmdataset_new failed");
-    std::unique_ptr<VlSvm, SvmDeleter> svm(vl_svm_new_with_dataset(
-        opts_.solver == "sdca" ? VlSvmSolverSdca : VlSvmSolverSgd, ds.get(), y.data(), lambda));
+    std::unique_ptr<VlSvm, SvmDeleter> svm(
+        vl_svm_new_with_dataset(opts_.solver == "sdca" ? VlSvmSolverSdca : VlSvmSolverSgd, ds.get(), y.data(), lambda));
     if (!svm) throw Error("vl_svm_new failed");
     vl_svm_set_bias_multiplier(svm.get(), opts_.bias_multiplier);
     vl_svm_set_epsilon(svm.get(), opts_.epsilon);
-    vl_svm_set_max_num_iterations(svm.get(), static_cast<vl_size>(std::ceil(opts_.max_iterations_times_lambda / lambda)));
+    vl_svm_set_max_num_iterations(svm.get(),
+                                  static_cast<vl_size>(std::ceil(opts_.max_iterations_times_lambda / lambda)));
     // The solvers visit samples in an order drawn from VLFeat's per-thread
     // generator: seed it per class so results do not depend on threads.
     vl_rand_seed(vl_get_rand(), MixSeed(opts_.seed, 0x5e3 + cls));
     vl_svm_train(svm.get());
     const double* model = vl_svm_get_model(svm.get());
-    for (vl_size j = 0; j < d; ++j) w_(static_cast<Eigen::Index>(cls), static_cast<Eigen::Index>(j)) = static_cast<float>(model[j]);
+    for (vl_size j = 0; j < d; ++j)
+      w_(static_cast<Eigen::Index>(cls), static_cast<Eigen::Index>(j)) = static_cast<float>(model[j]);
     // vl_svm's bias is learnt on a constant feature of value bias_multiplier.
     b_[static_cast<Eigen::Index>(cls)] = static_cast<float>(vl_svm_get_bias(svm.get()) * opts_.bias_multiplier);
     const VlSvmStatistics* st = vl_svm_get_statistics(svm.get());
@@ -102,7 +111,8 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
 }
 
 std::size_t LinearSvm::Trainings(int num_classes) const {
-  const std::size_t per_class = opts_.c_grid.empty() ? 1 : opts_.c_grid.size() * static_cast<std::size_t>(opts_.cv_folds) + 1;
+  const std::size_t per_class =
+      opts_.c_grid.empty() ? 1 : opts_.c_grid.size() * static_cast<std::size_t>(opts_.cv_folds) + 1;
   return per_class * static_cast<std::size_t>(num_classes);
 }
 

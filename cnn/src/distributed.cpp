@@ -20,15 +20,16 @@ struct ProcessGroup::Impl {
 
 namespace {
 std::string Where(const DistributedOptions& o) {
-  return "rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + " (rendezvous " + o.rendezvous + ")";
+  return "rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + " (rendezvous " + o.rendezvous +
+         ")";
 }
 
 void Wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what, const DistributedOptions& o) {
   try {
     work->wait();
   } catch (const std::exception& e) {
-    throw Error(std::string("distributed ") + what + " failed on " + Where(o) +
-                ": a worker stopped or timed out (" + e.what() + ")");
+    throw Error(std::string("distributed ") + what + " failed on " + Where(o) + ": a worker stopped or timed out (" +
+                e.what() + ")");
   }
 }
 }  // namespace

@@ -106,8 +106,8 @@ class Streaming final : public BatchLoader {
       Slot slot;
       try {
         const auto& idx = batches_[b];
-        slot.images = torch::empty({static_cast<std::int64_t>(idx.size()), shape_.channels, shape_.height, shape_.width},
-                                   torch::kUInt8);
+        slot.images = torch::empty(
+            {static_cast<std::int64_t>(idx.size()), shape_.channels, shape_.height, shape_.width}, torch::kUInt8);
         auto* dst = slot.images.data_ptr<std::uint8_t>();
         for (std::size_t j = 0; j < idx.size(); ++j) {
           DecodeInto(ds_, static_cast<std::size_t>(idx[j]), shape_, dst + static_cast<std::int64_t>(j) * sample);
@@ -150,7 +150,8 @@ class Streaming final : public BatchLoader {
 
 std::unique_ptr<BatchLoader> MemoryLoader(TensorSet set) { return std::make_unique<InMemory>(std::move(set)); }
 
-std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const InputShape& shape, const StreamOptions& opt) {
+std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const InputShape& shape,
+                                             const StreamOptions& opt) {
   return std::make_unique<Streaming>(ds, shape, opt);
 }
 
@@ -185,10 +186,11 @@ void ChannelStats(BatchLoader& loader, int channels, std::vector<float>* mean, s
   std->clear();
   for (int c = 0; c < channels; ++c) {
     const double m = static_cast<double>(sum[static_cast<std::size_t>(c)]) / static_cast<double>(per_channel);
-    const double var = per_channel > 1 ? (static_cast<double>(sq[static_cast<std::size_t>(c)]) -
-                                          static_cast<double>(per_channel) * m * m) /
-                                             static_cast<double>(per_channel - 1)
-                                       : 0.0;
+    const double var =
+        per_channel > 1
+            ? (static_cast<double>(sq[static_cast<std::size_t>(c)]) - static_cast<double>(per_channel) * m * m) /
+                  static_cast<double>(per_channel - 1)
+            : 0.0;
     mean->push_back(static_cast<float>(m / 255.0));
     std->push_back(std::max(1e-6f, static_cast<float>(std::sqrt(std::max(0.0, var)) / 255.0)));
   }

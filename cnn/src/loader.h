@@ -39,7 +39,8 @@ struct StreamOptions {
   int prefetch = 8;  // batches decoded ahead of the consumer, at most
   void Validate() const;
 };
-std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const InputShape& shape, const StreamOptions& opt);
+std::unique_ptr<BatchLoader> StreamingLoader(const data::Dataset& ds, const InputShape& shape,
+                                             const StreamOptions& opt);
 
 // Consecutive batches of `batch` indices covering [lo, hi).
 IndexBatches SequentialBatches(std::int64_t lo, std::int64_t hi, std::int64_t batch);

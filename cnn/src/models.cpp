@@ -328,11 +328,10 @@ class GoogLeNetMynet : public ModelImpl {
   explicit GoogLeNetMynet(const ModelOptions& o) {
     stem = register_module("stem_conv", MakeConv(o.input.channels, 192, 3, 1, 1, true));
     stem_bn = register_module("stem_bn", MakeBn(192));
-    const int cfg[9][7] = {{192, 64, 96, 128, 16, 32, 32},     {256, 128, 128, 192, 32, 96, 64},
-                           {480, 192, 96, 208, 16, 48, 64},    {512, 160, 112, 224, 24, 64, 64},
-                           {512, 128, 128, 256, 24, 64, 64},   {512, 112, 144, 288, 32, 64, 64},
-                           {528, 256, 160, 320, 32, 128, 128}, {832, 256, 160, 320, 32, 128, 128},
-                           {832, 384, 192, 384, 48, 128, 128}};
+    const int cfg[9][7] = {
+        {192, 64, 96, 128, 16, 32, 32},     {256, 128, 128, 192, 32, 96, 64},   {480, 192, 96, 208, 16, 48, 64},
+        {512, 160, 112, 224, 24, 64, 64},   {512, 128, 128, 256, 24, 64, 64},   {512, 112, 144, 288, 32, 64, 64},
+        {528, 256, 160, 320, 32, 128, 128}, {832, 256, 160, 320, 32, 128, 128}, {832, 384, 192, 384, 48, 128, 128}};
     const char* names[9] = {"3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"};
     for (int i = 0; i < 9; ++i) {
       const auto& c = cfg[i];
@@ -393,7 +392,8 @@ class DenseNet : public ModelImpl {
       layers_.push_back(std::move(layers));
       if (b + 1 < blocks.size()) {
         trans_bn.push_back(register_module("trans" + std::to_string(b + 1) + "_bn", MakeBn(c)));
-        trans_conv.push_back(register_module("trans" + std::to_string(b + 1) + "_conv", MakeConv(c, c / 2, 1, 1, 0, false)));
+        trans_conv.push_back(
+            register_module("trans" + std::to_string(b + 1) + "_conv", MakeConv(c, c / 2, 1, 1, 0, false)));
         c /= 2;
       }
     }
@@ -433,7 +433,9 @@ ResNetSpec Spec(bool bottleneck, std::vector<int> depths, std::vector<int> width
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> kModels = [] {
     std::map<std::string, Factory> m;
-    auto resnet = [](ResNetSpec s) { return [s](const ModelOptions& o) -> ModelPtr { return std::make_shared<ResNet>(s, o); }; };
+    auto resnet = [](ResNetSpec s) {
+      return [s](const ModelOptions& o) -> ModelPtr { return std::make_shared<ResNet>(s, o); };
+    };
     const std::vector<int> w4 = {64, 128, 256, 512};
     m["resnet18-cifar"] = resnet(Spec(false, {2, 2, 2, 2}, w4, 64));
     m["resnet34-cifar"] = resnet(Spec(false, {3, 4, 6, 3}, w4, 64));
@@ -445,10 +447,13 @@ const std::map<std::string, Factory>& Registry() {
     ResNetSpec lite = Spec(false, {1, 1, 1}, {16, 32, 64}, 16);
     m["resnet-lite"] = resnet(lite);
     m["resnet-improved"] = resnet(Spec(false, {1, 1, 1, 1}, w4, 64));
-    auto vgg = [](std::vector<int> cfg) { return [cfg](const ModelOptions& o) -> ModelPtr { return std::make_shared<Vgg>(cfg, o); }; };
+    auto vgg = [](std::vector<int> cfg) {
+      return [cfg](const ModelOptions& o) -> ModelPtr { return std::make_shared<Vgg>(cfg, o); };
+    };
     m["vgg11"] = vgg({64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 512, -1});
     m["vgg16"] = vgg({64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512, -1});
-    m["vgg19"] = vgg({64, 64, -1, 128, 128, -1, 256, 256, 256, 256, -1, 512, 512, 512, 512, -1, 512, 512, 512, 512, -1});
+    m["vgg19"] =
+        vgg({64, 64, -1, 128, 128, -1, 256, 256, 256, 256, -1, 512, 512, 512, 512, -1, 512, 512, 512, 512, -1});
     m["lenet5"] = [](const ModelOptions& o) -> ModelPtr { return std::make_shared<LeNet5>(o); };
     m["alexnet"] = [](const ModelOptions& o) -> ModelPtr { return std::make_shared<AlexNet>(o); };
     m["googlenet-mynet"] = [](const ModelOptions& o) -> ModelPtr { return std::make_shared<GoogLeNetMynet>(o); };

@@ -8,7 +8,8 @@ namespace scenelab::cnn {
 
 PrecisionChoice ResolvePrecision(const std::string& requested) {
   const bool amx = CpuFlag("amx_bf16"), avx512 = CpuFlag("avx512_bf16");
-  const std::string flags = std::string("amx_bf16 ") + (amx ? "yes" : "no") + ", avx512_bf16 " + (avx512 ? "yes" : "no");
+  const std::string flags =
+      std::string("amx_bf16 ") + (amx ? "yes" : "no") + ", avx512_bf16 " + (avx512 ? "yes" : "no");
   PrecisionChoice c;
   if (requested == "bf16" || (requested == "auto" && (amx || avx512))) {
     c.precision = Precision::kBf16;

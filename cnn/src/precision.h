@@ -15,9 +15,9 @@ enum class Precision { kFp32, kBf16 };
 
 struct PrecisionChoice {
   Precision precision = Precision::kFp32;
-  std::string name;      // "fp32" | "bf16"
-  std::string reason;    // why: the request, and the CPU flags that decided it
-  bool emulated = false; // bf16 asked for on a CPU without bf16 units: runs, slowly
+  std::string name;       // "fp32" | "bf16"
+  std::string reason;     // why: the request, and the CPU flags that decided it
+  bool emulated = false;  // bf16 asked for on a CPU without bf16 units: runs, slowly
 };
 
 // `requested` is fp32 | bf16 | auto (validated by TrainConfig).

@@ -59,7 +59,8 @@ std::string FormatSummary(const ModelSummary& s) {
   int index = 0;
   for (const auto& r : s.rows) {
     std::string shape = "[";
-    for (std::size_t i = 0; i < r.output_shape.size(); ++i) shape += (i ? ", " : "") + std::to_string(r.output_shape[i]);
+    for (std::size_t i = 0; i < r.output_shape.size(); ++i)
+      shape += (i ? ", " : "") + std::to_string(r.output_shape[i]);
     shape += "]";
     const std::string layer = r.type + "-" + std::to_string(++index);
     std::snprintf(line, sizeof line, "%20s  %25s %15s", layer.c_str(), shape.c_str(), WithThousands(r.params).c_str());

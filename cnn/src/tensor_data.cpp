@@ -3,9 +3,9 @@
 #include <cmath>
 #include <cstring>
 
-#include <opencv2/imgproc.hpp>
 #include <torch/nn/functional/vision.h>
 #include <torch/torch.h>
+#include <opencv2/imgproc.hpp>
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/parallel.h"
@@ -60,8 +60,8 @@ at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& i
   return set.images.index_select(0, torch::tensor(idx, torch::kInt64));
 }
 
-at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,
-                        const std::vector<float>& std) {
+at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed,
+                        const std::vector<float>& mean, const std::vector<float>& std) {
   torch::NoGradGuard g;
   at::Tensor x = images.to(torch::kFloat32).div_(255.0f);
   const std::int64_t b = x.size(0), h = x.size(2), w = x.size(3);
@@ -99,7 +99,8 @@ at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint6
     }
     namespace F = torch::nn::functional;
     const auto grid = F::affine_grid(theta, {b, x.size(1), h, w}, /*align_corners=*/false);
-    x = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+    x = F::grid_sample(
+        x, grid, F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
   }
   if (!mean.empty()) {
     const auto m = torch::tensor(mean).view({1, -1, 1, 1});

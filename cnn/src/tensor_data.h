@@ -39,7 +39,7 @@ at::Tensor GatherImages(const TensorSet& set, const std::vector<std::int64_t>& i
 
 // Augments a uint8 batch (seeded by `seed`), scales to [0,1] and standardises
 // by mean/std (per channel; empty = none).
-at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed, const std::vector<float>& mean,
-                        const std::vector<float>& std);
+at::Tensor AugmentBatch(const at::Tensor& images, const Augment& aug, std::uint64_t seed,
+                        const std::vector<float>& mean, const std::vector<float>& std);
 
 }  // namespace scenelab::cnn

@@ -47,7 +47,8 @@ void TrainConfig::Validate() const {
   if (weight_decay < 0) throw Error("--weight-decay must be >= 0, got " + std::to_string(weight_decay));
   static const std::vector<std::string> kSchedules = {"none", "step", "multistep", "cosine", "onecycle", "plateau"};
   if (std::find(kSchedules.begin(), kSchedules.end(), schedule) == kSchedules.end()) {
-    throw Error("--schedule: unknown schedule '" + schedule + "' (expected none, step, multistep, cosine, onecycle or plateau)");
+    throw Error("--schedule: unknown schedule '" + schedule +
+                "' (expected none, step, multistep, cosine, onecycle or plateau)");
   }
   if (schedule == "step" && step_size < 1) throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
   if (label_smoothing < 0 || label_smoothing >= 1) {
@@ -59,7 +60,8 @@ void TrainConfig::Validate() const {
     }
   }
   if (crop_padding < 0) throw Error("--crop-padding must be >= 0, got " + std::to_string(crop_padding));
-  if (val_fraction < 0 || val_fraction >= 1) throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
+  if (val_fraction < 0 || val_fraction >= 1)
+    throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
   if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
   if (eval_batch < 1) throw Error("eval_batch must be >= 1");
   if (loader != "auto" && loader != "memory" && loader != "stream") {
@@ -71,21 +73,37 @@ void TrainConfig::Validate() const {
 }
 
 nlohmann::ordered_json TrainConfig::ToJson() const {
-  return {{"model", model},           {"input", input.ToString()},
-          {"num_classes", num_classes}, {"epochs", epochs},
-          {"batch_size", batch_size}, {"optimizer", optimizer},
-          {"lr", lr},                 {"momentum", momentum},
-          {"nesterov", nesterov},     {"weight_decay", weight_decay},
-          {"schedule", schedule},     {"step_size", step_size},
-          {"gamma", gamma},           {"milestones", milestones},
-          {"plateau_patience", plateau_patience}, {"plateau_factor", plateau_factor},
-          {"label_smoothing", label_smoothing}, {"augment", augment},
-          {"crop_padding", crop_padding}, {"rotate_degrees", rotate_degrees},
-          {"standardize", standardize}, {"val_fraction", val_fraction},
-          {"early_stopping", early_stopping}, {"seed", seed},
-          {"threads", threads},       {"channels_last", channels_last}, {"precision", precision},
-          {"eval_batch", eval_batch}, {"loader", loader},
-          {"loader_memory_gb", loader_memory_gb}, {"loader_threads", loader_threads},
+  return {{"model", model},
+          {"input", input.ToString()},
+          {"num_classes", num_classes},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"nesterov", nesterov},
+          {"weight_decay", weight_decay},
+          {"schedule", schedule},
+          {"step_size", step_size},
+          {"gamma", gamma},
+          {"milestones", milestones},
+          {"plateau_patience", plateau_patience},
+          {"plateau_factor", plateau_factor},
+          {"label_smoothing", label_smoothing},
+          {"augment", augment},
+          {"crop_padding", crop_padding},
+          {"rotate_degrees", rotate_degrees},
+          {"standardize", standardize},
+          {"val_fraction", val_fraction},
+          {"early_stopping", early_stopping},
+          {"seed", seed},
+          {"threads", threads},
+          {"channels_last", channels_last},
+          {"precision", precision},
+          {"eval_batch", eval_batch},
+          {"loader", loader},
+          {"loader_memory_gb", loader_memory_gb},
+          {"loader_threads", loader_threads},
           {"prefetch", prefetch}};
 }
 
@@ -148,7 +166,8 @@ std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::st
   std::istringstream in(text);
   std::string line;
   std::getline(in, line);
-  if (line.rfind("epoch,train_loss", 0) != 0) throw Error(what + ": expected a metrics.csv header 'epoch,train_loss,...'");
+  if (line.rfind("epoch,train_loss", 0) != 0)
+    throw Error(what + ": expected a metrics.csv header 'epoch,train_loss,...'");
   std::vector<EpochMetrics> out;
   int row = 1;
   while (std::getline(in, line)) {
@@ -177,7 +196,8 @@ std::vector<EpochMetrics> ParseMetricsCsv(const std::string& text, const std::st
     } else {
       ok = ok && num(3, &m.val_loss) && num(4, &m.val_acc);
     }
-    if (!ok) throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers (val cells may be empty): '" + line + "'");
+    if (!ok)
+      throw Error(what + ": row " + std::to_string(row) + " is not 8 numbers (val cells may be empty): '" + line + "'");
     m.epoch = static_cast<int>(epoch);
     out.push_back(m);
   }
@@ -189,7 +209,8 @@ void DistributedOptions::Validate() const {
   if (rank < 0 || rank >= world_size) {
     throw Error("--rank must be in [0, " + std::to_string(world_size) + "), got " + std::to_string(rank));
   }
-  if (world_size > 1 && rendezvous.empty()) throw Error("--rendezvous HOST:PORT or file:PATH is needed when --world-size > 1");
+  if (world_size > 1 && rendezvous.empty())
+    throw Error("--rendezvous HOST:PORT or file:PATH is needed when --world-size > 1");
   if (world_size > 1 && rendezvous.rfind("file:", 0) != 0) {
     const auto colon = rendezvous.rfind(':');
     bool ok = colon != std::string::npos && colon > 0 && colon + 1 < rendezvous.size();
@@ -206,7 +227,8 @@ void DistributedOptions::Validate() const {
     if (!ok) throw Error("--rendezvous: expected HOST:PORT (port 1-65535) or file:PATH, got '" + rendezvous + "'");
   }
   if (!(timeout_s > 0)) throw Error("--dist-timeout must be > 0 seconds, got " + std::to_string(timeout_s));
-  if (bucket_bytes < 1024) throw Error("DistributedOptions.bucket_bytes must be >= 1024, got " + std::to_string(bucket_bytes));
+  if (bucket_bytes < 1024)
+    throw Error("DistributedOptions.bucket_bytes must be >= 1024, got " + std::to_string(bucket_bytes));
 }
 
 std::pair<std::int64_t, std::int64_t> ShardOfBatch(std::int64_t n, int rank, int world_size) {

@@ -14,13 +14,13 @@
 #include <torch/serialize.h>
 #include <torch/torch.h>
 
+#include "loader.h"
 #include "models.h"
 #include "precision.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
-#include "loader.h"
 #include "tensor_data.h"
 
 namespace fs = std::filesystem;
@@ -96,10 +96,11 @@ void RestoreState(ModelImpl& model, const std::vector<at::Tensor>& state) {
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, ModelImpl& model) {
   namespace o = torch::optim;
   if (c.optimizer == "sgd") {
-    return std::make_unique<o::SGD>(model.parameters(),
-                                    o::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
+    return std::make_unique<o::SGD>(
+        model.parameters(), o::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
   }
-  if (c.optimizer == "adam") return std::make_unique<o::Adam>(model.parameters(), o::AdamOptions(c.lr).weight_decay(c.weight_decay));
+  if (c.optimizer == "adam")
+    return std::make_unique<o::Adam>(model.parameters(), o::AdamOptions(c.lr).weight_decay(c.weight_decay));
   return std::make_unique<o::AdamW>(model.parameters(), o::AdamWOptions(c.lr).weight_decay(c.weight_decay));
 }
 
@@ -243,15 +244,18 @@ bool Streams(const TrainConfig& cfg, const data::Dataset& ds, std::size_t extra)
   return bytes > cfg.loader_memory_gb * 1e9;
 }
 
-std::unique_ptr<BatchLoader> OpenLoader(const TrainConfig& cfg, const data::Dataset& ds, bool streaming, Progress* progress) {
+std::unique_ptr<BatchLoader> OpenLoader(const TrainConfig& cfg, const data::Dataset& ds, bool streaming,
+                                        Progress* progress) {
   if (streaming) {
     StreamOptions so;
     so.workers = ResolveThreads(cfg.loader_threads);
     so.prefetch = cfg.prefetch;
     return StreamingLoader(ds, cfg.input, so);
   }
-  if (ds.empty()) return MemoryLoader(TensorSet{torch::empty({0, cfg.input.channels, cfg.input.height, cfg.input.width}, torch::kUInt8),
-                                                torch::empty({0}, torch::kInt64)});
+  if (ds.empty())
+    return MemoryLoader(
+        TensorSet{torch::empty({0, cfg.input.channels, cfg.input.height, cfg.input.width}, torch::kUInt8),
+                  torch::empty({0}, torch::kInt64)});
   return MemoryLoader(ToTensors(ds, cfg.input, cfg.threads, progress));
 }
 
@@ -345,7 +349,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   }
   info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", tr->size(), va->size(), te->size(),
                    cfg.input.ToString(),
-                   streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead", ResolveThreads(cfg.loader_threads), cfg.prefetch)
+                   streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead",
+                                           ResolveThreads(cfg.loader_threads), cfg.prefetch)
                              : std::string("decoded into memory"),
                    SecondsSince(t_data)));
 
@@ -354,8 +359,9 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   info(fmt::format("precision: {} ({})", prec.name, prec.reason));
   if (prec.emulated && writer) {
     // Once per run: it works, but without bf16 units it is slower than fp32.
-    const std::string w = "warning: --precision bf16 on a CPU without bf16 units (no amx_bf16, no avx512_bf16): "
-                          "emulated, expect it to be slower than fp32";
+    const std::string w =
+        "warning: --precision bf16 on a CPU without bf16 units (no amx_bf16, no avx512_bf16): "
+        "emulated, expect it to be slower than fp32";
     if (log) log->Info(w);
     std::fprintf(stderr, "%s\n", w.c_str());
   }
@@ -385,9 +391,11 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   if (resume && fs::exists(meta_path)) {
     const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
     const TrainConfig& saved = meta.config;
-    if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() || saved.num_classes != cfg.num_classes) {
-      throw Error(meta_path.string() + ": checkpoint is for model " + saved.model + " " + saved.input.ToString() + " with " +
-                  std::to_string(saved.num_classes) + " classes, not " + cfg.model + " " + cfg.input.ToString());
+    if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() ||
+        saved.num_classes != cfg.num_classes) {
+      throw Error(meta_path.string() + ": checkpoint is for model " + saved.model + " " + saved.input.ToString() +
+                  " with " + std::to_string(saved.num_classes) + " classes, not " + cfg.model + " " +
+                  cfg.input.ToString());
     }
     start_epoch = meta.epoch;
     torch::load(model, (ckdir / meta.model_file).string());
@@ -415,7 +423,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     for (auto& p : model->parameters()) pg->Broadcast(p, 0);
     for (auto& b : model->buffers()) pg->Broadcast(b, 0);
     info(fmt::format("distributed: rank {} of {}, {} samples of each global batch of {}", pg->rank(), pg->size(),
-                     ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).second - ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).first,
+                     ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).second -
+                         ShardOfBatch(cfg.batch_size, pg->rank(), pg->size()).first,
                      cfg.batch_size));
   }
 
@@ -441,7 +450,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     IndexBatches mine(static_cast<std::size_t>(steps));
     for (std::int64_t s = 0; s < steps; ++s) {
       const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
-      const auto [lo, hi] = pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
+      const auto [lo, hi] =
+          pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
       mine[static_cast<std::size_t>(s)].assign(order.begin() + b0 + lo, order.begin() + b0 + hi);
     }
     tr->Start(mine);
@@ -453,7 +463,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
       SetLr(*opt, lr);
       opt->zero_grad();
       if (!idx.empty()) {
-        at::Tensor x = AugmentBatch(images, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
+        at::Tensor x =
+            AugmentBatch(images, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
         if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
         const at::Tensor y = tr->labels().index_select(0, torch::tensor(idx, torch::kInt64));
         at::Tensor logits;
@@ -464,7 +475,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
           logits = model->forward(x);
         }
         logits = logits.to(torch::kFloat32);
-        const at::Tensor loss = F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
+        const at::Tensor loss =
+            F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
         const auto share = static_cast<double>(idx.size());
         // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
         (pg ? loss * (share / static_cast<double>(bn)) : loss).backward();
@@ -498,12 +510,13 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
       m.has_val = false;
     }
     result.history.push_back(m);
-    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, {}, lr {:.4g}, {:.0f} img/s{}",
-                     m.epoch, cfg.epochs, m.train_loss, m.train_acc,
+    info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, {}, lr {:.4g}, {:.0f} img/s{}", m.epoch, cfg.epochs,
+                     m.train_loss, m.train_acc,
                      m.has_val ? fmt::format("val loss {:.4f} acc {:.4f}", m.val_loss, m.val_acc)
                                : std::string("no validation split (--val 0)"),
                      m.lr, m.images_per_s,
-                     pg ? fmt::format(", allreduce {:.1f} ms/step ({:.1f} MB)", 1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, steps_run),
+                     pg ? fmt::format(", allreduce {:.1f} ms/step ({:.1f} MB)",
+                                      1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, steps_run),
                                       pg->gradient_bytes() / 1e6)
                         : std::string()));
     // Plateau and early stopping watch the validation loss (the training
@@ -644,7 +657,8 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
                                const std::string& precision) {
   const fs::path ckdir = fs::path(run_dir) / "checkpoint";
   const fs::path meta_path = ckdir / "meta.json";
-  if (!fs::exists(meta_path)) throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
+  if (!fs::exists(meta_path))
+    throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
   const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
   const TrainConfig& cfg = meta.config;
   if (meta.classes != test.class_names()) {

@@ -35,8 +35,8 @@ fs::path ResolveCifarRoot(const fs::path& root) {
 }
 }  // namespace
 
-void ParseCifarBatch(const std::vector<unsigned char>& bytes, const std::string& what, int label_bytes,
-                     int num_classes, std::vector<Sample>* out) {
+void ParseCifarBatch(const std::vector<unsigned char>& bytes, const std::string& what, int label_bytes, int num_classes,
+                     std::vector<Sample>* out) {
   const std::size_t rec = static_cast<std::size_t>(label_bytes) + kPixels;
   if (bytes.empty()) throw Error(what + ": empty CIFAR batch file");
   if (bytes.size() % rec != 0) {
@@ -49,8 +49,8 @@ void ParseCifarBatch(const std::vector<unsigned char>& bytes, const std::string&
     const unsigned char* r = &bytes[i * rec];
     const int label = r[label_bytes - 1];
     if (label >= num_classes) {
-      throw Error(what + ": record " + std::to_string(i) + " has label " + std::to_string(label) +
-                  ", expected 0.." + std::to_string(num_classes - 1));
+      throw Error(what + ": record " + std::to_string(i) + " has label " + std::to_string(label) + ", expected 0.." +
+                  std::to_string(num_classes - 1));
     }
     const unsigned char* px = r + label_bytes;
     cv::Mat img(kSide, kSide, CV_8UC3);

@@ -12,10 +12,14 @@ namespace scenelab {
 
 const char* ToString(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2: return "avx2";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kVnni: return "vnni";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2:
+      return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kVnni:
+      return "vnni";
   }
   return "scalar";
 }
@@ -61,8 +65,10 @@ std::set<std::string> ReadFlags() {
     std::istringstream items(env);
     std::string item;
     while (std::getline(items, item, ',')) {
-      if (item.rfind("no", 0) == 0) flags.erase(item.substr(2));
-      else if (!item.empty()) flags.insert(item);
+      if (item.rfind("no", 0) == 0)
+        flags.erase(item.substr(2));
+      else if (!item.empty())
+        flags.insert(item);
     }
   }
   return flags;

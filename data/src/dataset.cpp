@@ -1,8 +1,8 @@
 #include "scenelab/data/dataset.h"
 
-#include <filesystem>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 
@@ -64,16 +64,16 @@ std::uint32_t Be32(const unsigned char* p) {
 std::uint16_t Be16(const unsigned char* p) { return std::uint16_t((p[0] << 8) | p[1]); }
 std::uint16_t Le16(const unsigned char* p) { return std::uint16_t(p[0] | (p[1] << 8)); }
 std::int32_t Le32(const unsigned char* p) {
-  return static_cast<std::int32_t>(std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) |
-                                   (std::uint32_t(p[2]) << 16) | (std::uint32_t(p[3]) << 24));
+  return static_cast<std::int32_t>(std::uint32_t(p[0]) | (std::uint32_t(p[1]) << 8) | (std::uint32_t(p[2]) << 16) |
+                                   (std::uint32_t(p[3]) << 24));
 }
 }  // namespace
 
 bool LooksLikeImage(const unsigned char* b, std::size_t n) {
-  if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return true;           // JPEG
-  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return true;            // PNG
-  if (n >= 2 && b[0] == 'B' && b[1] == 'M') return true;                              // BMP
-  if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') return true;              // PNM
+  if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return true;                          // JPEG
+  if (n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return true;                           // PNG
+  if (n >= 2 && b[0] == 'B' && b[1] == 'M') return true;                                            // BMP
+  if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6') return true;                             // PNM
   if (n >= 4 && (std::memcmp(b, "II*\0", 4) == 0 || std::memcmp(b, "MM\0*", 4) == 0)) return true;  // TIFF
   if (n >= 12 && std::memcmp(b, "RIFF", 4) == 0 && std::memcmp(b + 8, "WEBP", 4) == 0) return true;
   return false;
@@ -88,8 +88,7 @@ bool SniffImageFile(const std::string& path) {
 
 bool ProbeImageSize(const std::vector<unsigned char>& b, int* w, int* h) {
   const std::size_t n = b.size();
-  if (n >= 24 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0 &&
-      std::memcmp(b.data() + 12, "IHDR", 4) == 0) {
+  if (n >= 24 && std::memcmp(b.data(), "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(b.data() + 12, "IHDR", 4) == 0) {
     *w = static_cast<int>(std::min<std::uint32_t>(Be32(&b[16]), 1u << 30));
     *h = static_cast<int>(std::min<std::uint32_t>(Be32(&b[20]), 1u << 30));
     return true;
@@ -106,8 +105,14 @@ bool ProbeImageSize(const std::vector<unsigned char>& b, int* w, int* h) {
     while (i + 9 < n) {
       if (b[i] != 0xFF) return false;
       const unsigned char m = b[i + 1];
-      if (m == 0xFF) { ++i; continue; }
-      if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { i += 2; continue; }
+      if (m == 0xFF) {
+        ++i;
+        continue;
+      }
+      if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+        i += 2;
+        continue;
+      }
       const std::uint16_t len = Be16(&b[i + 2]);
       const bool sof = (m >= 0xC0 && m <= 0xCF) && m != 0xC4 && m != 0xC8 && m != 0xCC;
       if (sof) {
@@ -144,9 +149,8 @@ cv::Mat DecodeImageFile(const std::string& path, const DecodeOptions& opts) {
                                                      : cv::IMREAD_UNCHANGED;
   cv::Mat img;
   try {
-    img = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U,
-                               const_cast<unsigned char*>(bytes.data())),
-                       flag);
+    img =
+        cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data())), flag);
   } catch (const cv::Exception& e) {
     throw Error(path + ": image decoder failed: " + e.what());
   }
@@ -175,8 +179,8 @@ Dataset Dataset::Subset(std::size_t n_per_class, std::uint64_t seed, bool allow_
   for (std::size_t c = 0; c < by_class.size(); ++c) {
     auto idx = by_class[c];
     if (idx.size() < n_per_class && !allow_fewer) {
-      throw Error("class '" + class_names_[c] + "' has " + std::to_string(idx.size()) +
-                  " samples, fewer than the " + std::to_string(n_per_class) + " asked for");
+      throw Error("class '" + class_names_[c] + "' has " + std::to_string(idx.size()) + " samples, fewer than the " +
+                  std::to_string(n_per_class) + " asked for");
     }
     Rng rng(MixSeed(seed, c + 1));
     rng.Shuffle(idx);
@@ -195,7 +199,8 @@ Dataset Dataset::Select(const std::vector<std::size_t>& indices) const {
   out.reserve(indices.size());
   for (auto i : indices) {
     if (i >= samples_.size()) {
-      throw Error("Dataset::Select: index " + std::to_string(i) + " is outside a dataset of " + std::to_string(samples_.size()));
+      throw Error("Dataset::Select: index " + std::to_string(i) + " is outside a dataset of " +
+                  std::to_string(samples_.size()));
     }
     out.push_back(samples_[i]);
   }

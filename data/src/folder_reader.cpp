@@ -1,6 +1,6 @@
 // Folder-per-class trees: ROOT/{train,test}/<Class>/* or ROOT/<Class>/*.
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -16,8 +16,8 @@ namespace {
 bool HasImageExtension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  static const std::set<std::string> kExt = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".pgm",
-                                             ".ppm", ".pbm", ".pnm", ".tif", ".tiff", ".webp"};
+  static const std::set<std::string> kExt = {".jpg", ".jpeg", ".jpe", ".png", ".bmp",  ".dib", ".pgm",
+                                             ".ppm", ".pbm",  ".pnm", ".tif", ".tiff", ".webp"};
   return kExt.count(ext) > 0;
 }
 
@@ -68,7 +68,8 @@ ClassScan ScanClass(const fs::path& dir, const OpenOptions& opts) {
       out.files.push_back(p.string());
     } else if (image_ext) {
       if (!opts.skip_bad) {
-        throw Error(p.string() + ": has an image extension but is not an image (empty or unrecognised "
+        throw Error(p.string() +
+                    ": has an image extension but is not an image (empty or unrecognised "
                     "content); use --skip-bad to skip such files");
       }
       ++out.bad_images;
@@ -79,8 +80,8 @@ ClassScan ScanClass(const fs::path& dir, const OpenOptions& opts) {
   return out;
 }
 
-Dataset ReadSplitTree(const fs::path& dir, const std::vector<std::string>& classes,
-                      const OpenOptions& opts, DatasetInfo* info, bool require_all) {
+Dataset ReadSplitTree(const fs::path& dir, const std::vector<std::string>& classes, const OpenOptions& opts,
+                      DatasetInfo* info, bool require_all) {
   std::vector<Sample> samples;
   for (std::size_t c = 0; c < classes.size(); ++c) {
     const fs::path cdir = dir / classes[c];
@@ -96,9 +97,9 @@ Dataset ReadSplitTree(const fs::path& dir, const std::vector<std::string>& class
     info->skipped_bad_images += scan.bad_images;
     if (scan.files.empty()) {
       throw Error(cdir.string() + ": empty class folder '" + classes[c] + "' (expected at least 1 image, found 0" +
-                  (scan.non_images + scan.bad_images ? ", plus " + std::to_string(scan.non_images + scan.bad_images) +
-                                                           " non-image files"
-                                                     : std::string()) +
+                  (scan.non_images + scan.bad_images
+                       ? ", plus " + std::to_string(scan.non_images + scan.bad_images) + " non-image files"
+                       : std::string()) +
                   ")");
     }
     for (auto& f : scan.files) samples.push_back(Sample{static_cast<int>(c), std::move(f), {}});

@@ -21,8 +21,9 @@ std::vector<int> StratifiedFolds(const std::vector<int>& labels, int num_classes
   for (int c = 0; c < num_classes; ++c) {
     auto& idx = by_class[static_cast<std::size_t>(c)];
     if (!idx.empty() && idx.size() < static_cast<std::size_t>(folds)) {
-      const std::string name = static_cast<std::size_t>(c) < class_names.size() ? "'" + class_names[static_cast<std::size_t>(c)] + "'"
-                                                                                : std::to_string(c);
+      const std::string name = static_cast<std::size_t>(c) < class_names.size()
+                                   ? "'" + class_names[static_cast<std::size_t>(c)] + "'"
+                                   : std::to_string(c);
       throw Error("cross-validation: " + std::to_string(folds) + " folds but class " + name + " has only " +
                   std::to_string(idx.size()) + " training images (lower --cv-folds or use more images)");
     }

@@ -1,11 +1,11 @@
 // IDX files (LeCun's MNIST format, also Fashion-MNIST): a 4-byte magic
 // (0, 0, type, ndims), ndims big-endian uint32 sizes, then the data.
-#include <filesystem>
 #include <zlib.h>
+#include <filesystem>
 
 #include <algorithm>
-#include <sstream>
 #include <cctype>
+#include <sstream>
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
@@ -151,8 +151,10 @@ IdxArray ParseIdx(const std::vector<unsigned char>& b, const std::string& what) 
   std::uint64_t total = 1;
   for (int i = 0; i < nd; ++i) {
     const unsigned char* p = &b[4 + 4 * i];
-    const std::uint32_t d = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-    if (d > (1u << 30)) throw Error(what + ": IDX dimension " + std::to_string(i) + " is " + std::to_string(d) + ", too large");
+    const std::uint32_t d =
+        (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+    if (d > (1u << 30))
+      throw Error(what + ": IDX dimension " + std::to_string(i) + " is " + std::to_string(d) + ", too large");
     a.dims.push_back(static_cast<int>(d));
     total *= d;
     if (total > (std::uint64_t{1} << 34)) throw Error(what + ": IDX claims more than 16 GiB of data");
@@ -178,7 +180,9 @@ DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions& opts)
   DatasetInfo info;
   info.format = "idx";
   info.root = root_str;
-  struct Part { std::string split, prefix; };
+  struct Part {
+    std::string split, prefix;
+  };
   std::vector<std::pair<std::string, std::pair<IdxArray, IdxArray>>> parts;
   std::vector<std::string> label_paths;
   for (const Part& part : {Part{"train", "train"}, Part{"test", "t10k"}}) {
@@ -186,8 +190,10 @@ DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions& opts)
     const std::string lp = FindIdx(root, part.prefix, "labels");
     IdxArray im = ParseIdx(ReadMaybeGzip(ip), ip);
     IdxArray lb = ParseIdx(ReadMaybeGzip(lp), lp);
-    if (im.dims.size() != 3) throw Error(ip + ": expected a 3-dimensional image IDX, found " + std::to_string(im.dims.size()) + " dimensions");
-    if (lb.dims.size() != 1) throw Error(lp + ": expected a 1-dimensional label IDX, found " + std::to_string(lb.dims.size()) + " dimensions");
+    if (im.dims.size() != 3)
+      throw Error(ip + ": expected a 3-dimensional image IDX, found " + std::to_string(im.dims.size()) + " dimensions");
+    if (lb.dims.size() != 1)
+      throw Error(lp + ": expected a 1-dimensional label IDX, found " + std::to_string(lb.dims.size()) + " dimensions");
     if (im.dims[0] != lb.dims[0]) {
       throw Error(lp + ": holds " + std::to_string(lb.dims[0]) + " labels but " + ip + " holds " +
                   std::to_string(im.dims[0]) + " images");

@@ -1,8 +1,8 @@
 #include "scenelab/data/io.h"
 
-#include <filesystem>
 #include <fcntl.h>
 #include <unistd.h>
+#include <filesystem>
 
 #include <algorithm>
 #include <cerrno>
@@ -31,8 +31,8 @@ std::vector<unsigned char> ReadFileBytes(const fs::path& path) {
   in.seekg(0, std::ios::beg);
   std::vector<unsigned char> bytes(static_cast<std::size_t>(size));
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size)) {
-    throw Error(path.string() + ": read failed after " + std::to_string(in.gcount()) + " of " +
-                std::to_string(size) + " bytes");
+    throw Error(path.string() + ": read failed after " + std::to_string(in.gcount()) + " of " + std::to_string(size) +
+                " bytes");
   }
   return bytes;
 }
@@ -169,8 +169,8 @@ std::string SafeFileName(std::string_view name) {
   std::string out;
   bool changed = false;
   for (unsigned char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     out.push_back(ok ? static_cast<char>(c) : '_');
     changed |= !ok;
   }

@@ -1,7 +1,7 @@
 #include "scenelab/data/log.h"
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
 
 #include <cmath>
 #include <ctime>

@@ -1,5 +1,5 @@
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/readers.h"

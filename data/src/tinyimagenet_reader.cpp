@@ -1,8 +1,8 @@
 // Tiny-ImageNet-200: wnids.txt (one WordNet id per line), words.txt
 // ("wnid<TAB>names"), train/<wnid>/images/*.JPEG, val/images/*.JPEG with
 // val/val_annotations.txt ("file<TAB>wnid<TAB>x0<TAB>y0<TAB>x1<TAB>y1").
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -66,8 +66,7 @@ std::map<std::string, std::string> ParseWords(const std::string& text, const std
   return words;
 }
 
-std::vector<std::pair<std::string, std::string>> ParseValAnnotations(const std::string& text,
-                                                                     const std::string& what) {
+std::vector<std::pair<std::string, std::string>> ParseValAnnotations(const std::string& text, const std::string& what) {
   std::vector<std::pair<std::string, std::string>> out;
   int lineno = 0;
   for (const auto& raw : Lines(text)) {
@@ -78,8 +77,10 @@ std::vector<std::pair<std::string, std::string>> ParseValAnnotations(const std::
     std::istringstream in(raw);
     while (std::getline(in, field, '\t')) f.push_back(field);
     if (f.size() < 2) {
-      throw Error(what + ":" + std::to_string(lineno) + ": expected at least 2 tab-separated fields "
-                  "(file, wnid), found " + std::to_string(f.size()));
+      throw Error(what + ":" + std::to_string(lineno) +
+                  ": expected at least 2 tab-separated fields "
+                  "(file, wnid), found " +
+                  std::to_string(f.size()));
     }
     const std::string file = Trim(f[0]);
     if (file.empty() || file.find('/') != std::string::npos || file.find("..") != std::string::npos) {
@@ -100,7 +101,8 @@ DatasetInfo ReadTinyImageNet(const std::string& root_str, const OpenOptions& opt
   const fs::path wp = root / "wnids.txt";
   const auto wnids = ParseWnids(ReadFileText(wp), wp.string());
   std::map<std::string, std::string> words;
-  if (fs::exists(root / "words.txt", ec)) words = ParseWords(ReadFileText(root / "words.txt"), (root / "words.txt").string());
+  if (fs::exists(root / "words.txt", ec))
+    words = ParseWords(ReadFileText(root / "words.txt"), (root / "words.txt").string());
   info.class_names = wnids;
   for (const auto& id : wnids) {
     auto it = words.find(id);
@@ -138,7 +140,8 @@ DatasetInfo ReadTinyImageNet(const std::string& root_str, const OpenOptions& opt
         train.push_back(Sample{static_cast<int>(c), f.string(), {}});
       }
     }
-    if (train.size() == before) throw Error(dir.string() + ": empty class folder for wnid '" + wnids[c] + "' (0 images)");
+    if (train.size() == before)
+      throw Error(dir.string() + ": empty class folder for wnid '" + wnids[c] + "' (0 images)");
   }
   info.splits.emplace_back("train", Dataset(info.class_names, std::move(train)));
 

@@ -19,10 +19,14 @@ Normalization ParseNormalization(const std::string& s) {
 
 std::string ToString(Normalization n) {
   switch (n) {
-    case Normalization::kNone: return "none";
-    case Normalization::kTrue: return "true";
-    case Normalization::kPred: return "pred";
-    case Normalization::kAll: return "all";
+    case Normalization::kNone:
+      return "none";
+    case Normalization::kTrue:
+      return "true";
+    case Normalization::kPred:
+      return "pred";
+    case Normalization::kAll:
+      return "all";
   }
   return "?";
 }
@@ -44,13 +48,15 @@ ConfusionMatrix ConfusionMatrix::FromLabels(std::vector<std::string> class_names
 void ConfusionMatrix::Add(int t, int p, std::int64_t count) {
   const int n = num_classes();
   if (t < 0 || t >= n || p < 0 || p >= n) {
-    throw Error("confusion matrix: label pair (" + std::to_string(t) + ", " + std::to_string(p) +
-                ") outside [0, " + std::to_string(n) + ")");
+    throw Error("confusion matrix: label pair (" + std::to_string(t) + ", " + std::to_string(p) + ") outside [0, " +
+                std::to_string(n) + ")");
   }
   counts_[static_cast<std::size_t>(t * n + p)] += count;
 }
 
-std::int64_t ConfusionMatrix::count(int t, int p) const { return counts_[static_cast<std::size_t>(t * num_classes() + p)]; }
+std::int64_t ConfusionMatrix::count(int t, int p) const {
+  return counts_[static_cast<std::size_t>(t * num_classes() + p)];
+}
 
 std::int64_t ConfusionMatrix::total() const {
   std::int64_t s = 0;
@@ -70,7 +76,8 @@ std::int64_t ConfusionMatrix::col_total(int p) const {
 
 std::vector<std::vector<double>> ConfusionMatrix::Normalized(Normalization norm) const {
   const int n = num_classes();
-  std::vector<std::vector<double>> out(static_cast<std::size_t>(n), std::vector<double>(static_cast<std::size_t>(n), 0.0));
+  std::vector<std::vector<double>> out(static_cast<std::size_t>(n),
+                                       std::vector<double>(static_cast<std::size_t>(n), 0.0));
   const double all = static_cast<double>(total());
   for (int t = 0; t < n; ++t) {
     for (int p = 0; p < n; ++p) {
@@ -159,11 +166,14 @@ ConfusionMatrix ConfusionMatrix::FromJson(const std::string& text, const std::st
     for (int t = 0; t < m.num_classes(); ++t) {
       const auto& row = rows[static_cast<std::size_t>(t)];
       if (!row.is_array() || static_cast<int>(row.size()) != m.num_classes()) {
-        throw Error(what + ": field 'counts' row " + std::to_string(t) + " must have " + std::to_string(m.num_classes()) + " entries");
+        throw Error(what + ": field 'counts' row " + std::to_string(t) + " must have " +
+                    std::to_string(m.num_classes()) + " entries");
       }
       for (int p = 0; p < m.num_classes(); ++p) {
         const auto v = row[static_cast<std::size_t>(p)].get<std::int64_t>();
-        if (v < 0) throw Error(what + ": negative count " + std::to_string(v) + " at (" + std::to_string(t) + ", " + std::to_string(p) + ")");
+        if (v < 0)
+          throw Error(what + ": negative count " + std::to_string(v) + " at (" + std::to_string(t) + ", " +
+                      std::to_string(p) + ")");
         m.Add(t, p, v);
       }
     }
@@ -274,7 +284,8 @@ ConfusionMatrix ConfusionMatrix::FromCsv(const std::string& text, const std::str
       throw Error(what + ": row " + std::to_string(t + 2) + " has " + std::to_string(r.size()) + " fields, expected " +
                   std::to_string(names.size() + 1));
     }
-    if (r[0] != names[t]) throw Error(what + ": row " + std::to_string(t + 2) + " is labelled '" + r[0] + "', expected '" + names[t] + "'");
+    if (r[0] != names[t])
+      throw Error(what + ": row " + std::to_string(t + 2) + " is labelled '" + r[0] + "', expected '" + names[t] + "'");
     for (std::size_t p = 0; p < names.size(); ++p) {
       m.Add(static_cast<int>(t), static_cast<int>(p), ParseCount(r[p + 1], what, t + 2, p + 2));
     }
@@ -309,7 +320,8 @@ std::string Predictions::ToCsv() const {
   return out.str();
 }
 
-Predictions Predictions::FromCsv(const std::string& text, std::vector<std::string> class_names, const std::string& what) {
+Predictions Predictions::FromCsv(const std::string& text, std::vector<std::string> class_names,
+                                 const std::string& what) {
   const auto rows = ParseCsv(text, what);
   if (rows.empty() || rows[0].size() != 6 || rows[0][0] != "source") {
     throw Error(what + ": expected header 'source,true,true_name,predicted,predicted_name,score'");
@@ -317,7 +329,8 @@ Predictions Predictions::FromCsv(const std::string& text, std::vector<std::strin
   Predictions p(std::move(class_names));
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto& r = rows[i];
-    if (r.size() != 6) throw Error(what + ": row " + std::to_string(i + 1) + " has " + std::to_string(r.size()) + " fields, expected 6");
+    if (r.size() != 6)
+      throw Error(what + ": row " + std::to_string(i + 1) + " has " + std::to_string(r.size()) + " fields, expected 6");
     Prediction pr;
     pr.source = r[0];
     pr.truth = static_cast<int>(ParseCount(r[1], what, i + 1, 2));

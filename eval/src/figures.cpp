@@ -67,7 +67,8 @@ void RenderBoth(const std::string& base, int w, int h, const DrawFn& draw) {
 void Text(cairo_t* cr, double x, double y, const std::string& s, double size, double align_x = 0.0,
           double align_y = 0.5, double angle = 0.0, bool bold = false) {
   cairo_save(cr);
-  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+                         bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
   cairo_set_font_size(cr, size);
   cairo_text_extents_t ext;
   cairo_text_extents(cr, s.c_str(), &ext);
@@ -85,7 +86,7 @@ void Blues(cairo_t* cr, double v) {
   cairo_set_source_rgb(cr, r, g, b);
 }
 
-const double kPalette[][3] = {{0.12, 0.47, 0.71}, {1.0, 0.50, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
+const double kPalette[][3] = {{0.12, 0.47, 0.71}, {1.0, 0.50, 0.05},  {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
                               {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.50, 0.50, 0.50}};
 
 std::string Nice(double v) {
@@ -119,7 +120,8 @@ void DrawConfusion(const ConfusionMatrix& m, const std::string& base, const std:
         cairo_rectangle(cr, left + p * cell, top + t * cell, cell, cell);
         cairo_fill(cr);
         const double shown = values[t][p];
-        const std::string s = norm == Normalization::kNone ? std::to_string(m.count(t, p)) : fmt::format("{:.2f}", shown);
+        const std::string s =
+            norm == Normalization::kNone ? std::to_string(m.count(t, p)) : fmt::format("{:.2f}", shown);
         cairo_set_source_rgb(cr, v > 0.5 ? 1 : 0.1, v > 0.5 ? 1 : 0.1, v > 0.5 ? 1 : 0.1);
         Text(cr, left + p * cell + cell / 2.0, top + t * cell + cell / 2.0, s, font, 0.5, 0.4);
       }
@@ -213,8 +215,10 @@ void DrawLinePlot(const LinePlot& plot, const std::string& base) {
       cairo_set_line_width(cr, 2);
       const auto& pts = plot.series[i].points;
       for (std::size_t j = 0; j < pts.size(); ++j) {
-        if (j == 0) cairo_move_to(cr, X(pts[j].first), Y(pts[j].second));
-        else cairo_line_to(cr, X(pts[j].first), Y(pts[j].second));
+        if (j == 0)
+          cairo_move_to(cr, X(pts[j].first), Y(pts[j].second));
+        else
+          cairo_line_to(cr, X(pts[j].first), Y(pts[j].second));
       }
       cairo_stroke(cr);
       for (const auto& pt : pts) {
@@ -289,8 +293,8 @@ void DrawIntervalChart(const std::vector<IntervalPoint>& points, const std::stri
   });
 }
 
-void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series, const std::string& title,
-                     const std::string& y_label, const std::string& base) {
+void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series,
+                     const std::string& title, const std::string& y_label, const std::string& base) {
   if (groups.empty() || series.empty()) throw Error(base + ": no bars to draw");
   const int n = static_cast<int>(groups.size()), m = static_cast<int>(series.size());
   const int group_w = std::max(18 * m + 10, 36), left = 70, right = 170, top = 45;
@@ -361,9 +365,12 @@ void DrawGallery(const std::vector<Thumb>& thumbs, const std::string& title, con
     cv::Mat img = thumbs[i].image;
     if (img.empty()) continue;
     cv::Mat bgra;
-    if (img.channels() == 1) cv::cvtColor(img, bgra, cv::COLOR_GRAY2BGRA);
-    else if (img.channels() == 3) cv::cvtColor(img, bgra, cv::COLOR_BGR2BGRA);
-    else bgra = img.clone();
+    if (img.channels() == 1)
+      cv::cvtColor(img, bgra, cv::COLOR_GRAY2BGRA);
+    else if (img.channels() == 3)
+      cv::cvtColor(img, bgra, cv::COLOR_BGR2BGRA);
+    else
+      bgra = img.clone();
     const double scale = static_cast<double>(ts) / std::max(bgra.cols, bgra.rows);
     cv::Mat small;
     cv::resize(bgra, small, cv::Size(std::max(1, int(bgra.cols * scale)), std::max(1, int(bgra.rows * scale))), 0, 0,

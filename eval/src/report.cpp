@@ -2,18 +2,18 @@
 
 #include <algorithm>
 #include <ctime>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "scenelab/data/dataset.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/eval/confusion.h"
 #include "scenelab/eval/figures.h"
-#include "scenelab/data/dataset.h"
 #include "scenelab/eval/stats.h"
 
 namespace fs = std::filesystem;
@@ -24,12 +24,23 @@ std::string HtmlEscape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -82,9 +93,12 @@ std::string MarkdownSeparator(std::size_t columns) {
 std::string MdCell(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n') o += ' ';
-    else o += c;
+    if (c == '|')
+      o += "\\|";
+    else if (c == '\n')
+      o += ' ';
+    else
+      o += c;
   }
   return o;
 }
@@ -94,11 +108,27 @@ std::string Tex(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': case '%': case '$': case '#': case '_': case '{': case '}': o += '\\'; o += c; break;
-      case '~': o += "\\textasciitilde{}"; break;
-      case '^': o += "\\textasciicircum{}"; break;
-      case '\\': o += "\\textbackslash{}"; break;
-      default: o += c;
+      case '&':
+      case '%':
+      case '$':
+      case '#':
+      case '_':
+      case '{':
+      case '}':
+        o += '\\';
+        o += c;
+        break;
+      case '~':
+        o += "\\textasciitilde{}";
+        break;
+      case '^':
+        o += "\\textasciicircum{}";
+        break;
+      case '\\':
+        o += "\\textbackslash{}";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -140,7 +170,8 @@ class Figures {
  public:
   Figures(fs::path out) : out_(std::move(out)) {}
   // HTML <img> with the PNG embedded; Markdown link to a copy.
-  void Add(const Run& r, const fs::path& png, const std::string& caption, std::ostringstream& html, std::ostringstream& md) {
+  void Add(const Run& r, const fs::path& png, const std::string& caption, std::ostringstream& html,
+           std::ostringstream& md) {
     if (!fs::exists(png)) return;
     const auto bytes = ReadFileBytes(png);
     html << "<figure><img alt=\"" << HtmlEscape(caption) << "\" src=\"data:image/png;base64," << Base64(bytes)
@@ -154,7 +185,8 @@ class Figures {
     const fs::path rel = fs::path("figures") / "report" / (name + ".png");
     const auto bytes = ReadFileBytes(out_ / rel);
     html << "<figure><img alt=\"" << HtmlEscape(caption) << "\" src=\"data:image/png;base64," << Base64(bytes)
-         << "\"><figcaption>" << HtmlEscape(caption) << " (also <code>" << HtmlEscape((fs::path("figures") / "report" / (name + ".pdf")).string())
+         << "\"><figcaption>" << HtmlEscape(caption) << " (also <code>"
+         << HtmlEscape((fs::path("figures") / "report" / (name + ".pdf")).string())
          << "</code>)</figcaption></figure>\n";
     md << "![" << caption << "](" << rel.string() << ") ([PDF](figures/report/" << name << ".pdf))\n\n";
   }
@@ -192,8 +224,8 @@ void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::
     html << "<tr><td class=\"name\">" << HtmlEscape(runs[i].name) << "</td><td>" << r["count"].get<int>() << "</td><td>"
          << Acc(r["mean"]) << "</td><td>" << Acc(r["std"]) << "</td><td>" << Ci(r["ci95"]) << "</td><td class=\"name\">"
          << values << "</td></tr>\n";
-    md << "| " << MdCell(runs[i].name) << " | " << r["count"].get<int>() << " | " << Acc(r["mean"]) << " | " << Acc(r["std"])
-       << " | " << Ci(r["ci95"]) << " | " << values << " |\n";
+    md << "| " << MdCell(runs[i].name) << " | " << r["count"].get<int>() << " | " << Acc(r["mean"]) << " | "
+       << Acc(r["std"]) << " | " << Ci(r["ci95"]) << " | " << values << " |\n";
   }
   html << "</table>\n";
   md << "\n";
@@ -227,8 +259,10 @@ void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::
     const std::string better = t.mean_difference >= 0 ? runs[a].name : runs[b].name;
     const std::string worse = t.mean_difference >= 0 ? runs[b].name : runs[a].name;
     const std::string line = fmt::format(
-        "{} vs {}: {} (mean difference {:+.4f}; t = {:.3g}, {} degrees of freedom, p = {:.3g}, Holm p = {:.3g})", runs[a].name,
-        runs[b].name, sig ? better + " is significantly better than " + worse + " at 0.05" : std::string("no significant difference at 0.05"),
+        "{} vs {}: {} (mean difference {:+.4f}; t = {:.3g}, {} degrees of freedom, p = {:.3g}, Holm p = {:.3g})",
+        runs[a].name, runs[b].name,
+        sig ? better + " is significantly better than " + worse + " at 0.05"
+            : std::string("no significant difference at 0.05"),
         t.mean_difference, t.t, t.df, t.p_value, adj[k]);
     html << "<li>" << HtmlEscape(line) << "</li>\n";
     md << "- " << line << "\n";
@@ -265,10 +299,11 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
   }
   if (points.empty()) return;
   fs::create_directories(out_dir / "tables");
-  WriteFileAtomic(out_dir / "tables" / "accuracy.tex",
-                  BooktabsTable("Test accuracy of the point selected without the test labels, with its 95% Wilson "
-                                "interval; the oracle is the best point chosen on the test labels",
-                                {"run", "pipeline", "accuracy", "95% interval", "top-5", "selected", "oracle"}, rows, "llrrrlr"));
+  WriteFileAtomic(
+      out_dir / "tables" / "accuracy.tex",
+      BooktabsTable("Test accuracy of the point selected without the test labels, with its 95% Wilson "
+                    "interval; the oracle is the best point chosen on the test labels",
+                    {"run", "pipeline", "accuracy", "95% interval", "top-5", "selected", "oracle"}, rows, "llrrrlr"));
   DrawIntervalChart(points, "Accuracy with 95% interval", "test accuracy (selected point)",
                     (out_dir / "figures" / "report" / "accuracy_intervals").string());
   html << "<div class=\"row\">\n";
@@ -292,7 +327,8 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
     series.push_back(std::move(s));
   }
   if (!series.empty()) {
-    DrawGroupedBars(classes, series, "Per-class recall", "recall", (out_dir / "figures" / "report" / "per_class_recall").string());
+    DrawGroupedBars(classes, series, "Per-class recall", "recall",
+                    (out_dir / "figures" / "report" / "per_class_recall").string());
     figs.Embed("per_class_recall", "Per-class recall of each run, in class order", html, md);
     std::vector<std::vector<std::string>> pc;
     for (std::size_t c = 0; c < classes.size(); ++c) {
@@ -346,7 +382,8 @@ void DisagreementGalleries(const SignificanceTable& t, const std::vector<Predict
         if (!any) break;
       }
       auto name = [&](int c) {
-        return c >= 0 && static_cast<std::size_t>(c) < names.size() ? names[static_cast<std::size_t>(c)] : std::to_string(c);
+        return c >= 0 && static_cast<std::size_t>(c) < names.size() ? names[static_cast<std::size_t>(c)]
+                                                                    : std::to_string(c);
       };
       for (std::size_t i : chosen) {
         Thumb th;
@@ -360,7 +397,8 @@ void DisagreementGalleries(const SignificanceTable& t, const std::vector<Predict
       }
       if (thumbs.empty()) continue;
       const std::string file = SafeFileName("disagree-" + t.names[right] + "-right-" + t.names[wrong] + "-wrong");
-      const std::string title = t.names[right] + " right, " + t.names[wrong] + " wrong (true / " + t.names[wrong] + "'s guess)";
+      const std::string title =
+          t.names[right] + " right, " + t.names[wrong] + " wrong (true / " + t.names[wrong] + "'s guess)";
       DrawGallery(thumbs, title, (out_dir / "figures" / "report" / (file + ".png")).string());
       figs.Embed(file, title, html, md);
     }
@@ -402,8 +440,10 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
         "chi-squared with continuity correction above), Holm-corrected across pairs. Cells are Holm-adjusted p-values; "
         "**bold** is significant at 0.05.\n\n";
   if (groups.size() > 1) {
-    html << "<p>These runs use " << groups.size() << " different test sets; only runs on the same test set are compared.</p>\n";
-    md << "These runs use " << groups.size() << " different test sets; only runs on the same test set are compared.\n\n";
+    html << "<p>These runs use " << groups.size()
+         << " different test sets; only runs on the same test set are compared.</p>\n";
+    md << "These runs use " << groups.size()
+       << " different test sets; only runs on the same test set are compared.\n\n";
   }
   for (const auto& [fp, idx] : groups) {
     if (idx.size() < 2) continue;
@@ -428,7 +468,8 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
       for (std::size_t b = 0; b < names.size(); ++b) {
         const double p = t.p_holm[a][b];
         const bool sig = a != b && p < t.alpha;
-        html << "<td data-p=\"" << fmt::format("{}", p) << "\">" << (sig ? "<b>" : "") << (a == b ? "-" : PValue(p)) << (sig ? "</b>" : "") << "</td>";
+        html << "<td data-p=\"" << fmt::format("{}", p) << "\">" << (sig ? "<b>" : "") << (a == b ? "-" : PValue(p))
+             << (sig ? "</b>" : "") << "</td>";
         md << " " << (sig ? "**" : "") << (a == b ? "-" : PValue(p)) << (sig ? "**" : "") << " |";
       }
       html << "</tr>\n";
@@ -452,9 +493,11 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
     }
     std::vector<std::string> header{"Holm-adjusted McNemar p"};
     header.insert(header.end(), names.begin(), names.end());
-    WriteFileAtomic(out_dir / "tables" / ("pvalues-" + fp + ".tex"),
-                    BooktabsTable("McNemar p-values between pipelines on the same test images, Holm-corrected; * significant at 0.05",
-                                  header, rows, "l" + std::string(names.size(), 'r')));
+    WriteFileAtomic(
+        out_dir / "tables" / ("pvalues-" + fp + ".tex"),
+        BooktabsTable(
+            "McNemar p-values between pipelines on the same test images, Holm-corrected; * significant at 0.05", header,
+            rows, "l" + std::string(names.size(), 'r')));
     DisagreementGalleries(t, ps, out_dir, figs, html, md);
   }
 }
@@ -471,7 +514,8 @@ SignificanceTable RunSignificance(const std::vector<std::string>& run_dirs, cons
   return CompareOnSameImages(names, ps, alpha);
 }
 
-std::string BuildReport(const std::vector<std::string>& run_dirs, const std::string& out_dir, const ReportOptions& opts) {
+std::string BuildReport(const std::vector<std::string>& run_dirs, const std::string& out_dir,
+                        const ReportOptions& opts) {
   if (run_dirs.empty()) throw Error("report: no run folders given (--runs DIR...)");
   std::vector<Run> runs;
   for (const auto& d : run_dirs) {
@@ -508,12 +552,14 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   html << "<h2>Accuracy</h2>\n<p>Accuracy is the point chosen on training data alone (cross-validation or the "
           "validation split), with its 95% Wilson interval. The oracle column is the best point chosen on the test "
           "labels: optimistic, shown only for reference.</p>\n"
-          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th><th>top-5 [95%]</th>"
+          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th><th>top-5 "
+          "[95%]</th>"
           "<th>selected setting</th><th>how selected</th><th>oracle (chosen on test)</th>"
           "<th>mean per-class</th><th>train / test</th><th>time (s)</th><th>parameters</th></tr>\n";
   md << "## Accuracy\n\nAccuracy is the point chosen on training data alone, with its 95% Wilson interval; the oracle "
         "column is the best point chosen on the test labels (optimistic, for reference only).\n\n"
-        "| run | pipeline | accuracy | 95% interval | top-5 [95%] | selected setting | how selected | oracle (chosen on test) | "
+        "| run | pipeline | accuracy | 95% interval | top-5 [95%] | selected setting | how selected | oracle (chosen "
+        "on test) | "
         "mean per-class | train / test | time (s) | parameters |\n"
      << MarkdownSeparator(12);
   for (const auto& r : runs) {
@@ -527,17 +573,20 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     const std::string acc = Acc(sel.value("accuracy", nlohmann::json()));
     const std::string ci = Ci(sel.value("accuracy_ci95", nlohmann::json()));
     const std::string how = sel.value("how", std::string("-"));
-    const std::string top5 = sel.contains("top5_accuracy") ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json())) : "-";
+    const std::string top5 = sel.contains("top5_accuracy")
+                                 ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json()))
+                                 : "-";
     const std::string oracle = Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")";
     html << "<tr><td class=\"name\">" << HtmlEscape(r.name) << "</td><td class=\"name\">"
          << HtmlEscape(j.value("pipeline", "")) << "</td><td class=\"acc\" data-run=\"" << HtmlEscape(r.name)
-         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci << "</td><td>" << top5 << "</td><td>"
-         << HtmlEscape(Setting(sel)) << "</td><td class=\"name\">" << HtmlEscape(how) << "</td><td class=\"oracle\">"
-         << HtmlEscape(oracle) << "</td><td>" << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>"
-         << j.value("train_size", 0) << " / " << j.value("test_size", 0) << "</td><td>" << fmt::format("{:.1f}", total)
-         << "</td><td>" << params << "</td></tr>\n";
-    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | " << top5
-       << " | " << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
+         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci
+         << "</td><td>" << top5 << "</td><td>" << HtmlEscape(Setting(sel)) << "</td><td class=\"name\">"
+         << HtmlEscape(how) << "</td><td class=\"oracle\">" << HtmlEscape(oracle) << "</td><td>"
+         << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>" << j.value("train_size", 0)
+         << " / " << j.value("test_size", 0) << "</td><td>" << fmt::format("{:.1f}", total) << "</td><td>" << params
+         << "</td></tr>\n";
+    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | "
+       << top5 << " | " << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
        << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << " | " << j.value("train_size", 0) << " / "
        << j.value("test_size", 0) << " | " << fmt::format("{:.1f}", total) << " | " << params << " |\n";
   }
@@ -571,7 +620,8 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     md << "\n" << MarkdownSeparator(1 + cols.size());
     std::vector<std::string> ks;
     for (const auto& [k, _] : acc[metrics.front()].items()) ks.push_back(k);
-    std::sort(ks.begin(), ks.end(), [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
+    std::sort(ks.begin(), ks.end(),
+              [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
     for (const auto& k : ks) {
       html << "<tr><td>" << k << "</td>";
       md << "| " << k << " |";
@@ -592,8 +642,10 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
 
   html << "<h2>Confusion matrices</h2>\n<p>Rows are true classes, columns predicted, in the dataset's class order; "
           "colours are row-normalised on one fixed 0..1 scale.</p>\n<div class=\"row\">\n";
-  md << "## Confusion matrices\n\nRows are true classes, columns predicted; colours are row-normalised on a fixed 0..1 scale.\n\n";
-  for (const auto& r : runs) figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", html, md);
+  md << "## Confusion matrices\n\nRows are true classes, columns predicted; colours are row-normalised on a fixed 0..1 "
+        "scale.\n\n";
+  for (const auto& r : runs)
+    figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", html, md);
   html << "</div>\n";
 
   html << "<h2>Sweeps and curves</h2>\n<div class=\"row\">\n";
@@ -607,20 +659,23 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   html << "</div>\n";
   for (const auto& r : runs) {
     if (r.sweep.is_null()) continue;
-    const auto dump = [](const nlohmann::json& v) { return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+    const auto dump = [](const nlohmann::json& v) {
+      return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
     const nlohmann::json best = r.sweep.value("best", nlohmann::json());
     const nlohmann::json sel = r.sweep.value("selected", nlohmann::json());
     html << "<p>" << HtmlEscape(r.name) << ": " << r.sweep["points"].size() << " sweep points";
     md << r.name << ": " << r.sweep["points"].size() << " sweep points";
     if (!sel.is_null()) {
       html << "; selected by cross-validation on train <span class=\"sweep-selected\" data-value=\""
-           << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << Acc(sel["accuracy"]) << "</span> at <code>" << HtmlEscape(dump(sel))
-           << "</code>";
+           << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << Acc(sel["accuracy"]) << "</span> at <code>"
+           << HtmlEscape(dump(sel)) << "</code>";
       md << "; selected by cross-validation on train " << Acc(sel["accuracy"]) << " at `" << dump(sel) << "`";
     }
     if (!best.is_null()) {
-      html << "; oracle (chosen on test) <span class=\"sweep-best\" data-value=\"" << fmt::format("{}", best.value("accuracy", 0.0)) << "\">"
-           << Acc(best["accuracy"]) << "</span> at <code>" << HtmlEscape(dump(best)) << "</code>";
+      html << "; oracle (chosen on test) <span class=\"sweep-best\" data-value=\""
+           << fmt::format("{}", best.value("accuracy", 0.0)) << "\">" << Acc(best["accuracy"]) << "</span> at <code>"
+           << HtmlEscape(dump(best)) << "</code>";
       md << "; oracle (chosen on test) " << Acc(best["accuracy"]) << " at `" << dump(best) << "`";
     }
     html << "</p>\n";
@@ -635,7 +690,8 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(gdir)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
-    html << "<details><summary>" << HtmlEscape(r.name) << ": true positives, false positives, false negatives</summary>\n";
+    html << "<details><summary>" << HtmlEscape(r.name)
+         << ": true positives, false positives, false negatives</summary>\n";
     int shown = 0;
     for (const auto& f : files) {
       if (shown++ >= opts.gallery_classes) break;
@@ -648,8 +704,10 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   md << "## Parameters\n\n";
   for (const auto& r : runs) {
     const auto& p = !r.results.is_null() ? r.results["params"] : r.sweep["base"];
-    html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>" << HtmlEscape(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre></details>\n";
-    md << "### " << r.name << "\n\n```json\n" << p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n```\n\n";
+    html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>"
+         << HtmlEscape(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre></details>\n";
+    md << "### " << r.name << "\n\n```json\n"
+       << p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n```\n\n";
   }
   // Marks how many figures decoded, for readers and for the browser test.
   html << "<script>window.addEventListener('load',function(){var m=document.images,ok=0;"

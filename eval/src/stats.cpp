@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 
 #include "scenelab/data/error.h"
@@ -198,8 +198,8 @@ TTestResult PairedTTest(const std::vector<double>& a, const std::vector<double>&
   return r;
 }
 
-BootstrapResult BootstrapClassMetrics(const std::vector<int>& truth, const std::vector<int>& predicted,
-                                      int num_classes, int resamples, std::uint64_t seed, double confidence) {
+BootstrapResult BootstrapClassMetrics(const std::vector<int>& truth, const std::vector<int>& predicted, int num_classes,
+                                      int resamples, std::uint64_t seed, double confidence) {
   CheckConfidence(confidence);
   if (truth.size() != predicted.size() || truth.empty()) {
     throw Error("bootstrap: needs equal, non-empty truth and prediction lists, got " + std::to_string(truth.size()) +
@@ -269,8 +269,9 @@ SignificanceTable CompareOnSameImages(const std::vector<std::string>& names, con
     }
     for (std::size_t j = 0; j < a.size(); ++j) {
       if (a[j].source != b[j].source || a[j].truth != b[j].truth) {
-        throw Error("significance: '" + names[0] + "' and '" + names[i] + "' differ at test image " + std::to_string(j) +
-                    " ('" + a[j].source + "' vs '" + b[j].source + "'); McNemar needs the same test set");
+        throw Error("significance: '" + names[0] + "' and '" + names[i] + "' differ at test image " +
+                    std::to_string(j) + " ('" + a[j].source + "' vs '" + b[j].source +
+                    "'); McNemar needs the same test set");
       }
     }
   }
@@ -323,12 +324,15 @@ std::vector<std::string> SignificanceTable::Statements() const {
     const std::string& hi = a_better ? names[a] : names[b];
     const std::string& lo = a_better ? names[b] : names[a];
     char buf[512];
-    std::snprintf(buf, sizeof buf, "%s vs %s: %s (accuracy %.4f vs %.4f; McNemar %s, %lld vs %lld discordant, p = %.3g, Holm p = %.3g)",
-                  names[a].c_str(), names[b].c_str(),
-                  pr.significant ? (hi + " is significantly better than " + lo + " at " + std::to_string(alpha).substr(0, 4)).c_str()
-                                 : ("no significant difference at " + std::to_string(alpha).substr(0, 4)).c_str(),
-                  accuracy[a], accuracy[b], pr.test.exact ? "exact" : "chi-squared", static_cast<long long>(pr.test.b),
-                  static_cast<long long>(pr.test.c), pr.test.p_value, pr.p_holm);
+    std::snprintf(
+        buf, sizeof buf,
+        "%s vs %s: %s (accuracy %.4f vs %.4f; McNemar %s, %lld vs %lld discordant, p = %.3g, Holm p = %.3g)",
+        names[a].c_str(), names[b].c_str(),
+        pr.significant
+            ? (hi + " is significantly better than " + lo + " at " + std::to_string(alpha).substr(0, 4)).c_str()
+            : ("no significant difference at " + std::to_string(alpha).substr(0, 4)).c_str(),
+        accuracy[a], accuracy[b], pr.test.exact ? "exact" : "chi-squared", static_cast<long long>(pr.test.b),
+        static_cast<long long>(pr.test.c), pr.test.p_value, pr.p_holm);
     out.push_back(buf);
   }
   return out;

@@ -84,8 +84,10 @@ void BowEncoder::EncodeAssigned(const std::vector<int>& words, const SiftFeature
     for (std::size_t i = 0; i < n; ++i) {
       int cx = 0, cy = 0;
       if (cells > 1) {
-        cx = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 0) * cells / std::max(1, f.width)), 0, cells - 1);
-        cy = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 1) * cells / std::max(1, f.height)), 0, cells - 1);
+        cx = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 0) * cells / std::max(1, f.width)), 0,
+                        cells - 1);
+        cy = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 1) * cells / std::max(1, f.height)), 0,
+                        cells - 1);
       }
       out[offset + (cy * cells + cx) * k + words[i]] += weight;
     }
@@ -99,7 +101,8 @@ void BowEncoder::EncodeAssigned(const std::vector<int>& words, const SiftFeature
   }
 }
 
-Matrix EncodeBow(const std::vector<SiftFeatures>& features, const BowEncoder& encoder, int threads, Progress* progress) {
+Matrix EncodeBow(const std::vector<SiftFeatures>& features, const BowEncoder& encoder, int threads,
+                 Progress* progress) {
   Matrix out(static_cast<Eigen::Index>(features.size()), encoder.dim());
   ParallelFor(features.size(), threads, [&](std::size_t i) {
     encoder.Encode(features[i], out.row(static_cast<Eigen::Index>(i)).data());

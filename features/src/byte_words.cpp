@@ -57,8 +57,8 @@ using Row = const std::uint8_t*;
 // acc[r][g] lanes = sum_j x_r[j] * (round(c[j]) - 128).
 template <int G>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void DotsBlock(const Row rows[4], int chunks,
-                                                                                const std::int8_t* p, std::int32_t* dots,
-                                                                                int stride) {
+                                                                             const std::int8_t* p, std::int32_t* dots,
+                                                                             int stride) {
   __m512i a[4][G];
   for (int r = 0; r < 4; ++r) {
     for (int g = 0; g < G; ++g) a[r][g] = _mm512_setzero_si512();
@@ -80,7 +80,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void DotsBlock(con
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Dots4(const Row rows[4], int dim, const std::int8_t* packed,
-                                                                    int groups, std::int32_t* dots) {
+                                                                  int groups, std::int32_t* dots) {
   const int chunks = dim / 4;
   const int stride = groups * 16;
   const std::size_t group_bytes = static_cast<std::size_t>(chunks) * 64;
@@ -92,8 +92,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Dots4(const Row rows
 // Approximate distances norms - 2 (dots + offset), 16 words at a time: the
 // minimum, then every word within `slack` of it appended to `cand`.
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std::int32_t* d, const float* norms,
-                                                                         int groups, float offset, float l1,
-                                                                         std::vector<int>* cand) {
+                                                                       int groups, float offset, float l1,
+                                                                       std::vector<int>* cand) {
   const __m512 off = _mm512_set1_ps(offset);
   const __m512 two = _mm512_set1_ps(2.0f);
   __m512 best = _mm512_set1_ps(std::numeric_limits<float>::infinity());

@@ -22,7 +22,9 @@ class Writer {
     out_.Write(p, n);
   }
   template <typename T>
-  void Pod(T v) { Raw(&v, sizeof v); }
+  void Pod(T v) {
+    Raw(&v, sizeof v);
+  }
   void Str(const std::string& s) {
     Pod<std::uint32_t>(static_cast<std::uint32_t>(s.size()));
     Raw(s.data(), s.size());
@@ -91,7 +93,8 @@ class Reader {
 };
 
 template <typename Fn>
-auto TryLoad(const std::string& path, std::string* why, Fn&& fn) -> std::optional<decltype(fn(std::declval<Reader&>()))> {
+auto TryLoad(const std::string& path, std::string* why, Fn&& fn)
+    -> std::optional<decltype(fn(std::declval<Reader&>()))> {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     if (why) *why = "missing";
@@ -165,7 +168,8 @@ void SaveSiftCache(const std::string& path, const std::string& key, const std::v
   w.Commit();
 }
 
-std::optional<std::vector<SiftFeatures>> LoadSiftCache(const std::string& path, const std::string& key, std::string* why) {
+std::optional<std::vector<SiftFeatures>> LoadSiftCache(const std::string& path, const std::string& key,
+                                                       std::string* why) {
   return TryLoad(path, why, [&](Reader& r) {
     r.Begin(kSiftMagic);
     if (r.Str() != key) throw Error(path + ": made for other parameters (key mismatch)");

@@ -8,9 +8,9 @@ extern "C" {
 #include <vl/dsift.h>
 }
 
+#include "native_dsift.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/parallel.h"
-#include "native_dsift.h"
 
 namespace scenelab::features {
 
@@ -19,7 +19,8 @@ void DenseSiftOptions::Validate() const {
   if (step < 1) throw Error("DenseSiftOptions.step (--step) must be >= 1, got " + std::to_string(step));
   if (bin_sizes.empty()) throw Error("DenseSiftOptions.bin_sizes (--bin) must not be empty");
   for (int b : bin_sizes) {
-    if (b < 1 || b > 256) throw Error("DenseSiftOptions.bin_sizes (--bin) must be in [1, 256], got " + std::to_string(b));
+    if (b < 1 || b > 256)
+      throw Error("DenseSiftOptions.bin_sizes (--bin) must be in [1, 256], got " + std::to_string(b));
   }
   if (!(window_size > 0)) throw Error("DenseSiftOptions.window_size must be > 0, got " + std::to_string(window_size));
   if (!(magnif > 0)) throw Error("DenseSiftOptions.magnif must be > 0, got " + std::to_string(magnif));
@@ -55,9 +56,7 @@ struct DenseSift::Impl {
   std::vector<detail::DsiftKeypoint> frames;
 };
 
-DenseSift::DenseSift(const DenseSiftOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>()) {
-  opts_.Validate();
-}
+DenseSift::DenseSift(const DenseSiftOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>()) { opts_.Validate(); }
 DenseSift::~DenseSift() = default;
 DenseSift::DenseSift(DenseSift&&) noexcept = default;
 DenseSift& DenseSift::operator=(DenseSift&&) noexcept = default;
@@ -65,7 +64,8 @@ DenseSift& DenseSift::operator=(DenseSift&&) noexcept = default;
 SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
   if (gray_in.empty()) throw Error("DenseSift: empty image");
   cv::Mat gray = gray_in;
-  if (gray.channels() != 1) cv::cvtColor(gray_in, gray, gray_in.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  if (gray.channels() != 1)
+    cv::cvtColor(gray_in, gray, gray_in.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
   const int w = gray.cols, h = gray.rows;
   const int max_bin = *std::max_element(opts_.bin_sizes.begin(), opts_.bin_sizes.end());
 
@@ -158,7 +158,8 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
       out.frames(row, 2) = static_cast<float>(b);
     }
   }
-  if (row != total) throw Error("dense SIFT: expected " + std::to_string(total) + " frames, computed " + std::to_string(row));
+  if (row != total)
+    throw Error("dense SIFT: expected " + std::to_string(total) + " frames, computed " + std::to_string(row));
   return out;
 }
 
@@ -191,7 +192,8 @@ std::size_t DenseSiftFrameCount(int w, int h, const DenseSiftOptions& opts) {
   for (int b : opts.bin_sizes) {
     const int off = opts.phow_bounds ? static_cast<int>(std::floor(1 + 1.5 * (max_bin - b))) - 1 : 0;
     const int rx = w - 1 - off - 3 * b, ry = h - 1 - off - 3 * b;
-    if (rx >= 0 && ry >= 0) n += static_cast<std::size_t>(rx / opts.step + 1) * static_cast<std::size_t>(ry / opts.step + 1);
+    if (rx >= 0 && ry >= 0)
+      n += static_cast<std::size_t>(rx / opts.step + 1) * static_cast<std::size_t>(ry / opts.step + 1);
   }
   return n;
 }

@@ -150,8 +150,10 @@ int SpatialGrids::CellOf(std::size_t g, float x, float y, int width, int height)
   int base = 0;
   for (std::size_t i = 0; i < g; ++i) base += sides[i] * sides[i];
   const int s = sides[g];
-  const int cx = std::clamp(static_cast<int>(x * static_cast<float>(s) / static_cast<float>(std::max(1, width))), 0, s - 1);
-  const int cy = std::clamp(static_cast<int>(y * static_cast<float>(s) / static_cast<float>(std::max(1, height))), 0, s - 1);
+  const int cx =
+      std::clamp(static_cast<int>(x * static_cast<float>(s) / static_cast<float>(std::max(1, width))), 0, s - 1);
+  const int cy =
+      std::clamp(static_cast<int>(y * static_cast<float>(s) / static_cast<float>(std::max(1, height))), 0, s - 1);
   return base + cy * s + cx;
 }
 
@@ -217,7 +219,8 @@ FisherEncoder::FisherEncoder(const Pca& pca, const GaussianMixture& gmm, const F
       log_det += std::log(var);
       mu2 += mu * mu / var;
     }
-    loglik_bias_[c] = static_cast<float>(std::log(static_cast<double>(gmm_.priors()[c])) - half_d_log_2pi - 0.5 * log_det - 0.5 * mu2);
+    loglik_bias_[c] = static_cast<float>(std::log(static_cast<double>(gmm_.priors()[c])) - half_d_log_2pi -
+                                         0.5 * log_det - 0.5 * mu2);
   }
 }
 
@@ -340,7 +343,8 @@ void VladEncoder::Encode(const SiftFeatures& f, float* out) const {
       assign(static_cast<Eigen::Index>(i), words[static_cast<std::size_t>(rows[i])]) = 1.0f;
     }
     vl_vlad_encode(o, VL_TYPE_FLOAT, vocab_.centers().data(), static_cast<vl_size>(vocab_.dim()),
-                   static_cast<vl_size>(vocab_.size()), xc.data(), static_cast<vl_size>(xc.rows()), assign.data(), flags);
+                   static_cast<vl_size>(vocab_.size()), xc.data(), static_cast<vl_size>(xc.rows()), assign.data(),
+                   flags);
   });
 }
 

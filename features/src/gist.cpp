@@ -16,7 +16,8 @@ void GistOptions::Validate() const {
   if (orientations.empty()) throw Error("GistOptions.orientations (--gist-orientations) must list at least one scale");
   for (int o : orientations) {
     if (o < 1 || o > 64) {
-      throw Error("GistOptions.orientations (--gist-orientations) must be in [1, 64] per scale, got " + std::to_string(o));
+      throw Error("GistOptions.orientations (--gist-orientations) must be in [1, 64] per scale, got " +
+                  std::to_string(o));
     }
   }
   if (grid < 1 || grid > image_size) {
@@ -96,7 +97,8 @@ void Gist::Compute(const cv::Mat& gray, float* out) const {
   const int s = opts_.image_size;
   // imresizecrop: scale so the shorter side is s (bilinear), centre-crop s x s.
   const double scale = std::max(static_cast<double>(s) / gray.rows, static_cast<double>(s) / gray.cols);
-  const int nr = static_cast<int>(std::lround(gray.rows * scale)), nc = static_cast<int>(std::lround(gray.cols * scale));
+  const int nr = static_cast<int>(std::lround(gray.rows * scale)),
+            nc = static_cast<int>(std::lround(gray.cols * scale));
   cv::Mat resized;
   cv::resize(gray, resized, cv::Size(std::max(nc, s), std::max(nr, s)), 0, 0, cv::INTER_LINEAR);
   cv::Mat img;
@@ -129,7 +131,8 @@ void Gist::Compute(const cv::Mat& gray, float* out) const {
   cv::split(spectrum, planes);
   const int w = opts_.grid;
   std::vector<int> edges(static_cast<std::size_t>(w) + 1);
-  for (int k = 0; k <= w; ++k) edges[static_cast<std::size_t>(k)] = static_cast<int>(std::floor(static_cast<double>(s) * k / w));
+  for (int k = 0; k <= w; ++k)
+    edges[static_cast<std::size_t>(k)] = static_cast<int>(std::floor(static_cast<double>(s) * k / w));
   cv::Mat prod[2], f, response, mag;
   int o = 0;
   for (const cv::Mat& g : filters_) {

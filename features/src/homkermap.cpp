@@ -18,15 +18,19 @@ HomogeneousKernel ParseHomogeneousKernel(const std::string& s) {
 
 std::string ToString(HomogeneousKernel k) {
   switch (k) {
-    case HomogeneousKernel::kChi2: return "chi2";
-    case HomogeneousKernel::kIntersection: return "intersection";
-    case HomogeneousKernel::kJs: return "js";
+    case HomogeneousKernel::kChi2:
+      return "chi2";
+    case HomogeneousKernel::kIntersection:
+      return "intersection";
+    case HomogeneousKernel::kJs:
+      return "js";
   }
   return "?";
 }
 
 void HomKerMapOptions::Validate() const {
-  if (order < 0 || order > 10) throw Error("HomKerMapOptions.order (--homkermap-order) must be in [0, 10], got " + std::to_string(order));
+  if (order < 0 || order > 10)
+    throw Error("HomKerMapOptions.order (--homkermap-order) must be in [0, 10], got " + std::to_string(order));
   if (!(gamma > 0 && gamma <= 2)) {
     throw Error("HomKerMapOptions.gamma (--homkermap-gamma) must be in (0, 2], got " + std::to_string(gamma));
   }
@@ -39,7 +43,8 @@ struct HomogeneousKernelMap::Impl {
   std::unique_ptr<VlHomogeneousKernelMap, Deleter> map;
 };
 
-HomogeneousKernelMap::HomogeneousKernelMap(const HomKerMapOptions& opts) : opts_(opts), impl_(std::make_unique<Impl>()) {
+HomogeneousKernelMap::HomogeneousKernelMap(const HomKerMapOptions& opts)
+    : opts_(opts), impl_(std::make_unique<Impl>()) {
   opts_.Validate();
   VlHomogeneousKernelType type = VlHomogeneousKernelChi2;
   if (opts_.kernel == HomogeneousKernel::kIntersection) type = VlHomogeneousKernelIntersection;

@@ -125,8 +125,8 @@ void TriangleDown(const float* in, int rows, int cols, int d, float* out, std::v
   std::fill(jj, jj + c, 0.0F);
   for (int m = 1; m <= rows + d - 1; ++m) {
     const int y = m - d;
-    AddDiffRows(jj + (m - 1) * c, ii + static_cast<std::size_t>(y + 2 * d - 1) * c, ii + static_cast<std::size_t>(y - 1 + d) * c,
-                jj + m * c, cols);
+    AddDiffRows(jj + (m - 1) * c, ii + static_cast<std::size_t>(y + 2 * d - 1) * c,
+                ii + static_cast<std::size_t>(y - 1 + d) * c, jj + m * c, cols);
   }
   // V(y) = J(y) - J(y-d): the last d boxes.
   for (int y = 0; y < rows; ++y) ScaledDiffRows(jj + (y + d) * c, jj + y * c, scale, out + y * c, cols);
@@ -178,7 +178,8 @@ void NativeDsift::Process(const float* im, int w, int h, int bin, int step, int 
   vert_.resize(plane);
   trans_.resize(plane);
   filtered_.resize(plane);
-  std::vector<float> gxs(static_cast<std::size_t>(w)), mods(static_cast<std::size_t>(w)), frac(static_cast<std::size_t>(w));
+  std::vector<float> gxs(static_cast<std::size_t>(w)), mods(static_cast<std::size_t>(w)),
+      frac(static_cast<std::size_t>(w));
   std::vector<int> bins(static_cast<std::size_t>(w));
   for (int y = 0; y < h; ++y) {
     float* out[8];

@@ -22,8 +22,8 @@ class NativeDsift {
                std::vector<float>* descriptors, std::vector<DsiftKeypoint>* frames);
 
  private:
-  std::vector<float> planes_;  // 8 x h x w gradient planes
-  std::vector<float> inter_;   // w x h x 8: filtered planes, transposed and interleaved
+  std::vector<float> planes_;                   // 8 x h x w gradient planes
+  std::vector<float> inter_;                    // w x h x 8: filtered planes, transposed and interleaved
   std::vector<float> vert_, trans_, filtered_;  // one plane through the two passes
   std::vector<float> integral_, second_;        // integral rows of a pass
 };

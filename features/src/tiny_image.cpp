@@ -17,10 +17,14 @@ Interpolation ParseInterpolation(const std::string& s) {
 
 std::string ToString(Interpolation i) {
   switch (i) {
-    case Interpolation::kArea: return "area";
-    case Interpolation::kLinear: return "linear";
-    case Interpolation::kCubic: return "cubic";
-    case Interpolation::kNearest: return "nearest";
+    case Interpolation::kArea:
+      return "area";
+    case Interpolation::kLinear:
+      return "linear";
+    case Interpolation::kCubic:
+      return "cubic";
+    case Interpolation::kNearest:
+      return "nearest";
   }
   return "?";
 }
@@ -36,7 +40,8 @@ TinyImage::TinyImage(const TinyImageOptions& opts) : opts_(opts) { opts_.Validat
 void TinyImage::Compute(const cv::Mat& gray_in, float* out) const {
   if (gray_in.empty()) throw Error("TinyImage: empty image");
   cv::Mat gray = gray_in;
-  if (gray.channels() != 1) cv::cvtColor(gray_in, gray, gray_in.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  if (gray.channels() != 1)
+    cv::cvtColor(gray_in, gray, gray_in.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
   if (opts_.crop_square && gray.rows != gray.cols) {
     const int s = std::min(gray.rows, gray.cols);
     gray = gray(cv::Rect((gray.cols - s) / 2, (gray.rows - s) / 2, s, s));

@@ -13,12 +13,14 @@ Norm ParseNorm(const std::string& s) {
 
 std::string ToString(Norm n) {
   switch (n) {
-    case Norm::kNone: return "none";
-    case Norm::kL1: return "l1";
-    case Norm::kL2: return "l2";
+    case Norm::kNone:
+      return "none";
+    case Norm::kL1:
+      return "l1";
+    case Norm::kL2:
+      return "l2";
   }
   return "?";
 }
-
 
 }  // namespace scenelab::features

@@ -1,10 +1,10 @@
 #include "scenelab/features/vocabulary.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <chrono>
 
 #include <nlohmann/json.hpp>
 
@@ -15,13 +15,13 @@ extern "C" {
 #include <vl/random.h>
 }
 
+#include "byte_words.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/features/cache.h"
 #include "scenelab/features/collective.h"
-#include "byte_words.h"
 
 // Per-ISA clones of the seeding's distance loop; off under TSan, whose
 // runtime is not up when the loader runs the clones' IFUNC resolver.
@@ -38,9 +38,11 @@ void VocabularyOptions::Validate() const {
   if (algorithm != "gemm" && algorithm != "elkan" && algorithm != "lloyd" && algorithm != "ann") {
     throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm, elkan, lloyd or ann, got '" + algorithm + "'");
   }
-  if (max_iterations < 1) throw Error("VocabularyOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
+  if (max_iterations < 1)
+    throw Error("VocabularyOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
   if (!(min_energy_variation >= 0 && min_energy_variation < 1)) {
-    throw Error("VocabularyOptions.min_energy_variation must be in [0, 1), got " + std::to_string(min_energy_variation));
+    throw Error("VocabularyOptions.min_energy_variation must be in [0, 1), got " +
+                std::to_string(min_energy_variation));
   }
   if (descriptors_per_image < 1) {
     throw Error("VocabularyOptions.descriptors_per_image must be >= 1, got " + std::to_string(descriptors_per_image));
@@ -115,7 +117,8 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
   // This process's first row in the whole sample.
   const std::vector<double> rows_per_process = comm.AllGather({static_cast<double>(n)});
   std::int64_t offset = 0;
-  for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::int64_t>(rows_per_process[static_cast<std::size_t>(r)]);
+  for (int r = 0; r < comm.rank(); ++r)
+    offset += static_cast<std::int64_t>(rows_per_process[static_cast<std::size_t>(r)]);
   double sum_sq = 0;  // sum |x|^2, in row order
   for (Eigen::Index i = 0; i < n; ++i) sum_sq += static_cast<double>(x.row(i).cast<double>().squaredNorm());
   comm.Sum(&sum_sq, 1);
@@ -195,7 +198,8 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
     std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
     for (std::size_t b = 0; b < blocks; ++b) {
       sums += block_sums[b];
-      for (Eigen::Index c = 0; c < k; ++c) counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
+      for (Eigen::Index c = 0; c < k; ++c)
+        counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
     }
     comm.Sum(sums.data(), static_cast<std::size_t>(sums.size()));
     comm.Sum(counts.data(), counts.size());
@@ -219,8 +223,9 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
       std::vector<std::size_t> order(static_cast<std::size_t>(n));
       for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
       const std::size_t m = std::min(empty, order.size());
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(m), order.end(),
-                        [&](std::size_t a, std::size_t b) { return dist[a] > dist[b] || (dist[a] == dist[b] && a < b); });
+      std::partial_sort(
+          order.begin(), order.begin() + static_cast<std::ptrdiff_t>(m), order.end(),
+          [&](std::size_t a, std::size_t b) { return dist[a] > dist[b] || (dist[a] == dist[b] && a < b); });
       std::vector<double> mine;
       Matrix rows(static_cast<Eigen::Index>(m), d);
       for (std::size_t j = 0; j < m; ++j) {
@@ -283,9 +288,8 @@ Matrix PlusPlusBytes(const ByteMatrix& x, int k, std::uint64_t seed, int threads
     centers.row(j) = x.row(static_cast<Eigen::Index>(c)).cast<float>();
     if (j + 1 == k) break;
     const std::uint8_t* cr = x.data() + c * d;
-    ParallelForRange(n, threads, 8192, [&](std::size_t b, std::size_t e) {
-      UpdateMinDistances(x.data(), d, b, e, cr, dist.data());
-    });
+    ParallelForRange(n, threads, 8192,
+                     [&](std::size_t b, std::size_t e) { UpdateMinDistances(x.data(), d, b, e, cr, dist.data()); });
     std::uint64_t total = 0;
     for (std::int32_t v : dist) total += static_cast<std::uint64_t>(v);
     if (total == 0) {  // every point sits on a centre: any point will do
@@ -368,7 +372,8 @@ Vocabulary Vocabulary::Load(const std::string& path) {
     p.repetitions = j.at("repetitions").get<int>();
     p.seed = j.at("seed").get<std::uint64_t>();
     if (p.size != m->rows()) {
-      throw Error(path + ": header says size " + std::to_string(p.size) + " but holds " + std::to_string(m->rows()) + " words");
+      throw Error(path + ": header says size " + std::to_string(p.size) + " but holds " + std::to_string(m->rows()) +
+                  " words");
     }
     return Vocabulary(std::move(*m), p, j.at("energy").get<double>(), j.value("iterations", 0));
   } catch (const nlohmann::json::exception& e) {
@@ -383,10 +388,12 @@ VocabularyBuilder::VocabularyBuilder(const VocabularyOptions& opts, int threads)
 Matrix VocabularyBuilder::SampleImage(const SiftFeatures& f, std::size_t image_index) const {
   const auto& d = f.descriptors;
   Rng rng(MixSeed(opts_.seed, image_index + 17));
-  const auto idx = rng.Choose(static_cast<std::size_t>(d.rows()), static_cast<std::size_t>(opts_.descriptors_per_image));
+  const auto idx =
+      rng.Choose(static_cast<std::size_t>(d.rows()), static_cast<std::size_t>(opts_.descriptors_per_image));
   const std::size_t m = idx.size();
   Matrix out(static_cast<Eigen::Index>(m), d.cols());
-  for (std::size_t j = 0; j < m; ++j) out.row(static_cast<Eigen::Index>(j)) = d.row(static_cast<Eigen::Index>(idx[j])).cast<float>();
+  for (std::size_t j = 0; j < m; ++j)
+    out.row(static_cast<Eigen::Index>(j)) = d.row(static_cast<Eigen::Index>(idx[j])).cast<float>();
   return out;
 }
 
@@ -519,7 +526,8 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
 namespace scenelab::features {
 
 void KdTreeQuantizerOptions::Validate() const {
-  if (trees < 1 || trees > 64) throw Error("KdTreeQuantizerOptions.trees must be in [1, 64], got " + std::to_string(trees));
+  if (trees < 1 || trees > 64)
+    throw Error("KdTreeQuantizerOptions.trees must be in [1, 64], got " + std::to_string(trees));
   if (max_comparisons < 0) {
     throw Error("KdTreeQuantizerOptions.max_comparisons (--max-comparisons) must be >= 0, got " +
                 std::to_string(max_comparisons));
@@ -579,8 +587,8 @@ std::vector<int> KdAssign(VlKDForest* forest, std::mutex* mu, Eigen::Index rows,
 
 std::vector<int> KdTreeQuantizer::Assign(const ByteMatrix& d) const {
   if (d.rows() > 0 && d.cols() != impl_->centers.cols()) {
-    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) + " dimensions, the vocabulary " +
-                std::to_string(impl_->centers.cols()));
+    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) +
+                " dimensions, the vocabulary " + std::to_string(impl_->centers.cols()));
   }
   return KdAssign(impl_->forest.get(), &impl_->searcher_mutex, d.rows(), d.cols(), [&](Eigen::Index i, float* q) {
     const std::uint8_t* r = d.row(i).data();
@@ -590,12 +598,11 @@ std::vector<int> KdTreeQuantizer::Assign(const ByteMatrix& d) const {
 
 std::vector<int> KdTreeQuantizer::Assign(const Matrix& d) const {
   if (d.rows() > 0 && d.cols() != impl_->centers.cols()) {
-    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) + " dimensions, the vocabulary " +
-                std::to_string(impl_->centers.cols()));
+    throw Error("KdTreeQuantizer::Assign: descriptors have " + std::to_string(d.cols()) +
+                " dimensions, the vocabulary " + std::to_string(impl_->centers.cols()));
   }
-  return KdAssign(impl_->forest.get(), &impl_->searcher_mutex, d.rows(), d.cols(), [&](Eigen::Index i, float* q) {
-    std::copy(d.row(i).data(), d.row(i).data() + d.cols(), q);
-  });
+  return KdAssign(impl_->forest.get(), &impl_->searcher_mutex, d.rows(), d.cols(),
+                  [&](Eigen::Index i, float* q) { std::copy(d.row(i).data(), d.row(i).data() + d.cols(), q); });
 }
 
 }  // namespace scenelab::features

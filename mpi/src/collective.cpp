@@ -19,7 +19,8 @@ void Check(int rc, const char* what) {
 }
 
 int AsInt(std::size_t n, const char* what) {
-  if (n > static_cast<std::size_t>(2147483647)) throw Error(std::string(what) + ": more than 2^31 values in one message");
+  if (n > static_cast<std::size_t>(2147483647))
+    throw Error(std::string(what) + ": more than 2^31 values in one message");
   return static_cast<int>(n);
 }
 
@@ -27,8 +28,9 @@ int AsInt(std::size_t n, const char* what) {
 template <typename T>
 std::vector<T> GatherAll(const T* data, std::size_t n, MPI_Datatype type, int size) {
   std::vector<T> all(n * static_cast<std::size_t>(size));
-  Check(MPI_Allgather(data, AsInt(n, "MPI_Allgather"), type, all.data(), AsInt(n, "MPI_Allgather"), type, MPI_COMM_WORLD),
-        "MPI_Allgather");
+  Check(
+      MPI_Allgather(data, AsInt(n, "MPI_Allgather"), type, all.data(), AsInt(n, "MPI_Allgather"), type, MPI_COMM_WORLD),
+      "MPI_Allgather");
   return all;
 }
 
@@ -86,7 +88,8 @@ std::vector<double> MpiCollective::AllGather(const std::vector<double>& local) c
     total += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
   }
   std::vector<double> out(total);
-  Check(MPI_Allgatherv(local.data(), mine, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, MPI_COMM_WORLD),
+  Check(MPI_Allgatherv(local.data(), mine, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE,
+                       MPI_COMM_WORLD),
         "MPI_Allgatherv");
   return out;
 }
@@ -103,7 +106,8 @@ features::Matrix MpiCollective::AllGatherRows(const features::Matrix& local) con
   }
   const auto cols = local.cols();
   features::Matrix out(cols > 0 ? static_cast<Eigen::Index>(total) / cols : 0, cols);
-  Check(MPI_Allgatherv(local.data(), mine, MPI_FLOAT, out.data(), counts.data(), displs.data(), MPI_FLOAT, MPI_COMM_WORLD),
+  Check(MPI_Allgatherv(local.data(), mine, MPI_FLOAT, out.data(), counts.data(), displs.data(), MPI_FLOAT,
+                       MPI_COMM_WORLD),
         "MPI_Allgatherv");
   return out;
 }

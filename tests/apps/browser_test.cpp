@@ -26,7 +26,8 @@ std::string Chromium() {
 
 TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
   const std::string chromium = Chromium();
-  if (chromium.empty()) SCENELAB_SKIP_OR_FAIL("chromium not installed at /usr/bin/chromium (scripts/setup.sh installs it)");
+  if (chromium.empty())
+    SCENELAB_SKIP_OR_FAIL("chromium not installed at /usr/bin/chromium (scripts/setup.sh installs it)");
   fixtures::TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 4);
   std::vector<std::string> runs;
@@ -42,10 +43,12 @@ TEST(Eval_ReportInBrowser, EveryImageLoadsAndAccuraciesMatchResults) {
   }
   const std::string index = eval::BuildReport(runs, (dir / "report").string());
   const std::string dom =
-      fixtures::CaptureCommand(chromium + " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
-                     "--disable-background-networking --disable-component-update --disable-sync "
-                     "--user-data-dir=" + (dir / "profile").string() + " --virtual-time-budget=5000 --dump-dom file://" +
-          fs::absolute(index).string() + " 2>/dev/null");
+      fixtures::CaptureCommand(chromium +
+                               " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                               "--disable-background-networking --disable-component-update --disable-sync "
+                               "--user-data-dir=" +
+                               (dir / "profile").string() + " --virtual-time-budget=5000 --dump-dom file://" +
+                               fs::absolute(index).string() + " 2>/dev/null");
   ASSERT_FALSE(dom.empty()) << "chromium printed no DOM";
   std::smatch m;
   ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-images=\"(\\d+)/(\\d+)\""))) << dom.substr(0, 2000);

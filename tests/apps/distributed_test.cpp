@@ -2,9 +2,9 @@
 // one, a worker killed mid-run, and the batch sharding.
 #include <gtest/gtest.h>
 
-#include "expect_error.h"
 #include <signal.h>
 #include <unistd.h>
+#include "expect_error.h"
 
 #include <chrono>
 #include <cmath>
@@ -40,9 +40,31 @@ void ExpectSameParameters(const fs::path& run_a, const fs::path& run_b, double r
 std::vector<std::string> TrainArgs(const fs::path& data, const std::string& flag, const fs::path& out, int epochs) {
   // LeNet-5 has no BatchNorm and no dropout, and with no augmentation one
   // process and two compute the same gradients, up to float summation order.
-  return {SCENELAB_BINARY, "cnn", "train", "--model", "lenet5", "--data", data.string(), "--epochs", std::to_string(epochs),
-          "--batch", "32", "--augment", "none", "--val", "0", "--threads", "1", "--seed", "5", "--lr", "0.05",
-          "--schedule", "none", flag, out.string()};
+  return {SCENELAB_BINARY,
+          "cnn",
+          "train",
+          "--model",
+          "lenet5",
+          "--data",
+          data.string(),
+          "--epochs",
+          std::to_string(epochs),
+          "--batch",
+          "32",
+          "--augment",
+          "none",
+          "--val",
+          "0",
+          "--threads",
+          "1",
+          "--seed",
+          "5",
+          "--lr",
+          "0.05",
+          "--schedule",
+          "none",
+          flag,
+          out.string()};
 }
 
 nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFileText(p)); }
@@ -81,7 +103,8 @@ TEST(Cnn_ShardOfBatch, ShardsCoverEveryBatchExactlyOnce) {
 TEST(Cnn_Distributed, TwoProcessesMatchOneWithTheSameGlobalBatch) {
   fixtures::TempDir dir;
   fixtures::WriteIdxDataset(dir / "idx", 400, 100, true);
-  ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(TrainArgs(dir / "idx", "--out", dir / "one", 1), dir / "one.log")), 0)
+  ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(TrainArgs(dir / "idx", "--out", dir / "one", 1), dir / "one.log")),
+            0)
       << ReadFileText(dir / "one.log");
   auto two = TrainArgs(dir / "idx", "--out", dir / "two", 1);
   two.insert(two.end(), {"--nproc", "2"});
@@ -127,7 +150,8 @@ TEST(Cnn_Distributed, KilledWorkerStopsTheRunWithinTheTimeoutAndResumeFinishes) 
   // Resume both ranks from the last checkpoint: the run finishes.
   auto resume = TrainArgs(dir / "idx", "--resume", dir / "run", 8);
   resume.insert(resume.end(), {"--nproc", "2", "--dist-timeout", "10"});
-  ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(resume, dir / "resume.log")), 0) << ReadFileText(dir / "resume.log");
+  ASSERT_EQ(fixtures::WaitExit(fixtures::SpawnLogged(resume, dir / "resume.log")), 0)
+      << ReadFileText(dir / "resume.log");
   const auto r = ReadJson(dir / "run" / "results.json");
   EXPECT_EQ(r["epochs_run"], 8);
   EXPECT_GE(r["resumed_from_epoch"].get<int>(), 1);

@@ -1,16 +1,16 @@
 // SIGKILL a sweep and a CNN training run at seeded random moments, several
 // times each, then let them finish: the results must equal an uninterrupted
 // run's, and no result file may be half-written at any point.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -39,8 +39,10 @@ std::vector<std::size_t> CsvFieldCounts(const std::string& text) {
   std::size_t fields = 1;
   bool quoted = false;
   for (char c : text) {
-    if (c == '"') quoted = !quoted;
-    else if (c == ',' && !quoted) ++fields;
+    if (c == '"')
+      quoted = !quoted;
+    else if (c == ',' && !quoted)
+      ++fields;
     else if (c == '\n' && !quoted) {
       rows.push_back(fields);
       fields = 1;
@@ -150,14 +152,16 @@ TEST(Apps_KillResume, SweepKilledAtRandomMomentsEndsEqual) {
   fixtures::TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c", "d"}, 60, 10, 128);
   auto args = [&](const fs::path& out) {
-    return std::vector<std::string>{SCENELAB_BINARY, "sweep", "--data", (dir / "data").string(), "--features", "bow",
-                                    "--step", "3,4", "--vocab", "20,40,60", "--k", "1-10", "--threads", "2",
-                                    "--out", out.string()};
+    return std::vector<std::string>{SCENELAB_BINARY, "sweep",    "--data", (dir / "data").string(),
+                                    "--features",    "bow",      "--step", "3,4",
+                                    "--vocab",       "20,40,60", "--k",    "1-10",
+                                    "--threads",     "2",        "--out",  out.string()};
   };
   const double t = RunToEnd(args(dir / "clean"), dir / "clean.log");
   // Six feature points: each kill lands after one more point was written.
-  const int killed = KillAfterProgress(args(dir / "killed"), dir / "killed.log",
-                                       [&] { return CountFiles(dir / "killed" / "points", ".json"); }, 3, 11, t / 12);
+  const int killed = KillAfterProgress(
+      args(dir / "killed"), dir / "killed.log", [&] { return CountFiles(dir / "killed" / "points", ".json"); }, 3, 11,
+      t / 12);
   EXPECT_GE(killed, 2) << "the run finished before most kills: too short to test";
   ExpectNoTornFiles(dir / "killed");
   RunToEnd(args(dir / "killed"), dir / "killed.log");
@@ -177,8 +181,21 @@ TEST(Apps_KillResume, CnnTrainingKilledAtRandomMomentsEndsEqual) {
   fixtures::TempDir dir;
   fixtures::WriteIdxDataset(dir / "idx", 600, 200, true);
   auto args = [&](const fs::path& out, bool resume) {
-    std::vector<std::string> a{SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", (dir / "idx").string(),
-                               "--epochs", "6", "--batch", "32", "--threads", "1", "--seed", "3"};
+    std::vector<std::string> a{SCENELAB_BINARY,
+                               "cnn",
+                               "train",
+                               "--model",
+                               "resnet-lite",
+                               "--data",
+                               (dir / "idx").string(),
+                               "--epochs",
+                               "6",
+                               "--batch",
+                               "32",
+                               "--threads",
+                               "1",
+                               "--seed",
+                               "3"};
     a.push_back(resume ? "--resume" : "--out");
     a.push_back(out.string());
     return a;
@@ -186,8 +203,8 @@ TEST(Apps_KillResume, CnnTrainingKilledAtRandomMomentsEndsEqual) {
   const double t = RunToEnd(args(dir / "clean", false), dir / "clean.log");
   fs::create_directories(dir / "killed");
   // Each kill lands after one more checkpoint was committed, up to half an epoch later.
-  const int killed = KillAfterProgress(args(dir / "killed", true), dir / "killed.log",
-                                       [&] { return CheckpointEpoch(dir / "killed"); }, 3, 12, t / 12);
+  const int killed = KillAfterProgress(
+      args(dir / "killed", true), dir / "killed.log", [&] { return CheckpointEpoch(dir / "killed"); }, 3, 12, t / 12);
   EXPECT_GE(killed, 2);
   ExpectNoTornFiles(dir / "killed");
   RunToEnd(args(dir / "killed", true), dir / "killed.log");

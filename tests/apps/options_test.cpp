@@ -148,8 +148,9 @@ TEST(Pipelines_Options, ConfigAndCliRejectTheSameBadValuesWithTheSameMessage) {
   EXPECT_MESSAGE(FindClassicOption("sift.step")->set(&scratch, "5abc", "--step"),
                  "--step: expected an integer, found \"5abc\"");
   ClassicConfig c;
-  EXPECT_MESSAGE(FindClassicOption("sift.bin_sizes")->set(&c, nlohmann::json::array({8, "4x"}), "t.yaml: sift.bin_sizes"),
-                 "t.yaml: sift.bin_sizes: expected an integer, a range a-b or a list, found '4x' in '8,4x'");
+  EXPECT_MESSAGE(
+      FindClassicOption("sift.bin_sizes")->set(&c, nlohmann::json::array({8, "4x"}), "t.yaml: sift.bin_sizes"),
+      "t.yaml: sift.bin_sizes: expected an integer, a range a-b or a list, found '4x' in '8,4x'");
   EXPECT_MESSAGE(OptionsFromJson(nlohmann::json::parse(R"({"sift": {"stpe": 4}})"), "t.yaml"),
                  "t.yaml: sift.stpe: unknown key (expected");
 }
@@ -210,21 +211,22 @@ TEST(Pipelines_Options, RecipeInACompareConfigGivesTheSameResultsAsClassic) {
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4);
   const std::string body = R"("recipe": "phow", "vocabulary": {"size": 16, "descriptors_per_image": 30, "images": 0,
     "max_iterations": 10}, "sift": {"step": 8}, "bow": {"grids": [1, 2]})";
-  const auto j = nlohmann::json::parse(R"({"name": "t", "seed": 4, "threads": 2, "data": {"path": ")" +
-                                       (dir / "data").string() + R"("}, "pipelines": [{"name": "phow", "type": "bow", )" +
-                                       body + "}]}");
+  const auto j =
+      nlohmann::json::parse(R"({"name": "t", "seed": 4, "threads": 2, "data": {"path": ")" + (dir / "data").string() +
+                            R"("}, "pipelines": [{"name": "phow", "type": "bow", )" + body + "}]}");
   RunCompare(ParseCompareConfig(j, "t.yaml"), (dir / "cmp").string(), nullptr);
   ClassicConfig c;
   c.seed = 4;
   c.threads = 2;
-  std::vector<GivenOption> given = {{FindClassicOption("recipe"), "phow", "--recipe"},
-                                    {FindClassicOption("data.path"), (dir / "data").string(), "--data"},
-                                    {FindClassicOption("vocabulary.size"), "16", "--vocab"},
-                                    {FindClassicOption("vocabulary.descriptors_per_image"), "30", "--samples-per-image"},
-                                    {FindClassicOption("vocabulary.images"), "0", "--vocab-images"},
-                                    {FindClassicOption("vocabulary.max_iterations"), "10", "--kmeans-iters"},
-                                    {FindClassicOption("sift.step"), "8", "--step"},
-                                    {FindClassicOption("bow.grids"), "1,2", "--grids"}};
+  std::vector<GivenOption> given = {
+      {FindClassicOption("recipe"), "phow", "--recipe"},
+      {FindClassicOption("data.path"), (dir / "data").string(), "--data"},
+      {FindClassicOption("vocabulary.size"), "16", "--vocab"},
+      {FindClassicOption("vocabulary.descriptors_per_image"), "30", "--samples-per-image"},
+      {FindClassicOption("vocabulary.images"), "0", "--vocab-images"},
+      {FindClassicOption("vocabulary.max_iterations"), "10", "--kmeans-iters"},
+      {FindClassicOption("sift.step"), "8", "--step"},
+      {FindClassicOption("bow.grids"), "1,2", "--grids"}};
   ApplyOptions(given, &c);
   const auto classic = RunClassic(c, (dir / "classic").string(), nullptr);
   const auto compared = nlohmann::json::parse(ReadFileText(dir / "cmp" / "pipelines" / "phow" / "results.json"));

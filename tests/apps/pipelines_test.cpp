@@ -11,9 +11,9 @@
 #include <fmt/format.h>
 
 #include "fixtures.h"
+#include "scenelab/data/cpu.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
-#include "scenelab/data/cpu.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/eval/report.h"
 #include "scenelab/pipelines/classic.h"
@@ -55,7 +55,9 @@ TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
     EXPECT_EQ(r["classes"].size(), 3u);
     EXPECT_EQ(r["accuracy"]["l1"].size(), 5u);
     const double best = r["best"]["accuracy"];
-    EXPECT_DOUBLE_EQ(best, r["accuracy"][r["best"]["metric"].get<std::string>()][std::to_string(r["best"]["k"].get<int>())].get<double>());
+    EXPECT_DOUBLE_EQ(
+        best,
+        r["accuracy"][r["best"]["metric"].get<std::string>()][std::to_string(r["best"]["k"].get<int>())].get<double>());
     // The generated classes are separable: far above chance (1/3).
     EXPECT_GT(best, 0.6) << features;
     long diag = 0, total = 0;
@@ -69,7 +71,8 @@ TEST(Pipelines_Classic, WritesResultsWithEveryDocumentedField) {
     // The confusion matrix is the headline's: the point selected by cross-validation.
     EXPECT_DOUBLE_EQ(static_cast<double>(diag) / total, r["selected"]["accuracy"].get<double>());
     for (const char* f : {"predictions.csv", "confusion.csv", "confusion.json", "figures/confusion.png",
-                          "figures/confusion.svg", "figures/confusion.pdf", "figures/accuracy_vs_k.png", "figures/accuracy_vs_k.pdf", "figures/gallery/stripes_a.png"}) {
+                          "figures/confusion.svg", "figures/confusion.pdf", "figures/accuracy_vs_k.png",
+                          "figures/accuracy_vs_k.pdf", "figures/gallery/stripes_a.png"}) {
       EXPECT_TRUE(fs::exists(out / f)) << f;
     }
   }
@@ -106,7 +109,8 @@ TEST(Pipelines_Classic, StreamedDescriptorsGiveTheSameResults) {
   EXPECT_EQ(ReadFileText(dir / "kept" / "predictions.csv"), ReadFileText(dir / "streamed" / "predictions.csv"));
   EXPECT_TRUE(streamed["timings_s"].contains("dsift_encode_s"));
   for (const auto& e : fs::directory_iterator(dir / "streamed" / "cache")) {
-    EXPECT_EQ(e.path().filename().string().rfind("dsift-", 0), std::string::npos) << "streaming keeps no descriptor cache";
+    EXPECT_EQ(e.path().filename().string().rfind("dsift-", 0), std::string::npos)
+        << "streaming keeps no descriptor cache";
   }
 }
 
@@ -183,7 +187,8 @@ TEST(Pipelines_Classic, KLargerThanTrainingSetIsAClearError) {
     RunClassic(c, (dir / "run").string(), nullptr);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("k = 5 is larger than the training set (4 images)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("k = 5 is larger than the training set (4 images)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -202,7 +207,8 @@ TEST(Pipelines_Sweep, ReusesSearchesAndDescriptorsAndFinishedPoints) {
   EXPECT_EQ(r.computed.sift_extractions, 2);
   EXPECT_EQ(r.computed.vocabularies_built, 3);
   const std::string csv = ReadFileText(dir / "sweep" / "sweep.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 61);
   // Interrupted after the first point: only the rest is recomputed.
   int removed = 0;
@@ -376,14 +382,16 @@ TEST(Pipelines_Sweep, SelectedPointComesFromCrossValidation) {
   EXPECT_DOUBLE_EQ(r.json["selected"]["cv_accuracy"].get<double>(), best_cv);
   EXPECT_DOUBLE_EQ(r.json["best"]["accuracy"].get<double>(), best_test);
   const std::string csv = ReadFileText(dir / "sweep" / "sweep.csv");
-  EXPECT_EQ(csv.substr(0, csv.find('\n')), "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds");
 }
 
 // report.md through a real GitHub-flavoured Markdown parser: every table in
 // the Markdown must come out as an HTML table with the same number of cells
 // in every row (a malformed separator row gives no table at all).
 TEST(Pipelines_Report, MarkdownTablesParseAsGithubTables) {
-  if (!fs::exists("/usr/bin/cmark-gfm")) SCENELAB_SKIP_OR_FAIL("cmark-gfm not installed at /usr/bin/cmark-gfm (scripts/setup.sh installs it)");
+  if (!fs::exists("/usr/bin/cmark-gfm"))
+    SCENELAB_SKIP_OR_FAIL("cmark-gfm not installed at /usr/bin/cmark-gfm (scripts/setup.sh installs it)");
   TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4);
   auto tiny = BaseConfig(dir / "data", "tiny");
@@ -496,7 +504,7 @@ TEST(Pipelines_Repeats, SplitsAreDistinctDisjointAndStratified) {
   }
   EXPECT_EQ(distinct.size(), 5u) << "repeats must draw different splits";
   const auto again = DrawRepeatSplits(pool, 4, 0, 5, 9);
-  EXPECT_EQ(again[3].train, splits[3].train);  // seeded
+  EXPECT_EQ(again[3].train, splits[3].train);                        // seeded
   EXPECT_EQ(DrawRepeatSplits(pool, 4, 2, 2, 9)[0].test.size(), 6u);  // test_per_class caps the test side
   EXPECT_MESSAGE(DrawRepeatSplits(pool, 10, 0, 2, 9), "class 'a' has 10 images, which leaves none for testing");
   EXPECT_MESSAGE(DrawRepeatSplits(pool, 4, 0, 0, 9), "--repeats: must be >= 1, got 0");
@@ -523,7 +531,8 @@ TEST(Pipelines_Repeats, RunsEverySplitReusingDescriptorsAndResumes) {
   }
   // Dense SIFT ran once, on the pool: one descriptor cache for all three splits.
   int dsift_files = 0;
-  for (const auto& e : fs::directory_iterator(dir / "cache")) dsift_files += e.path().filename().string().rfind("dsift-", 0) == 0;
+  for (const auto& e : fs::directory_iterator(dir / "cache"))
+    dsift_files += e.path().filename().string().rfind("dsift-", 0) == 0;
   EXPECT_EQ(dsift_files, 1);
   // A rerun reuses every finished split and gives the same numbers.
   Logger log(dir / "again.log");
@@ -547,7 +556,8 @@ TEST(Pipelines_Config, ListsParseOneWayInConfigsAndOnTheCommandLine) {
     EXPECT_EQ(from_config, from_cli) << bad;
     EXPECT_NE(from_config, "(no error)") << bad;
   }
-  EXPECT_MESSAGE(IntListFromJson(nlohmann::json("5abc"), "--step"), "--step: expected an integer, a range a-b or a list, found '5abc'");
+  EXPECT_MESSAGE(IntListFromJson(nlohmann::json("5abc"), "--step"),
+                 "--step: expected an integer, a range a-b or a list, found '5abc'");
   ClassicConfig c;
   ApplyClassicJson(ParseConfigText("{\"sift\": {\"bins\": [8, 4, 8]}, \"grids\": \"4,2\"}", "x"), &c, "x");
   EXPECT_EQ(c.sift.bin_sizes, (std::vector<int>{4, 8}));

@@ -2,9 +2,9 @@
 // issues promise, sweep sanity, determinism, and the compare command killed
 // and resumed. In the "realdata" ctest group; each test skips, saying why,
 // when its data is absent.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,11 +42,11 @@ pid_t Spawn(const std::vector<std::string>& args, const fs::path& log) { return 
 int Wait(pid_t pid) { return fixtures::WaitExit(pid); }
 }  // namespace
 
-#define REQUIRE_SCENE15()                                                                 \
-  do {                                                                                     \
-    if (fixtures::Scene15Dir().empty()) {                                                  \
+#define REQUIRE_SCENE15()                                                                                      \
+  do {                                                                                                         \
+    if (fixtures::Scene15Dir().empty()) {                                                                      \
       SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)"); \
-    }                                                                                      \
+    }                                                                                                          \
   } while (0)
 
 TEST(RealData_Scene15, TinyImagesReachTheFloor) {
@@ -79,7 +79,8 @@ TEST(RealData_Scene15, BagOfSiftBeatsTinyImagesByMcNemar) {
   const auto t = eval::RunSignificance({(out / "tiny").string(), (out / "bow").string()}, {"tiny", "bow"});
   ASSERT_EQ(t.pairs.size(), 1u);
   EXPECT_LT(t.pairs[0].test.p_value, 0.001) << t.Statements()[0];
-  EXPECT_GT(t.pairs[0].test.c, t.pairs[0].test.b) << "bow should be right where tiny is wrong more often than the reverse";
+  EXPECT_GT(t.pairs[0].test.c, t.pairs[0].test.b)
+      << "bow should be right where tiny is wrong more often than the reverse";
   EXPECT_TRUE(t.pairs[0].significant);
   EXPECT_NE(t.Statements()[0].find("bow is significantly better than tiny"), std::string::npos) << t.Statements()[0];
 }
@@ -162,21 +163,26 @@ TEST(RealData_Compare, KilledRunResumesWithoutRecomputingAndMatches) {
   REQUIRE_SCENE15();
   fixtures::TempDir dir;
   const std::string config = (dir / "small.yaml").string();
-  fixtures::WriteText(config,
-                      "name: scene15-small\n"
-                      "data: {path: " + fixtures::Scene15Dir() + ", train_per_class: 10, test_per_class: 10}\n"
-                      "seed: 4\n"
-                      "threads: 1\n"
-                      "pipelines:\n"
-                      "  - {name: tiny, type: tiny, knn: {metrics: [l1, l2], k: 1-5}}\n"
-                      "  - {name: bow, type: bow, sift: {step: 8}, vocab: {size: 50}, knn: {metrics: [l1], k: 1-5}}\n"
-                      "  - {name: cnn, type: cnn, model: resnet-lite, epochs: 1, batch: 32, val: 0.0}\n");
+  fixtures::WriteText(
+      config,
+      "name: scene15-small\n"
+      "data: {path: " +
+          fixtures::Scene15Dir() +
+          ", train_per_class: 10, test_per_class: 10}\n"
+          "seed: 4\n"
+          "threads: 1\n"
+          "pipelines:\n"
+          "  - {name: tiny, type: tiny, knn: {metrics: [l1, l2], k: 1-5}}\n"
+          "  - {name: bow, type: bow, sift: {step: 8}, vocab: {size: 50}, knn: {metrics: [l1], k: 1-5}}\n"
+          "  - {name: cnn, type: cnn, model: resnet-lite, epochs: 1, batch: 32, val: 0.0}\n");
   const fs::path clean = dir / "clean", killed = dir / "killed";
-  ASSERT_EQ(Wait(Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", clean.string()}, dir / "clean.log")), 0)
+  ASSERT_EQ(Wait(Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", clean.string()}, dir / "clean.log")),
+            0)
       << ReadFileText(dir / "clean.log");
 
   // Kill the second run as soon as its first pipeline has finished.
-  const pid_t pid = Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", killed.string()}, dir / "killed.log");
+  const pid_t pid =
+      Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", killed.string()}, dir / "killed.log");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (!fs::exists(killed / "pipelines" / "tiny" / "done.json") && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -191,7 +197,8 @@ TEST(RealData_Compare, KilledRunResumesWithoutRecomputingAndMatches) {
       EXPECT_NO_THROW(ReadJson(e.path())) << e.path();
     }
   }
-  ASSERT_EQ(Wait(Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", killed.string()}, dir / "resume.log")), 0)
+  ASSERT_EQ(Wait(Spawn({SCENELAB_BINARY, "compare", "--config", config, "--out", killed.string()}, dir / "resume.log")),
+            0)
       << ReadFileText(dir / "resume.log");
   const auto summary = ReadJson(killed / "summary.json");
   EXPECT_TRUE(summary["pipelines"][0]["reused"].get<bool>()) << "tiny was finished before the kill";
@@ -199,7 +206,8 @@ TEST(RealData_Compare, KilledRunResumesWithoutRecomputingAndMatches) {
 
   // Classical results equal the uninterrupted run's bit for bit; the CNN within tolerance.
   for (const char* p : {"tiny", "bow"}) {
-    auto a = ReadJson(clean / "pipelines" / p / "results.json"), b = ReadJson(killed / "pipelines" / p / "results.json");
+    auto a = ReadJson(clean / "pipelines" / p / "results.json"),
+         b = ReadJson(killed / "pipelines" / p / "results.json");
     EXPECT_EQ(a["accuracy"], b["accuracy"]) << p;
     EXPECT_EQ(a["confusion"], b["confusion"]) << p;
   }
@@ -219,13 +227,34 @@ TEST(RealData_Compare, KilledRunResumesWithoutRecomputingAndMatches) {
 
 TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInFiveEpochs) {
   const std::string dir = fixtures::FashionMnistDir();
-  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath() << " (apt-get install dataset-fashion-mnist)");
+  if (dir.empty())
+    SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
+                                                        << " (apt-get install dataset-fashion-mnist)");
   fixtures::TempDir out;
   const std::string log = (out / "train.log").string();
   // One thread: the floor is checked on a deterministic run.
-  const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", dir, "--epochs", "5",
-                             "--schedule", "onecycle", "--lr", "0.1", "--batch", "64", "--val", "0", "--crop-padding", "2",
-                             "--threads", "1", "--out",
+  const int rc = Wait(Spawn({SCENELAB_BINARY,
+                             "cnn",
+                             "train",
+                             "--model",
+                             "resnet-lite",
+                             "--data",
+                             dir,
+                             "--epochs",
+                             "5",
+                             "--schedule",
+                             "onecycle",
+                             "--lr",
+                             "0.1",
+                             "--batch",
+                             "64",
+                             "--val",
+                             "0",
+                             "--crop-padding",
+                             "2",
+                             "--threads",
+                             "1",
+                             "--out",
                              out.path().string()},
                             log));
   ASSERT_EQ(rc, 0) << ReadFileText(log);
@@ -242,12 +271,36 @@ TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInBf16) {
     GTEST_SKIP() << "this CPU has neither avx512_bf16 nor amx_bf16: bf16 would be emulated";
   }
   const std::string dir = fixtures::FashionMnistDir();
-  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath() << " (apt-get install dataset-fashion-mnist)");
+  if (dir.empty())
+    SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
+                                                        << " (apt-get install dataset-fashion-mnist)");
   fixtures::TempDir out;
   const std::string log = (out / "train.log").string();
-  const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", dir, "--epochs", "5",
-                             "--schedule", "onecycle", "--lr", "0.1", "--batch", "64", "--val", "0", "--crop-padding", "2",
-                             "--precision", "bf16", "--threads", "2", "--out", out.path().string()},
+  const int rc = Wait(Spawn({SCENELAB_BINARY,
+                             "cnn",
+                             "train",
+                             "--model",
+                             "resnet-lite",
+                             "--data",
+                             dir,
+                             "--epochs",
+                             "5",
+                             "--schedule",
+                             "onecycle",
+                             "--lr",
+                             "0.1",
+                             "--batch",
+                             "64",
+                             "--val",
+                             "0",
+                             "--crop-padding",
+                             "2",
+                             "--precision",
+                             "bf16",
+                             "--threads",
+                             "2",
+                             "--out",
+                             out.path().string()},
                             log));
   ASSERT_EQ(rc, 0) << ReadFileText(log);
   const auto r = ReadJson(out / "results.json");
@@ -261,9 +314,31 @@ TEST(RealData_Scene15, StreamedCnnLearnsFromTheJpegs) {
   // Folder data decoded on the fly by the bounded-queue loader, every epoch.
   fixtures::TempDir out;
   const std::string log = (out / "train.log").string();
-  const int rc = Wait(Spawn({SCENELAB_BINARY, "cnn", "train", "--model", "resnet-lite", "--data", fixtures::Scene15Dir(),
-                             "--input", "1x64x64", "--epochs", "6", "--batch", "32", "--lr", "0.05", "--schedule", "onecycle",
-                             "--val", "0", "--loader", "stream", "--prefetch", "4", "--out", out.path().string()},
+  const int rc = Wait(Spawn({SCENELAB_BINARY,
+                             "cnn",
+                             "train",
+                             "--model",
+                             "resnet-lite",
+                             "--data",
+                             fixtures::Scene15Dir(),
+                             "--input",
+                             "1x64x64",
+                             "--epochs",
+                             "6",
+                             "--batch",
+                             "32",
+                             "--lr",
+                             "0.05",
+                             "--schedule",
+                             "onecycle",
+                             "--val",
+                             "0",
+                             "--loader",
+                             "stream",
+                             "--prefetch",
+                             "4",
+                             "--out",
+                             out.path().string()},
                             log));
   ASSERT_EQ(rc, 0) << ReadFileText(log);
   const auto r = ReadJson(out / "results.json");

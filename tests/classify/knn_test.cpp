@@ -66,11 +66,11 @@ TEST(Classify_KnnClassifier, IdenticalForOneAndTwoThreads) {
 TEST(Classify_KnnClassifier, EqualDistancesGoToLowerIndexAndVoteTiesToNearestClass) {
   // Training points: duplicates at distance 1 from the query, plus a farther one.
   Matrix train(5, 2);
-  train << 1, 0,   // 0: class 2
-      0, 1,        // 1: class 1  (same distance as 0)
-      -1, 0,       // 2: class 1  (same distance)
-      0, -1,       // 3: class 2  (same distance)
-      5, 5;        // 4: class 0
+  train << 1, 0,  // 0: class 2
+      0, 1,       // 1: class 1  (same distance as 0)
+      -1, 0,      // 2: class 1  (same distance)
+      0, -1,      // 3: class 2  (same distance)
+      5, 5;       // 4: class 0
   KnnClassifier knn;
   knn.Fit(train, {2, 1, 1, 2, 0}, 3);
   Matrix q = Matrix::Zero(1, 2);
@@ -104,7 +104,8 @@ TEST(Classify_KnnClassifier, RejectsKLargerThanTrainingSet) {
     knn.Search(RandomMatrix(2, 3, 6), 6, Metric::kL2);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("k = 6 is larger than the training set (5 samples)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("k = 6 is larger than the training set (5 samples)"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(knn.Search(RandomMatrix(2, 4, 6), 1, Metric::kL2), Error);
   EXPECT_THROW(knn.Fit(RandomMatrix(5, 3, 5), {0, 1, 7, 0, 1}, 2), Error);
@@ -170,7 +171,8 @@ TEST(Classify_KnnClassifier, EightBitDataTakeTheIntegerL1PathWithTheSameNeighbou
 
 TEST(Classify_KnnClassifier, FlannOnPrincipalComponentsReranksExactly) {
   // 200-d rows near a 12-d subspace, as pixels are: the index works on 12 components.
-  const Matrix latent = RandomMatrix(2200, 12, 11), mix = RandomMatrix(12, 200, 12), noise = RandomMatrix(2200, 200, 13);
+  const Matrix latent = RandomMatrix(2200, 12, 11), mix = RandomMatrix(12, 200, 12),
+               noise = RandomMatrix(2200, 200, 13);
   const Matrix all = latent * mix + 0.05f * noise;
   const Matrix train = all.topRows(2000), queries = all.bottomRows(200);
   KnnOptions o;
@@ -253,7 +255,10 @@ TEST(Classify_Kernels, DispatchFollowsTheCpuCappedByScenelabIsa) {
   EXPECT_STREQ(kernels::L1BlockU8Isa(), sad);
   const char* flt = want >= Isa::kAvx512 ? "avx512" : want == Isa::kAvx2 ? "avx2" : "scalar";
   EXPECT_STREQ(kernels::FloatBlockIsa(), flt);
-  const char* l2 = want >= Isa::kVnni ? "vnni" : want == Isa::kAvx512 ? "avx512bw" : want == Isa::kAvx2 ? "avx2" : "scalar";
+  const char* l2 = want >= Isa::kVnni     ? "vnni"
+                   : want == Isa::kAvx512 ? "avx512bw"
+                   : want == Isa::kAvx2   ? "avx2"
+                                          : "scalar";
   EXPECT_STREQ(kernels::L2U8Isa(), l2);
   EXPECT_EQ(kernels::PanelsSupported(), want >= Isa::kVnni);
 }
@@ -297,14 +302,16 @@ TEST(Classify_Kernels, ByteSadIsExactAtTheExtremes) {
     std::vector<std::uint8_t> q(stride, 0), t(n * stride, 0);
     for (std::size_t d = 0; d < dim; ++d) q[d] = 255;
     for (std::size_t j = 0; j < n; ++j) {
-      for (std::size_t d = 0; d < dim; ++d) t[j * stride + d] = j % 2 ? 0 : static_cast<std::uint8_t>((d * 7 + j) % 256);
+      for (std::size_t d = 0; d < dim; ++d)
+        t[j * stride + d] = j % 2 ? 0 : static_cast<std::uint8_t>((d * 7 + j) % 256);
     }
     std::vector<float> out(n);
     kernels::L1BlockU8(q.data(), t.data(), n, stride, 1.0f, out.data());
     for (std::size_t j = 0; j < n; ++j) {
       double ref = 0;
       for (std::size_t d = 0; d < dim; ++d) ref += std::abs(255.0 - t[j * stride + d]);
-      EXPECT_EQ(static_cast<double>(out[j]), ref) << "dim " << dim << " row " << j << " path " << kernels::L1BlockU8Isa();
+      EXPECT_EQ(static_cast<double>(out[j]), ref)
+          << "dim " << dim << " row " << j << " path " << kernels::L1BlockU8Isa();
     }
   }
 }
@@ -337,7 +344,8 @@ TEST(Classify_Kernels, ByteDotsAreExactAtTheExtremes) {
     std::vector<std::int32_t> out(n);
     for (std::size_t qi = 0; qi < 4; ++qi) {
       kernels::DotBlockU8(qs[qi].data(), t.data(), n, stride, out.data());
-      for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(out[j], ref(qi, j)) << "dim " << dim << " path " << kernels::L2U8Isa();
+      for (std::size_t j = 0; j < n; ++j)
+        EXPECT_EQ(out[j], ref(qi, j)) << "dim " << dim << " path " << kernels::L2U8Isa();
     }
     if (!kernels::PanelsSupported()) continue;
     const auto panels = kernels::PackU8Panels(t.data(), n, stride, dim);
@@ -397,8 +405,10 @@ TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
     }
     std::partial_sort(all.begin(), all.begin() + k, all.end());
     for (int j = 0; j < k; ++j) {
-      ASSERT_EQ(a.indices(i, j), all[static_cast<std::size_t>(j)].second) << "query " << i << " rank " << j << " path " << kernels::L2U8Isa();
-      EXPECT_EQ(a.distances(i, j), static_cast<float>(all[static_cast<std::size_t>(j)].first)) << "query " << i << " rank " << j;
+      ASSERT_EQ(a.indices(i, j), all[static_cast<std::size_t>(j)].second)
+          << "query " << i << " rank " << j << " path " << kernels::L2U8Isa();
+      EXPECT_EQ(a.distances(i, j), static_cast<float>(all[static_cast<std::size_t>(j)].first))
+          << "query " << i << " rank " << j;
     }
   }
   EXPECT_EQ(a.distances(0, 0) >= 0, true);

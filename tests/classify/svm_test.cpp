@@ -7,9 +7,9 @@
 
 #include "fixtures.h"
 #include "scenelab/classify/svm.h"
+#include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/log.h"
-#include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 
 using namespace scenelab;
@@ -62,8 +62,10 @@ TEST(Classify_LinearSvm, SeparatesALinearlySeparableSet) {
     const Matrix s = svm.Scores(xt);
     for (Eigen::Index i = 0; i < s.rows(); ++i) {
       for (int c = 0; c < 4; ++c) {
-        if (c == yt[static_cast<std::size_t>(i)]) EXPECT_GT(s(i, c), 0) << solver;
-        else EXPECT_LT(s(i, c), 0) << solver;
+        if (c == yt[static_cast<std::size_t>(i)])
+          EXPECT_GT(s(i, c), 0) << solver;
+        else
+          EXPECT_LT(s(i, c), 0) << solver;
       }
     }
   }
@@ -134,10 +136,10 @@ TEST(Classify_LinearSvm, BadInputIsAClearError) {
   Matrix x(4, 2);
   x.setOnes();
   LinearSvm svm(LinearSvmOptions{});
-  EXPECT_THROW(svm.Fit(x, {0, 1, 2, 7}, 3), Error);   // label out of range
-  EXPECT_THROW(svm.Fit(x, {0, 0, 0, 0}, 2), Error);   // class 1 empty
-  EXPECT_THROW(svm.Fit(x, {0, 1}, 2), Error);         // rows != labels
-  EXPECT_THROW(svm.Scores(x), Error);                 // not trained
+  EXPECT_THROW(svm.Fit(x, {0, 1, 2, 7}, 3), Error);  // label out of range
+  EXPECT_THROW(svm.Fit(x, {0, 0, 0, 0}, 2), Error);  // class 1 empty
+  EXPECT_THROW(svm.Fit(x, {0, 1}, 2), Error);        // rows != labels
+  EXPECT_THROW(svm.Scores(x), Error);                // not trained
   EXPECT_MESSAGE(svm.Fit(x, {0, 1, 2, 7}, 3), "label 7 is outside [0, 3)");
   EXPECT_MESSAGE(svm.Fit(x, {0, 0, 0, 0}, 2), "class 1 has no training sample");
   EXPECT_MESSAGE(svm.Fit(x, {0, 1}, 2), "4 feature rows but 2 labels");

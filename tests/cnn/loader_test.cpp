@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 
-
 #include "expect_error.h"
 #include "fixtures.h"
 #include "loader.h"
@@ -60,7 +59,8 @@ TEST(Cnn_Loader, StreamedBatchesEqualDecodedOnes) {
   auto stream = cnn::StreamingLoader(ds, shape, so);
   EXPECT_TRUE(stream->labels().equal(mem->labels()));
   // Uneven batches in a shuffled order, more of them than the prefetch depth.
-  const cnn::IndexBatches batches = {{20, 3, 7}, {0}, {1, 2, 4, 5, 6}, {19, 18}, {8, 9, 10, 11, 12, 13, 14}, {15, 16, 17}};
+  const cnn::IndexBatches batches = {{20, 3, 7},  {0}, {1, 2, 4, 5, 6}, {19, 18}, {8, 9, 10, 11, 12, 13, 14},
+                                     {15, 16, 17}};
   mem->Start(batches);
   stream->Start(batches);
   for (std::size_t b = 0; b < batches.size(); ++b) {

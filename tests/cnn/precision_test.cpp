@@ -66,8 +66,10 @@ TEST(Cnn_Precision, AutoFollowsTheCpuProbe) {
 TEST(Cnn_Precision, Bf16RunResumesAndItsCheckpointEvaluatesInFp32) {
   TempDir dir;
   std::vector<data::Sample> tr, te;
-  for (int i = 0; i < 60; ++i) tr.push_back({i % 3, "mem#" + std::to_string(i), fixtures::ClassImage(i % 3, i, 16, 16)});
-  for (int i = 0; i < 15; ++i) te.push_back({i % 3, "t#" + std::to_string(i), fixtures::ClassImage(i % 3, 500 + i, 16, 16)});
+  for (int i = 0; i < 60; ++i)
+    tr.push_back({i % 3, "mem#" + std::to_string(i), fixtures::ClassImage(i % 3, i, 16, 16)});
+  for (int i = 0; i < 15; ++i)
+    te.push_back({i % 3, "t#" + std::to_string(i), fixtures::ClassImage(i % 3, 500 + i, 16, 16)});
   const data::Dataset train({"a", "b", "c"}, tr), test({"a", "b", "c"}, te);
   cnn::TrainConfig cfg;
   cfg.model = "resnet-lite";

@@ -31,9 +31,7 @@ std::string ShapeString(const std::vector<std::int64_t>& v) {
   return s + "]";
 }
 
-fs::path RefDir() {
-  return fs::path(SCENELAB_REFERENCE_DIR);
-}
+fs::path RefDir() { return fs::path(SCENELAB_REFERENCE_DIR); }
 }  // namespace
 
 class Cnn_ModelSummaryGolden : public ::testing::TestWithParam<std::string> {};
@@ -65,7 +63,8 @@ TEST_P(Cnn_ModelSummaryGolden, ParameterisedRowsAndTotalMatchReference) {
   const auto s = cnn::Summarize(GetParam(), o);
   std::vector<RefRow> ours;
   for (const auto& r : s.rows) {
-    if (r.type == "Conv2d" || r.type == "BatchNorm2d" || r.type == "Linear") ours.push_back({r.type, ShapeString(r.output_shape), r.params});
+    if (r.type == "Conv2d" || r.type == "BatchNorm2d" || r.type == "Linear")
+      ours.push_back({r.type, ShapeString(r.output_shape), r.params});
   }
   ASSERT_EQ(ours.size(), ref.size());
   for (std::size_t i = 0; i < ref.size(); ++i) {

@@ -59,7 +59,7 @@ TEST(Cnn_Trainer, LearnsSeparableClassesAndWritesMetricsAndCheckpoint) {
   EXPECT_EQ(rows[5].epoch, 6);
   EXPECT_TRUE(fs::exists(dir / "checkpoint" / "meta.json"));
   EXPECT_TRUE(fs::exists(dir / "checkpoint" / "model-6.pt"));
-  EXPECT_TRUE(rows[5].has_val);  // val_fraction 0.2: a real validation split
+  EXPECT_TRUE(rows[5].has_val);                                 // val_fraction 0.2: a real validation split
   EXPECT_FALSE(fs::exists(dir / "checkpoint" / "model-5.pt"));  // older epochs are pruned
   // The model tested is the epoch with the highest validation accuracy (the first of equals).
   int argmax = 0;

@@ -55,8 +55,9 @@ TEST(Data_CorruptImages, PngWithBadCrcZeroByteAndTextFiles) {
   fixtures::WriteBytes(dir / "bad.png", png);
   EXPECT_NE(ErrorOf([&] { data::DecodeImageFile((dir / "bad.png").string()); }).find("bad.png"), std::string::npos);
   fixtures::WriteBytes(dir / "empty.jpg", {});
-  EXPECT_NE(ErrorOf([&] { data::DecodeImageFile((dir / "empty.jpg").string()); }).find("empty.jpg: empty file (0 bytes)"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf([&] { data::DecodeImageFile((dir / "empty.jpg").string()); }).find("empty.jpg: empty file (0 bytes)"),
+      std::string::npos);
   fixtures::WriteText(dir / "text.jpg", "hello, I am not a JPEG");
   EXPECT_NE(ErrorOf([&] { data::DecodeImageFile((dir / "text.jpg").string()); }).find("text.jpg: not an image"),
             std::string::npos);

@@ -13,8 +13,8 @@
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
-#include "scenelab/data/rng.h"
 #include "scenelab/data/readers.h"
+#include "scenelab/data/rng.h"
 
 namespace fs = std::filesystem;
 using namespace scenelab;
@@ -89,7 +89,8 @@ TEST(Data_IdxReader, RejectsLabelOutOfRangeForTheGivenClassNames) {
   fixtures::WriteText(dir / "names.txt", "zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n");
   data::OpenOptions o;
   o.class_names_file = (dir / "names.txt").string();
-  ExpectError([&] { data::OpenDataset(root.string(), o); }, {"train-labels-idx1-ubyte", "label 12", "item 4", "[0, 9]", "names.txt"});
+  ExpectError([&] { data::OpenDataset(root.string(), o); },
+              {"train-labels-idx1-ubyte", "label 12", "item 4", "[0, 9]", "names.txt"});
   // Without names the labels define the classes: 0..12.
   EXPECT_EQ(data::OpenDataset(root.string()).class_names.size(), 13u);
   fixtures::WriteText(dir / "dup.txt", "a\nb\na\n");
@@ -106,7 +107,8 @@ TEST(Data_IdxReader, RecognisesFashionMnistByContentNotByPath) {
   std::copy(head.begin(), head.end(), labels.begin());
   const fs::path root = dir / "copy";
   fixtures::WriteIdxDataset(root, 10, 10, false);
-  fixtures::WriteBytes(root / "train-images-idx3-ubyte", fixtures::IdxBytes({60000, 28, 28}, std::vector<unsigned char>(60000 * 784, 0)));
+  fixtures::WriteBytes(root / "train-images-idx3-ubyte",
+                       fixtures::IdxBytes({60000, 28, 28}, std::vector<unsigned char>(60000 * 784, 0)));
   fixtures::WriteBytes(root / "train-labels-idx1-ubyte", fixtures::IdxBytes({60000}, labels));
   const auto info = data::OpenDataset(root.string());
   EXPECT_EQ(info.recognised_as, "fashion-mnist");
@@ -184,10 +186,13 @@ TEST(Data_TinyImageNet, ReadsTreeWithStrayFilesAndNoFinalNewline) {
 TEST(Data_TinyImageNet, RejectsUnknownWnidInValAnnotations) {
   TempDir dir;
   fixtures::WriteTinyImageNet(dir.path(), 2, 2, 1);
-  fixtures::WriteText(dir / "val" / "val_annotations.txt", "val_0.JPEG\tn01440000\t0\t0\t1\t1\nval_1.JPEG\tn7\t0\t0\t1\t1\n");
-  ExpectError([&] { data::OpenDataset(dir.path().string()); }, {"val_annotations.txt", "entry 2", "'n7'", "not in wnids.txt"});
+  fixtures::WriteText(dir / "val" / "val_annotations.txt",
+                      "val_0.JPEG\tn01440000\t0\t0\t1\t1\nval_1.JPEG\tn7\t0\t0\t1\t1\n");
+  ExpectError([&] { data::OpenDataset(dir.path().string()); },
+              {"val_annotations.txt", "entry 2", "'n7'", "not in wnids.txt"});
   ExpectError([&] { data::ParseValAnnotations("justonefield\n", "va.txt"); }, {"va.txt:1", "2 tab-separated"});
-  ExpectError([&] { data::ParseValAnnotations("../../etc/passwd\tn1\n", "va.txt"); }, {"va.txt:1", "invalid image file name"});
+  ExpectError([&] { data::ParseValAnnotations("../../etc/passwd\tn1\n", "va.txt"); },
+              {"va.txt:1", "invalid image file name"});
 }
 
 TEST(Data_FolderReader, ReadsSplitTreeInSortedOrder) {
@@ -341,7 +346,11 @@ TEST(Data_ParallelFor, EveryIndexOnceWhateverTheThreadsAndFirstErrorRethrown) {
                              if (i == 17) throw Error("image 17 is bad");
                            }),
                Error);
-  EXPECT_MESSAGE(ParallelFor(50, 2, [&](std::size_t i) { if (i == 3) throw Error("image 3 is bad"); }), "image 3 is bad");
+  EXPECT_MESSAGE(ParallelFor(50, 2,
+                             [&](std::size_t i) {
+                               if (i == 3) throw Error("image 3 is bad");
+                             }),
+                 "image 3 is bad");
 }
 
 // The one seeded sampling helper: a partial Fisher-Yates shuffle, the same

@@ -9,7 +9,8 @@ using namespace scenelab;
 
 TEST(Data_RealData, Scene15HasFifteenClassesAndTheStandardSplit) {
   const std::string dir = fixtures::Scene15Dir();
-  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)");
+  if (dir.empty())
+    SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)");
   auto info = data::OpenDataset(dir);
   EXPECT_EQ(info.format, "folder");
   EXPECT_EQ(info.class_names.size(), 15u);
@@ -22,7 +23,9 @@ TEST(Data_RealData, Scene15HasFifteenClassesAndTheStandardSplit) {
 
 TEST(Data_RealData, FashionMnistHasTenClasses) {
   const std::string dir = fixtures::FashionMnistDir();
-  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath() << " (apt-get install dataset-fashion-mnist)");
+  if (dir.empty())
+    SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
+                                                        << " (apt-get install dataset-fashion-mnist)");
   auto info = data::OpenDataset(dir);
   EXPECT_EQ(info.format, "idx");
   EXPECT_EQ(info.class_names.size(), 10u);

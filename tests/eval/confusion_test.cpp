@@ -73,7 +73,9 @@ TEST(Eval_ConfusionMatrix, BadFilesNameTheFieldAndValue) {
     ConfusionMatrix::FromCsv("true\\pred,a,b\na,1,x\nb,0,0\n", "conf.csv");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("conf.csv: row 2, column 3: expected a non-negative count, found 'x'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("conf.csv: row 2, column 3: expected a non-negative count, found 'x'"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(ConfusionMatrix::FromJson("{\"classes\":[\"a\"],\"counts\":[[1,2]]}", "c.json"), Error);
   EXPECT_THROW(ConfusionMatrix::FromJson("not json", "c.json"), Error);

@@ -30,10 +30,10 @@ TEST(Eval_Stats, WilsonMatchesNewcombesTable) {
 TEST(Eval_Stats, StudentTMatchesClosedFormsAndTables) {
   const double pi = std::acos(-1.0);
   for (double t : {-3.0, -0.5, 0.0, 1.2, 4.0}) {
-    EXPECT_NEAR(StudentTCdf(t, 1), 0.5 + std::atan(t) / pi, 1e-12) << t;                 // Cauchy
+    EXPECT_NEAR(StudentTCdf(t, 1), 0.5 + std::atan(t) / pi, 1e-12) << t;               // Cauchy
     EXPECT_NEAR(StudentTCdf(t, 2), 0.5 + t / (2 * std::sqrt(2 + t * t)), 1e-12) << t;  // closed form
   }
-  EXPECT_NEAR(StudentTQuantile(0.975, 9), 2.262157, 1e-6);   // the usual table
+  EXPECT_NEAR(StudentTQuantile(0.975, 9), 2.262157, 1e-6);  // the usual table
   EXPECT_NEAR(StudentTQuantile(0.975, 4), 2.776445, 1e-6);
   EXPECT_NEAR(NormalQuantile(0.975), 1.959964, 1e-6);
   EXPECT_NEAR(ChiSquared1Sf(3.841459), 0.05, 1e-6);

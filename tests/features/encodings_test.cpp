@@ -244,7 +244,8 @@ TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
   spatial.Encode(f, s.data());
   EXPECT_NEAR(Eigen::Map<Eigen::VectorXf>(s.data(), spatial.dim()).norm(), 1.0, 1e-4);
   // The first cell is the global vector, scaled by 1/sqrt(5).
-  for (int i = 0; i < global.dim(); ++i) EXPECT_NEAR(s[static_cast<std::size_t>(i)], v[static_cast<std::size_t>(i)] / std::sqrt(5.0f), 1e-5);
+  for (int i = 0; i < global.dim(); ++i)
+    EXPECT_NEAR(s[static_cast<std::size_t>(i)], v[static_cast<std::size_t>(i)] / std::sqrt(5.0f), 1e-5);
   std::vector<float> sref(s.size());
   spatial.EncodeReference(f, sref.data());
   for (std::size_t i = 0; i < s.size(); ++i) EXPECT_NEAR(s[i], sref[i], 2e-4) << i;
@@ -291,7 +292,8 @@ TEST(Features_DenseSift, NativeImplementationMatchesVlfeat) {
   Rng r(21);
   for (int y = 0; y < im.rows; ++y) {
     for (int x = 0; x < im.cols; ++x) {
-      const double v = y > 80 ? 90 : 128 + 60 * std::sin(x * 0.21) * std::cos(y * 0.13) + static_cast<double>(r.Below(30));
+      const double v =
+          y > 80 ? 90 : 128 + 60 * std::sin(x * 0.21) * std::cos(y * 0.13) + static_cast<double>(r.Below(30));
       im.at<unsigned char>(y, x) = cv::saturate_cast<unsigned char>(v);
     }
   }
@@ -336,8 +338,8 @@ TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
   // it and SCENELAB_ISA does not cap it); ctest runs this once per level.
   EXPECT_STREQ(v.byte_assignment_path(), ActiveIsa() >= Isa::kVnni ? "vnni" : "float");
   if (ActiveIsa() < Isa::kVnni) {
-    GTEST_SKIP() << "the 8-bit VNNI path is not active (" << ToString(ActiveIsa()) << "; CPU "
-                 << ToString(CpuIsa()) << "): the float path was checked by the other tests";
+    GTEST_SKIP() << "the 8-bit VNNI path is not active (" << ToString(ActiveIsa()) << "; CPU " << ToString(CpuIsa())
+                 << "): the float path was checked by the other tests";
   }
   EXPECT_EQ(v.Assign(d), v.AssignFloat(d));
   // Words duplicated exactly: ties go to the lower index on both paths.
@@ -374,7 +376,8 @@ TEST(Features_FisherEncoder, EqualsVlFisherAtProductionSize) {
       for (int j = 0; j < kDim; ++j) {
         // Wide noise: neighbouring clusters overlap.
         const double noise = (r.Uniform() + r.Uniform() + r.Uniform() - 1.5) * 120;
-        d(i, j) = static_cast<std::uint8_t>(std::clamp(static_cast<int>(c[static_cast<std::size_t>(j)] + noise), 0, 255));
+        d(i, j) =
+            static_cast<std::uint8_t>(std::clamp(static_cast<int>(c[static_cast<std::size_t>(j)] + noise), 0, 255));
       }
     }
     return d;

@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
-#include <filesystem>
 
 #include "expect_error.h"
 #include "fixtures.h"
@@ -125,7 +125,8 @@ TEST(Features_DenseSift, RejectsTinyImagesAndBadOptions) {
     sift.Compute(Noise(1, 1, 6));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("1x1 pixels is smaller than one SIFT descriptor"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("1x1 pixels is smaller than one SIFT descriptor"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(sift.Compute(Noise(20, 20, 6)), Error);  // bin 8 needs 25 pixels
   o.step = 0;
@@ -233,7 +234,8 @@ TEST(Features_Vocabulary, StopsEarlyOnConvergenceWithNonIncreasingEnergy) {
     bad.Validate();
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("min_energy_variation must be in [0, 1), got -1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("min_energy_variation must be in [0, 1), got -1"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -356,8 +358,8 @@ TEST(Features_Gist, GratingsPeakAtTheirScaleAndOrientation) {
       cv::Mat img(256, 256, CV_8U);
       for (int y = 0; y < 256; ++y) {
         for (int x = 0; x < 256; ++x) {
-          img.at<unsigned char>(y, x) =
-              cv::saturate_cast<unsigned char>(128 + 100 * std::sin(2 * pi * f * (x * std::cos(phi) + y * std::sin(phi))));
+          img.at<unsigned char>(y, x) = cv::saturate_cast<unsigned char>(
+              128 + 100 * std::sin(2 * pi * f * (x * std::cos(phi) + y * std::sin(phi))));
         }
       }
       std::vector<float> g(512);
@@ -514,7 +516,8 @@ TEST(Features_Vocabulary, SplitAcrossProcessesIsBitIdentical) {
   Matrix spread(3000, 128), dup(600, 128);
   for (Eigen::Index i = 0; i < spread.rows(); ++i) {
     const int c = static_cast<int>(i % 12);
-    for (int d = 0; d < 128; ++d) spread(i, d) = std::round(static_cast<float>((d % 12 == c ? 120 : 10) + r.Uniform() * 80));
+    for (int d = 0; d < 128; ++d)
+      spread(i, d) = std::round(static_cast<float>((d % 12 == c ? 120 : 10) + r.Uniform() * 80));
   }
   // 25 distinct points, 40 words: duplicate centres, so clusters empty out.
   for (Eigen::Index i = 0; i < dup.rows(); ++i) {
@@ -544,10 +547,12 @@ TEST(Features_Vocabulary, SplitAcrossProcessesIsBitIdentical) {
   ThreadGroup g(2);
   std::string e0, e1;
   std::thread t0([&] {
-    e0 = fixtures::ErrorOf([&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.topRows(100)), ThreadGroup::Member(&g, 0)); });
+    e0 = fixtures::ErrorOf(
+        [&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.topRows(100)), ThreadGroup::Member(&g, 0)); });
   });
   std::thread t1([&] {
-    e1 = fixtures::ErrorOf([&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.middleRows(100, 100)), ThreadGroup::Member(&g, 1)); });
+    e1 = fixtures::ErrorOf(
+        [&] { VocabularyBuilder(elkan, 1).Cluster(Matrix(spread.middleRows(100, 100)), ThreadGroup::Member(&g, 1)); });
   });
   t0.join();
   t1.join();

@@ -26,7 +26,8 @@ using namespace scenelab::features;
 
 TEST(Features_DenseSiftRealData, NativeEqualsVlfeatOnTwentyScene15Images) {
   const std::string dir = fixtures::Scene15Dir();
-  if (dir.empty()) SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)");
+  if (dir.empty())
+    SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)");
   const auto info = data::OpenDataset(dir);
   const auto& train = info.train();
   std::set<std::pair<int, int>> sizes;

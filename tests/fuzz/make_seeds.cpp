@@ -29,8 +29,10 @@ int main(int argc, char** argv) {
   Write(d / "fuzz_cifar" / "c10.bin", std::string(1, '\x03') + std::string(3072, '\x40'));
   Write(d / "fuzz_cifar" / "c100.bin", std::string("\x02\x2a", 2) + std::string(3072, '\x40'));
   Write(d / "fuzz_tinyimagenet" / "wnids.txt", "n01443537\nn01629819\nn01641577");
-  Write(d / "fuzz_tinyimagenet" / "words.txt", "n01443537\tgoldfish, Carassius auratus\nn01629819\tEuropean fire salamander\n");
-  Write(d / "fuzz_tinyimagenet" / "val.txt", "val_0.JPEG\tn01443537\t0\t32\t44\t62\nval_1.JPEG\tn01629819\t52\t55\t57\t59\n");
+  Write(d / "fuzz_tinyimagenet" / "words.txt",
+        "n01443537\tgoldfish, Carassius auratus\nn01629819\tEuropean fire salamander\n");
+  Write(d / "fuzz_tinyimagenet" / "val.txt",
+        "val_0.JPEG\tn01443537\t0\t32\t44\t62\nval_1.JPEG\tn01629819\t52\t55\t57\t59\n");
   features::Matrix m = features::Matrix::Constant(3, 4, 0.5f);
   features::SaveMatrixCache((d / "fuzz_cache" / "matrix.bin").string(), "fuzz-key", m);
   features::SiftFeatures f;
@@ -51,8 +53,9 @@ int main(int argc, char** argv) {
   cnn::EpochMetrics e;
   e.epoch = 1;
   Write(d / "fuzz_results" / "metrics.csv", cnn::MetricsCsv({e}));
-  Write(d / "fuzz_config" / "sweep.yaml", "data: {path: /x, train_per_class: 3}\nsweep: {k: 1-10, metric: [l1, l2], vocab: [50, 100]}\n"
-                                         "sift: {step: 5, bins: [8]}\nknn: {weighted: true}\n");
+  Write(d / "fuzz_config" / "sweep.yaml",
+        "data: {path: /x, train_per_class: 3}\nsweep: {k: 1-10, metric: [l1, l2], vocab: [50, 100]}\n"
+        "sift: {step: 5, bins: [8]}\nknn: {weighted: true}\n");
   Write(d / "fuzz_config" / "meta.json", cnn::TrainConfig().ToJson().dump());
   return 0;
 }

@@ -36,11 +36,15 @@ int main() {
     const Eigen::Index n = sample.rows();
     auto cut = [&](int q) { return n * q * q / (world.size() * world.size()); };
     const Eigen::Index b = cut(world.rank()), e = cut(world.rank() + 1);
-    const features::Vocabulary split = features::VocabularyBuilder(o, 1).Cluster(features::Matrix(sample.middleRows(b, e - b)), comm);
-    const bool same = split.centers() == one.centers() && split.energy() == one.energy() && split.iterations() == one.iterations();
+    const features::Vocabulary split =
+        features::VocabularyBuilder(o, 1).Cluster(features::Matrix(sample.middleRows(b, e - b)), comm);
+    const bool same =
+        split.centers() == one.centers() && split.energy() == one.energy() && split.iterations() == one.iterations();
     if (!same) {
-      std::fprintf(stderr, "rank %d of %d: %d words: the split vocabulary differs (energy %.17g vs %.17g, iterations %d vs %d)\n",
-                   world.rank(), world.size(), words, split.energy(), one.energy(), split.iterations(), one.iterations());
+      std::fprintf(
+          stderr,
+          "rank %d of %d: %d words: the split vocabulary differs (energy %.17g vs %.17g, iterations %d vs %d)\n",
+          world.rank(), world.size(), words, split.energy(), one.energy(), split.iterations(), one.iterations());
       ++failures;
     }
   }

@@ -21,6 +21,6 @@ std::string ErrorOf(Fn&& fn) {
 }  // namespace scenelab::fixtures
 
 // Expects `call` to throw an Error whose message contains `text`.
-#define EXPECT_MESSAGE(call, text)                                                                  \
-  EXPECT_NE(::scenelab::fixtures::ErrorOf([&] { call; }).find(text), std::string::npos)            \
+#define EXPECT_MESSAGE(call, text)                                                      \
+  EXPECT_NE(::scenelab::fixtures::ErrorOf([&] { call; }).find(text), std::string::npos) \
       << ::scenelab::fixtures::ErrorOf([&] { call; })

@@ -90,7 +90,7 @@ std::vector<unsigned char> CifarBytes(const std::vector<int>& labels, int label_
     if (label_bytes == 2) b.push_back(static_cast<unsigned char>(labels[i] / 5));  // coarse
     b.push_back(static_cast<unsigned char>(labels[i]));
     cv::Mat img = ClassImage(labels[i], static_cast<int>(i), 32, 32, 3);  // BGR
-    for (int ch : {2, 1, 0}) {  // file order: R plane, G plane, B plane
+    for (int ch : {2, 1, 0}) {                                            // file order: R plane, G plane, B plane
       for (int y = 0; y < 32; ++y) {
         for (int x = 0; x < 32; ++x) b.push_back(img.at<cv::Vec3b>(y, x)[ch]);
       }

@@ -42,8 +42,8 @@ void WriteCifar10(const std::filesystem::path& dir, int per_batch, int n_test);
 cv::Mat ClassImage(int cls, int index, int width, int height, int channels = 1);
 
 // ROOT/{train,test}/<Class>/img_NNN.png (or .jpg) trees of ClassImage.
-void WriteFolderDataset(const std::filesystem::path& root, const std::vector<std::string>& classes,
-                        int n_train, int n_test, int size = 64, const std::string& ext = ".png");
+void WriteFolderDataset(const std::filesystem::path& root, const std::vector<std::string>& classes, int n_train,
+                        int n_test, int size = 64, const std::string& ext = ".png");
 
 // Tiny-ImageNet layout with `wnids` classes; wnids.txt without final newline
 // and stray .DS_Store files, as the issue asks.
@@ -73,11 +73,11 @@ std::string FashionMnistDir();
 // Skips the test saying what is missing and where, or, under
 // SCENELAB_REQUIRE_DATA=1, fails with the same words: in CI a missing
 // dataset must never look like a pass.
-#define SCENELAB_SKIP_OR_FAIL(what)                                                     \
-  do {                                                                                  \
-    if (::scenelab::fixtures::RequireData()) {                                          \
-      GTEST_FAIL() << "SCENELAB_REQUIRE_DATA=1 and " << what;                           \
-    } else {                                                                            \
-      GTEST_SKIP() << what;                                                             \
-    }                                                                                   \
+#define SCENELAB_SKIP_OR_FAIL(what)                           \
+  do {                                                        \
+    if (::scenelab::fixtures::RequireData()) {                \
+      GTEST_FAIL() << "SCENELAB_REQUIRE_DATA=1 and " << what; \
+    } else {                                                  \
+      GTEST_SKIP() << what;                                   \
+    }                                                         \
   } while (0)

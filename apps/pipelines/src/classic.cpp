@@ -50,7 +50,9 @@ void ClassicConfig::Validate() const {
     if (pca_dim < 1 || pca_dim > 128) throw Error("--pca: must be in [1, 128], got " + std::to_string(pca_dim));
     if (features == "fisher") gmm.Validate();
     for (int g : bow.grids) {
-      if (g > 4) throw Error("--grids: fisher and vlad grids must be at most 4x4 (each cell is a full vector), got " + std::to_string(g));
+      if (g > 4)
+        throw Error("--grids: fisher and vlad grids must be at most 4x4 (each cell is a full vector), got " +
+                    std::to_string(g));
     }
   }
   if (classifier != "knn" && classifier != "svm") {
@@ -78,7 +80,8 @@ void ClassicConfig::Validate() const {
   if (cv_folds < 2) throw Error("--cv-folds: must be >= 2, got " + std::to_string(cv_folds));
   if (repeats < 1) throw Error("--repeats: must be >= 1, got " + std::to_string(repeats));
   if (repeats > 1 && data.train_per_class == 0) {
-    throw Error("--repeats " + std::to_string(repeats) + " needs --train-per-class N (training images per class of each split)");
+    throw Error("--repeats " + std::to_string(repeats) +
+                " needs --train-per-class N (training images per class of each split)");
   }
   if (ks.empty()) throw Error("--k: at least one k is needed");
   for (int k : ks) {
@@ -125,7 +128,10 @@ CacheKey SiftKey(const features::DenseSiftOptions& s) {
   std::string bins;
   for (int b : s.bin_sizes) bins += std::to_string(b) + ",";
   k.Add("step", s.step).Add("bins", bins).Add("fast", s.fast).Add("window", s.window_size).Add("smooth", s.smooth);
-  k.Add("magnif", s.magnif).Add("phow_bounds", s.phow_bounds).Add("contrast", s.contrast_threshold).Add("root", s.root_sift);
+  k.Add("magnif", s.magnif)
+      .Add("phow_bounds", s.phow_bounds)
+      .Add("contrast", s.contrast_threshold)
+      .Add("root", s.root_sift);
   if (s.implementation != "vlfeat") k.Add("impl", s.implementation);
   return k;
 }
@@ -214,9 +220,9 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
 
 // Features computed image by image (tiny images, GIST), one cached matrix
 // per split: the cache key is `base` plus the split's fingerprint.
-FeaturePair ClassicRunner::PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
-                                            const std::string& what, int* computed, std::map<std::string, double>* t,
-                                            const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute) {
+FeaturePair ClassicRunner::PerImageFeatures(
+    const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix, const std::string& what, int* computed,
+    std::map<std::string, double>* t, const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute) {
   FeaturePair out;
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
@@ -250,15 +256,17 @@ FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::stri
     CacheKey key("gist-v1");
     key.Add("size", cfg.gist.image_size).Add("orientations", ors).Add("grid", cfg.gist.grid);
     key.Add("fc", cfg.gist.prefilter_fc).Add("boundary", cfg.gist.boundary);
-    return PerImageFeatures(cfg, key, "gist", "GIST", &counters_.encodings, t,
-                            [&](const data::Dataset& ds, Progress* p) { return features::ComputeGist(ds, cfg.gist, threads_, p); });
+    return PerImageFeatures(
+        cfg, key, "gist", "GIST", &counters_.encodings, t,
+        [&](const data::Dataset& ds, Progress* p) { return features::ComputeGist(ds, cfg.gist, threads_, p); });
   }
   if (cfg.features == "tiny") {
     CacheKey key("tiny-v1");
     key.Add("size", cfg.tiny.size).Add("crop", cfg.tiny.crop_square).Add("interp", ToString(cfg.tiny.interpolation));
     key.Add("zero_mean", cfg.tiny.zero_mean).Add("norm", ToString(cfg.tiny.norm));
-    return PerImageFeatures(cfg, key, "tiny", "tiny images", &counters_.tiny_extractions, t,
-                            [&](const data::Dataset& ds, Progress* p) { return features::ComputeTinyImages(ds, cfg.tiny, threads_, p); });
+    return PerImageFeatures(
+        cfg, key, "tiny", "tiny images", &counters_.tiny_extractions, t,
+        [&](const data::Dataset& ds, Progress* p) { return features::ComputeTinyImages(ds, cfg.tiny, threads_, p); });
   }
 
   return Encodings(cfg, t);
@@ -267,8 +275,8 @@ FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::stri
 namespace {
 // Everything the encoder of a bow / fisher / vlad run is built from.
 struct EncodingModel {
-  features::Vocabulary vocab;  // bow: SIFT words; vlad: words of PCA-reduced descriptors
-  features::Pca pca;           // fisher | vlad
+  features::Vocabulary vocab;     // bow: SIFT words; vlad: words of PCA-reduced descriptors
+  features::Pca pca;              // fisher | vlad
   features::GaussianMixture gmm;  // fisher
 };
 
@@ -291,13 +299,15 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   FeaturePair out;
   // Descriptors -> model (vocabulary, PCA + GMM) -> encodings, each cached.
   const CacheKey vkey = ModelKey(cfg, data_.train);
-  const std::string vpath = cache_dir_ + "/" + (cfg.features == "bow" ? "vocab-" : cfg.features + "-model-") + vkey.id() + ".bin";
+  const std::string vpath =
+      cache_dir_ + "/" + (cfg.features == "bow" ? "vocab-" : cfg.features + "-model-") + vkey.id() + ".bin";
   CacheKey ekey = vkey;
   ekey.Add("pyramid", cfg.bow.pyramid_levels).Add("test", Hex64(data_.test.Fingerprint()));
   std::string grids;
   for (int g : cfg.bow.grids) grids += std::to_string(g) + ",";
   if (!cfg.bow.grids.empty()) ekey.Add("grids", grids);
-  if (cfg.bow.quantizer != "exact") ekey.Add("quantizer", cfg.bow.quantizer).Add("comparisons", cfg.bow.max_comparisons);
+  if (cfg.bow.quantizer != "exact")
+    ekey.Add("quantizer", cfg.bow.quantizer).Add("comparisons", cfg.bow.max_comparisons);
   if (cfg.features == "fisher") ekey.Add("improved", cfg.fisher_improved);
   const std::string prefix = cfg.features == "bow" ? "bow-" : cfg.features + "-";
   const std::string epath_train = cache_dir_ + "/" + prefix + ekey.id() + "-train.bin";
@@ -323,8 +333,9 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   const std::size_t estimate = EstimateDescriptorBytes(cfg);
   const bool streaming = estimate > cfg.max_descriptor_memory;
   if (streaming) {
-    Log(log_, fmt::format("dense SIFT descriptors would take about {:.1f} GB: streaming them (two passes, no descriptor cache)",
-                          estimate / 1e9));
+    Log(log_, fmt::format(
+                  "dense SIFT descriptors would take about {:.1f} GB: streaming them (two passes, no descriptor cache)",
+                  estimate / 1e9));
   }
   features::VocabularyOptions vo = cfg.vocab;
   vo.seed = cfg.seed;
@@ -344,8 +355,10 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
           if (m->rows() <= pr) throw Error("too few rows");
           model.pca = features::Pca::Unpack(m->topRows(pr).leftCols(128));
           const features::Matrix rest = m->bottomRows(m->rows() - pr).leftCols(cfg.pca_dim);
-          if (cfg.features == "vlad") model.vocab = features::Vocabulary(rest, vo, 0.0);
-          else model.gmm = features::GaussianMixture::Unpack(rest);
+          if (cfg.features == "vlad")
+            model.vocab = features::Vocabulary(rest, vo, 0.0);
+          else
+            model.gmm = features::GaussianMixture::Unpack(rest);
         }
         have_model = true;
         Log(log_, cfg.features + " model loaded from cache");
@@ -386,7 +399,8 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       if (cfg.features == "vlad") {
         model.vocab = builder.Cluster(projected);
         rest = model.vocab.centers();
-        Log(log_, fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
+        Log(log_,
+            fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
       } else {
         features::GmmOptions go = cfg.gmm;
         go.seed = MixSeed(cfg.seed, 0x6a);
@@ -396,8 +410,8 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       packed = features::Matrix::Zero(1 + cfg.pca_dim + rest.rows(), 128);
       packed.topRows(1 + cfg.pca_dim) = model.pca.Pack();
       packed.bottomRows(rest.rows()).leftCols(rest.cols()) = rest;
-      Log(log_, fmt::format("{} model (PCA to {}, {} {}) built from {} descriptors in {:.2f} s", cfg.features, cfg.pca_dim,
-                            cfg.features == "fisher" ? cfg.gmm.components : cfg.vocab.size,
+      Log(log_, fmt::format("{} model (PCA to {}, {} {}) built from {} descriptors in {:.2f} s", cfg.features,
+                            cfg.pca_dim, cfg.features == "fisher" ? cfg.gmm.components : cfg.vocab.size,
                             cfg.features == "fisher" ? "Gaussians" : "words", sample.rows(), SecondsSince(start)));
     }
     (*t)["vocabulary_s"] += SecondsSince(start);
@@ -433,9 +447,12 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
     dim = vlad->dim();
   }
   auto encode = [&](const features::SiftFeatures& f, float* o) {
-    if (bow) bow->Encode(f, o);
-    else if (fisher) fisher->Encode(f, o);
-    else vlad->Encode(f, o);
+    if (bow)
+      bow->Encode(f, o);
+    else if (fisher)
+      fisher->Encode(f, o);
+    else
+      vlad->Encode(f, o);
   };
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
@@ -561,9 +578,10 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
   so.seed = cfg.seed;
   classify::LinearSvm svm(so);
   {
-    Progress progress(cfg.svm.c_grid.empty() ? "linear SVM (one-vs-rest classes)"
-                                             : fmt::format("linear SVM ({} C values x {} folds + final, one-vs-rest classes)",
-                                                           cfg.svm.c_grid.size(), cfg.svm.cv_folds),
+    Progress progress(cfg.svm.c_grid.empty()
+                          ? "linear SVM (one-vs-rest classes)"
+                          : fmt::format("linear SVM ({} C values x {} folds + final, one-vs-rest classes)",
+                                        cfg.svm.c_grid.size(), cfg.svm.cv_folds),
                       svm.Trainings(data_.train.num_classes()), log_);
     svm.Fit(f.train, data_.train.Labels(), data_.train.num_classes(), &progress);
     progress.Finish();
@@ -606,7 +624,8 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
   if (cfg.svm.c_grid.empty()) {
     out.selected_how = "C fixed by the configuration (no selection)";
   } else {
-    out.selected_how = fmt::format("{}-fold stratified cross-validation over C on the training split", cfg.svm.cv_folds);
+    out.selected_how =
+        fmt::format("{}-fold stratified cross-validation over C on the training split", cfg.svm.cv_folds);
     out.cv_accuracy["svm"][0] = svm.cv_accuracy().at(svm.c());
   }
   if (!svm.cv_accuracy().empty()) {
@@ -653,7 +672,8 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   RunOutputs outputs(out_dir);
   nlohmann::ordered_json r;
   r["kind"] = "classic";
-  r["pipeline"] = cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
+  r["pipeline"] =
+      cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
   r["params"] = cfg.ToJson();
   r["seed"] = cfg.seed;
   r["classes"] = data.train.class_names();
@@ -729,7 +749,8 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   add_top5(&sel, sel_m, sel_k);
   r["selected"] = sel;
   // The test-optimal point: an oracle, optimistic by construction.
-  nlohmann::ordered_json b{{"metric", best_m}, {"k", cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(best_k)}};
+  nlohmann::ordered_json b{{"metric", best_m},
+                           {"k", cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(best_k)}};
   if (cfg.classifier == "svm") b["c"] = knn.svm["c"];
   b["accuracy"] = best;
   b["accuracy_ci95"] = interval(correct_of(best_m, best_k));
@@ -754,14 +775,17 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   r["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
   r["macro_f1"] = cm.MacroF1();
   const auto boot = eval::BootstrapClassMetrics(truth, predicted, data.test.num_classes(), 1000, cfg.seed);
-  r["bootstrap"] = {{"resamples", boot.resamples},
-                    {"mean_per_class_accuracy_ci95", {boot.mean_per_class_accuracy.lo, boot.mean_per_class_accuracy.hi}},
-                    {"macro_f1_ci95", {boot.macro_f1.lo, boot.macro_f1.hi}}};
+  r["bootstrap"] = {
+      {"resamples", boot.resamples},
+      {"mean_per_class_accuracy_ci95", {boot.mean_per_class_accuracy.lo, boot.mean_per_class_accuracy.hi}},
+      {"macro_f1_ci95", {boot.macro_f1.lo, boot.macro_f1.hi}}};
   r["test_fingerprint"] = eval::TestSetFingerprint(preds);
   r["timings_s"] = timings;
   const auto& c = runner.counters();
-  r["computed"] = {{"tiny_extractions", c.tiny_extractions}, {"sift_extractions", c.sift_extractions},
-                   {"vocabularies_built", c.vocabularies_built}, {"encodings", c.encodings},
+  r["computed"] = {{"tiny_extractions", c.tiny_extractions},
+                   {"sift_extractions", c.sift_extractions},
+                   {"vocabularies_built", c.vocabularies_built},
+                   {"encodings", c.encodings},
                    {"neighbour_searches", c.neighbour_searches}};
   if (cfg.classifier == "knn") {  // accuracy-vs-k figure for this run
     std::map<std::string, std::vector<std::pair<double, double>>> series;
@@ -795,12 +819,13 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
 std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t train_per_class,
                                           std::size_t test_per_class, int repeats, std::uint64_t seed) {
   if (repeats < 1) throw Error("--repeats: must be >= 1, got " + std::to_string(repeats));
-  if (train_per_class == 0) throw Error("--repeats needs --train-per-class N (the training images per class of each split)");
+  if (train_per_class == 0)
+    throw Error("--repeats needs --train-per-class N (the training images per class of each split)");
   const auto counts = pool.CountPerClass();
   for (std::size_t c = 0; c < counts.size(); ++c) {
     if (counts[c] <= train_per_class) {
-      throw Error("--train-per-class " + std::to_string(train_per_class) + ": class '" + pool.class_names()[c] + "' has " +
-                  std::to_string(counts[c]) + " images, which leaves none for testing");
+      throw Error("--train-per-class " + std::to_string(train_per_class) + ": class '" + pool.class_names()[c] +
+                  "' has " + std::to_string(counts[c]) + " images, which leaves none for testing");
     }
   }
   std::vector<std::vector<std::size_t>> by_class(counts.size());
@@ -811,8 +836,8 @@ std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t
     RepeatSplit s;
     for (auto idx : by_class) {
       rng.Shuffle(idx);
-      const std::size_t n_test = test_per_class > 0 ? std::min(test_per_class, idx.size() - train_per_class)
-                                                    : idx.size() - train_per_class;
+      const std::size_t n_test =
+          test_per_class > 0 ? std::min(test_per_class, idx.size() - train_per_class) : idx.size() - train_per_class;
       s.train.insert(s.train.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(train_per_class));
       s.test.insert(s.test.end(), idx.begin() + static_cast<std::ptrdiff_t>(train_per_class),
                     idx.begin() + static_cast<std::ptrdiff_t>(train_per_class + n_test));
@@ -837,8 +862,9 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   const data::Dataset pool(loaded.train.class_names(), std::move(all));
   const auto splits = DrawRepeatSplits(pool, cfg.data.train_per_class, cfg.data.test_per_class, cfg.repeats, cfg.seed);
   if (log) {
-    log->Info(fmt::format("{} repeats of a seeded random split: {} training images per class, {} test images, from {} pooled images",
-                          cfg.repeats, cfg.data.train_per_class, splits.front().test.size(), pool.size()));
+    log->Info(fmt::format(
+        "{} repeats of a seeded random split: {} training images per class, {} test images, from {} pooled images",
+        cfg.repeats, cfg.data.train_per_class, splits.front().test.size(), pool.size()));
   }
   const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
   ClassicConfig one = cfg;
@@ -883,28 +909,31 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
     for (int t = 0; t < summed.num_classes(); ++t) {
       for (int p = 0; p < summed.num_classes(); ++p) summed.Add(t, p, cm[t][p].get<std::int64_t>());
     }
-    per.push_back({{"repeat", r}, {"accuracy", acc.back()}, {"oracle_accuracy", oracle.back()},
-                   {"selected", res["selected"]}, {"test_fingerprint", res["test_fingerprint"]}, {"run", dir}});
-    if (log) log->Info(fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats, acc.back(), oracle.back()));
+    per.push_back({{"repeat", r},
+                   {"accuracy", acc.back()},
+                   {"oracle_accuracy", oracle.back()},
+                   {"selected", res["selected"]},
+                   {"test_fingerprint", res["test_fingerprint"]},
+                   {"run", dir}});
+    if (log)
+      log->Info(
+          fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats, acc.back(), oracle.back()));
   }
   const auto ci = eval::TInterval(acc);
   const auto oci = eval::TInterval(oracle);
   nlohmann::ordered_json r;
   r["kind"] = "classic";
-  r["pipeline"] = cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
+  r["pipeline"] =
+      cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
   r["params"] = cfg.ToJson();
   r["seed"] = cfg.seed;
   r["classes"] = pool.class_names();
   r["train_size"] = splits.front().train.size();
   r["test_size"] = splits.front().test.size();
-  r["repeats"] = {{"count", cfg.repeats},
-                  {"train_per_class", cfg.data.train_per_class},
-                  {"accuracy", acc},
-                  {"mean", eval::Mean(acc)},
-                  {"std", eval::StdDev(acc)},
-                  {"ci95", {ci.lo, ci.hi}},
-                  {"oracle_accuracy", oracle},
-                  {"splits", per}};
+  r["repeats"] = {{"count", cfg.repeats},      {"train_per_class", cfg.data.train_per_class},
+                  {"accuracy", acc},           {"mean", eval::Mean(acc)},
+                  {"std", eval::StdDev(acc)},  {"ci95", {ci.lo, ci.hi}},
+                  {"oracle_accuracy", oracle}, {"splits", per}};
   r["selected"] = {{"metric", "per repeat"},
                    {"k", nullptr},
                    {"accuracy", eval::Mean(acc)},
@@ -914,8 +943,11 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
                    {"how", fmt::format("mean over {} seeded random splits ({} training images per class); in each, {}",
                                        cfg.repeats, cfg.data.train_per_class,
                                        per[0]["selected"].value("how", std::string("the configured point")))}};
-  r["best"] = {{"metric", "per repeat"}, {"k", nullptr}, {"accuracy", eval::Mean(oracle)},
-               {"accuracy_ci95", {oci.lo, oci.hi}}, {"oracle", true},
+  r["best"] = {{"metric", "per repeat"},
+               {"k", nullptr},
+               {"accuracy", eval::Mean(oracle)},
+               {"accuracy_ci95", {oci.lo, oci.hi}},
+               {"oracle", true},
                {"how", "mean of each split's point chosen on its test labels (optimistic)"}};
   r["confusion"] = nlohmann::json::parse(summed.ToJson())["counts"];
   r["mean_per_class_accuracy"] = summed.MeanPerClassAccuracy();

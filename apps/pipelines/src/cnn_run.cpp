@@ -67,8 +67,13 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
                    {"accuracy_ci95", {ci.lo, ci.hi}},
                    {"interval", "Wilson score, 95%"},
                    {"how", how}};
-  j["best"] = {{"metric", "test"}, {"k", nullptr}, {"epoch", selected}, {"accuracy", cm.Accuracy()},
-               {"accuracy_ci95", {ci.lo, ci.hi}}, {"oracle", false}, {"how", "the only evaluated point (same as selected)"}};
+  j["best"] = {{"metric", "test"},
+               {"k", nullptr},
+               {"epoch", selected},
+               {"accuracy", cm.Accuracy()},
+               {"accuracy_ci95", {ci.lo, ci.hi}},
+               {"oracle", false},
+               {"how", "the only evaluated point (same as selected)"}};
   if (cm.num_classes() >= 10 && r.test_top5.size() == test.size() && !test.empty()) {
     std::int64_t c5 = 0;
     for (auto h : r.test_top5) c5 += h;
@@ -110,8 +115,8 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
   }
   const LoadedData data = LoadData(cfg.data, cfg.train.seed);
   if (log) {
-    log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path, data.train.num_classes(),
-                          data.train.size(), data.test.size(), cfg.train.model));
+    log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path,
+                          data.train.num_classes(), data.train.size(), data.test.size(), cfg.train.model));
   }
   const auto r = cnn::Train(cfg.train, data.train, data.test, out_dir, cfg.resume, log, cfg.dist);
   if (cfg.dist.rank != 0) return nlohmann::ordered_json{{"rank", cfg.dist.rank}};
@@ -125,8 +130,8 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
   params["train"] = cfg.train.ToJson();
   params["train"]["input"] = r.input.ToString();
   if (cfg.dist.active()) params["distributed"] = {{"world_size", cfg.dist.world_size}, {"backend", "gloo"}};
-  auto j = WriteCnnOutputs(out_dir, cfg.train.model, data.train, data.test, r, params, cfg.train.seed,
-                           SecondsSince(start));
+  auto j =
+      WriteCnnOutputs(out_dir, cfg.train.model, data.train, data.test, r, params, cfg.train.seed, SecondsSince(start));
   if (cfg.dist.active()) {
     j["distributed"] = {{"world_size", cfg.dist.world_size},
                         {"allreduce_ms_per_step", r.allreduce_ms_per_step},

@@ -1,8 +1,8 @@
 #include "scenelab/pipelines/compare.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -44,31 +44,55 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
     const std::string w = what + "." + k;
     try {
       if (k == "type" || k == "name") continue;
-      if (k == "model") t.model = v.get<std::string>();
-      else if (k == "input") t.input = cnn::InputShape::Parse(v.get<std::string>());
-      else if (k == "epochs") t.epochs = v.get<int>();
-      else if (k == "batch") t.batch_size = v.get<int>();
-      else if (k == "opt") t.optimizer = v.get<std::string>();
-      else if (k == "lr") t.lr = v.get<double>();
-      else if (k == "momentum") t.momentum = v.get<double>();
-      else if (k == "nesterov") t.nesterov = v.get<bool>();
-      else if (k == "weight_decay") t.weight_decay = v.get<double>();
-      else if (k == "schedule") t.schedule = v.get<std::string>();
-      else if (k == "step_size") t.step_size = v.get<int>();
-      else if (k == "gamma") t.gamma = v.get<double>();
-      else if (k == "milestones") t.milestones = v.get<std::vector<int>>();
-      else if (k == "label_smoothing") t.label_smoothing = v.get<double>();
-      else if (k == "augment") t.augment = v.get<std::vector<std::string>>();
-      else if (k == "crop_padding") t.crop_padding = v.get<int>();
-      else if (k == "val") t.val_fraction = v.get<double>();
-      else if (k == "early_stopping") t.early_stopping = v.get<int>();
-      else if (k == "loader") t.loader = v.get<std::string>();
-      else if (k == "loader_memory_gb") t.loader_memory_gb = v.get<double>();
-      else if (k == "prefetch") t.prefetch = v.get<int>();
-      else if (k == "precision") t.precision = v.get<std::string>();
-      else throw Error(w + ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
-                       "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
-                       "val, early_stopping, loader, loader_memory_gb, prefetch, precision)");
+      if (k == "model")
+        t.model = v.get<std::string>();
+      else if (k == "input")
+        t.input = cnn::InputShape::Parse(v.get<std::string>());
+      else if (k == "epochs")
+        t.epochs = v.get<int>();
+      else if (k == "batch")
+        t.batch_size = v.get<int>();
+      else if (k == "opt")
+        t.optimizer = v.get<std::string>();
+      else if (k == "lr")
+        t.lr = v.get<double>();
+      else if (k == "momentum")
+        t.momentum = v.get<double>();
+      else if (k == "nesterov")
+        t.nesterov = v.get<bool>();
+      else if (k == "weight_decay")
+        t.weight_decay = v.get<double>();
+      else if (k == "schedule")
+        t.schedule = v.get<std::string>();
+      else if (k == "step_size")
+        t.step_size = v.get<int>();
+      else if (k == "gamma")
+        t.gamma = v.get<double>();
+      else if (k == "milestones")
+        t.milestones = v.get<std::vector<int>>();
+      else if (k == "label_smoothing")
+        t.label_smoothing = v.get<double>();
+      else if (k == "augment")
+        t.augment = v.get<std::vector<std::string>>();
+      else if (k == "crop_padding")
+        t.crop_padding = v.get<int>();
+      else if (k == "val")
+        t.val_fraction = v.get<double>();
+      else if (k == "early_stopping")
+        t.early_stopping = v.get<int>();
+      else if (k == "loader")
+        t.loader = v.get<std::string>();
+      else if (k == "loader_memory_gb")
+        t.loader_memory_gb = v.get<double>();
+      else if (k == "prefetch")
+        t.prefetch = v.get<int>();
+      else if (k == "precision")
+        t.precision = v.get<std::string>();
+      else
+        throw Error(w +
+                    ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
+                    "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
+                    "val, early_stopping, loader, loader_memory_gb, prefetch, precision)");
     } catch (const nlohmann::json::exception&) {
       throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
@@ -103,11 +127,13 @@ nlohmann::ordered_json Significance(const CompareConfig& cfg, const nlohmann::or
     for (const auto& s : r["repeats"]["splits"]) fps.push_back(s["test_fingerprint"].get<std::string>());
     return fps;
   };
-  const bool all_repeats = std::all_of(results.begin(), results.end(), [](const nlohmann::json& r) { return r.contains("repeats"); });
+  const bool all_repeats =
+      std::all_of(results.begin(), results.end(), [](const nlohmann::json& r) { return r.contains("repeats"); });
   if (all_repeats) {
     for (std::size_t i = 1; i < m; ++i) {
       if (split_prints(results[i]) != split_prints(results[0])) {
-        sig["skipped"] = "'" + names[0] + "' and '" + names[i] + "' ran different repeated splits; a paired test needs the same splits";
+        sig["skipped"] = "'" + names[0] + "' and '" + names[i] +
+                         "' ran different repeated splits; a paired test needs the same splits";
         return sig;
       }
     }
@@ -135,14 +161,21 @@ nlohmann::ordered_json Significance(const CompareConfig& cfg, const nlohmann::or
       const bool sig_ = adj[i] < 0.05;
       const std::string better = tests[i].mean_difference >= 0 ? names[a] : names[b];
       const std::string worse = tests[i].mean_difference >= 0 ? names[b] : names[a];
-      list.push_back({{"a", names[a]}, {"b", names[b]}, {"mean_difference", tests[i].mean_difference},
-                      {"t", tests[i].t}, {"df", tests[i].df}, {"p_value", tests[i].p_value}, {"p_holm", adj[i]},
+      list.push_back({{"a", names[a]},
+                      {"b", names[b]},
+                      {"mean_difference", tests[i].mean_difference},
+                      {"t", tests[i].t},
+                      {"df", tests[i].df},
+                      {"p_value", tests[i].p_value},
+                      {"p_holm", adj[i]},
                       {"significant", sig_},
-                      {"statement", fmt::format("{} vs {}: {} (mean difference {:+.4f} over {} repeats; paired t = {:.3g}, "
-                                                "p = {:.3g}, Holm p = {:.3g})", names[a], names[b],
-                                                sig_ ? better + " is significantly better than " + worse + " at 0.05"
-                                                     : std::string("no significant difference at 0.05"),
-                                                tests[i].mean_difference, tests[i].df + 1, tests[i].t, tests[i].p_value, adj[i])}});
+                      {"statement",
+                       fmt::format("{} vs {}: {} (mean difference {:+.4f} over {} repeats; paired t = {:.3g}, "
+                                   "p = {:.3g}, Holm p = {:.3g})",
+                                   names[a], names[b],
+                                   sig_ ? better + " is significantly better than " + worse + " at 0.05"
+                                        : std::string("no significant difference at 0.05"),
+                                   tests[i].mean_difference, tests[i].df + 1, tests[i].t, tests[i].p_value, adj[i])}});
     }
     sig["p_values"] = p;
     sig["p_values_holm"] = ph;
@@ -158,10 +191,16 @@ nlohmann::ordered_json Significance(const CompareConfig& cfg, const nlohmann::or
     const auto statements = t.Statements();
     for (std::size_t i = 0; i < t.pairs.size(); ++i) {
       const auto& pr = t.pairs[i];
-      pairs.push_back({{"a", t.names[static_cast<std::size_t>(pr.a)]}, {"b", t.names[static_cast<std::size_t>(pr.b)]},
-                       {"only_a_correct", pr.test.b}, {"only_b_correct", pr.test.c}, {"exact", pr.test.exact},
-                       {"statistic", pr.test.statistic}, {"p_value", pr.test.p_value}, {"p_holm", pr.p_holm},
-                       {"significant", pr.significant}, {"statement", statements[i]}});
+      pairs.push_back({{"a", t.names[static_cast<std::size_t>(pr.a)]},
+                       {"b", t.names[static_cast<std::size_t>(pr.b)]},
+                       {"only_a_correct", pr.test.b},
+                       {"only_b_correct", pr.test.c},
+                       {"exact", pr.test.exact},
+                       {"statistic", pr.test.statistic},
+                       {"p_value", pr.test.p_value},
+                       {"p_holm", pr.p_holm},
+                       {"significant", pr.significant},
+                       {"statement", statements[i]}});
     }
     sig["pairs"] = pairs;
   } catch (const Error& e) {
@@ -185,7 +224,8 @@ void CompareConfig::Validate() const {
     } else if (p.type == "cnn") {
       CnnFrom(*this, p);
     } else {
-      throw Error("config: pipeline '" + p.name + "' has type '" + p.type + "' (expected tiny, bow, fisher, vlad, gist or cnn)");
+      throw Error("config: pipeline '" + p.name + "' has type '" + p.type +
+                  "' (expected tiny, bow, fisher, vlad, gist or cnn)");
     }
   }
 }
@@ -226,11 +266,16 @@ CompareConfig ParseCompareConfig(const nlohmann::json& j, const std::string& wha
   for (const auto& [k, v] : j.items()) {
     const std::string w = what + ": " + k;
     try {
-      if (k == "name") c.name = v.get<std::string>();
-      else if (k == "data") ApplyDataJson(v, &c.data, w);
-      else if (k == "seed") c.seed = v.get<std::uint64_t>();
-      else if (k == "threads") c.threads = v.get<int>();
-      else if (k == "expected_time") c.expected_time = v.get<std::string>();
+      if (k == "name")
+        c.name = v.get<std::string>();
+      else if (k == "data")
+        ApplyDataJson(v, &c.data, w);
+      else if (k == "seed")
+        c.seed = v.get<std::uint64_t>();
+      else if (k == "threads")
+        c.threads = v.get<int>();
+      else if (k == "expected_time")
+        c.expected_time = v.get<std::string>();
       else if (k == "pipelines") {
         if (!v.is_array()) throw Error(w + ": expected a list");
         for (const auto& p : v) {
@@ -274,7 +319,8 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   const auto start = std::chrono::steady_clock::now();
   fs::create_directories(fs::path(out_dir) / "pipelines");
   const auto resolved = cfg.ToJson();
-  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json", resolved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json",
+                  resolved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   CompareResult result;
   std::vector<std::string> run_dirs;
   nlohmann::ordered_json rows = nlohmann::json::array();
@@ -282,7 +328,9 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     const auto& p = cfg.pipelines[i];
     const std::string dir = (fs::path(out_dir) / "pipelines" / SafeFileName(p.name)).string();
     CacheKey key("compare-pipeline-v1");
-    key.Add("resolved", resolved["pipelines"][i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("data", resolved["data"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("seed", cfg.seed);
+    key.Add("resolved", resolved["pipelines"][i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Add("data", resolved["data"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Add("seed", cfg.seed);
     const fs::path done = fs::path(dir) / "done.json";
     bool reuse = false;
     if (fs::exists(done) && fs::exists(fs::path(dir) / "results.json")) {
@@ -295,7 +343,9 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     const auto t0 = std::chrono::steady_clock::now();
     bool has_sweep = false;
     if (reuse) {
-      if (log) log->Info(fmt::format("[{}/{}] {}: finished earlier, reused from {}", i + 1, cfg.pipelines.size(), p.name, dir));
+      if (log)
+        log->Info(
+            fmt::format("[{}/{}] {}: finished earlier, reused from {}", i + 1, cfg.pipelines.size(), p.name, dir));
       result.reused.push_back(p.name);
       if (p.type != "cnn") {
         SweepGrid g;
@@ -317,7 +367,8 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
         if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log);
         RunClassic(cc, dir, log);
       }
-      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}})
+                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       result.computed.push_back(p.name);
     }
     run_dirs.push_back(dir);
@@ -347,7 +398,8 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
   result.summary["pipelines"] = rows;
   if (cfg.pipelines.size() > 1) result.summary["significance"] = Significance(cfg, rows);
   result.summary["seconds"] = SecondsSince(start);
-  WriteFileAtomic(fs::path(out_dir) / "summary.json", result.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  WriteFileAtomic(fs::path(out_dir) / "summary.json",
+                  result.summary.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return result;
 }
 

@@ -27,7 +27,7 @@ nlohmann::json ToJson(const YAML::Node& n) {
     }
     case YAML::NodeType::Scalar: {
       const std::string s = n.Scalar();
-      if (n.Tag() == "!" ) return s;  // quoted: keep as a string
+      if (n.Tag() == "!") return s;  // quoted: keep as a string
       if (s == "true" || s == "True") return true;
       if (s == "false" || s == "False") return false;
       if (s == "null" || s == "~") return nullptr;
@@ -75,7 +75,8 @@ void ApplyDataJson(const nlohmann::json& j, DataConfig* cfg, const std::string& 
 void ApplyProtocol(const std::string& name, ClassicConfig* cfg) {
   const OptionSpec* spec = FindClassicOption("protocol");
   spec->set(cfg, name, "protocol");  // checks the name
-  for (const auto& [k, v] : Preset("protocol", name).items()) FindClassicOption(k)->set(cfg, v, "protocol " + name + ": " + k);
+  for (const auto& [k, v] : Preset("protocol", name).items())
+    FindClassicOption(k)->set(cfg, v, "protocol " + name + ": " + k);
 }
 
 void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::string& what) {

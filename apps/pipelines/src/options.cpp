@@ -32,7 +32,8 @@ bool ParseWhole(const std::string& s, T* out) {
       *out = static_cast<T>(v);
     } else {
       const long long v = std::stoll(s, &used);
-      if (v < static_cast<long long>(std::numeric_limits<T>::min()) || v > static_cast<long long>(std::numeric_limits<T>::max())) {
+      if (v < static_cast<long long>(std::numeric_limits<T>::min()) ||
+          v > static_cast<long long>(std::numeric_limits<T>::max())) {
         return false;
       }
       *out = static_cast<T>(v);
@@ -48,7 +49,8 @@ T Integer(const json& v, const std::string& what) {
   T out{};
   if (v.is_number_unsigned()) {
     const auto x = v.get<unsigned long long>();
-    if (x > static_cast<unsigned long long>(std::numeric_limits<T>::max())) throw Error(what + ": " + Show(v) + " is out of range");
+    if (x > static_cast<unsigned long long>(std::numeric_limits<T>::max()))
+      throw Error(what + ": " + Show(v) + " is out of range");
     return static_cast<T>(x);
   }
   if (v.is_number_integer()) {
@@ -62,12 +64,14 @@ T Integer(const json& v, const std::string& what) {
     if constexpr (std::is_unsigned_v<T>) {
       throw Error(what + ": must be >= 0, got " + Show(v));
     } else {
-      if (x < static_cast<long long>(std::numeric_limits<T>::min())) throw Error(what + ": " + Show(v) + " is out of range");
+      if (x < static_cast<long long>(std::numeric_limits<T>::min()))
+        throw Error(what + ": " + Show(v) + " is out of range");
       return static_cast<T>(x);
     }
   }
   if (v.is_string() && ParseWhole(v.get<std::string>(), &out)) return out;
-  throw Error(what + ": expected " + (std::is_unsigned_v<T> ? "a non-negative integer" : "an integer") + ", found " + Show(v));
+  throw Error(what + ": expected " + (std::is_unsigned_v<T> ? "a non-negative integer" : "an integer") + ", found " +
+              Show(v));
 }
 
 bool Bool(const json& v, const std::string& what) {
@@ -89,7 +93,8 @@ std::string Choice(const json& v, const std::string& what, const std::vector<std
   const std::string s = String(v, what);
   if (std::find(choices.begin(), choices.end(), s) != choices.end()) return s;
   std::string list;
-  for (std::size_t i = 0; i < choices.size(); ++i) list += (i ? i + 1 == choices.size() ? " or " : ", " : "") + choices[i];
+  for (std::size_t i = 0; i < choices.size(); ++i)
+    list += (i ? i + 1 == choices.size() ? " or " : ", " : "") + choices[i];
   throw Error(what + ": unknown value '" + s + "' (expected " + list + ")");
 }
 
@@ -126,7 +131,10 @@ T& At(Ref<T> r, const ClassicConfig& c) {
 }
 
 // Entry builders. `R(field)` is the accessor of one ClassicConfig field.
-#define R(field) +[](ClassicConfig& c) -> auto& { return c.field; }
+#define R(field)                    \
+  +[](ClassicConfig & c) -> auto& { \
+    return c.field;                 \
+  }
 
 OptionSpec Base(std::string key, std::string flag, std::string help, OptionKind kind) {
   OptionSpec s;
@@ -166,7 +174,8 @@ OptionSpec Text(std::string key, std::string flag, std::string help, Ref<std::st
   return s;
 }
 
-OptionSpec OneOf(std::string key, std::string flag, std::string help, Ref<std::string> r, std::vector<std::string> choices) {
+OptionSpec OneOf(std::string key, std::string flag, std::string help, Ref<std::string> r,
+                 std::vector<std::string> choices) {
   auto s = Base(std::move(key), std::move(flag), std::move(help), OptionKind::kChoice);
   s.choices = choices;
   s.set = [r, choices](ClassicConfig* c, const json& v, const std::string& w) { r(*c) = Choice(v, w, choices); };
@@ -190,7 +199,8 @@ OptionSpec Enum(std::string key, std::string flag, std::string help, Ref<E> r, E
 
 // Sorted, unique integers: "1-10,15", [1, 3, 5] or 5 (IntListFromJson, the
 // one list parser).
-OptionSpec IntSet(std::string key, std::string flag, std::string help, Ref<std::vector<int>> r, bool allow_empty = false) {
+OptionSpec IntSet(std::string key, std::string flag, std::string help, Ref<std::vector<int>> r,
+                  bool allow_empty = false) {
   auto s = Base(std::move(key), std::move(flag), std::move(help), OptionKind::kList);
   s.set = [r, allow_empty](ClassicConfig* c, const json& v, const std::string& w) {
     if (allow_empty && ((v.is_array() && v.empty()) || (v.is_string() && v.get<std::string>().empty()))) {
@@ -253,31 +263,36 @@ std::vector<OptionSpec> BuildTable() {
                           "Published recipe as defaults: phow (VLFeat PHOW: multi-scale SIFT, 600 words, 2x2+4x4, chi2 "
                           "map, linear SVM) | fisher (Fisher vectors + linear SVM)",
                           {"phow", "fisher"}));
-  t.push_back(PresetEntry("protocol", "--protocol",
-                          "Evaluation protocol: lazebnik (10 random splits, 100 training images per class, the rest for "
-                          "testing) | standard",
-                          {"lazebnik", "standard"}));
+  t.push_back(
+      PresetEntry("protocol", "--protocol",
+                  "Evaluation protocol: lazebnik (10 random splits, 100 training images per class, the rest for "
+                  "testing) | standard",
+                  {"lazebnik", "standard"}));
   // Data.
   t.push_back(Text("data.path", "--data", "Dataset root", R(data.path)));
   t.push_back(OneOf("data.format", "--format", "auto|folder|idx|cifar10|cifar100|tinyimagenet", R(data.open.format),
                     {"auto", "folder", "idx", "cifar10", "cifar100", "tinyimagenet"}));
-  t.push_back(Double("data.test_fraction", "--split", "Test fraction for single-tree folders", R(data.open.test_fraction)));
+  t.push_back(
+      Double("data.test_fraction", "--split", "Test fraction for single-tree folders", R(data.open.test_fraction)));
   t.push_back(Int<std::size_t>("data.train_per_class", "--train-per-class", "Use N training images per class (0 = all)",
                                R(data.train_per_class)));
   t.push_back(Int<std::size_t>("data.test_per_class", "--test-per-class", "Use N test images per class (0 = all)",
                                R(data.test_per_class)));
-  t.push_back(Flag("data.skip_bad", "--skip-bad", "Skip unreadable images (counted) instead of failing", R(data.open.skip_bad)));
+  t.push_back(Flag("data.skip_bad", "--skip-bad", "Skip unreadable images (counted) instead of failing",
+                   R(data.open.skip_bad)));
   t.push_back(Text("data.class_names", "--class-names", "IDX: a file with one class name per line, in label order",
                    R(data.open.class_names_file)));
   t.push_back(OneOf("features", "--features", "tiny|bow|fisher|vlad|gist", R(features),
                     {"tiny", "bow", "fisher", "vlad", "gist"}));
   // GIST.
   t.push_back(When(Int<int>("gist.image_size", "--gist-size", "gist: images resized and centre-cropped to this square",
-                            R(gist.image_size)), IsGist));
+                            R(gist.image_size)),
+                   IsGist));
   {
     // Orientations per scale keep their order (finest scale first): a
     // sequence, not a set.
-    auto s = Base("gist.orientations", "--gist-orientations", "gist: orientations per scale, finest first", OptionKind::kList);
+    auto s = Base("gist.orientations", "--gist-orientations", "gist: orientations per scale, finest first",
+                  OptionKind::kList);
     s.set = [](ClassicConfig* c, const json& v, const std::string& w) {
       std::vector<int> out;
       for (const auto& x : Items(v)) {
@@ -292,23 +307,26 @@ std::vector<OptionSpec> BuildTable() {
     s.get = [](const ClassicConfig& c) { return json(c.gist.orientations); };
     t.push_back(When(s, IsGist));
   }
-  t.push_back(When(Int<int>("gist.grid", "--gist-grid", "gist: cells per side over which responses are averaged", R(gist.grid)),
-                   IsGist));
-  t.push_back(When(Double("gist.prefilter_fc", "", "gist: prefilter cut-off, cycles per image", R(gist.prefilter_fc)), IsGist));
+  t.push_back(
+      When(Int<int>("gist.grid", "--gist-grid", "gist: cells per side over which responses are averaged", R(gist.grid)),
+           IsGist));
+  t.push_back(
+      When(Double("gist.prefilter_fc", "", "gist: prefilter cut-off, cycles per image", R(gist.prefilter_fc)), IsGist));
   t.push_back(When(Int<int>("gist.boundary", "", "gist: symmetric padding in pixels", R(gist.boundary)), IsGist));
   // Tiny images.
   t.push_back(When(Sweepable(Int<int>("tiny.size", "--tiny-size", "Tiny image side", R(tiny.size))), IsTiny));
-  t.push_back(When(Flag("tiny.crop_square", "--crop", "Centre-crop to a square before resizing", R(tiny.crop_square)), IsTiny));
+  t.push_back(
+      When(Flag("tiny.crop_square", "--crop", "Centre-crop to a square before resizing", R(tiny.crop_square)), IsTiny));
   t.push_back(When(Enum("tiny.interpolation", "--interp", "Tiny image interpolation: area|linear|cubic|nearest",
                         R(tiny.interpolation), features::ParseInterpolation,
                         static_cast<std::string (*)(features::Interpolation)>(features::ToString),
                         {"area", "linear", "cubic", "nearest"}),
                    IsTiny));
   t.push_back(When(Flag("tiny.zero_mean", "", "Subtract the mean intensity", R(tiny.zero_mean)), IsTiny));
-  t.push_back(When(Sweepable(Enum("tiny.norm", "--norm", "Tiny image normalisation: l1|l2|none", R(tiny.norm),
-                                  features::ParseNorm, static_cast<std::string (*)(features::Norm)>(features::ToString),
-                                  {"l1", "l2", "none"})),
-                   IsTiny));
+  t.push_back(When(
+      Sweepable(Enum("tiny.norm", "--norm", "Tiny image normalisation: l1|l2|none", R(tiny.norm), features::ParseNorm,
+                     static_cast<std::string (*)(features::Norm)>(features::ToString), {"l1", "l2", "none"})),
+      IsTiny));
   // Dense SIFT. sift.phow first: it resets the SIFT options (keeping the
   // step), and explicit values after it win.
   {
@@ -326,27 +344,32 @@ std::vector<OptionSpec> BuildTable() {
     t.push_back(s);
   }
   t.push_back(When(Sweepable(Int<int>("sift.step", "--step", "Dense SIFT step in pixels", R(sift.step))), IsSift));
-  t.push_back(When(Sweepable(Aka(IntSet("sift.bin_sizes", "--bin", "Dense SIFT bin size(s), e.g. 8 or 4,6,8,10",
-                                        R(sift.bin_sizes)), {"sift.bins"})),
-                   IsSift));
+  t.push_back(When(
+      Sweepable(Aka(IntSet("sift.bin_sizes", "--bin", "Dense SIFT bin size(s), e.g. 8 or 4,6,8,10", R(sift.bin_sizes)),
+                    {"sift.bins"})),
+      IsSift));
   t.push_back(When(Flag("sift.fast", "", "Flat window (vl_dsift's fast)", R(sift.fast)), IsSift));
   t.push_back(When(Double("sift.window_size", "", "Window size in bins", R(sift.window_size)), IsSift));
   t.push_back(When(Flag("sift.smooth", "", "Gaussian pre-smoothing, as vl_phow", R(sift.smooth)), IsSift));
   t.push_back(When(Double("sift.magnif", "", "vl_phow's magnification factor", R(sift.magnif)), IsSift));
   t.push_back(When(Flag("sift.phow_bounds", "", "vl_phow's per-scale offset", R(sift.phow_bounds)), IsSift));
-  t.push_back(When(Double("sift.contrast_threshold", "", "Descriptors with a smaller norm are zeroed", R(sift.contrast_threshold)),
-                   IsSift));
+  t.push_back(When(
+      Double("sift.contrast_threshold", "", "Descriptors with a smaller norm are zeroed", R(sift.contrast_threshold)),
+      IsSift));
   t.push_back(When(Flag("sift.root_sift", "--root-sift", "RootSIFT descriptors", R(sift.root_sift)), IsSift));
-  t.push_back(When(OneOf("sift.implementation", "--dsift", "Dense SIFT: native (vl_dsift's flat window, ~3x faster) | vlfeat",
-                         R(sift.implementation), {"native", "vlfeat"}),
-                   IsSift));
+  t.push_back(
+      When(OneOf("sift.implementation", "--dsift", "Dense SIFT: native (vl_dsift's flat window, ~3x faster) | vlfeat",
+                 R(sift.implementation), {"native", "vlfeat"}),
+           IsSift));
   // Vocabulary (bow, vlad) and the descriptor sample (all SIFT features).
-  t.push_back(When(Sweepable(Aka(Int<int>("vocabulary.size", "--vocab", "Vocabulary size", R(vocab.size)), {"vocab.size"})),
-                   HasWords));
-  t.push_back(When(Aka(OneOf("vocabulary.algorithm", "--kmeans", "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)",
-                             R(vocab.algorithm), {"gemm", "elkan", "lloyd", "ann"}),
-                       {"vocab.algorithm"}),
-                   HasWords));
+  t.push_back(
+      When(Sweepable(Aka(Int<int>("vocabulary.size", "--vocab", "Vocabulary size", R(vocab.size)), {"vocab.size"})),
+           HasWords));
+  t.push_back(
+      When(Aka(OneOf("vocabulary.algorithm", "--kmeans", "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)",
+                     R(vocab.algorithm), {"gemm", "elkan", "lloyd", "ann"}),
+               {"vocab.algorithm"}),
+           HasWords));
   t.push_back(When(Aka(Int<int>("vocabulary.max_iterations", "--kmeans-iters", "k-means maximum iterations",
                                 R(vocab.max_iterations)),
                        {"vocab.max_iterations"}),
@@ -361,45 +384,53 @@ std::vector<OptionSpec> BuildTable() {
                                 "Descriptors sampled per training image", R(vocab.descriptors_per_image)),
                        {"vocab.descriptors_per_image"}),
                    IsSift));
-  t.push_back(When(Aka(Int<int>("vocabulary.repetitions", "", "k-means restarts; the lowest energy wins", R(vocab.repetitions)),
-                       {"vocab.repetitions"}),
-                   HasWords));
+  t.push_back(
+      When(Aka(Int<int>("vocabulary.repetitions", "", "k-means restarts; the lowest energy wins", R(vocab.repetitions)),
+               {"vocab.repetitions"}),
+           HasWords));
   t.push_back(When(Aka(Int<int>("vocabulary.images", "--vocab-images",
                                 "Training images the vocabulary sample comes from (0 = all)", R(vocab.images)),
                        {"vocab.images"}),
                    IsSift));
   // Histograms and spatial grids.
-  t.push_back(When(Aka(Int<int>("bow.pyramid_levels", "--pyramid", "Spatial pyramid levels (0 = none)", R(bow.pyramid_levels)),
-                       {"pyramid"}),
-                   IsBow));
-  t.push_back(When(Aka(IntSet("bow.grids", "--grids", "Explicit spatial grids, e.g. 2,4 (PHOW recipe) or 1,2; overrides --pyramid",
-                              R(bow.grids), /*allow_empty=*/true),
-                       {"grids", "encoding.grids"}),
-                   IsSift));
-  t.push_back(When(Aka(OneOf("bow.quantizer", "--quantizer", "Word assignment: exact (GEMM) | kdtree (VLFeat kd-forest)",
-                             R(bow.quantizer), {"exact", "kdtree"}),
-                       {"quantizer"}),
-                   IsBow));
+  t.push_back(
+      When(Aka(Int<int>("bow.pyramid_levels", "--pyramid", "Spatial pyramid levels (0 = none)", R(bow.pyramid_levels)),
+               {"pyramid"}),
+           IsBow));
+  t.push_back(When(
+      Aka(IntSet("bow.grids", "--grids", "Explicit spatial grids, e.g. 2,4 (PHOW recipe) or 1,2; overrides --pyramid",
+                 R(bow.grids), /*allow_empty=*/true),
+          {"grids", "encoding.grids"}),
+      IsSift));
+  t.push_back(
+      When(Aka(OneOf("bow.quantizer", "--quantizer", "Word assignment: exact (GEMM) | kdtree (VLFeat kd-forest)",
+                     R(bow.quantizer), {"exact", "kdtree"}),
+               {"quantizer"}),
+           IsBow));
   t.push_back(When(Int<int>("bow.max_comparisons", "--max-comparisons", "kdtree quantizer: comparisons per descriptor",
                             R(bow.max_comparisons)),
                    IsKdTree));
   // Fisher vectors and VLAD.
-  t.push_back(When(Aka(Int<int>("encoding.pca_dim", "--pca", "fisher|vlad: PCA dimension of the descriptors", R(pca_dim)),
-                       {"encoding.pca"}),
-                   IsEncoded));
+  t.push_back(
+      When(Aka(Int<int>("encoding.pca_dim", "--pca", "fisher|vlad: PCA dimension of the descriptors", R(pca_dim)),
+               {"encoding.pca"}),
+           IsEncoded));
   t.push_back(When(Aka(Int<int>("encoding.gmm_components", "--gmm", "fisher: Gaussian components", R(gmm.components)),
                        {"encoding.gmm"}),
                    IsFisher));
-  t.push_back(When(Int<int>("encoding.gmm_iterations", "--gmm-iters", "fisher: EM iterations", R(gmm.max_iterations)), IsFisher));
+  t.push_back(When(Int<int>("encoding.gmm_iterations", "--gmm-iters", "fisher: EM iterations", R(gmm.max_iterations)),
+                   IsFisher));
   t.push_back(When(Flag("encoding.improved", "", "fisher: signed square root + L2", R(fisher_improved)), IsFisher));
   // Explicit kernel map.
-  t.push_back(Aka(OneOf("homkermap.kernel", "--homkermap", "Explicit kernel map before the classifier: none|chi2|intersection|js",
-                        R(homkermap), {"none", "chi2", "intersection", "js"}),
-                  {"homkermap"}));
-  t.push_back(When(Int<int>("homkermap.order", "--homkermap-order", "Kernel map order n (2n+1 values per dimension)",
-                            R(hkm.order)),
-                   HasMap));
-  t.push_back(When(Double("homkermap.gamma", "--homkermap-gamma", "Kernel map homogeneity gamma", R(hkm.gamma)), HasMap));
+  t.push_back(Aka(
+      OneOf("homkermap.kernel", "--homkermap", "Explicit kernel map before the classifier: none|chi2|intersection|js",
+            R(homkermap), {"none", "chi2", "intersection", "js"}),
+      {"homkermap"}));
+  t.push_back(When(
+      Int<int>("homkermap.order", "--homkermap-order", "Kernel map order n (2n+1 values per dimension)", R(hkm.order)),
+      HasMap));
+  t.push_back(
+      When(Double("homkermap.gamma", "--homkermap-gamma", "Kernel map homogeneity gamma", R(hkm.gamma)), HasMap));
   {
     auto s = Base("homkermap.window", "", "Kernel map window: rectangular | uniform", OptionKind::kChoice);
     s.choices = {"rectangular", "uniform"};
@@ -414,7 +445,8 @@ std::vector<OptionSpec> BuildTable() {
   t.push_back(When(OneOf("svm.solver", "--svm-solver", "sdca|sgd", R(svm.solver), {"sdca", "sgd"}), IsSvm));
   {
     // One C, or several chosen by cross-validation.
-    auto s = Base("svm.c", "--svm-c", "SVM C; several values (e.g. 1,10,100) choose C by cross-validation", OptionKind::kList);
+    auto s = Base("svm.c", "--svm-c", "SVM C; several values (e.g. 1,10,100) choose C by cross-validation",
+                  OptionKind::kList);
     s.set = [](ClassicConfig* c, const json& v, const std::string& w) {
       std::vector<double> cs;
       for (const auto& x : Items(v)) cs.push_back(DoubleFromJson(x, w));
@@ -425,9 +457,10 @@ std::vector<OptionSpec> BuildTable() {
     s.get = [](const ClassicConfig& c) { return c.svm.c_grid.empty() ? json(c.svm.c) : json(c.svm.c_grid); };
     t.push_back(When(s, IsSvm));
   }
-  t.push_back(When(Aka(Int<int>("svm.cv_folds", "--svm-folds", "Cross-validation folds for choosing C", R(svm.cv_folds)),
-                       {"svm.folds"}),
-                   IsSvm));
+  t.push_back(
+      When(Aka(Int<int>("svm.cv_folds", "--svm-folds", "Cross-validation folds for choosing C", R(svm.cv_folds)),
+               {"svm.folds"}),
+           IsSvm));
   t.push_back(When(Double("svm.bias_multiplier", "", "The recipe's BiasMultiplier", R(svm.bias_multiplier)), IsSvm));
   t.push_back(When(Double("svm.epsilon", "", "Stopping threshold (duality gap for SDCA)", R(svm.epsilon)), IsSvm));
   t.push_back(When(Double("svm.max_iterations_times_lambda", "", "MaxNumIterations = this / lambda",
@@ -454,25 +487,30 @@ std::vector<OptionSpec> BuildTable() {
     t.push_back(When(s, IsKnn));
   }
   t.push_back(When(IntSet("knn.k", "--k", "k values: 1-10, 1,3,5, ...", R(ks)), IsKnn));
-  t.push_back(When(Int<int>("knn.cv_folds", "--cv-folds",
-                            "Stratified cross-validation folds on the training split that choose the reported k and metric",
-                            R(cv_folds)),
-                   IsKnn));
+  t.push_back(
+      When(Int<int>("knn.cv_folds", "--cv-folds",
+                    "Stratified cross-validation folds on the training split that choose the reported k and metric",
+                    R(cv_folds)),
+           IsKnn));
   t.push_back(When(Aka(Flag("knn.distance_weighted", "--weighted", "Distance-weighted kNN vote", R(distance_weighted)),
                        {"knn.weighted"}),
                    IsKnn));
-  t.push_back(When(Enum("knn.index", "--index", "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)", R(knn.algorithm),
-                        classify::ParseSearchAlgorithm,
-                        static_cast<std::string (*)(classify::SearchAlgorithm)>(classify::ToString),
-                        {"brute", "kdtree", "kmeans"}),
-                   IsKnn));
-  t.push_back(When(Int<int>("knn.flann_trees", "--flann-trees", "FLANN randomised kd-trees", R(knn.flann_trees)), IsKnn));
-  t.push_back(When(Int<int>("knn.flann_checks", "--flann-checks", "FLANN leaves checked per query", R(knn.flann_checks)), IsKnn));
-  t.push_back(When(Int<int>("knn.flann_branching", "--flann-branching", "FLANN k-means tree branching", R(knn.flann_branching)),
-                   IsKnn));
-  t.push_back(When(Double("knn.flann_target_precision", "--flann-precision",
-                          "FLANN autotuning: pick index and checks for this recall (0 = off)", R(knn.flann_target_precision)),
-                   IsKnn));
+  t.push_back(When(
+      Enum("knn.index", "--index", "Neighbour search: brute (exact) | kdtree | kmeans (FLANN)", R(knn.algorithm),
+           classify::ParseSearchAlgorithm, static_cast<std::string (*)(classify::SearchAlgorithm)>(classify::ToString),
+           {"brute", "kdtree", "kmeans"}),
+      IsKnn));
+  t.push_back(
+      When(Int<int>("knn.flann_trees", "--flann-trees", "FLANN randomised kd-trees", R(knn.flann_trees)), IsKnn));
+  t.push_back(When(
+      Int<int>("knn.flann_checks", "--flann-checks", "FLANN leaves checked per query", R(knn.flann_checks)), IsKnn));
+  t.push_back(
+      When(Int<int>("knn.flann_branching", "--flann-branching", "FLANN k-means tree branching", R(knn.flann_branching)),
+           IsKnn));
+  t.push_back(
+      When(Double("knn.flann_target_precision", "--flann-precision",
+                  "FLANN autotuning: pick index and checks for this recall (0 = off)", R(knn.flann_target_precision)),
+           IsKnn));
   t.push_back(When(Int<int>("knn.flann_pca_dims", "--flann-pca",
                             "L2: FLANN indexes this many principal components, candidates re-ranked exactly (0 = off)",
                             R(knn.flann_pca_dims)),
@@ -481,10 +519,11 @@ std::vector<OptionSpec> BuildTable() {
                             R(knn.flann_rerank)),
                    IsKnn));
   // Protocol, seeds, resources.
-  t.push_back(When(Int<int>("repeats", "--repeats",
-                            "Seeded random splits of the pooled images (with --train-per-class): mean, std and t-interval",
-                            R(repeats)),
-                   Repeated));
+  t.push_back(
+      When(Int<int>("repeats", "--repeats",
+                    "Seeded random splits of the pooled images (with --train-per-class): mean, std and t-interval",
+                    R(repeats)),
+           Repeated));
   t.push_back(Int<std::uint64_t>("seed", "--seed", "Seed for subsets, sampling and k-means", R(seed)));
   t.push_back(Int<int>("threads", "--threads", "Worker threads (0 = all cores)", R(threads)));
   t.push_back(NoEcho(Text("cache_dir", "--cache", "Cache folder (default: OUT/cache)", R(cache_dir))));
@@ -511,12 +550,9 @@ struct Presets {
     // VLFeat's phow_caltech101: vl_phow (sizes 4-10, step 3), 1e5
     // descriptors sampled for k-means (50 iterations), 600 words, 2x2 + 4x4
     // grids, chi2 map (gamma 0.5, order 1), linear SVMs with C = 10.
-    const json phow_sift = {{"sift.phow", true},
-                            {"sift.step", 3},
-                            {"vocabulary.images", 150},
-                            {"vocabulary.descriptors_per_image", 667},
-                            {"classifier", "svm"},
-                            {"svm.c", 10}};
+    const json phow_sift = {{"sift.phow", true},        {"sift.step", 3},
+                            {"vocabulary.images", 150}, {"vocabulary.descriptors_per_image", 667},
+                            {"classifier", "svm"},      {"svm.c", 10}};
     recipes["phow"] = phow_sift;
     recipes["phow"].update({{"features", "bow"},
                             {"vocabulary.size", 600},
@@ -659,7 +695,8 @@ void ApplyOptions(const std::vector<GivenOption>& given, ClassicConfig* cfg, boo
   for (const auto& g : given) {
     if (!g.spec->preset) ordered.push_back(&g);
   }
-  std::stable_sort(ordered.begin(), ordered.end(), [&](const GivenOption* a, const GivenOption* b) { return a->spec < b->spec; });
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [&](const GivenOption* a, const GivenOption* b) { return a->spec < b->spec; });
   for (const GivenOption* g : ordered) g->spec->set(cfg, g->value, g->what);
   (void)table;
   if (validate) cfg->Validate();

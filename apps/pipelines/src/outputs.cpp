@@ -48,9 +48,12 @@ void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Data
     for (const auto& r : preds.rows()) {
       std::vector<eval::Thumb>* dst = nullptr;
       std::string caption;
-      if (r.truth == c && r.predicted == c) dst = &tp, caption = "correct", ++n_tp;
-      else if (r.predicted == c) dst = &fp, caption = "was " + names[static_cast<std::size_t>(r.truth)], ++n_fp;
-      else if (r.truth == c) dst = &fn, caption = "as " + names[static_cast<std::size_t>(r.predicted)], ++n_fn;
+      if (r.truth == c && r.predicted == c)
+        dst = &tp, caption = "correct", ++n_tp;
+      else if (r.predicted == c)
+        dst = &fp, caption = "was " + names[static_cast<std::size_t>(r.truth)], ++n_fp;
+      else if (r.truth == c)
+        dst = &fn, caption = "as " + names[static_cast<std::size_t>(r.predicted)], ++n_fn;
       if (!dst || static_cast<int>(dst->size()) >= per_kind) continue;
       auto it = index_of.find(r.source);
       if (it == index_of.end()) continue;
@@ -70,7 +73,10 @@ void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Data
     const std::string title = names[static_cast<std::size_t>(c)] + ": " + std::to_string(n_tp) + " true positives, " +
                               std::to_string(n_fp) + " false positives, " + std::to_string(n_fn) +
                               " false negatives (rows: up to " + std::to_string(per_kind) + " of each)";
-    eval::DrawGallery(all, title, (fs::path(dir_) / "figures" / "gallery" / (SafeFileName(names[static_cast<std::size_t>(c)]) + ".png")).string(), 96, per_kind);
+    eval::DrawGallery(
+        all, title,
+        (fs::path(dir_) / "figures" / "gallery" / (SafeFileName(names[static_cast<std::size_t>(c)]) + ".png")).string(),
+        96, per_kind);
   }
 }
 

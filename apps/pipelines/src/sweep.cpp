@@ -93,9 +93,13 @@ std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& wha
     // fail with the same message.
     for (const auto& x : v) {
       std::string item;
-      if (x.is_number_integer()) item = std::to_string(x.get<long long>());
-      else if (x.is_string()) item = x.get<std::string>();
-      else throw Error(what + ": expected integers, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (x.is_number_integer())
+        item = std::to_string(x.get<long long>());
+      else if (x.is_string())
+        item = x.get<std::string>();
+      else
+        throw Error(what + ": expected integers, found " +
+                    x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       text += (text.empty() ? "" : ",") + item;
     }
   } else {
@@ -109,10 +113,14 @@ namespace {
 
 std::vector<std::string> StrListFromJson(const nlohmann::json& v, const std::string& what) {
   if (v.is_string()) return {v.get<std::string>()};
-  if (!v.is_array()) throw Error(what + ": expected a string or a list of strings, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (!v.is_array())
+    throw Error(what + ": expected a string or a list of strings, found " +
+                v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   std::vector<std::string> out;
   for (const auto& x : v) {
-    if (!x.is_string()) throw Error(what + ": expected strings, found " + x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!x.is_string())
+      throw Error(what + ": expected strings, found " +
+                  x.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     out.push_back(x.get<std::string>());
   }
   return out;
@@ -123,16 +131,23 @@ void ApplySweepJson(const nlohmann::json& j, ClassicConfig* base, SweepGrid* gri
   if (!j.is_object()) throw Error(what + ": a sweep must be a mapping of parameter -> values");
   for (const auto& [key, v] : j.items()) {
     const std::string w = what + "." + key;
-    if (key == "k") base->ks = IntListFromJson(v, w);
+    if (key == "k")
+      base->ks = IntListFromJson(v, w);
     else if (key == "metric" || key == "metrics") {
       base->metrics.clear();
       for (const auto& m : StrListFromJson(v, w)) base->metrics.push_back(classify::ParseMetric(m));
-    } else if (key == "tiny_size") grid->tiny_sizes = IntListFromJson(v, w);
-    else if (key == "norm") grid->norms = StrListFromJson(v, w);
-    else if (key == "step") grid->steps = IntListFromJson(v, w);
-    else if (key == "bin") grid->bins = IntListFromJson(v, w);
-    else if (key == "vocab") grid->vocab_sizes = IntListFromJson(v, w);
-    else throw Error(w + ": unknown sweep parameter (expected k, metric, tiny_size, norm, step, bin or vocab)");
+    } else if (key == "tiny_size")
+      grid->tiny_sizes = IntListFromJson(v, w);
+    else if (key == "norm")
+      grid->norms = StrListFromJson(v, w);
+    else if (key == "step")
+      grid->steps = IntListFromJson(v, w);
+    else if (key == "bin")
+      grid->bins = IntListFromJson(v, w);
+    else if (key == "vocab")
+      grid->vocab_sizes = IntListFromJson(v, w);
+    else
+      throw Error(w + ": unknown sweep parameter (expected k, metric, tiny_size, norm, step, bin or vocab)");
   }
   grid->Validate();
 }
@@ -206,7 +221,9 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
   for (std::size_t p = 0; p < points.size(); ++p) {
     const ClassicConfig& c = points[p];
     CacheKey key("sweep-point-v2");
-    key.Add("cfg", c.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).Add("train", Hex64(data.train.Fingerprint())).Add("test", Hex64(data.test.Fingerprint()));
+    key.Add("cfg", c.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Add("train", Hex64(data.train.Fingerprint()))
+        .Add("test", Hex64(data.test.Fingerprint()));
     const fs::path point_file = fs::path(out_dir) / "points" / (key.id() + ".json");
     nlohmann::json point;
     bool reused = false;
@@ -223,7 +240,9 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       std::map<std::string, double> timings;
       const FeaturePair f = runner.Features(c, &timings);
       const auto knn = runner.Classify(c, f, &timings);
-      point = {{"key", key.text()}, {"seconds", SecondsSince(t0)}, {"accuracy", nlohmann::json::object()},
+      point = {{"key", key.text()},
+               {"seconds", SecondsSince(t0)},
+               {"accuracy", nlohmann::json::object()},
                {"cv_accuracy", nlohmann::json::object()}};
       for (const auto& [m, byk] : knn.accuracy) {
         for (const auto& [k, a] : byk) {
@@ -257,9 +276,13 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
         r["accuracy"] = a.get<double>();
         r["seconds"] = point.at("seconds").get<double>();
         rows.push_back(r);
-        auto cell = [](const nlohmann::json& v) { return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); };
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]), cell(r["norm"]),
-                           cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, cell(r["k"]),
+        auto cell = [](const nlohmann::json& v) {
+          return v.is_null() ? std::string()
+                             : (v.is_string() ? v.get<std::string>()
+                                              : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        };
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]),
+                           cell(r["norm"]), cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, cell(r["k"]),
                            cva.is_null() ? std::string() : fmt::format("{:.6f}", cva.get<double>()), a.get<double>(),
                            point.at("seconds").get<double>());
       }
@@ -271,7 +294,10 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
   nlohmann::ordered_json j;
   j["kind"] = "sweep";
   j["base"] = base.ToJson();
-  j["grid"] = {{"tiny_size", grid.tiny_sizes}, {"norm", grid.norms}, {"step", grid.steps}, {"bin", grid.bins},
+  j["grid"] = {{"tiny_size", grid.tiny_sizes},
+               {"norm", grid.norms},
+               {"step", grid.steps},
+               {"bin", grid.bins},
                {"vocab", grid.vocab_sizes}};
   j["points"] = rows;
   // The reported point is chosen by cross-validation on the training split;
@@ -296,7 +322,8 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
     const std::string m = r["metric"];
     const double a = r["accuracy"];
     const bool same_features = r["tiny_size"] == best_row["tiny_size"] && r["norm"] == best_row["norm"] &&
-                               r["step"] == best_row["step"] && r["bin"] == best_row["bin"] && r["vocab"] == best_row["vocab"];
+                               r["step"] == best_row["step"] && r["bin"] == best_row["bin"] &&
+                               r["vocab"] == best_row["vocab"];
     if (same_features && !r["k"].is_null()) vs_k[m].push_back({r["k"].get<double>(), a});
     if (!r["step"].is_null()) {
       auto& s = best_step[m][r["step"].get<double>()];
@@ -311,7 +338,8 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
       t = std::max(t, a);
     }
   }
-  if (!vs_k.empty()) outputs.WriteLinePlot("sweep_accuracy_vs_k", "Accuracy vs k", "k", "accuracy", vs_k);  // SVM sweeps have no k
+  if (!vs_k.empty())
+    outputs.WriteLinePlot("sweep_accuracy_vs_k", "Accuracy vs k", "k", "accuracy", vs_k);  // SVM sweeps have no k
   auto flatten = [](const std::map<std::string, std::map<double, double>>& in) {
     std::map<std::string, std::vector<std::pair<double, double>>> out;
     for (const auto& [m, xs] : in) {
@@ -319,11 +347,16 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
     }
     return out;
   };
-  if (grid.steps.size() > 1) outputs.WriteLinePlot("sweep_accuracy_vs_step", "Accuracy vs SIFT step (best k)", "step", "accuracy", flatten(best_step));
+  if (grid.steps.size() > 1)
+    outputs.WriteLinePlot("sweep_accuracy_vs_step", "Accuracy vs SIFT step (best k)", "step", "accuracy",
+                          flatten(best_step));
   if (grid.vocab_sizes.size() > 1) {
-    outputs.WriteLinePlot("sweep_accuracy_vs_vocab", "Accuracy vs vocabulary size (best k)", "words", "accuracy", flatten(best_vocab), true);
+    outputs.WriteLinePlot("sweep_accuracy_vs_vocab", "Accuracy vs vocabulary size (best k)", "words", "accuracy",
+                          flatten(best_vocab), true);
   }
-  if (grid.tiny_sizes.size() > 1) outputs.WriteLinePlot("sweep_accuracy_vs_size", "Accuracy vs tiny size (best k)", "side", "accuracy", flatten(best_size));
+  if (grid.tiny_sizes.size() > 1)
+    outputs.WriteLinePlot("sweep_accuracy_vs_size", "Accuracy vs tiny size (best k)", "side", "accuracy",
+                          flatten(best_size));
   result.json = j;
   return result;
 }

@@ -38,12 +38,12 @@ std::string ToString(SearchAlgorithm a);
 
 struct KnnOptions {
   SearchAlgorithm algorithm = SearchAlgorithm::kBruteForce;  // exact by default
-  int threads = 0;                // 0 = all cores
-  int query_block = 256;          // queries per block (bounds memory with train_block)
-  int train_block = 4096;         // training rows per block
-  int flann_trees = 4;            // randomised kd-trees (FLANN's default is 4)
-  int flann_checks = 64;          // leaves visited per query; more = closer to exact
-  int flann_branching = 32;       // k-means tree branching factor (FLANN default)
+  int threads = 0;                                           // 0 = all cores
+  int query_block = 256;                                     // queries per block (bounds memory with train_block)
+  int train_block = 4096;                                    // training rows per block
+  int flann_trees = 4;                                       // randomised kd-trees (FLANN's default is 4)
+  int flann_checks = 64;                                     // leaves visited per query; more = closer to exact
+  int flann_branching = 32;                                  // k-means tree branching factor (FLANN default)
   int flann_kmeans_iterations = 11;  // k-means tree: clustering iterations per node (FLANN default)
   // > 0: FLANN's autotuning picks the index (kd-trees or k-means tree, their
   // parameters, and checks) for this recall on a sample of the training set.
@@ -53,7 +53,7 @@ struct KnnOptions {
   // are re-ranked by exact L2 in the full space. High-dimensional pixels
   // then search in a space where trees work, and the reported distances stay exact.
   int flann_pca_dims = 0;
-  int flann_rerank = 32;          // with flann_pca_dims: candidates re-ranked per query
+  int flann_rerank = 32;  // with flann_pca_dims: candidates re-ranked per query
   // Seeds the k-means tree (k-means++ centres) and the PCA sample. Debian's
   // FLANN 1.9 shuffles each randomised kd-tree with std::random_device, so
   // kd-tree results vary slightly from run to run whatever the seed; the
@@ -109,7 +109,8 @@ class KnnClassifier {
   std::size_t searches_performed() const { return searches_; }
 
  private:
-  void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices, float* distances) const;
+  void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices,
+                   float* distances) const;
   void SearchProjected(const Matrix& queries, int k, Neighbors* nn) const;
   void SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) const;
   void SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) const;

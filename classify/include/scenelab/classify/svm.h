@@ -22,15 +22,15 @@ namespace scenelab::classify {
 using features::Matrix;
 
 struct LinearSvmOptions {
-  std::string solver = "sdca";   // sdca | sgd (vl_svm solvers)
-  double c = 10;                 // PHOW recipe's C; lambda = 1 / (C N)
-  std::vector<double> c_grid;    // non-empty: C is chosen from these by cross-validation
-  int cv_folds = 5;              // folds for choosing C
-  double bias_multiplier = 1;    // the recipe's BiasMultiplier
-  double epsilon = 1e-3;         // duality-gap (SDCA) / change (SGD) stopping threshold
+  std::string solver = "sdca";              // sdca | sgd (vl_svm solvers)
+  double c = 10;                            // PHOW recipe's C; lambda = 1 / (C N)
+  std::vector<double> c_grid;               // non-empty: C is chosen from these by cross-validation
+  int cv_folds = 5;                         // folds for choosing C
+  double bias_multiplier = 1;               // the recipe's BiasMultiplier
+  double epsilon = 1e-3;                    // duality-gap (SDCA) / change (SGD) stopping threshold
   double max_iterations_times_lambda = 50;  // MaxNumIterations = this / lambda, as the recipe
-  std::uint64_t seed = 0;        // data order and fold assignment
-  int threads = 0;               // classes trained in parallel; 0 = all cores
+  std::uint64_t seed = 0;                   // data order and fold assignment
+  int threads = 0;                          // classes trained in parallel; 0 = all cores
   void Validate() const;
 };
 

@@ -25,31 +25,31 @@ namespace scenelab::cnn {
 
 struct TrainConfig {
   std::string model = "resnet-lite";
-  InputShape input{0, 0, 0};        // 0x0x0: channels from the data, size from the model's default
-  int num_classes = 0;               // 0: from the dataset
+  InputShape input{0, 0, 0};  // 0x0x0: channels from the data, size from the model's default
+  int num_classes = 0;        // 0: from the dataset
   int epochs = 5;
   int batch_size = 128;
-  std::string optimizer = "sgd";     // sgd | adam | adamw
-  double lr = 0.05;                  // peak learning rate
-  double momentum = 0.9;             // SGD
-  bool nesterov = false;             // SGD
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double lr = 0.05;               // peak learning rate
+  double momentum = 0.9;          // SGD
+  bool nesterov = false;          // SGD
   double weight_decay = 5e-4;
-  std::string schedule = "cosine";   // none | step | multistep | cosine | onecycle | plateau
-  int step_size = 10;                // step: epochs between decays
-  double gamma = 0.1;                // step, multistep: decay factor
-  std::vector<int> milestones;       // multistep: epochs at which to decay
-  int plateau_patience = 2;          // plateau: epochs without val-loss gain before decaying
-  double plateau_factor = 0.1;       // plateau: decay factor
+  std::string schedule = "cosine";  // none | step | multistep | cosine | onecycle | plateau
+  int step_size = 10;               // step: epochs between decays
+  double gamma = 0.1;               // step, multistep: decay factor
+  std::vector<int> milestones;      // multistep: epochs at which to decay
+  int plateau_patience = 2;         // plateau: epochs without val-loss gain before decaying
+  double plateau_factor = 0.1;      // plateau: decay factor
   double label_smoothing = 0.0;
   std::vector<std::string> augment = {"crop", "flip"};  // crop | flip | rotate
-  int crop_padding = 4;              // pixels of zero padding for random crops
-  double rotate_degrees = 10;        // max |angle| for "rotate"
-  bool standardize = true;           // subtract the training mean, divide by std (per channel)
-  double val_fraction = 0.1;         // held out of the training split, stratified and seeded
-  int early_stopping = 0;            // patience in epochs on val loss; 0 = off
+  int crop_padding = 4;                                 // pixels of zero padding for random crops
+  double rotate_degrees = 10;                           // max |angle| for "rotate"
+  bool standardize = true;                              // subtract the training mean, divide by std (per channel)
+  double val_fraction = 0.1;                            // held out of the training split, stratified and seeded
+  int early_stopping = 0;                               // patience in epochs on val loss; 0 = off
   std::uint64_t seed = 0;
-  int threads = 0;                   // torch intra-op threads; 0 = all cores
-  bool channels_last = true;         // oneDNN runs NHWC convolutions faster here
+  int threads = 0;            // torch intra-op threads; 0 = all cores
+  bool channels_last = true;  // oneDNN runs NHWC convolutions faster here
   // fp32 | bf16 | auto. bf16: forward passes under CPU autocast (bfloat16
   // convolutions and matrix products), fp32 weights, gradients, optimizer
   // state, loss and BatchNorm statistics; auto: bf16 when the CPU has
@@ -60,10 +60,10 @@ struct TrainConfig {
   // threads decode and resize batches ahead of training through a bounded
   // queue (for folder datasets too large to hold); auto: stream folder
   // datasets whose decoded train+val+test images exceed loader_memory_gb.
-  std::string loader = "auto";       // auto | memory | stream
-  double loader_memory_gb = 4;       // auto: the in-memory budget
-  int loader_threads = 0;            // stream: decoding threads; 0 = all cores
-  int prefetch = 8;                  // stream: batches decoded ahead, at most
+  std::string loader = "auto";  // auto | memory | stream
+  double loader_memory_gb = 4;  // auto: the in-memory budget
+  int loader_threads = 0;       // stream: decoding threads; 0 = all cores
+  int prefetch = 8;             // stream: batches decoded ahead, at most
   void Validate() const;
   nlohmann::ordered_json ToJson() const;
   static TrainConfig FromJson(const nlohmann::json& j);
@@ -80,13 +80,13 @@ struct EpochMetrics {
 struct TrainResult {
   std::vector<EpochMetrics> history;
   std::vector<int> test_predicted;
-  std::vector<float> test_score;  // softmax probability of the predicted class
+  std::vector<float> test_score;        // softmax probability of the predicted class
   std::vector<std::uint8_t> test_top5;  // 1 when the true class is among the 5 largest logits
   double test_accuracy = 0;
   std::int64_t params = 0;
-  double train_seconds = 0;       // this process only
+  double train_seconds = 0;  // this process only
   double eval_seconds = 0;
-  int resumed_from_epoch = 0;     // 0 when started fresh
+  int resumed_from_epoch = 0;  // 0 when started fresh
   // The epoch whose model was tested: the highest validation accuracy when
   // there is a validation split (selected_on_validation), else the last.
   int selected_epoch = 0;
@@ -110,10 +110,10 @@ struct TrainResult {
 // (not synchronised). Only rank 0 writes checkpoints, metrics.csv and
 // results; training metrics and the test evaluation are reduced across ranks.
 struct DistributedOptions {
-  int world_size = 1;       // processes in the run; 1 = not distributed
-  int rank = 0;             // this process, in [0, world_size)
-  std::string rendezvous;   // HOST:PORT (c10d TCPStore, rank 0 listens there) or file:PATH (FileStore on a shared path)
-  double timeout_s = 60;    // every collective fails after this long instead of hanging
+  int world_size = 1;      // processes in the run; 1 = not distributed
+  int rank = 0;            // this process, in [0, world_size)
+  std::string rendezvous;  // HOST:PORT (c10d TCPStore, rank 0 listens there) or file:PATH (FileStore on a shared path)
+  double timeout_s = 60;   // every collective fails after this long instead of hanging
   std::int64_t bucket_bytes = std::int64_t{25} << 20;  // allreduce bucket size (DDP's default, 25 MB)
   void Validate() const;
   bool active() const { return world_size > 1; }

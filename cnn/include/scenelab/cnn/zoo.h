@@ -29,7 +29,7 @@ InputShape DefaultInput(const std::string& name);
 
 // One row of a torchsummary-style table.
 struct SummaryRow {
-  std::string type;            // "Conv2d", "BatchNorm2d", "Linear", "ReLU", "BasicBlock", ...
+  std::string type;                        // "Conv2d", "BatchNorm2d", "Linear", "ReLU", "BasicBlock", ...
   std::vector<std::int64_t> output_shape;  // batch dimension written as -1
   std::int64_t params = 0;
 };

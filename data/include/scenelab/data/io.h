@@ -46,7 +46,8 @@ class Checksum64 {
   std::uint64_t Digest() const;
 
  private:
-  std::uint64_t lanes_[4] = {0x9E3779B185EBCA87ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull, 0x27D4EB2F165667C5ull};
+  std::uint64_t lanes_[4] = {0x9E3779B185EBCA87ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
+                             0x27D4EB2F165667C5ull};
   unsigned char tail_[32];
   std::size_t tail_size_ = 0;
   std::uint64_t total_ = 0;
@@ -54,8 +55,7 @@ class Checksum64 {
 };
 
 // 64-bit FNV-1a; used for cache keys and to detect corrupt cache payloads.
-std::uint64_t Fnv1a64(const void* data, std::size_t size,
-                      std::uint64_t seed = 0xcbf29ce484222325ull);
+std::uint64_t Fnv1a64(const void* data, std::size_t size, std::uint64_t seed = 0xcbf29ce484222325ull);
 std::uint64_t Fnv1a64(std::string_view s);
 std::string Hex64(std::uint64_t v);
 
@@ -66,7 +66,6 @@ std::string Hex64(std::uint64_t v);
 std::string SafeFileName(std::string_view name);
 
 // Throws Error unless `path` stays inside `root` after normalisation.
-std::filesystem::path JoinInside(const std::filesystem::path& root,
-                                 const std::filesystem::path& relative);
+std::filesystem::path JoinInside(const std::filesystem::path& root, const std::filesystem::path& relative);
 
 }  // namespace scenelab

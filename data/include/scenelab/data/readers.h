@@ -78,14 +78,13 @@ std::vector<unsigned char> ReadMaybeGzip(const std::string& path);
 
 // CIFAR record parsing; `label_bytes` is 1 (CIFAR-10) or 2 (CIFAR-100, the
 // fine label is the second). Appends BGR 32x32 images.
-void ParseCifarBatch(const std::vector<unsigned char>& bytes, const std::string& what,
-                     int label_bytes, int num_classes, std::vector<Sample>* out);
+void ParseCifarBatch(const std::vector<unsigned char>& bytes, const std::string& what, int label_bytes, int num_classes,
+                     std::vector<Sample>* out);
 
 // Tiny-ImageNet text files.
 std::vector<std::string> ParseWnids(const std::string& text, const std::string& what);
 std::map<std::string, std::string> ParseWords(const std::string& text, const std::string& what);
 // val_annotations.txt: file name -> wnid.
-std::vector<std::pair<std::string, std::string>> ParseValAnnotations(const std::string& text,
-                                                                     const std::string& what);
+std::vector<std::pair<std::string, std::string>> ParseValAnnotations(const std::string& text, const std::string& what);
 
 }  // namespace scenelab::data

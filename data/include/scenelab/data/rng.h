@@ -24,7 +24,9 @@ class Rng {
   std::uint64_t Below(std::uint64_t n) {
     const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % n);
     std::uint64_t x;
-    do { x = Next(); } while (x >= limit);
+    do {
+      x = Next();
+    } while (x >= limit);
     return x % n;
   }
   // Uniform double in [0, 1).

@@ -41,7 +41,7 @@ class ConfusionMatrix {
 
   std::string ToJson() const;  // {"classes": [...], "counts": [[...]], metrics...}
   static ConfusionMatrix FromJson(const std::string& text, const std::string& what = "confusion JSON");
-  std::string ToCsv() const;   // header "true\pred,<classes...>", one row per true class
+  std::string ToCsv() const;  // header "true\pred,<classes...>", one row per true class
   static ConfusionMatrix FromCsv(const std::string& text, const std::string& what = "confusion CSV");
 
  private:
@@ -53,7 +53,7 @@ struct Prediction {
   std::string source;  // image path or "<file>#<index>"
   int truth = -1;
   int predicted = -1;
-  float score = 0;     // vote share (kNN), softmax probability (CNN), margin (SVM)
+  float score = 0;  // vote share (kNN), softmax probability (CNN), margin (SVM)
 };
 
 class Predictions {

@@ -1,7 +1,7 @@
 #pragma once
 // Report figures drawn with cairo, each written as PNG, vector SVG and PDF
-// (atomically; the PDF is what LaTeX papers \includegraphics). Colour scales are fixed (0..1 for normalised matrices), so
-// two figures can be compared side by side.
+// (atomically; the PDF is what LaTeX papers \includegraphics). Colour scales are fixed (0..1 for normalised matrices),
+// so two figures can be compared side by side.
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,8 +41,8 @@ void DrawIntervalChart(const std::vector<IntervalPoint>& points, const std::stri
                        const std::string& base);
 // Bars grouped by `groups` (classes, in order), one colour per series (run);
 // series[i].points[g].second is the value in [0, 1] for group g.
-void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series, const std::string& title,
-                     const std::string& y_label, const std::string& base);
+void DrawGroupedBars(const std::vector<std::string>& groups, const std::vector<Series>& series,
+                     const std::string& title, const std::string& y_label, const std::string& base);
 
 // A grid of labelled thumbnails (e.g. a class's false positives), PNG only.
 struct Thumb {

@@ -67,9 +67,8 @@ struct BootstrapResult {
   Interval macro_f1;
   int resamples = 0;
 };
-BootstrapResult BootstrapClassMetrics(const std::vector<int>& truth, const std::vector<int>& predicted,
-                                      int num_classes, int resamples = 1000, std::uint64_t seed = 0,
-                                      double confidence = 0.95);
+BootstrapResult BootstrapClassMetrics(const std::vector<int>& truth, const std::vector<int>& predicted, int num_classes,
+                                      int resamples = 1000, std::uint64_t seed = 0, double confidence = 0.95);
 
 // Top-k correct count: ranking[i] lists query i's classes best first.
 std::int64_t TopKCorrect(const std::vector<int>& truth, const std::vector<std::vector<int>>& ranking, int k);

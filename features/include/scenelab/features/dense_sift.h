@@ -20,15 +20,15 @@
 namespace scenelab::features {
 
 struct DenseSiftOptions {
-  int step = 5;                  // pixels between frame centres (15-scene recipe: 5)
+  int step = 5;                      // pixels between frame centres (15-scene recipe: 5)
   std::vector<int> bin_sizes = {8};  // spatial bin side in pixels; several = PHOW multi-scale
-  bool fast = true;              // flat window instead of Gaussian ("fast" in vl_dsift)
-  double window_size = 2.0;      // VLFeat's default; vl_phow uses 1.5
-  bool smooth = false;           // Gaussian pre-smoothing, sigma = bin/magnif, as vl_phow
-  double magnif = 6.0;           // vl_phow's magnification factor
-  bool phow_bounds = false;      // vl_phow's per-scale offset so all scales share centres
-  double contrast_threshold = 0.0;  // descriptors whose norm is below are zeroed (vl_phow: 0.005)
-  bool root_sift = false;        // RootSIFT (Arandjelovic & Zisserman 2012)
+  bool fast = true;                  // flat window instead of Gaussian ("fast" in vl_dsift)
+  double window_size = 2.0;          // VLFeat's default; vl_phow uses 1.5
+  bool smooth = false;               // Gaussian pre-smoothing, sigma = bin/magnif, as vl_phow
+  double magnif = 6.0;               // vl_phow's magnification factor
+  bool phow_bounds = false;          // vl_phow's per-scale offset so all scales share centres
+  double contrast_threshold = 0.0;   // descriptors whose norm is below are zeroed (vl_phow: 0.005)
+  bool root_sift = false;            // RootSIFT (Arandjelovic & Zisserman 2012)
   // native: scenelab's cache-friendly implementation of vl_dsift's flat
   // window (same values to float rounding, about 3x faster); vlfeat: VLFeat's
   // vl_dsift itself. The Gaussian window (fast = false) always uses VLFeat.
@@ -76,7 +76,7 @@ void ForEachDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int
 std::size_t DenseSiftFrameCount(int width, int height, const DenseSiftOptions& opts);
 
 // Features for every sample in dataset order, on `threads` threads.
-std::vector<SiftFeatures> ComputeDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts,
-                                           int threads = 0, Progress* progress = nullptr);
+std::vector<SiftFeatures> ComputeDenseSift(const data::Dataset& ds, const DenseSiftOptions& opts, int threads = 0,
+                                           Progress* progress = nullptr);
 
 }  // namespace scenelab::features

@@ -23,7 +23,7 @@ class Pca {
   Pca(Eigen::RowVectorXf mean, Matrix basis) : mean_(std::move(mean)), basis_(std::move(basis)) {}
   int input_dim() const { return static_cast<int>(mean_.size()); }
   int output_dim() const { return static_cast<int>(basis_.rows()); }
-  Matrix Project(const Matrix& x) const;       // rows centred, then projected
+  Matrix Project(const Matrix& x) const;  // rows centred, then projected
   Matrix Project(const ByteMatrix& x) const;
   const Eigen::RowVectorXf& mean() const { return mean_; }
   const Matrix& basis() const { return basis_; }  // output_dim x input_dim
@@ -37,9 +37,9 @@ class Pca {
 };
 
 struct GmmOptions {
-  int components = 256;      // Gaussians (Chatfield et al. 2011 use 256)
-  int max_iterations = 30;   // EM iterations after k-means initialisation
-  std::uint64_t seed = 0;    // k-means initialisation
+  int components = 256;     // Gaussians (Chatfield et al. 2011 use 256)
+  int max_iterations = 30;  // EM iterations after k-means initialisation
+  std::uint64_t seed = 0;   // k-means initialisation
   void Validate() const;
 };
 
@@ -75,8 +75,8 @@ struct SpatialGrids {
 };
 
 struct FisherOptions {
-  SpatialGrids grids;        // default: one global vector
-  bool improved = true;      // signed square root + L2 (VL_FISHER_FLAG_IMPROVED)
+  SpatialGrids grids;    // default: one global vector
+  bool improved = true;  // signed square root + L2 (VL_FISHER_FLAG_IMPROVED)
   void Validate() const;
 };
 
@@ -96,7 +96,7 @@ class FisherEncoder {
   const Pca& pca_;
   const GaussianMixture& gmm_;
   FisherOptions opts_;
-  Matrix loglik_weights_;          // K x 2D: [-1/(2 sigma^2) | mu / sigma^2]
+  Matrix loglik_weights_;           // K x 2D: [-1/(2 sigma^2) | mu / sigma^2]
   Eigen::RowVectorXf loglik_bias_;  // per component: log prior - log normaliser - |mu/sigma|^2 / 2
 };
 

@@ -20,11 +20,11 @@
 namespace scenelab::features {
 
 struct GistOptions {
-  int image_size = 256;                      // LMgist's imageSize: resized and centre-cropped to this square
+  int image_size = 256;                          // LMgist's imageSize: resized and centre-cropped to this square
   std::vector<int> orientations = {8, 8, 8, 8};  // orientations per scale, finest scale first (LMgist)
-  int grid = 4;                              // cells per side for averaging (LMgist's numberBlocks)
-  double prefilter_fc = 4;                   // cut-off of the prefilter's Gaussian, in cycles per image (LMgist)
-  int boundary = 32;                         // symmetric padding against wrap-around in the FFT (LMgist)
+  int grid = 4;                                  // cells per side for averaging (LMgist's numberBlocks)
+  double prefilter_fc = 4;                       // cut-off of the prefilter's Gaussian, in cycles per image (LMgist)
+  int boundary = 32;                             // symmetric padding against wrap-around in the FFT (LMgist)
   void Validate() const;
 };
 

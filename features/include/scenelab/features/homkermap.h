@@ -16,10 +16,10 @@ std::string ToString(HomogeneousKernel k);
 
 struct HomKerMapOptions {
   HomogeneousKernel kernel = HomogeneousKernel::kChi2;  // the PHOW recipe's kchi2
-  int order = 1;             // n: each value maps to 2n + 1 values (PHOW recipe: 1)
-  double gamma = 0.5;        // homogeneity degree (PHOW recipe: 0.5; 1 is the plain kernel)
-  bool rectangular_window = true;  // vl_homkermap's default window; false = uniform
-  double period = -1;        // spectrum period; <= 0 picks VLFeat's heuristic
+  int order = 1;                                        // n: each value maps to 2n + 1 values (PHOW recipe: 1)
+  double gamma = 0.5;                                   // homogeneity degree (PHOW recipe: 0.5; 1 is the plain kernel)
+  bool rectangular_window = true;                       // vl_homkermap's default window; false = uniform
+  double period = -1;                                   // spectrum period; <= 0 picks VLFeat's heuristic
   void Validate() const;
 };
 

@@ -14,11 +14,11 @@ Interpolation ParseInterpolation(const std::string& s);  // area|linear|cubic|ne
 std::string ToString(Interpolation i);
 
 struct TinyImageOptions {
-  int size = 16;                                  // output side; 16 as in the 15-scene course baseline
-  bool crop_square = false;                       // centre-crop to a square before resizing
+  int size = 16;                                       // output side; 16 as in the 15-scene course baseline
+  bool crop_square = false;                            // centre-crop to a square before resizing
   Interpolation interpolation = Interpolation::kArea;  // area averaging: the right filter for shrinking
-  bool zero_mean = true;                          // subtract the mean intensity
-  Norm norm = Norm::kL2;                          // unit length, as in the reference recipe
+  bool zero_mean = true;                               // subtract the mean intensity
+  Norm norm = Norm::kL2;                               // unit length, as in the reference recipe
   void Validate() const;
 };
 

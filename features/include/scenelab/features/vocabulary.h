@@ -19,12 +19,12 @@ class ByteWords;
 }
 
 struct VocabularyOptions {
-  int size = 200;                   // number of words (15-scene recipe: 200)
+  int size = 200;  // number of words (15-scene recipe: 200)
   // gemm: Lloyd iterations whose assignment step is one blocked GEMM on
   // OpenBLAS, multi-threaded; it reaches the same fixpoint as Elkan's exact
   // acceleration of Lloyd. elkan | lloyd | ann: VLFeat's own vl_kmeans.
   std::string algorithm = "gemm";
-  int max_iterations = 100;         // vl_kmeans' MaxNumIterations in the reference run
+  int max_iterations = 100;  // vl_kmeans' MaxNumIterations in the reference run
   // Lloyd stops once an iteration lowers the energy by less than this
   // fraction of it, as vl_kmeans' MinEnergyVariation (its default, 1e-4);
   // 0 = only when no assignment changes or at max_iterations.
@@ -79,9 +79,9 @@ class Vocabulary {
 // image), with a small rate of second-nearest words. Thread-safe: each call
 // takes its own searcher.
 struct KdTreeQuantizerOptions {
-  int trees = 1;              // vl_kdtreebuild's default
-  int max_comparisons = 50;   // the PHOW recipe's MaxComparisons; 0 = exact search
-  std::uint64_t seed = 0;     // the forest's random split choices
+  int trees = 1;             // vl_kdtreebuild's default
+  int max_comparisons = 50;  // the PHOW recipe's MaxComparisons; 0 = exact search
+  std::uint64_t seed = 0;    // the forest's random split choices
   void Validate() const;
 };
 

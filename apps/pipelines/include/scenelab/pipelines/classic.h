@@ -8,8 +8,8 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +40,7 @@ struct ClassicConfig {
   DataConfig data;
   std::string features = "tiny";  // tiny | bow | fisher | vlad | gist
   features::TinyImageOptions tiny;
-  features::GistOptions gist;         // gist: Oliva & Torralba's scene descriptor
+  features::GistOptions gist;  // gist: Oliva & Torralba's scene descriptor
   features::DenseSiftOptions sift;
   features::VocabularyOptions vocab;  // bow words; vlad words; the descriptor sample for all three
   features::BowOptions bow;           // also holds the spatial grids fisher and vlad use
@@ -53,7 +53,7 @@ struct ClassicConfig {
   classify::LinearSvmOptions svm;
   std::vector<classify::Metric> metrics = {classify::Metric::kL1, classify::Metric::kL2};
   std::vector<int> ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  bool distance_weighted = false;   // kNN vote weighting
+  bool distance_weighted = false;  // kNN vote weighting
   // The reported (k, metric) is chosen by seeded stratified k-fold
   // cross-validation on the training split, never on the test labels
   // (docs/EVALUATION.md). 5 folds, as scikit-learn's GridSearchCV.
@@ -65,15 +65,15 @@ struct ClassicConfig {
   // t-interval are reported. Descriptors are computed once for the pool.
   int repeats = 1;
   classify::KnnOptions knn;
-  std::uint64_t seed = 0;           // seeds subsets, descriptor sampling, k-means
-  int threads = 0;                  // 0 = all cores
+  std::uint64_t seed = 0;  // seeds subsets, descriptor sampling, k-means
+  int threads = 0;         // 0 = all cores
   // Descriptors kept in memory (and cached on disk) up to this estimate;
   // beyond it, dense SIFT is streamed: one pass samples the vocabulary's
   // descriptors, a second extracts and encodes image by image. Same results,
   // bounded memory, no descriptor cache. Default 2 GiB.
   std::size_t max_descriptor_memory = std::size_t{2} << 30;
-  std::string cache_dir;            // default: <out>/cache
-  bool clobber = false;             // recompute every stage
+  std::string cache_dir;  // default: <out>/cache
+  bool clobber = false;   // recompute every stage
   void Validate() const;
   nlohmann::ordered_json ToJson() const;
 };
@@ -148,9 +148,11 @@ class ClassicRunner {
 
  private:
   // The split's descriptors, one pointer per image (into the memo or the pool).
-  std::vector<const features::SiftFeatures*> Sift(const ClassicConfig& cfg, bool train, std::map<std::string, double>* t);
+  std::vector<const features::SiftFeatures*> Sift(const ClassicConfig& cfg, bool train,
+                                                  std::map<std::string, double>* t);
   std::shared_ptr<const std::vector<features::SiftFeatures>> SiftOf(const ClassicConfig& cfg, const data::Dataset& ds,
-                                                    const std::string& what, std::map<std::string, double>* t);
+                                                                    const std::string& what,
+                                                                    std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
   FeaturePair PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
                                const std::string& what, int* computed, std::map<std::string, double>* t,

@@ -23,9 +23,9 @@
 namespace scenelab::pipelines {
 
 struct PipelineSpec {
-  std::string name;      // folder name under pipelines/
-  std::string type;      // tiny | bow | cnn
-  nlohmann::json body;   // the pipeline's own settings
+  std::string name;     // folder name under pipelines/
+  std::string type;     // tiny | bow | cnn
+  nlohmann::json body;  // the pipeline's own settings
 };
 
 struct CompareConfig {

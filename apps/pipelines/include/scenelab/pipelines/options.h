@@ -29,9 +29,9 @@ enum class OptionKind {
 };
 
 struct OptionSpec {
-  std::string key;                     // dotted config key and params path, e.g. "vocabulary.size"
-  std::vector<std::string> aliases;    // other config spellings accepted, e.g. "vocab.size"
-  std::string flag;                    // CLI flag; empty = config files only
+  std::string key;                   // dotted config key and params path, e.g. "vocabulary.size"
+  std::vector<std::string> aliases;  // other config spellings accepted, e.g. "vocab.size"
+  std::string flag;                  // CLI flag; empty = config files only
   std::string help;
   OptionKind kind = OptionKind::kScalar;
   std::vector<std::string> choices;    // kChoice: the accepted values

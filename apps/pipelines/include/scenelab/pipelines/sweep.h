@@ -19,7 +19,7 @@
 namespace scenelab::pipelines {
 
 struct SweepGrid {
-  std::vector<int> tiny_sizes;          // empty: the base config's value
+  std::vector<int> tiny_sizes;  // empty: the base config's value
   std::vector<std::string> norms;
   std::vector<int> steps;
   std::vector<int> bins;

@@ -533,7 +533,7 @@ std::vector<OptionSpec> BuildTable() {
     s.echo = false;
     s.set = [](ClassicConfig* c, const json& v, const std::string& w) {
       const double gb = DoubleFromJson(v, w);
-      if (!(gb >= 0)) throw Error(w + ": must be >= 0, got " + Show(v));
+      if (!(gb >= 0 && gb <= 1e9)) throw Error(w + ": must be in [0, 1e9] GB, got " + Show(v));
       c->max_descriptor_memory = static_cast<std::size_t>(gb * 1e9);
     };
     s.get = [](const ClassicConfig& c) { return json(static_cast<double>(c.max_descriptor_memory) / 1e9); };

@@ -1,7 +1,10 @@
 // TrainConfig and metrics.csv: Torch-free, so the fuzzers and tools can
 // parse checkpoint metadata without LibTorch.
 #include <algorithm>
+#include <limits>
 #include <sstream>
+#include <string>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -107,42 +110,86 @@ nlohmann::ordered_json TrainConfig::ToJson() const {
           {"prefetch", prefetch}};
 }
 
+namespace {
+// An integer field, range-checked: nlohmann's get<int>() converts a float
+// such as 1e127 with undefined behaviour (found by fuzz_config).
+template <typename T>
+T AsInteger(const nlohmann::json& v, const std::string& what) {
+  if (v.is_number_unsigned()) {
+    const auto x = v.get<unsigned long long>();
+    if (x > static_cast<unsigned long long>(std::numeric_limits<T>::max()))
+      throw Error(what + ": " + v.dump() + " is out of range");
+    return static_cast<T>(x);
+  }
+  if (v.is_number_integer()) {
+    const auto x = v.get<long long>();
+    if ((std::is_unsigned_v<T> && x < 0) ||
+        (!std::is_unsigned_v<T> && x < static_cast<long long>(std::numeric_limits<T>::min())) ||
+        (x > 0 &&
+         static_cast<unsigned long long>(x) > static_cast<unsigned long long>(std::numeric_limits<T>::max()))) {
+      throw Error(what + ": " + v.dump() + " is out of range");
+    }
+    return static_cast<T>(x);
+  }
+  throw Error(what + ": expected an integer, found " +
+              v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+template <typename T>
+T IntegerField(const nlohmann::json& j, const char* key) {
+  return AsInteger<T>(j.at(key), std::string("training config: ") + key);
+}
+
+template <typename T>
+T IntegerField(const nlohmann::json& j, const char* key, T fallback) {
+  return j.contains(key) ? IntegerField<T>(j, key) : fallback;
+}
+
+std::vector<int> IntegerList(const nlohmann::json& j, const char* key) {
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_array()) throw Error(std::string("training config: ") + key + ": expected a list of integers");
+  std::vector<int> out;
+  for (const auto& x : v) out.push_back(AsInteger<int>(x, std::string("training config: ") + key));
+  return out;
+}
+}  // namespace
+
 TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
   TrainConfig c;
   try {
     c.model = j.at("model").get<std::string>();
     const std::string in = j.at("input").get<std::string>();
     c.input = in == "0x0x0" ? InputShape{0, 0, 0} : InputShape::Parse(in);
-    c.num_classes = j.at("num_classes").get<int>();
-    c.epochs = j.at("epochs").get<int>();
-    c.batch_size = j.at("batch_size").get<int>();
+    c.num_classes = IntegerField<int>(j, "num_classes");
+    c.epochs = IntegerField<int>(j, "epochs");
+    c.batch_size = IntegerField<int>(j, "batch_size");
     c.optimizer = j.at("optimizer").get<std::string>();
     c.lr = j.at("lr").get<double>();
     c.momentum = j.at("momentum").get<double>();
     c.nesterov = j.at("nesterov").get<bool>();
     c.weight_decay = j.at("weight_decay").get<double>();
     c.schedule = j.at("schedule").get<std::string>();
-    c.step_size = j.at("step_size").get<int>();
+    c.step_size = IntegerField<int>(j, "step_size");
     c.gamma = j.at("gamma").get<double>();
-    c.milestones = j.at("milestones").get<std::vector<int>>();
-    c.plateau_patience = j.at("plateau_patience").get<int>();
+    c.milestones = IntegerList(j, "milestones");
+    c.plateau_patience = IntegerField<int>(j, "plateau_patience");
     c.plateau_factor = j.at("plateau_factor").get<double>();
     c.label_smoothing = j.at("label_smoothing").get<double>();
     c.augment = j.at("augment").get<std::vector<std::string>>();
-    c.crop_padding = j.at("crop_padding").get<int>();
+    c.crop_padding = IntegerField<int>(j, "crop_padding");
     c.rotate_degrees = j.at("rotate_degrees").get<double>();
     c.standardize = j.at("standardize").get<bool>();
     c.val_fraction = j.at("val_fraction").get<double>();
-    c.early_stopping = j.at("early_stopping").get<int>();
-    c.seed = j.at("seed").get<std::uint64_t>();
-    c.threads = j.at("threads").get<int>();
+    c.early_stopping = IntegerField<int>(j, "early_stopping");
+    c.seed = IntegerField<std::uint64_t>(j, "seed");
+    c.threads = IntegerField<int>(j, "threads");
     c.channels_last = j.at("channels_last").get<bool>();
-    c.eval_batch = j.at("eval_batch").get<int>();
+    c.eval_batch = IntegerField<int>(j, "eval_batch");
     // Absent from checkpoints written before the streaming loader.
     c.loader = j.value("loader", c.loader);
     c.loader_memory_gb = j.value("loader_memory_gb", c.loader_memory_gb);
-    c.loader_threads = j.value("loader_threads", c.loader_threads);
-    c.prefetch = j.value("prefetch", c.prefetch);
+    c.loader_threads = IntegerField<int>(j, "loader_threads", c.loader_threads);
+    c.prefetch = IntegerField<int>(j, "prefetch", c.prefetch);
     c.precision = j.value("precision", c.precision);  // absent before mixed precision
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("training config: ") + e.what());

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "fixtures.h"
 #include "scenelab/cnn/trainer.h"
@@ -168,4 +169,26 @@ TEST(Cnn_Trainer, WithoutValidationSplitReportsNoValidationNumbers) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_FALSE(rows[0].has_val);
   EXPECT_EQ(cnn::MetricsCsv(rows), csv);  // round trip
+}
+
+// A checkpoint's training config with a non-integer or out-of-range count is
+// a clear error, not undefined behaviour (fuzz_config found 1e127 -> int).
+TEST(Cnn_TrainConfig, IntegerFieldsAreRangeChecked) {
+  const auto good = cnn::TrainConfig().ToJson();
+  for (const auto& [key, bad, message] :
+       {std::tuple<std::string, nlohmann::json, std::string>{"epochs", 1.28e127,
+                                                             "training config: epochs: expected an integer"},
+        {"threads", 5000000000LL, "training config: threads: 5000000000 is out of range"},
+        {"seed", -1, "training config: seed: -1 is out of range"},
+        {"milestones", nlohmann::json::array({1, 2.5}), "training config: milestones: expected an integer"}}) {
+    auto j = good;
+    j[key] = bad;
+    try {
+      cnn::TrainConfig::FromJson(j);
+      ADD_FAILURE() << key << " accepted " << bad.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(cnn::TrainConfig::FromJson(good).ToJson(), good);
 }

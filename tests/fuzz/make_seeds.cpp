@@ -57,5 +57,17 @@ int main(int argc, char** argv) {
         "data: {path: /x, train_per_class: 3}\nsweep: {k: 1-10, metric: [l1, l2], vocab: [50, 100]}\n"
         "sift: {step: 5, bins: [8]}\nknn: {weighted: true}\n");
   Write(d / "fuzz_config" / "meta.json", cnn::TrainConfig().ToJson().dump());
+  // Every key of the option table, as a run's params echo them, and the presets.
+  Write(
+      d / "fuzz_config" / "params.yaml",
+      "recipe: phow\nprotocol: lazebnik\nfeatures: bow\nsift: {step: 4, bin_sizes: [4, 8], phow: true, smooth: true}\n"
+      "vocabulary: {size: 50, algorithm: gemm, max_iterations: 20, min_energy_variation: 0.001, images: 9}\n"
+      "bow: {pyramid_levels: 2, grids: [1, 2], quantizer: kdtree, max_comparisons: 20}\n"
+      "encoding: {pca_dim: 40, gmm_components: 16, improved: false}\n"
+      "homkermap: {kernel: chi2, order: 2, gamma: 0.7, window: uniform}\nclassifier: svm\n"
+      "svm: {solver: sgd, c: [1, 10], cv_folds: 3, epsilon: 0.01}\n"
+      "knn: {metrics: [l1, l2], k: 1-3, weighted: true, index: kdtree, flann_checks: 32}\n"
+      "gist: {orientations: [8, 4], grid: 2}\ntiny: {size: 8, norm: l1, interpolation: cubic}\n"
+      "repeats: 3\nseed: 7\nthreads: 1\ndescriptor_memory_gb: 0.5\n");
   return 0;
 }

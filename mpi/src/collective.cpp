@@ -43,6 +43,22 @@ void SumInRankOrder(T* data, std::size_t n, MPI_Datatype type, int size) {
     data[i] = s;
   }
 }
+// Every rank's values (any number each), rank after rank, into the buffer
+// `place(total)` returns.
+template <typename T, typename Place>
+void GatherVariable(const T* data, std::size_t n, MPI_Datatype type, int size, Place&& place) {
+  const int mine = AsInt(n, "MPI_Allgatherv");
+  std::vector<int> counts(static_cast<std::size_t>(size));
+  Check(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
+  std::vector<int> displs(static_cast<std::size_t>(size), 0);
+  std::size_t total = 0;
+  for (int r = 0; r < size; ++r) {
+    displs[static_cast<std::size_t>(r)] = AsInt(total, "MPI_Allgatherv");
+    total += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
+  }
+  T* out = place(total);
+  Check(MPI_Allgatherv(data, mine, type, out, counts.data(), displs.data(), type, MPI_COMM_WORLD), "MPI_Allgatherv");
+}
 }  // namespace
 
 bool LaunchedAsSeveralProcesses() {
@@ -78,37 +94,21 @@ void MpiCollective::Sum(double* data, std::size_t n) const { SumInRankOrder(data
 void MpiCollective::Sum(std::int64_t* data, std::size_t n) const { SumInRankOrder(data, n, MPI_INT64_T, size_); }
 
 std::vector<double> MpiCollective::AllGather(const std::vector<double>& local) const {
-  const int mine = AsInt(local.size(), "AllGather");
-  std::vector<int> counts(static_cast<std::size_t>(size_));
-  Check(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
-  std::vector<int> displs(static_cast<std::size_t>(size_), 0);
-  std::size_t total = 0;
-  for (int r = 0; r < size_; ++r) {
-    displs[static_cast<std::size_t>(r)] = AsInt(total, "AllGather");
-    total += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
-  }
-  std::vector<double> out(total);
-  Check(MPI_Allgatherv(local.data(), mine, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE,
-                       MPI_COMM_WORLD),
-        "MPI_Allgatherv");
+  std::vector<double> out;
+  GatherVariable(local.data(), local.size(), MPI_DOUBLE, size_, [&](std::size_t total) {
+    out.resize(total);
+    return out.data();
+  });
   return out;
 }
 
 features::Matrix MpiCollective::AllGatherRows(const features::Matrix& local) const {
-  const int mine = AsInt(static_cast<std::size_t>(local.size()), "AllGatherRows");
-  std::vector<int> counts(static_cast<std::size_t>(size_));
-  Check(MPI_Allgather(&mine, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD), "MPI_Allgather");
-  std::vector<int> displs(static_cast<std::size_t>(size_), 0);
-  std::size_t total = 0;
-  for (int r = 0; r < size_; ++r) {
-    displs[static_cast<std::size_t>(r)] = AsInt(total, "AllGatherRows");
-    total += static_cast<std::size_t>(counts[static_cast<std::size_t>(r)]);
-  }
+  features::Matrix out;
   const auto cols = local.cols();
-  features::Matrix out(cols > 0 ? static_cast<Eigen::Index>(total) / cols : 0, cols);
-  Check(MPI_Allgatherv(local.data(), mine, MPI_FLOAT, out.data(), counts.data(), displs.data(), MPI_FLOAT,
-                       MPI_COMM_WORLD),
-        "MPI_Allgatherv");
+  GatherVariable(local.data(), static_cast<std::size_t>(local.size()), MPI_FLOAT, size_, [&](std::size_t total) {
+    out.resize(cols > 0 ? static_cast<Eigen::Index>(total) / cols : 0, cols);
+    return out.data();
+  });
   return out;
 }
 

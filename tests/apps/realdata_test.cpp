@@ -225,40 +225,32 @@ TEST(RealData_Compare, KilledRunResumesWithoutRecomputingAndMatches) {
   }
 }
 
+namespace {
+// resnet-lite for 5 one-cycle epochs on Fashion-MNIST (the README's recipe),
+// with `extra` flags; returns results.json.
+nlohmann::json TrainResnetLite(const std::string& dir, const std::vector<std::string>& extra) {
+  fixtures::TempDir out;
+  const std::string log = (out / "train.log").string();
+  std::vector<std::string> args = {
+      SCENELAB_BINARY,    "cnn",  "train", "--model", "resnet-lite", "--data", dir, "--epochs",       "5", "--schedule",
+      "onecycle",         "--lr", "0.1",   "--batch", "64",          "--val",  "0", "--crop-padding", "2", "--out",
+      out.path().string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const int rc = Wait(Spawn(args, log));
+  EXPECT_EQ(rc, 0) << ReadFileText(log);
+  if (rc != 0) return nlohmann::json::object();
+  return ReadJson(out / "results.json");
+}
+}  // namespace
+
 TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInFiveEpochs) {
   const std::string dir = fixtures::FashionMnistDir();
   if (dir.empty())
     SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
                                                         << " (apt-get install dataset-fashion-mnist)");
-  fixtures::TempDir out;
-  const std::string log = (out / "train.log").string();
   // One thread: the floor is checked on a deterministic run.
-  const int rc = Wait(Spawn({SCENELAB_BINARY,
-                             "cnn",
-                             "train",
-                             "--model",
-                             "resnet-lite",
-                             "--data",
-                             dir,
-                             "--epochs",
-                             "5",
-                             "--schedule",
-                             "onecycle",
-                             "--lr",
-                             "0.1",
-                             "--batch",
-                             "64",
-                             "--val",
-                             "0",
-                             "--crop-padding",
-                             "2",
-                             "--threads",
-                             "1",
-                             "--out",
-                             out.path().string()},
-                            log));
-  ASSERT_EQ(rc, 0) << ReadFileText(log);
-  const auto r = ReadJson(out / "results.json");
+  const auto r = TrainResnetLite(dir, {"--threads", "1"});
+  ASSERT_FALSE(r.empty());
   EXPECT_EQ(r["test_size"], 10000);
   EXPECT_EQ(r["epochs_run"], 5);
   EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.91);
@@ -274,36 +266,8 @@ TEST(RealData_FashionMnist, ResnetLiteReachesTheFloorInBf16) {
   if (dir.empty())
     SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
                                                         << " (apt-get install dataset-fashion-mnist)");
-  fixtures::TempDir out;
-  const std::string log = (out / "train.log").string();
-  const int rc = Wait(Spawn({SCENELAB_BINARY,
-                             "cnn",
-                             "train",
-                             "--model",
-                             "resnet-lite",
-                             "--data",
-                             dir,
-                             "--epochs",
-                             "5",
-                             "--schedule",
-                             "onecycle",
-                             "--lr",
-                             "0.1",
-                             "--batch",
-                             "64",
-                             "--val",
-                             "0",
-                             "--crop-padding",
-                             "2",
-                             "--precision",
-                             "bf16",
-                             "--threads",
-                             "2",
-                             "--out",
-                             out.path().string()},
-                            log));
-  ASSERT_EQ(rc, 0) << ReadFileText(log);
-  const auto r = ReadJson(out / "results.json");
+  const auto r = TrainResnetLite(dir, {"--precision", "bf16", "--threads", "2"});
+  ASSERT_FALSE(r.empty());
   EXPECT_EQ(r["precision"]["name"], "bf16") << r["precision"].dump();
   EXPECT_EQ(r["epochs_run"], 5);
   EXPECT_GE(r["best"]["accuracy"].get<double>(), 0.91);

@@ -1,7 +1,5 @@
 // scenelab: one binary, one subcommand per job. Exit codes: 0 success,
 // 2 bad input (one "scenelab: error: ..." line on stderr), 1 internal error.
-#include <unistd.h>
-
 #include <cstdlib>
 #include <iostream>
 

@@ -90,6 +90,12 @@ std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen:
   }
   return out;
 }
+// Rows that are all integers in [0, 255] (SIFT samples), as bytes; empty otherwise.
+ByteMatrix AsBytes(const Matrix& x) {
+  if (x.size() == 0 || x.minCoeff() < 0 || x.maxCoeff() > 255 || !(x.array() == x.array().round()).all()) return {};
+  return x.cast<std::uint8_t>();
+}
+
 // Lloyd's algorithm; the assignment step is a blocked GEMM run in parallel
 // over fixed row blocks, the update step a sum in double per block combined
 // in block order, so the result does not depend on the thread count.
@@ -105,8 +111,8 @@ std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen:
 // `min_energy_variation` of itself. An empty cluster takes the point
 // farthest from its centre (over all processes; ties to the lower global
 // index). Returns the number of assignment steps.
-int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_energy_variation, int threads,
-              const Collective& comm, double* energy) {
+int LloydGemm(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
+              int threads, const Collective& comm, double* energy) {
   UseSingleThreadedBlas();
   const Eigen::Index n = x.rows(), k = centers->rows(), d = x.cols();
   const Eigen::VectorXf xn = x.rowwise().squaredNorm();
@@ -114,21 +120,12 @@ int LloydGemm(const Matrix& x, Matrix* centers, int max_iterations, double min_e
   std::vector<float> dist(static_cast<std::size_t>(n), 0.0f);
   constexpr Eigen::Index kBlock = 2048;
   const std::size_t blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
-  // This process's first row in the whole sample.
-  const std::vector<double> rows_per_process = comm.AllGather({static_cast<double>(n)});
-  std::int64_t offset = 0;
-  for (int r = 0; r < comm.rank(); ++r)
-    offset += static_cast<std::int64_t>(rows_per_process[static_cast<std::size_t>(r)]);
   double sum_sq = 0;  // sum |x|^2, in row order
   for (Eigen::Index i = 0; i < n; ++i) sum_sq += static_cast<double>(x.row(i).cast<double>().squaredNorm());
   comm.Sum(&sum_sq, 1);
   // SIFT samples are bytes stored as floats: their assignment step can take
   // the exact 8-bit integer path (see byte_words.h).
-  ByteMatrix xb;
-  if (detail::ByteWords::Supported() && x.size() > 0 && x.minCoeff() >= 0 && x.maxCoeff() <= 255 &&
-      (x.array() == x.array().round()).all()) {
-    xb = x.cast<std::uint8_t>();
-  }
+  const ByteMatrix xb = detail::ByteWords::Supported() ? AsBytes(x) : ByteMatrix();
   double previous = 0;
   int it = 0;
   while (it < max_iterations) {
@@ -310,11 +307,6 @@ Matrix PlusPlusBytes(const ByteMatrix& x, int k, std::uint64_t seed, int threads
   return centers;
 }
 
-// Rows that are all integers in [0, 255] (SIFT samples), as bytes; empty otherwise.
-ByteMatrix AsBytes(const Matrix& x) {
-  if (x.size() == 0 || x.minCoeff() < 0 || x.maxCoeff() > 255 || !(x.array() == x.array().round()).all()) return {};
-  return x.cast<std::uint8_t>();
-}
 }  // namespace
 
 std::vector<int> Vocabulary::Assign(const Matrix& descriptors) const {
@@ -508,7 +500,7 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
     }
     double energy = 0;
     const int iterations =
-        LloydGemm(local, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, comm, &energy);
+        LloydGemm(local, offset, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, comm, &energy);
     return Vocabulary(std::move(centers), opts_, energy, iterations);
   }
   const double energy = vl_kmeans_cluster(km.get(), local.data(), static_cast<vl_size>(local.cols()),

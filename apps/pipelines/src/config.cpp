@@ -73,10 +73,8 @@ void ApplyDataJson(const nlohmann::json& j, DataConfig* cfg, const std::string& 
 }
 
 void ApplyProtocol(const std::string& name, ClassicConfig* cfg) {
-  const OptionSpec* spec = FindClassicOption("protocol");
-  spec->set(cfg, name, "protocol");  // checks the name
-  for (const auto& [k, v] : Preset("protocol", name).items())
-    FindClassicOption(k)->set(cfg, v, "protocol " + name + ": " + k);
+  // The preset mechanism of the option table, as `protocol:` in a config.
+  ApplyOptions({{FindClassicOption("protocol"), name, "protocol"}}, cfg, /*validate=*/false);
 }
 
 void ApplyClassicJson(const nlohmann::json& j, ClassicConfig* cfg, const std::string& what) {

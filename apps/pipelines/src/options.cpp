@@ -671,7 +671,6 @@ const json& Preset(const std::string& kind, const std::string& name) {
 }
 
 void ApplyOptions(const std::vector<GivenOption>& given, ClassicConfig* cfg, bool validate) {
-  const auto& table = ClassicOptionTable();
   std::set<std::string> explicit_keys;
   for (const auto& g : given) {
     if (!g.spec->preset) explicit_keys.insert(g.spec->key);
@@ -698,7 +697,6 @@ void ApplyOptions(const std::vector<GivenOption>& given, ClassicConfig* cfg, boo
   std::stable_sort(ordered.begin(), ordered.end(),
                    [&](const GivenOption* a, const GivenOption* b) { return a->spec < b->spec; });
   for (const GivenOption* g : ordered) g->spec->set(cfg, g->value, g->what);
-  (void)table;
   if (validate) cfg->Validate();
 }
 

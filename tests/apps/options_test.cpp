@@ -151,6 +151,8 @@ TEST(Pipelines_Options, ConfigAndCliRejectTheSameBadValuesWithTheSameMessage) {
   EXPECT_MESSAGE(
       FindClassicOption("sift.bin_sizes")->set(&c, nlohmann::json::array({8, "4x"}), "t.yaml: sift.bin_sizes"),
       "t.yaml: sift.bin_sizes: expected an integer, a range a-b or a list, found '4x' in '8,4x'");
+  EXPECT_MESSAGE(FindClassicOption("descriptor_memory_gb")->set(&scratch, 1e300, "--descriptor-memory-gb"),
+                 "--descriptor-memory-gb: must be in [0, 1e9] GB, got 1e+300");
   EXPECT_MESSAGE(OptionsFromJson(nlohmann::json::parse(R"({"sift": {"stpe": 4}})"), "t.yaml"),
                  "t.yaml: sift.stpe: unknown key (expected");
 }

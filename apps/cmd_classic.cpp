@@ -7,6 +7,7 @@
 
 #include "cli_util.h"
 #include "commands.h"
+#include "job.h"
 #include "scenelab/data/error.h"
 #include "scenelab/pipelines/classic.h"
 #include "scenelab/pipelines/config.h"
@@ -118,17 +119,18 @@ void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr, const nlohma
 }
 }  // namespace
 
-void AddClassicCommands(CLI::App& app, Runner* run) {
+void AddClassicCommands(CLI::App& app, Runner* run, const Job* job) {
   auto* cmd = app.add_subcommand("classic", "Tiny images or dense-SIFT bag of words, classified by kNN");
   auto f = std::make_shared<ClassicFlags>();
   AddClassicOptions(cmd, f.get());
   cmd->add_option("--out", f->out, "Output folder")->required();
-  cmd->callback([f, run]() {
-    *run = [f]() {
+  cmd->callback([f, run, job]() {
+    *run = [f, job]() {
       Resolve(f.get());
-      std::filesystem::create_directories(f->out);
-      Logger log(std::filesystem::path(f->out) / "log.txt");
-      const auto r = pipelines::RunClassic(f->cfg, f->out, &log);
+      const auto log = job->OpenLog(f->out);
+      f->cfg.threads = job->Threads(f->cfg.threads, log.get());
+      const auto r = pipelines::RunClassic(f->cfg, f->out, log.get(), job->comm());
+      if (!job->root()) return 0;  // rank 0 reports
       std::cout << fmt::format("{} on {} ({} train / {} test images)\n", r["pipeline"].get<std::string>(),
                                f->cfg.data.path, r["train_size"].get<std::size_t>(), r["test_size"].get<std::size_t>());
       const auto& b = r["best"];
@@ -180,7 +182,7 @@ void AddClassicCommands(CLI::App& app, Runner* run) {
   });
 }
 
-void AddSweepCommand(CLI::App& app, Runner* run) {
+void AddSweepCommand(CLI::App& app, Runner* run, const Job* job) {
   auto* cmd =
       app.add_subcommand("sweep", "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size");
   auto f = std::make_shared<ClassicFlags>();
@@ -189,8 +191,8 @@ void AddSweepCommand(CLI::App& app, Runner* run) {
   cmd->add_option("--config", *config,
                   "YAML/JSON file: {data: {...}, features: bow, sweep: {k: 1-10, vocab: [50, 100]}, ...}");
   cmd->add_option("--out", f->out, "Output folder")->required();
-  cmd->callback([f, config, run]() {
-    *run = [f, config]() {
+  cmd->callback([f, config, run, job]() {
+    *run = [f, config, job]() {
       pipelines::SweepGrid grid;
       if (config->empty()) {
         Resolve(f.get(), &grid);
@@ -198,9 +200,10 @@ void AddSweepCommand(CLI::App& app, Runner* run) {
         const auto j = pipelines::LoadConfigFile(*config);
         Resolve(f.get(), &grid, &j, *config);
       }
-      std::filesystem::create_directories(f->out);
-      Logger log(std::filesystem::path(f->out) / "log.txt");
-      const auto r = pipelines::RunSweep(f->cfg, grid, f->out, &log);
+      const auto log = job->OpenLog(f->out);
+      f->cfg.threads = job->Threads(f->cfg.threads, log.get());
+      const auto r = pipelines::RunSweep(f->cfg, grid, f->out, log.get(), job->comm());
+      if (!job->root()) return 0;  // rank 0 reports
       const auto dump = [](const nlohmann::json& v) {
         return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       };

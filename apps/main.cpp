@@ -2,8 +2,11 @@
 // 2 bad input (one "scenelab: error: ..." line on stderr), 1 internal error.
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "commands.h"
+#include "job.h"
 #include "scenelab/data/error.h"
 
 namespace {
@@ -22,9 +25,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "scenelab 0.1.0");
   scenelab::app::Runner run;
+  // One rank of an MPI job when mpirun / srun started several processes.
+  std::unique_ptr<scenelab::app::Job> job;
+  try {
+    job = std::make_unique<scenelab::app::Job>();
+  } catch (const std::exception& e) {
+    std::cerr << "scenelab: error: " << e.what() << "\n";
+    return 2;
+  }
   scenelab::app::AddDataCommands(app, &run);
-  scenelab::app::AddClassicCommands(app, &run);
-  scenelab::app::AddSweepCommand(app, &run);
+  scenelab::app::AddClassicCommands(app, &run, job.get());
+  scenelab::app::AddSweepCommand(app, &run, job.get());
   scenelab::app::AddReportCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
   scenelab::app::AddCnnCommands(app, &run, std::vector<std::string>(argv, argv + argc));
@@ -40,15 +51,18 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "scenelab: error: " << e.what() << " (see --help)\n";
-    return 2;
+    return job->Fail(2);
   }
+  // In an MPI job every message names its rank, and an error ends every
+  // rank (none waits forever for the one that failed).
+  const std::string who = job->size() > 1 ? "rank " + std::to_string(job->rank()) + ": " : "";
   try {
     return run ? run() : 0;
   } catch (const scenelab::Error& e) {
-    std::cerr << "scenelab: error: " << e.what() << "\n";
-    return 2;
+    std::cerr << "scenelab: error: " << who << e.what() << "\n";
+    return job->Fail(2);
   } catch (const std::exception& e) {
-    std::cerr << "scenelab: internal error: " << e.what() << "\n";
-    return 1;
+    std::cerr << "scenelab: internal error: " << who << e.what() << "\n";
+    return job->Fail(1);
   }
 }

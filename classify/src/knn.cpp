@@ -646,4 +646,40 @@ Neighbors NaiveSearch(const Matrix& train, const Matrix& queries, int k, Metric 
   return nn;
 }
 
+Neighbors SearchSharded(const KnnClassifier& knn, const Matrix& queries, int k, Metric metric,
+                        const features::Collective& comm) {
+  if (comm.size() == 1) return knn.Search(queries, k, metric);
+  const Eigen::Index n = queries.rows();
+  const auto cut = [&](int r) { return n * r / comm.size(); };
+  const Eigen::Index lo = cut(comm.rank()), hi = cut(comm.rank() + 1);
+  const Neighbors mine = knn.Search(Matrix(queries.middleRows(lo, hi - lo)), k, metric);
+  // Indices (below 2^31) and float distances are exact as doubles.
+  std::vector<double> packed;
+  packed.reserve(static_cast<std::size_t>(2 * mine.indices.size()));
+  for (Eigen::Index q = 0; q < mine.indices.rows(); ++q) {
+    for (Eigen::Index j = 0; j < mine.indices.cols(); ++j) {
+      packed.push_back(mine.indices(q, j));
+      packed.push_back(mine.distances(q, j));
+    }
+  }
+  const std::vector<double> all = comm.AllGather(packed);
+  Neighbors nn;
+  nn.metric = metric;
+  const Eigen::Index kk = k;
+  if (static_cast<Eigen::Index>(all.size()) != 2 * n * kk) {
+    throw Error("kNN over " + std::to_string(comm.size()) + " processes: gathered " + std::to_string(all.size()) +
+                " values, expected " + std::to_string(2 * n * kk));
+  }
+  nn.indices.resize(n, kk);
+  nn.distances.resize(n, kk);
+  std::size_t at = 0;
+  for (Eigen::Index q = 0; q < n; ++q) {
+    for (Eigen::Index j = 0; j < kk; ++j) {
+      nn.indices(q, j) = static_cast<int>(all[at++]);
+      nn.distances(q, j) = static_cast<float>(all[at++]);
+    }
+  }
+  return nn;
+}
+
 }  // namespace scenelab::classify

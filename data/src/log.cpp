@@ -52,7 +52,8 @@ void Logger::Info(const std::string& line) {
 
 Progress::Progress(std::string label, std::size_t total, Logger* log, bool show)
     : label_(std::move(label)), total_(total), log_(log), start_(std::chrono::steady_clock::now()) {
-  tty_ = show && ::isatty(STDERR_FILENO) != 0;
+  // A silent log (another rank's, a worker's) draws no progress line either.
+  tty_ = show && (!log || log->echo()) && ::isatty(STDERR_FILENO) != 0;
 }
 
 Progress::~Progress() { Finish(); }

@@ -18,10 +18,12 @@
 #include "scenelab/features/gist.h"
 #include "scenelab/features/tiny_image.h"
 #include "scenelab/features/vocabulary.h"
+#include "thread_group.h"
 
 using namespace scenelab;
 using namespace scenelab::features;
 using scenelab::fixtures::TempDir;
+using scenelab::fixtures::ThreadGroup;
 
 namespace {
 BowOptions Pyramid(int levels) {
@@ -407,81 +409,6 @@ TEST(Features_Gist, SameOutputForOneAndTwoThreads) {
 }
 
 namespace {
-// N in-process "ranks" on N threads, the collectives done through shared
-// memory: tests split computations without MPI (mpi/ has the MPI one).
-class ThreadGroup {
- public:
-  explicit ThreadGroup(int n) : n_(n), slots_(static_cast<std::size_t>(n)) {}
-  class Member final : public Collective {
-   public:
-    Member(ThreadGroup* g, int r) : g_(g), r_(r) {}
-    int rank() const override { return r_; }
-    int size() const override { return g_->n_; }
-    void Sum(double* data, std::size_t n) const override { g_->SumImpl(r_, data, n); }
-    void Sum(std::int64_t* data, std::size_t n) const override { g_->SumImpl(r_, data, n); }
-    std::vector<double> AllGather(const std::vector<double>& local) const override {
-      g_->slots_[static_cast<std::size_t>(r_)] = &local;
-      g_->Wait();
-      std::vector<double> out;
-      for (const void* p : g_->slots_) {
-        const auto& v = *static_cast<const std::vector<double>*>(p);
-        out.insert(out.end(), v.begin(), v.end());
-      }
-      g_->Wait();
-      return out;
-    }
-    Matrix AllGatherRows(const Matrix& local) const override {
-      g_->slots_[static_cast<std::size_t>(r_)] = &local;
-      g_->Wait();
-      Eigen::Index rows = 0;
-      for (const void* p : g_->slots_) rows += static_cast<const Matrix*>(p)->rows();
-      Matrix out(rows, local.cols());
-      Eigen::Index at = 0;
-      for (const void* p : g_->slots_) {
-        const auto& m = *static_cast<const Matrix*>(p);
-        out.middleRows(at, m.rows()) = m;
-        at += m.rows();
-      }
-      g_->Wait();
-      return out;
-    }
-
-   private:
-    ThreadGroup* g_;
-    int r_;
-  };
-
- private:
-  template <typename T>
-  void SumImpl(int r, T* data, std::size_t n) {
-    slots_[static_cast<std::size_t>(r)] = data;
-    Wait();
-    std::vector<T> acc(n, T{0});
-    for (const void* p : slots_) {
-      for (std::size_t i = 0; i < n; ++i) acc[i] += static_cast<const T*>(p)[i];  // rank order
-    }
-    Wait();
-    std::copy(acc.begin(), acc.end(), data);
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    const std::uint64_t gen = generation_;
-    if (++arrived_ == n_) {
-      arrived_ = 0;
-      ++generation_;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock, [&] { return generation_ != gen; });
-    }
-  }
-  int n_;
-  std::vector<const void*> slots_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  std::uint64_t generation_ = 0;
-};
-
 // `ranks` processes, each with a contiguous (uneven) share of `sample`.
 std::vector<Vocabulary> ClusterSplit(const VocabularyOptions& o, const Matrix& sample, int ranks) {
   ThreadGroup group(ranks);

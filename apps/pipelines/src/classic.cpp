@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -141,11 +142,39 @@ void Log(Logger* log, const std::string& line) {
 }
 }  // namespace
 
+std::pair<std::size_t, std::size_t> ClassicRunner::Block(std::size_t n) const {
+  const auto r = static_cast<std::size_t>(comm_->rank()), p = static_cast<std::size_t>(comm_->size());
+  return {n * r / p, n * (r + 1) / p};
+}
+
+bool ClassicRunner::RootSays(bool mine) const {
+  std::string verdict = mine ? "1" : "0";
+  comm_->Broadcast(&verdict);
+  return verdict == "1";
+}
+
+namespace {
+data::Dataset Range(const data::Dataset& ds, std::pair<std::size_t, std::size_t> block) {
+  std::vector<std::size_t> idx;
+  for (std::size_t i = block.first; i < block.second; ++i) idx.push_back(i);
+  return ds.Select(idx);
+}
+}  // namespace
+
 std::vector<const features::SiftFeatures*> ClassicRunner::Sift(const ClassicConfig& cfg, bool train,
                                                                std::map<std::string, double>* t) {
   const data::Dataset& ds = train ? data_.train : data_.test;
   std::vector<const features::SiftFeatures*> out;
   out.reserve(ds.size());
+  if (comm_->size() > 1) {
+    // This rank's block only: its own descriptor cache file (keyed by the
+    // block's images), shared with the other ranks on a shared filesystem.
+    if (pool_) throw Error("repeated splits (--repeats) are not split across MPI ranks");
+    const data::Dataset part = Range(ds, Block(ds.size()));
+    const std::string what = fmt::format("{}, rank {} of {}", train ? "train" : "test", comm_->rank(), comm_->size());
+    for (const auto& f : *SiftOf(cfg, part, what, t)) out.push_back(&f);
+    return out;
+  }
   if (!pool_) {
     for (const auto& f : *SiftOf(cfg, ds, train ? "train" : "test", t)) out.push_back(&f);
     return out;
@@ -215,7 +244,8 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
   if (data_.train.empty()) return 0;
   const cv::Mat first = data_.train.LoadImage(0);
   const std::size_t per_image = features::DenseSiftFrameCount(first.cols, first.rows, cfg.sift) * (128 + 12);
-  return per_image * (data_.train.size() + data_.test.size());
+  // Each rank of an MPI job holds its block only.
+  return per_image * (data_.train.size() + data_.test.size()) / static_cast<std::size_t>(comm_->size());
 }
 
 // Features computed image by image (tiny images, GIST), one cached matrix
@@ -224,6 +254,7 @@ FeaturePair ClassicRunner::PerImageFeatures(
     const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix, const std::string& what, int* computed,
     std::map<std::string, double>* t, const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute) {
   FeaturePair out;
+  const bool root = comm_->rank() == 0;
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
     CacheKey key = base;
@@ -231,18 +262,23 @@ FeaturePair ClassicRunner::PerImageFeatures(
     const std::string path = cache_dir_ + "/" + prefix + "-" + key.id() + ".bin";
     std::string why;
     std::optional<features::Matrix> m;
-    if (!cfg.clobber) m = features::LoadMatrixCache(path, key.text(), &why);
-    if (!m) {
-      if (!cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
-      const auto start = Clock::now();
-      Progress progress(fmt::format("{} ({})", what, train ? "train" : "test"), ds.size(), log_);
-      m = compute(ds, &progress);
-      progress.Finish();
-      (*t)[prefix + "_s"] += SecondsSince(start);
-      ++*computed;
-      features::SaveMatrixCache(path, key.text(), *m);
+    if (!cfg.clobber && root) m = features::LoadMatrixCache(path, key.text(), &why);
+    features::Matrix& dst = train ? out.train : out.test;
+    if (RootSays(m.has_value())) {  // rank 0 has it: every rank gets its copy
+      if (root) dst = std::move(*m);
+      comm_->Broadcast(&dst);
+      continue;
     }
-    (train ? out.train : out.test) = std::move(*m);
+    if (root && !cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
+    const auto start = Clock::now();
+    const data::Dataset part = comm_->size() > 1 ? Range(ds, Block(ds.size())) : data::Dataset();
+    const data::Dataset& mine = comm_->size() > 1 ? part : ds;
+    Progress progress(fmt::format("{} ({})", what, train ? "train" : "test"), mine.size(), log_);
+    dst = comm_->AllGatherRows(compute(mine, &progress));  // image order: blocks in rank order
+    progress.Finish();
+    (*t)[prefix + "_s"] += SecondsSince(start);
+    ++*computed;
+    if (root) features::SaveMatrixCache(path, key.text(), dst);
   }
   return out;
 }
@@ -295,9 +331,34 @@ CacheKey ModelKey(const ClassicConfig& cfg, const data::Dataset& train) {
 }
 }  // namespace
 
+namespace {
+// A model file's matrix back into the model (bow: the vocabulary; fisher and
+// vlad: PCA packed in 1 + pca_dim rows, then the vocabulary or mixture).
+EncodingModel UnpackModel(const ClassicConfig& cfg, const features::VocabularyOptions& vo, const features::Matrix& m) {
+  EncodingModel model;
+  if (cfg.features == "bow") {
+    model.vocab = features::Vocabulary(m, vo, 0.0);
+    return model;
+  }
+  const Eigen::Index pr = 1 + cfg.pca_dim;
+  if (m.rows() <= pr) throw Error("too few rows");
+  model.pca = features::Pca::Unpack(m.topRows(pr).leftCols(128));
+  const features::Matrix rest = m.bottomRows(m.rows() - pr).leftCols(cfg.pca_dim);
+  if (cfg.features == "vlad")
+    model.vocab = features::Vocabulary(rest, vo, 0.0);
+  else
+    model.gmm = features::GaussianMixture::Unpack(rest);
+  return model;
+}
+}  // namespace
+
 FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::string, double>* t) {
   FeaturePair out;
+  const bool root = comm_->rank() == 0;
+  const bool split = comm_->size() > 1;
   // Descriptors -> model (vocabulary, PCA + GMM) -> encodings, each cached.
+  // In an MPI job rank 0 alone reads and writes these caches and sends what
+  // it found to the others.
   const CacheKey vkey = ModelKey(cfg, data_.train);
   const std::string vpath =
       cache_dir_ + "/" + (cfg.features == "bow" ? "vocab-" : cfg.features + "-model-") + vkey.id() + ".bin";
@@ -315,19 +376,27 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   // The model fit's record (k-means iterations, energy) sits beside the
   // model file, so a run that reuses the model still reports it.
   model_info_ = nlohmann::json::object();
-  if (!cfg.clobber) {
+  if (!cfg.clobber && root) {
     try {
       if (fs::exists(vpath + ".json")) model_info_ = nlohmann::json::parse(ReadFileText(vpath + ".json"));
     } catch (const std::exception&) {
       model_info_ = nlohmann::json::object();
     }
   }
-  if (!cfg.clobber) {
-    auto tr = features::LoadMatrixCache(epath_train, ekey.text() + "|split=train");
-    auto te = features::LoadMatrixCache(epath_test, ekey.text() + "|split=test");
-    if (tr && te) {
-      Log(log_, cfg.features + " encodings loaded from cache");
-      return FeaturePair{std::move(*tr), std::move(*te)};
+  {
+    std::optional<features::Matrix> tr, te;
+    if (!cfg.clobber && root) {
+      tr = features::LoadMatrixCache(epath_train, ekey.text() + "|split=train");
+      te = features::LoadMatrixCache(epath_test, ekey.text() + "|split=test");
+    }
+    if (RootSays(tr && te)) {
+      if (root) {
+        Log(log_, cfg.features + " encodings loaded from cache");
+        out = FeaturePair{std::move(*tr), std::move(*te)};
+      }
+      comm_->Broadcast(&out.train);
+      comm_->Broadcast(&out.test);
+      return out;
     }
   }
   const std::size_t estimate = EstimateDescriptorBytes(cfg);
@@ -340,91 +409,108 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   features::VocabularyOptions vo = cfg.vocab;
   vo.seed = cfg.seed;
   features::VocabularyBuilder builder(vo, threads_);
+  // This rank's images (all of them in one process).
+  const auto train_block = Block(data_.train.size());
+  const auto test_block = Block(data_.test.size());
   EncodingModel model;
-  bool have_model = false;
-  if (!cfg.clobber) {
-    std::string why;
-    // Model files carry their own key; reload only when it matches.
-    if (auto m = features::LoadMatrixCache(vpath, vkey.text(), &why)) {
-      try {
-        if (cfg.features == "bow") {
-          model.vocab = features::Vocabulary(std::move(*m), vo, 0.0);
-        } else {
-          // Packed rows: PCA (1 + pca_dim rows), then the vocabulary or mixture.
-          const Eigen::Index pr = 1 + cfg.pca_dim;
-          if (m->rows() <= pr) throw Error("too few rows");
-          model.pca = features::Pca::Unpack(m->topRows(pr).leftCols(128));
-          const features::Matrix rest = m->bottomRows(m->rows() - pr).leftCols(cfg.pca_dim);
-          if (cfg.features == "vlad")
-            model.vocab = features::Vocabulary(rest, vo, 0.0);
-          else
-            model.gmm = features::GaussianMixture::Unpack(rest);
-        }
-        have_model = true;
-        Log(log_, cfg.features + " model loaded from cache");
-      } catch (const Error& e) {
-        Log(log_, "cache " + vpath + " not used: " + e.what());
-      }
-    }
-  }
-  if (!have_model) {
-    features::Matrix sample;
-    const auto chosen = builder.SampleImages(data_.train.size());
-    if (streaming) {
-      const auto start = Clock::now();
-      const data::Dataset subset = data_.train.Select(chosen);
-      std::vector<features::Matrix> parts(chosen.size());
-      Progress progress("dense SIFT sample (train)", subset.size(), log_);
-      features::ForEachDenseSift(subset, cfg.sift, threads_, &progress, [&](std::size_t j, features::SiftFeatures&& f) {
-        parts[j] = builder.SampleImage(f, chosen[j]);
-      });
-      progress.Finish();
-      (*t)["dsift_s"] += SecondsSince(start);
-      ++counters_.sift_extractions;
-      sample = features::VocabularyBuilder::Stack(parts);
-    } else {
-      sample = builder.Sample(Sift(cfg, true, t));
-    }
-    const auto start = Clock::now();
+  {
     features::Matrix packed;
-    if (cfg.features == "bow") {
-      model.vocab = builder.Cluster(sample);
-      packed = model.vocab.centers();
-      Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s ({} Lloyd iterations, energy {:.6g})",
-                            model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
-    } else {
-      model.pca = features::Pca::Fit(sample, cfg.pca_dim);
-      const features::Matrix projected = model.pca.Project(sample);
-      features::Matrix rest;
-      if (cfg.features == "vlad") {
-        model.vocab = builder.Cluster(projected);
-        rest = model.vocab.centers();
-        Log(log_,
-            fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
-      } else {
-        features::GmmOptions go = cfg.gmm;
-        go.seed = MixSeed(cfg.seed, 0x6a);
-        model.gmm = features::GaussianMixture::Fit(projected, go);
-        rest = model.gmm.Pack();
+    bool have = false;
+    if (!cfg.clobber && root) {
+      std::string why;
+      // Model files carry their own key; reload only when it matches.
+      if (auto m = features::LoadMatrixCache(vpath, vkey.text(), &why)) {
+        try {
+          model = UnpackModel(cfg, vo, *m);
+          packed = std::move(*m);
+          have = true;
+          Log(log_, cfg.features + " model loaded from cache");
+        } catch (const Error& e) {
+          Log(log_, "cache " + vpath + " not used: " + e.what());
+        }
       }
-      packed = features::Matrix::Zero(1 + cfg.pca_dim + rest.rows(), 128);
-      packed.topRows(1 + cfg.pca_dim) = model.pca.Pack();
-      packed.bottomRows(rest.rows()).leftCols(rest.cols()) = rest;
-      Log(log_, fmt::format("{} model (PCA to {}, {} {}) built from {} descriptors in {:.2f} s", cfg.features,
-                            cfg.pca_dim, cfg.features == "fisher" ? cfg.gmm.components : cfg.vocab.size,
-                            cfg.features == "fisher" ? "Gaussians" : "words", sample.rows(), SecondsSince(start)));
     }
-    (*t)["vocabulary_s"] += SecondsSince(start);
-    ++counters_.vocabularies_built;
-    model_info_ = nlohmann::json::object();
-    if (cfg.features != "fisher") {
-      model_info_["kmeans_iterations"] = model.vocab.iterations();
-      model_info_["kmeans_max_iterations"] = cfg.vocab.max_iterations;
-      model_info_["kmeans_energy"] = model.vocab.energy();
+    if (RootSays(have)) {
+      if (split) {
+        comm_->Broadcast(&packed);
+        if (!root) model = UnpackModel(cfg, vo, packed);
+      }
+    } else {
+      // The sample: descriptors_per_image from each chosen training image,
+      // drawn by its global index, so each rank draws its share of the
+      // one-process sample, in sample order.
+      features::Matrix sample;
+      std::vector<std::size_t> chosen;
+      for (const std::size_t j : builder.SampleImages(data_.train.size())) {
+        if (j >= train_block.first && j < train_block.second) chosen.push_back(j);
+      }
+      if (streaming) {
+        const auto start = Clock::now();
+        const data::Dataset subset = data_.train.Select(chosen);
+        std::vector<features::Matrix> parts(chosen.size());
+        Progress progress("dense SIFT sample (train)", subset.size(), log_);
+        features::ForEachDenseSift(
+            subset, cfg.sift, threads_, &progress,
+            [&](std::size_t j, features::SiftFeatures&& f) { parts[j] = builder.SampleImage(f, chosen[j]); });
+        progress.Finish();
+        (*t)["dsift_s"] += SecondsSince(start);
+        ++counters_.sift_extractions;
+        sample = features::VocabularyBuilder::Stack(parts);
+      } else {
+        const auto sift = Sift(cfg, true, t);  // this rank's block
+        std::vector<features::Matrix> parts(chosen.size());
+        for (std::size_t j = 0; j < chosen.size(); ++j) {
+          parts[j] = builder.SampleImage(*sift[chosen[j] - train_block.first], chosen[j]);
+        }
+        sample = features::VocabularyBuilder::Stack(parts);
+      }
+      const auto start = Clock::now();
+      std::int64_t sample_rows = sample.rows();
+      comm_->Sum(&sample_rows, 1);
+      if (cfg.features == "bow") {
+        // Lloyd's sums over the ranks in exact integers: the one-process vocabulary.
+        model.vocab = builder.Cluster(sample, *comm_);
+        packed = model.vocab.centers();
+        Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s ({} Lloyd iterations, energy {:.6g})",
+                              model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
+      } else {
+        // PCA and the mixture from the whole sample, on every rank alike.
+        if (split) sample = comm_->AllGatherRows(sample);
+        model.pca = features::Pca::Fit(sample, cfg.pca_dim);
+        const features::Matrix projected = model.pca.Project(sample);
+        features::Matrix rest;
+        if (cfg.features == "vlad") {
+          model.vocab = builder.Cluster(projected);
+          rest = model.vocab.centers();
+          Log(log_,
+              fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
+        } else {
+          features::GmmOptions go = cfg.gmm;
+          go.seed = MixSeed(cfg.seed, 0x6a);
+          model.gmm = features::GaussianMixture::Fit(projected, go);
+          rest = model.gmm.Pack();
+        }
+        packed = features::Matrix::Zero(1 + cfg.pca_dim + rest.rows(), 128);
+        packed.topRows(1 + cfg.pca_dim) = model.pca.Pack();
+        packed.bottomRows(rest.rows()).leftCols(rest.cols()) = rest;
+        Log(log_, fmt::format("{} model (PCA to {}, {} {}) built from {} descriptors in {:.2f} s", cfg.features,
+                              cfg.pca_dim, cfg.features == "fisher" ? cfg.gmm.components : cfg.vocab.size,
+                              cfg.features == "fisher" ? "Gaussians" : "words", sample.rows(), SecondsSince(start)));
+      }
+      (*t)["vocabulary_s"] += SecondsSince(start);
+      ++counters_.vocabularies_built;
+      model_info_ = nlohmann::json::object();
+      if (cfg.features != "fisher") {
+        model_info_["kmeans_iterations"] = model.vocab.iterations();
+        model_info_["kmeans_max_iterations"] = cfg.vocab.max_iterations;
+        model_info_["kmeans_energy"] = model.vocab.energy();
+      }
+      model_info_["sample_descriptors"] = sample_rows;
+      if (root) {
+        features::SaveMatrixCache(vpath, vkey.text(), packed);
+        WriteFileAtomic(vpath + ".json", model_info_.dump());
+      }
     }
-    model_info_["sample_descriptors"] = sample.rows();
-    features::SaveMatrixCache(vpath, vkey.text(), packed);
-    WriteFileAtomic(vpath + ".json", model_info_.dump());
   }
   // One encoder for either path.
   std::unique_ptr<features::BowEncoder> bow;
@@ -456,32 +542,37 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   };
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
-    auto& m = train ? out.train : out.test;
-    m.resize(static_cast<Eigen::Index>(ds.size()), dim);
+    const auto block = train ? train_block : test_block;
+    features::Matrix m(static_cast<Eigen::Index>(block.second - block.first), dim);
     if (streaming) {
       const auto start = Clock::now();
-      Progress progress(fmt::format("dense SIFT + {} ({})", cfg.features, train ? "train" : "test"), ds.size(), log_);
-      features::ForEachDenseSift(ds, cfg.sift, threads_, &progress, [&](std::size_t i, features::SiftFeatures&& f) {
-        encode(f, m.row(static_cast<Eigen::Index>(i)).data());
-      });
+      const data::Dataset part = split ? Range(ds, block) : data::Dataset();
+      Progress progress(fmt::format("dense SIFT + {} ({})", cfg.features, train ? "train" : "test"), m.rows(), log_);
+      features::ForEachDenseSift(
+          split ? part : ds, cfg.sift, threads_, &progress,
+          [&](std::size_t i, features::SiftFeatures&& f) { encode(f, m.row(static_cast<Eigen::Index>(i)).data()); });
       progress.Finish();
       (*t)["dsift_encode_s"] += SecondsSince(start);
       ++counters_.sift_extractions;
-      continue;
+    } else {
+      const auto sift = Sift(cfg, train, t);
+      const auto start = Clock::now();
+      Progress progress(fmt::format("encoding ({})", train ? "train" : "test"), sift.size(), log_);
+      ParallelFor(sift.size(), threads_, [&](std::size_t i) {
+        encode(*sift[i], m.row(static_cast<Eigen::Index>(i)).data());
+        progress.Add();
+      });
+      progress.Finish();
+      (*t)["encode_s"] += SecondsSince(start);
     }
-    const auto sift = Sift(cfg, train, t);
-    const auto start = Clock::now();
-    Progress progress(fmt::format("encoding ({})", train ? "train" : "test"), sift.size(), log_);
-    ParallelFor(sift.size(), threads_, [&](std::size_t i) {
-      encode(*sift[i], m.row(static_cast<Eigen::Index>(i)).data());
-      progress.Add();
-    });
-    progress.Finish();
-    (*t)["encode_s"] += SecondsSince(start);
+    // Every rank's block, in image order.
+    (train ? out.train : out.test) = split ? comm_->AllGatherRows(m) : std::move(m);
   }
   ++counters_.encodings;
-  features::SaveMatrixCache(epath_train, ekey.text() + "|split=train", out.train);
-  features::SaveMatrixCache(epath_test, ekey.text() + "|split=test", out.test);
+  if (root) {
+    features::SaveMatrixCache(epath_train, ekey.text() + "|split=train", out.train);
+    features::SaveMatrixCache(epath_test, ekey.text() + "|split=test", out.test);
+  }
   return out;
 }
 
@@ -496,8 +587,13 @@ void ClassicRunner::SelectKnnByCrossValidation(const ClassicConfig& cfg, const f
   const auto fold = StratifiedFolds(labels, data_.train.num_classes(), cfg.cv_folds, MixSeed(cfg.seed, 0xcf01),
                                     data_.train.class_names());
   const int kmax = *std::max_element(cfg.ks.begin(), cfg.ks.end());
-  std::map<std::string, std::map<int, std::vector<double>>> per_fold;
+  // In an MPI job the folds are dealt to the ranks (fold f to rank f mod P)
+  // and their accuracies summed over the ranks: x + 0 is exact, so every
+  // rank gets the one-process values.
+  const std::size_t nm = cfg.metrics.size(), nk = cfg.ks.size();
+  std::vector<double> fold_acc(static_cast<std::size_t>(cfg.cv_folds) * nm * nk, 0.0);
   for (int fi = 0; fi < cfg.cv_folds; ++fi) {
+    if (fi % comm_->size() != comm_->rank()) continue;
     classify::FoldSplit fs = classify::SplitFold(train, labels, fold, fi);
     if (kmax > fs.train.rows()) {
       throw Error("--k: k = " + std::to_string(kmax) + " is larger than a cross-validation fold's training part (" +
@@ -506,14 +602,24 @@ void ClassicRunner::SelectKnnByCrossValidation(const ClassicConfig& cfg, const f
     const std::vector<int>& yva = fs.held_out_labels;
     classify::KnnClassifier knn(ko);
     knn.Fit(std::move(fs.train), fs.train_labels, data_.train.num_classes());
-    for (auto metric : cfg.metrics) {
-      const auto nn = knn.Search(fs.held_out, kmax, metric);
-      const std::string m = classify::ToString(metric);
-      for (int k : cfg.ks) {
-        const auto vote = knn.Vote(nn, k, cfg.distance_weighted);
+    for (std::size_t mi = 0; mi < nm; ++mi) {
+      const auto nn = knn.Search(fs.held_out, kmax, cfg.metrics[mi]);
+      for (std::size_t ki = 0; ki < nk; ++ki) {
+        const auto vote = knn.Vote(nn, cfg.ks[ki], cfg.distance_weighted);
         std::size_t correct = 0;
         for (std::size_t i = 0; i < yva.size(); ++i) correct += vote.labels[i] == yva[i];
-        per_fold[m][k].push_back(static_cast<double>(correct) / static_cast<double>(yva.size()));
+        fold_acc[(static_cast<std::size_t>(fi) * nm + mi) * nk + ki] =
+            static_cast<double>(correct) / static_cast<double>(yva.size());
+      }
+    }
+  }
+  comm_->Sum(fold_acc.data(), fold_acc.size());
+  std::map<std::string, std::map<int, std::vector<double>>> per_fold;
+  for (int fi = 0; fi < cfg.cv_folds; ++fi) {
+    for (std::size_t mi = 0; mi < nm; ++mi) {
+      for (std::size_t ki = 0; ki < nk; ++ki) {
+        per_fold[classify::ToString(cfg.metrics[mi])][cfg.ks[ki]].push_back(
+            fold_acc[(static_cast<std::size_t>(fi) * nm + mi) * nk + ki]);
       }
     }
   }
@@ -551,7 +657,7 @@ ClassicRunner::KnnOutcome ClassicRunner::Knn(const ClassicConfig& cfg, const Fea
   KnnOutcome out;
   const auto truth = data_.test.Labels();
   for (auto metric : cfg.metrics) {
-    const auto nn = knn.Search(f.test, kmax, metric);
+    const auto nn = classify::SearchSharded(knn, f.test, kmax, metric, *comm_);  // Search() in one process
     ++counters_.neighbour_searches;
     const std::string m = classify::ToString(metric);
     for (int k : cfg.ks) {
@@ -664,9 +770,11 @@ namespace {
 // folder's files. `timings` already holds the loading time.
 nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& data, ClassicRunner& runner,
                                   const std::string& out_dir, std::map<std::string, double> timings,
-                                  Clock::time_point start) {
+                                  Clock::time_point start, bool is_root = true) {
   const FeaturePair f = runner.Features(cfg, &timings);
+  if (!is_root && cfg.classifier == "svm") return nullptr;  // rank 0 trains the SVM on the gathered encodings
   const auto knn = runner.Classify(cfg, f, &timings);
+  if (!is_root) return nullptr;  // rank 0 writes the run folder
   timings["total_s"] = SecondsSince(start);
 
   RunOutputs outputs(out_dir);
@@ -800,8 +908,19 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
 }  // namespace
 
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log) {
+  return RunClassic(cfg, out_dir, log, features::SingleProcess());
+}
+
+nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
+                                  const features::Collective& comm) {
   cfg.Validate();
-  if (cfg.repeats > 1) return RunRepeats(cfg, out_dir, log);
+  if (cfg.repeats > 1) {
+    if (comm.size() > 1) {
+      throw Error("--repeats " + std::to_string(cfg.repeats) +
+                  ": repeated splits run in one process (start scenelab without mpirun)");
+    }
+    return RunRepeats(cfg, out_dir, log);
+  }
   const auto start = Clock::now();
   std::map<std::string, double> timings;
   const auto load_start = Clock::now();
@@ -813,7 +932,14 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
   }
   const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
   ClassicRunner runner(data, cache, cfg.threads, log);
-  return RunOnSplit(cfg, data, runner, out_dir, timings, start);
+  runner.UseCollective(&comm);
+  if (comm.size() > 1 && log) {
+    log->Info(
+        fmt::format("rank {} of {}: train images [{}, {}), test images [{}, {})", comm.rank(), comm.size(),
+                    data.train.size() * comm.rank() / comm.size(), data.train.size() * (comm.rank() + 1) / comm.size(),
+                    data.test.size() * comm.rank() / comm.size(), data.test.size() * (comm.rank() + 1) / comm.size()));
+  }
+  return RunOnSplit(cfg, data, runner, out_dir, timings, start, comm.rank() == 0);
 }
 
 std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t train_per_class,

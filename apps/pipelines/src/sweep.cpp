@@ -177,30 +177,32 @@ nlohmann::ordered_json SelectedRow(const nlohmann::ordered_json& rows) {
   return row;
 }
 
-SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log) {
-  base.Validate();
-  grid.Validate();
-  const auto start = std::chrono::steady_clock::now();
-  const LoadedData data = LoadData(base.data, base.seed);
-  const std::string cache = base.cache_dir.empty() ? out_dir + "/cache" : base.cache_dir;
-  ClassicRunner runner(data, cache, base.threads, log);
-  fs::create_directories(fs::path(out_dir) / "points");
-
-  // Feature points: the cartesian product of the feature-affecting values.
+namespace {
+// The feature points: the cartesian product of the feature-affecting values,
+// each with its descriptor set (points sharing one share caches).
+struct SweepPlan {
   std::vector<ClassicConfig> points;
+  std::vector<std::size_t> group;
+};
+
+SweepPlan PlanSweep(const ClassicConfig& base, const SweepGrid& grid) {
+  SweepPlan plan;
   if (base.features == "gist") {
-    points.push_back(base);  // one feature point: k and metric are swept on it
+    plan.points.push_back(base);  // one feature point: k and metric are swept on it
+    plan.group.push_back(0);
   } else if (base.features == "tiny") {
     for (int s : OrBase(grid.tiny_sizes, base.tiny.size)) {
       for (const auto& n : OrBase(grid.norms, features::ToString(base.tiny.norm))) {
         ClassicConfig c = base;
         c.tiny.size = s;
         c.tiny.norm = features::ParseNorm(n);
-        points.push_back(c);
+        plan.group.push_back(plan.points.size());
+        plan.points.push_back(c);
       }
     }
   } else {
     // Vocabulary innermost: consecutive points share descriptors in memory.
+    std::size_t descriptor_set = 0;
     for (int st : OrBase(grid.steps, base.sift.step)) {
       for (int b : OrBase(grid.bins, base.sift.bin_sizes.front())) {
         for (int v : OrBase(grid.vocab_sizes, base.vocab.size)) {
@@ -208,89 +210,179 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
           c.sift.step = st;
           if (!grid.bins.empty()) c.sift.bin_sizes = {b};
           c.vocab.size = v;
-          points.push_back(c);
+          plan.points.push_back(c);
+          plan.group.push_back(descriptor_set);
         }
+        ++descriptor_set;
       }
     }
   }
+  return plan;
+}
 
-  SweepResult result;
-  nlohmann::ordered_json rows = nlohmann::json::array();
-  std::string csv = "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds\n";
-  RunOutputs outputs(out_dir);
-  for (std::size_t p = 0; p < points.size(); ++p) {
-    const ClassicConfig& c = points[p];
+std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+// One feature point's outcome: accuracy and cross-validated accuracy by
+// metric and k (ascending), as stored in points/<id>.json.
+nlohmann::json ComputePoint(ClassicRunner& runner, const ClassicConfig& c, const std::string& key) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::map<std::string, double> timings;
+  const FeaturePair f = runner.Features(c, &timings);
+  const auto knn = runner.Classify(c, f, &timings);
+  nlohmann::json point = {{"key", key},
+                          {"seconds", SecondsSince(t0)},
+                          {"accuracy", nlohmann::json::object()},
+                          {"cv_accuracy", nlohmann::json::object()}};
+  for (const auto& [m, byk] : knn.accuracy) {
+    for (const auto& [k, a] : byk) {
+      point["accuracy"][m].push_back({k, a});
+      const auto cm = knn.cv_accuracy.find(m);
+      const bool has_cv = cm != knn.cv_accuracy.end() && cm->second.count(k);
+      point["cv_accuracy"][m].push_back({k, has_cv ? nlohmann::json(cm->second.at(k)) : nlohmann::json(nullptr)});
+    }
+  }
+  return point;
+}
+
+// sweep.csv's rows and sweep.json's for one finished point.
+void AddRows(const ClassicConfig& c, const nlohmann::json& point, nlohmann::ordered_json* rows, std::string* csv) {
+  for (const auto& [m, byk] : point.at("accuracy").items()) {
+    for (std::size_t ki = 0; ki < byk.size(); ++ki) {
+      const auto& ka = byk[ki];
+      const int k = ka.at(0).get<int>();
+      const auto& a = ka.at(1);
+      const auto& cva = point.at("cv_accuracy").at(m).at(ki).at(1);
+      nlohmann::ordered_json r;
+      r["features"] = c.features;
+      r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
+      r["norm"] = c.features == "tiny" ? nlohmann::json(features::ToString(c.tiny.norm)) : nlohmann::json(nullptr);
+      const bool sift = c.features != "tiny" && c.features != "gist";
+      r["step"] = sift ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
+      r["bin"] = sift ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
+      r["vocab"] = sift && c.features != "fisher" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
+      r["metric"] = m;
+      r["k"] = m == "svm" ? nlohmann::json(nullptr) : nlohmann::json(k);
+      r["cv_accuracy"] = cva;
+      r["accuracy"] = a.get<double>();
+      r["seconds"] = point.at("seconds").get<double>();
+      rows->push_back(r);
+      auto cell = [](const nlohmann::json& v) {
+        return v.is_null() ? std::string() : (v.is_string() ? v.get<std::string>() : Dump(v));
+      };
+      *csv += fmt::format("{},{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]),
+                          cell(r["norm"]), cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, cell(r["k"]),
+                          cva.is_null() ? std::string() : fmt::format("{:.6f}", cva.get<double>()), a.get<double>(),
+                          point.at("seconds").get<double>());
+    }
+  }
+}
+}  // namespace
+
+SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log) {
+  return RunSweep(base, grid, out_dir, log, features::SingleProcess());
+}
+
+SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log,
+                     const features::Collective& comm) {
+  base.Validate();
+  grid.Validate();
+  const auto start = std::chrono::steady_clock::now();
+  const bool root = comm.rank() == 0;
+  const LoadedData data = LoadData(base.data, base.seed);
+  const std::string cache = base.cache_dir.empty() ? out_dir + "/cache" : base.cache_dir;
+  ClassicRunner runner(data, cache, base.threads, log);
+  if (root) fs::create_directories(fs::path(out_dir) / "points");
+
+  const SweepPlan plan = PlanSweep(base, grid);
+  const std::size_t n = plan.points.size();
+  std::vector<std::string> keys(n);
+  for (std::size_t p = 0; p < n; ++p) {
     CacheKey key("sweep-point-v2");
-    key.Add("cfg", c.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+    key.Add("cfg", Dump(plan.points[p].ToJson()))
         .Add("train", Hex64(data.train.Fingerprint()))
         .Add("test", Hex64(data.test.Fingerprint()));
-    const fs::path point_file = fs::path(out_dir) / "points" / (key.id() + ".json");
-    nlohmann::json point;
-    bool reused = false;
-    if (fs::exists(point_file) && !base.clobber) {
-      try {
-        point = nlohmann::json::parse(ReadFileText(point_file));
-        reused = point.at("key").get<std::string>() == key.text();
-      } catch (const std::exception&) {
-        reused = false;  // half-written or foreign: recompute
-      }
-    }
-    if (!reused) {
-      const auto t0 = std::chrono::steady_clock::now();
-      std::map<std::string, double> timings;
-      const FeaturePair f = runner.Features(c, &timings);
-      const auto knn = runner.Classify(c, f, &timings);
-      point = {{"key", key.text()},
-               {"seconds", SecondsSince(t0)},
-               {"accuracy", nlohmann::json::object()},
-               {"cv_accuracy", nlohmann::json::object()}};
-      for (const auto& [m, byk] : knn.accuracy) {
-        for (const auto& [k, a] : byk) {
-          point["accuracy"][m].push_back({k, a});  // k ascending
-          const auto cm = knn.cv_accuracy.find(m);
-          const bool has_cv = cm != knn.cv_accuracy.end() && cm->second.count(k);
-          point["cv_accuracy"][m].push_back({k, has_cv ? nlohmann::json(cm->second.at(k)) : nlohmann::json(nullptr)});
-        }
-      }
-      WriteFileAtomic(point_file, point.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    } else {
-      ++result.points_reused;
-    }
-    for (const auto& [m, byk] : point.at("accuracy").items()) {
-      for (std::size_t ki = 0; ki < byk.size(); ++ki) {
-        const auto& ka = byk[ki];
-        const int k = ka.at(0).get<int>();
-        const auto& a = ka.at(1);
-        const auto& cva = point.at("cv_accuracy").at(m).at(ki).at(1);
-        nlohmann::ordered_json r;
-        r["features"] = c.features;
-        r["tiny_size"] = c.features == "tiny" ? nlohmann::json(c.tiny.size) : nlohmann::json(nullptr);
-        r["norm"] = c.features == "tiny" ? nlohmann::json(features::ToString(c.tiny.norm)) : nlohmann::json(nullptr);
-        const bool sift = c.features != "tiny" && c.features != "gist";
-        r["step"] = sift ? nlohmann::json(c.sift.step) : nlohmann::json(nullptr);
-        r["bin"] = sift ? nlohmann::json(c.sift.bin_sizes.front()) : nlohmann::json(nullptr);
-        r["vocab"] = sift && c.features != "fisher" ? nlohmann::json(c.vocab.size) : nlohmann::json(nullptr);
-        r["metric"] = m;
-        r["k"] = m == "svm" ? nlohmann::json(nullptr) : nlohmann::json(k);
-        r["cv_accuracy"] = cva;
-        r["accuracy"] = a.get<double>();
-        r["seconds"] = point.at("seconds").get<double>();
-        rows.push_back(r);
-        auto cell = [](const nlohmann::json& v) {
-          return v.is_null() ? std::string()
-                             : (v.is_string() ? v.get<std::string>()
-                                              : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-        };
-        csv += fmt::format("{},{},{},{},{},{},{},{},{},{:.6f},{:.3f}\n", c.features, cell(r["tiny_size"]),
-                           cell(r["norm"]), cell(r["step"]), cell(r["bin"]), cell(r["vocab"]), m, cell(r["k"]),
-                           cva.is_null() ? std::string() : fmt::format("{:.6f}", cva.get<double>()), a.get<double>(),
-                           point.at("seconds").get<double>());
-      }
-    }
-    if (log) log->Info(fmt::format("sweep point {}/{} {}", p + 1, points.size(), reused ? "(reused)" : "done"));
-    WriteFileAtomic(fs::path(out_dir) / "sweep.csv", csv);
+    keys[p] = key.text();
   }
-  result.computed = runner.counters();
+  // Rank 0's plan and the points it already has (points/<id>.json of an
+  // earlier, interrupted run) go to every rank; a rank whose own plan
+  // differs (another config, other data) stops the job.
+  auto point_file = [&](std::size_t p) { return fs::path(out_dir) / "points" / (Hex64(Fnv1a64(keys[p])) + ".json"); };
+  std::vector<nlohmann::json> finished(n);
+  SweepResult result;
+  nlohmann::json shared;
+  if (root) {
+    shared["keys"] = keys;
+    shared["done"] = nlohmann::json::array();
+    for (std::size_t p = 0; p < n; ++p) {
+      if (base.clobber || !fs::exists(point_file(p))) continue;
+      try {
+        auto point = nlohmann::json::parse(ReadFileText(point_file(p)));
+        if (point.at("key").get<std::string>() != keys[p]) continue;
+        finished[p] = std::move(point);
+        shared["done"].push_back(p);
+      } catch (const std::exception&) {
+        // half-written or foreign: recompute
+      }
+    }
+  }
+  std::string text = root ? Dump(shared) : std::string();
+  comm.Broadcast(&text);
+  shared = nlohmann::json::parse(text);
+  if (shared["keys"].get<std::vector<std::string>>() != keys) {
+    throw Error(
+        fmt::format("sweep: rank {}'s plan differs from rank 0's (same config and data on every rank?)", comm.rank()));
+  }
+  std::vector<bool> done(n, false);
+  for (const auto& p : shared["done"]) done[p.get<std::size_t>()] = true;
+  std::vector<std::size_t> todo, todo_group;
+  for (std::size_t p = 0; p < n; ++p) {
+    if (done[p]) {
+      ++result.points_reused;
+      if (log) log->Info(fmt::format("sweep point {}/{} (reused)", p + 1, n));
+      continue;
+    }
+    todo.push_back(p);
+    todo_group.push_back(plan.group[p]);
+  }
+  // Rank 0 keeps every finished point on disk as it arrives, and sweep.csv
+  // over those finished so far, in plan order: a killed job loses only the
+  // points in flight.
+  std::size_t completed = result.points_reused;
+  auto write_csv = [&] {
+    nlohmann::ordered_json rows = nlohmann::json::array();
+    std::string csv = "features,tiny_size,norm,step,bin,vocab,metric,k,cv_accuracy,accuracy,seconds\n";
+    for (std::size_t p = 0; p < n; ++p) {
+      if (!finished[p].is_null()) AddRows(plan.points[p], finished[p], &rows, &csv);
+    }
+    WriteFileAtomic(fs::path(out_dir) / "sweep.csv", csv);
+    return rows;
+  };
+  comm.HandOut(
+      todo_group,
+      [&](std::size_t t) {
+        const std::size_t p = todo[t];
+        return Dump(ComputePoint(runner, plan.points[p], keys[p]));
+      },
+      [&](std::size_t t, int rank, const std::string& bytes) {
+        const std::size_t p = todo[t];
+        finished[p] = nlohmann::json::parse(bytes);
+        WriteFileAtomic(point_file(p), bytes);
+        ++completed;
+        if (log) {
+          log->Info(fmt::format("sweep point {}/{} done{} ({}/{} finished)", p + 1, n,
+                                comm.size() > 1 ? fmt::format(" by rank {}", rank) : std::string(), completed, n));
+        }
+        write_csv();
+      });
+  StageCounters computed = runner.counters();
+  std::int64_t counts[5] = {computed.tiny_extractions, computed.sift_extractions, computed.vocabularies_built,
+                            computed.encodings, computed.neighbour_searches};
+  comm.Sum(counts, 5);  // the work of every rank
+  result.computed = {static_cast<int>(counts[0]), static_cast<int>(counts[1]), static_cast<int>(counts[2]),
+                     static_cast<int>(counts[3]), static_cast<int>(counts[4])};
+  if (!root) return result;  // rank 0 alone writes the run folder
+  RunOutputs outputs(out_dir);
+  const nlohmann::ordered_json rows = write_csv();
   nlohmann::ordered_json j;
   j["kind"] = "sweep";
   j["base"] = base.ToJson();

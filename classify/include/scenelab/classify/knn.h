@@ -21,6 +21,7 @@
 
 #include <Eigen/Core>
 
+#include "scenelab/features/collective.h"
 #include "scenelab/features/types.h"
 
 namespace scenelab::classify {
@@ -127,6 +128,14 @@ class KnnClassifier {
   mutable std::unique_ptr<Flann> flann_;
   mutable std::unique_ptr<ByteRows> bytes_;
 };
+
+// Search() with the queries split across the processes of `comm` (an MPI
+// job) in contiguous blocks, each process searching its block against the
+// same fitted training set; the neighbour lists are gathered in query order,
+// so every process gets exactly Search()'s result. Called by every process,
+// with the same queries.
+Neighbors SearchSharded(const KnnClassifier& knn, const Matrix& queries, int k, Metric metric,
+                        const features::Collective& comm);
 
 // Plain reference implementation (one query at a time, full sort); used by
 // the tests to check the fast paths.

@@ -21,6 +21,7 @@
 #include "scenelab/data/readers.h"
 #include "scenelab/eval/confusion.h"
 #include "scenelab/features/bow.h"
+#include "scenelab/features/collective.h"
 #include "scenelab/features/fisher.h"
 #include "scenelab/features/gist.h"
 #include "scenelab/features/homkermap.h"
@@ -120,6 +121,15 @@ class ClassicRunner {
   void FinishCacheWrites();
   // Splits drawn from `pool`: their descriptors come from the pool's.
   void UseDescriptorPool(DescriptorPool* pool) { pool_ = pool; }
+  // One rank of an MPI job (`comm`, every rank calling the same stages):
+  // each rank extracts and encodes its contiguous block of the train and of
+  // the test images and samples its share of the vocabulary sample (global
+  // image indices, so the sample is the one-process one); k-means sums over
+  // the ranks; the encodings are gathered in image order on every rank, and
+  // the kNN queries and cross-validation folds are split again. Rank 0 alone
+  // decides what comes from the cache and writes the shared caches. Every
+  // result equals the one-process run's.
+  void UseCollective(const features::Collective* comm) { comm_ = comm ? comm : &single_; }
   // Features for `cfg` (tiny or bow), from cache when possible.
   FeaturePair Features(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   // kNN: one search per metric at max k; accuracy and votes for every k.
@@ -172,12 +182,23 @@ class ClassicRunner {
   std::map<std::string, std::shared_ptr<const std::vector<features::SiftFeatures>>> sift_memo_;
   std::vector<std::future<void>> pending_writes_;
   DescriptorPool* pool_ = nullptr;
+  features::SingleProcess single_;
+  const features::Collective* comm_ = &single_;
+  // This rank's contiguous block [first, second) of n images.
+  std::pair<std::size_t, std::size_t> Block(std::size_t n) const;
+  // Rank 0's verdict (e.g. "found in the cache"), on every rank.
+  bool RootSays(bool mine) const;
 };
 
 // Runs one classic experiment into `out_dir`: results.json,
 // predictions.csv, confusion.{csv,json}, figures. Returns results.json.
 // With cfg.repeats > 1, RunRepeats.
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
+// As one rank of an MPI job (ClassicRunner::UseCollective): every rank
+// calls it; rank 0 writes the run folder and returns results.json, the
+// others return null. Repeated splits are not split across ranks.
+nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
+                                  const features::Collective& comm);
 
 // Image indices into the pool of one repeated split, each in pool order.
 struct RepeatSplit {

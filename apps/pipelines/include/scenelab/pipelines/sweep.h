@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scenelab/features/collective.h"
 #include "scenelab/pipelines/classic.h"
 
 namespace scenelab::pipelines {
@@ -35,6 +36,14 @@ struct SweepResult {
 
 // `base` holds every parameter not swept, including metrics and ks.
 SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log);
+// Over the processes of `comm` (an MPI job): the plan is rank 0's, feature
+// points are handed out one at a time (points sharing a descriptor set to
+// the same rank where possible), each rank computes whole points with
+// base.threads threads, and rank 0 writes every file. sweep.csv/json equal
+// the one-process run's apart from the seconds; `computed` counts the work
+// of every rank. Called by every rank; the others return counters only.
+SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std::string& out_dir, Logger* log,
+                     const features::Collective& comm);
 
 // Over sweep.json rows: the first row with the highest test accuracy (the
 // oracle), and the first with the highest cross-validated accuracy (the

@@ -650,7 +650,11 @@ Neighbors SearchSharded(const KnnClassifier& knn, const Matrix& queries, int k, 
                         const features::Collective& comm) {
   if (comm.size() == 1) return knn.Search(queries, k, metric);
   const Eigen::Index n = queries.rows();
-  const auto cut = [&](int r) { return n * r / comm.size(); };
+  // Whole query blocks per rank: Search() computes block by block, and a
+  // block's distances come from the same kernel calls with the same shapes
+  // whichever process runs it, so the bits match the one-process search.
+  const Eigen::Index qb = knn.options().query_block, blocks = (n + qb - 1) / qb;
+  const auto cut = [&](int r) { return std::min(n, blocks * r / comm.size() * qb); };
   const Eigen::Index lo = cut(comm.rank()), hi = cut(comm.rank() + 1);
   const Neighbors mine = knn.Search(Matrix(queries.middleRows(lo, hi - lo)), k, metric);
   // Indices (below 2^31) and float distances are exact as doubles.

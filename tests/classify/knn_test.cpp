@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "expect_error.h"
+#include "thread_group.h"
 
 #include "kernels.h"
 #include "scenelab/classify/knn.h"
@@ -60,6 +62,44 @@ TEST(Classify_KnnClassifier, IdenticalForOneAndTwoThreads) {
     const auto x = a.Search(queries, 10, m), y = b.Search(queries, 10, m);
     EXPECT_EQ(x.indices, y.indices);
     EXPECT_EQ(x.distances, y.distances);
+  }
+}
+
+// Queries split over 2, 3 and 5 ranks (in-process, thread_group.h), each
+// rank searching its block: every rank gets exactly Search()'s neighbours
+// and distances, on float data, on 8-bit data (the exact integer path) and
+// with more ranks than queries.
+TEST(Classify_KnnClassifier, ShardedSearchEqualsSearch) {
+  Matrix bytes = RandomMatrix(200, 48, 8, true);
+  bytes = (bytes * 255.0f).array().round().matrix();
+  const Matrix floats = RandomMatrix(200, 48, 9, true);
+  for (const Matrix* train : std::vector<const Matrix*>{&floats, &bytes}) {
+    KnnOptions o;
+    o.query_block = 8;  // ranks get whole blocks: 41 queries are 6 blocks
+    KnnClassifier knn(o);
+    knn.Fit(*train, Labels(200, 4), 4);
+    for (const int nq : {3, 41}) {
+      const Matrix queries = train == &bytes ? Matrix(bytes.topRows(nq).reverse()) : RandomMatrix(nq, 48, 10, true);
+      for (Metric m : {Metric::kL1, Metric::kL2, Metric::kChi2}) {
+        const auto whole = knn.Search(queries, 6, m);
+        for (int ranks : {2, 3, 5}) {
+          fixtures::ThreadGroup group(ranks);
+          std::vector<Neighbors> got(static_cast<std::size_t>(ranks));
+          std::vector<std::thread> threads;
+          for (int r = 0; r < ranks; ++r) {
+            threads.emplace_back([&, r] {
+              got[static_cast<std::size_t>(r)] =
+                  SearchSharded(knn, queries, 6, m, fixtures::ThreadGroup::Member(&group, r));
+            });
+          }
+          for (auto& t : threads) t.join();
+          for (int r = 0; r < ranks; ++r) {
+            EXPECT_EQ(got[static_cast<std::size_t>(r)].indices, whole.indices) << ToString(m) << " " << ranks;
+            EXPECT_EQ(got[static_cast<std::size_t>(r)].distances, whole.distances) << ToString(m) << " " << ranks;
+          }
+        }
+      }
+    }
   }
 }
 

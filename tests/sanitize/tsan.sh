@@ -16,5 +16,5 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/t
 "$B/tests/data_tests" --gtest_filter='Data_ParallelFor.*:Data_FolderReader.*:Data_CorruptImages.*'
 "$B/tests/classify_tests" --gtest_filter='Classify_KnnClassifier.*:Classify_LinearSvm.*'
 "$B/tests/features_tests" --gtest_filter='Features_Vocabulary.*:Features_DenseSift.*:Features_Bow*'
-"$B/tests/pipelines_tests" --gtest_filter='Pipelines_Classic.SameResultsForOneAndTwoThreadsAndFromCache:Pipelines_Classic.StreamedDescriptorsGiveTheSameResults:Pipelines_Sweep.*:Pipelines_Repeats.*'
+"$B/tests/pipelines_tests" --gtest_filter='Pipelines_Classic.SameResultsForOneAndTwoThreadsAndFromCache:Pipelines_Classic.StreamedDescriptorsGiveTheSameResults:Pipelines_Sweep.*:Pipelines_Repeats.*:Pipelines_Sharded.*'
 echo "ThreadSanitizer: no report"

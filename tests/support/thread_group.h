@@ -91,6 +91,7 @@ class ThreadGroup {
       std::lock_guard<std::mutex> lock(task_mutex_);
       started_.assign(group.size(), false);
       ran.assign(static_cast<std::size_t>(n_), {});
+      root_done_ = &done;  // results reach rank 0's callback, as over MPI
     }
     Wait();  // rank 0 has reset the shared state
     std::size_t last = kNone;
@@ -106,7 +107,7 @@ class ThreadGroup {
       }
       const std::string result = work(t);
       std::lock_guard<std::mutex> lock(task_mutex_);
-      done(t, r, result);
+      (*root_done_)(t, r, result);
     }
     Wait();
   }
@@ -128,6 +129,7 @@ class ThreadGroup {
   int arrived_ = 0;
   std::uint64_t generation_ = 0;
   std::vector<bool> started_;
+  const features::TaskDone* root_done_ = nullptr;
 };
 
 }  // namespace scenelab::fixtures

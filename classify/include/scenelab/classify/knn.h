@@ -108,6 +108,7 @@ class KnnClassifier {
 
   // Counts Search() calls; the sweep tests use it to show reuse.
   std::size_t searches_performed() const { return searches_; }
+  const KnnOptions& options() const { return opts_; }
 
  private:
   void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices,
@@ -130,8 +131,8 @@ class KnnClassifier {
 };
 
 // Search() with the queries split across the processes of `comm` (an MPI
-// job) in contiguous blocks, each process searching its block against the
-// same fitted training set; the neighbour lists are gathered in query order,
+// job) in contiguous runs of whole query blocks (KnnOptions::query_block),
+// each process searching its run against the same fitted training set; the neighbour lists are gathered in query order,
 // so every process gets exactly Search()'s result. Called by every process,
 // with the same queries.
 Neighbors SearchSharded(const KnnClassifier& knn, const Matrix& queries, int k, Metric metric,

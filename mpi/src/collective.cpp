@@ -112,11 +112,21 @@ World::~World() {
   if (!finalized) MPI_Finalize();
 }
 
-void MpiCollective::Sum(double* data, std::size_t n) const { SumInRankOrder(data, n, MPI_DOUBLE, size_); }
+MpiCollective::Timed::Timed(const MpiCollective* collective) : c(collective), start(MPI_Wtime()) {}
+MpiCollective::Timed::~Timed() { c->seconds_ += MPI_Wtime() - start; }
 
-void MpiCollective::Sum(std::int64_t* data, std::size_t n) const { SumInRankOrder(data, n, MPI_INT64_T, size_); }
+void MpiCollective::Sum(double* data, std::size_t n) const {
+  const Timed timed(this);
+  SumInRankOrder(data, n, MPI_DOUBLE, size_);
+}
+
+void MpiCollective::Sum(std::int64_t* data, std::size_t n) const {
+  const Timed timed(this);
+  SumInRankOrder(data, n, MPI_INT64_T, size_);
+}
 
 std::vector<double> MpiCollective::AllGather(const std::vector<double>& local) const {
+  const Timed timed(this);
   std::vector<double> out;
   GatherVariable(local.data(), local.size(), MPI_DOUBLE, size_, [&](std::size_t total) {
     out.resize(total);
@@ -131,6 +141,7 @@ features::Matrix MpiCollective::AllGatherRows(const features::Matrix& local) con
   Eigen::Index cols = 0;
   for (const double c : AllGather({static_cast<double>(local.cols())}))
     cols = std::max(cols, static_cast<Eigen::Index>(c));
+  const Timed timed(this);  // after the AllGather above, which times itself
   GatherVariable(local.data(), static_cast<std::size_t>(local.size()), MPI_FLOAT, size_, [&](std::size_t total) {
     out.resize(cols > 0 ? static_cast<Eigen::Index>(total) / cols : 0, cols);
     return out.data();
@@ -139,6 +150,7 @@ features::Matrix MpiCollective::AllGatherRows(const features::Matrix& local) con
 }
 
 void MpiCollective::Broadcast(std::string* bytes) const {
+  const Timed timed(this);
   std::uint64_t n = rank_ == 0 ? bytes->size() : 0;
   Check(MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
   if (rank_ != 0) bytes->assign(static_cast<std::size_t>(n), '\0');
@@ -146,6 +158,7 @@ void MpiCollective::Broadcast(std::string* bytes) const {
 }
 
 void MpiCollective::Broadcast(features::Matrix* m) const {
+  const Timed timed(this);
   std::int64_t shape[2] = {m->rows(), m->cols()};
   Check(MPI_Bcast(shape, 2, MPI_INT64_T, 0, MPI_COMM_WORLD), "MPI_Bcast");
   if (rank_ != 0) m->resize(static_cast<Eigen::Index>(shape[0]), static_cast<Eigen::Index>(shape[1]));

@@ -469,8 +469,16 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       comm_->Sum(&sample_rows, 1);
       if (cfg.features == "bow") {
         // Lloyd's sums over the ranks in exact integers: the one-process vocabulary.
+        const double talked = comm_->communication_seconds();
         model.vocab = builder.Cluster(sample, *comm_);
         packed = model.vocab.centers();
+        if (split) {
+          // The allreduce of the per-word sums and counts (waits included).
+          const double s = comm_->communication_seconds() - talked;
+          (*t)["kmeans_allreduce_s"] += s;
+          Log(log_, fmt::format("k-means over {} ranks: {:.1f} ms in collectives, {:.2f} ms per Lloyd iteration",
+                                comm_->size(), s * 1e3, s * 1e3 / std::max(1, model.vocab.iterations())));
+        }
         Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s ({} Lloyd iterations, energy {:.6g})",
                               model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
       } else {

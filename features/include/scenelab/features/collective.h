@@ -44,6 +44,9 @@ class Collective {
   // task has finished. A task that throws fails the job.
   virtual void HandOut(const std::vector<std::size_t>& group, const std::function<std::string(std::size_t)>& work,
                        const TaskDone& done) const = 0;
+  // Wall time this process has spent in Sum, AllGather and Broadcast
+  // (waiting for the others included): the k-means allreduce cost.
+  virtual double communication_seconds() const { return 0; }
 };
 
 // The hand-out policy shared by the implementations: the next task for a

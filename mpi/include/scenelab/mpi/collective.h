@@ -58,10 +58,19 @@ class MpiCollective final : public features::Collective {
   // sent the next task, or -1 to stop.
   void HandOut(const std::vector<std::size_t>& group, const std::function<std::string(std::size_t)>& work,
                const features::TaskDone& done) const override;
+  double communication_seconds() const override { return seconds_; }
 
  private:
+  // Adds the time until it goes out of scope to seconds_.
+  struct Timed {
+    explicit Timed(const MpiCollective* c);
+    ~Timed();
+    const MpiCollective* c;
+    double start;
+  };
   int rank_;
   int size_;
+  mutable double seconds_ = 0;  // only the thread making collective calls touches it
 };
 
 }  // namespace scenelab::mpi

@@ -5,12 +5,13 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "job.h"
 #include "scenelab/pipelines/compare.h"
 #include "scenelab/pipelines/config.h"
 
 namespace scenelab::app {
 
-void AddCompareCommand(CLI::App& app, Runner* run) {
+void AddCompareCommand(CLI::App& app, Runner* run, const Job* job) {
   auto* cmd = app.add_subcommand("compare",
                                  "Run classical pipelines and CNNs side by side into one report (no arguments: "
                                  "built-in Fashion-MNIST experiment)");
@@ -27,8 +28,8 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
   cmd->add_option("--seed", o->seed, "Override the seed");
   cmd->add_option("--threads", o->threads, "Override the thread count (0 = all cores)");
   cmd->add_flag("--check", o->check, "Only parse and validate the config, then print it resolved");
-  cmd->callback([o, run]() {
-    *run = [o]() {
+  cmd->callback([o, run, job]() {
+    *run = [o, job]() {
       pipelines::CompareConfig cfg =
           o->config.empty() ? pipelines::DefaultCompareConfig()
                             : pipelines::ParseCompareConfig(pipelines::LoadConfigFile(o->config), o->config);
@@ -41,10 +42,15 @@ void AddCompareCommand(CLI::App& app, Runner* run) {
         return 0;
       }
       const std::string out = o->out.empty() ? "runs/" + cfg.name : o->out;
-      std::filesystem::create_directories(out);
-      Logger log(std::filesystem::path(out) / "log.txt");
-      log.Info("scenelab compare: " + cfg.name + " -> " + out);
-      const auto r = pipelines::RunCompare(cfg, out, &log);
+      const auto log = job->OpenLog(out);
+      log->Info("scenelab compare: " + cfg.name + " -> " + out);
+      // In an MPI job the classical pipelines split over the ranks; a CNN
+      // trains on rank 0 with the node's cores while the others sleep.
+      const int requested = cfg.threads;
+      cfg.threads = job->Threads(cfg.threads, log.get());
+      const int cnn_threads = job->size() > 1 ? job->NodeThreads(requested) : 0;
+      const auto r = pipelines::RunCompare(cfg, out, log.get(), job->comm(), cnn_threads);
+      if (!job->root()) return 0;  // rank 0 reports
       std::cout << fmt::format("\n{:<20} {:<6} {:>9} {:>18} {:>12} {:>16} {:>9} {:>10}\n", "pipeline", "type",
                                "accuracy", "95% interval", "selected", "oracle (on test)", "time (s)", "params");
       auto setting = [](const nlohmann::json& b) {

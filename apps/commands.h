@@ -20,6 +20,6 @@ void AddSweepCommand(CLI::App& app, Runner* run, const Job* job);
 void AddReportCommand(CLI::App& app, Runner* run);
 // argv: the process arguments, for `cnn train --nproc` to start its workers.
 void AddCnnCommands(CLI::App& app, Runner* run, const std::vector<std::string>& argv);
-void AddCompareCommand(CLI::App& app, Runner* run);
+void AddCompareCommand(CLI::App& app, Runner* run, const Job* job);
 
 }  // namespace scenelab::app

@@ -68,6 +68,11 @@ int Job::Threads(int requested, Logger* log) const {
   return requested;
 }
 
+int Job::NodeThreads(int requested) const {
+  if (requested > 0) return requested;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 std::unique_ptr<Logger> Job::OpenLog(const std::string& out) const {
   namespace fs = std::filesystem;
   if (root()) {

@@ -27,6 +27,9 @@ class Job {
   // the ranks on the node. More than that share is allowed with a warning
   // in `log`, which also records the choice.
   int Threads(int requested, Logger* log) const;
+  // Threads for work rank 0 does alone while the node's other ranks sleep
+  // (a CNN in `compare`): `requested`, or every core of the node.
+  int NodeThreads(int requested) const;
   // Rank 0: OUT/log.txt, echoed to the terminal. Rank r: OUT/logs/rank-<r>.log,
   // opened with a line naming the rank, node and pid.
   std::unique_ptr<Logger> OpenLog(const std::string& out) const;

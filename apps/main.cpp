@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   scenelab::app::AddReportCommand(app, &run);
 #ifdef SCENELAB_WITH_CNN
   scenelab::app::AddCnnCommands(app, &run, std::vector<std::string>(argv, argv + argc));
-  scenelab::app::AddCompareCommand(app, &run);
+  scenelab::app::AddCompareCommand(app, &run, job.get());
 #endif
   try {
     app.parse(argc, argv);

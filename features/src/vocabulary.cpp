@@ -198,7 +198,17 @@ int LloydGemm(const Matrix& x, std::int64_t offset, Matrix* centers, int max_ite
       for (Eigen::Index c = 0; c < k; ++c)
         counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
     }
-    comm.Sum(sums.data(), static_cast<std::size_t>(sums.size()));
+    if (xb.size() > 0 && comm.size() > 1) {
+      // Byte samples: the sums are integers (exact in double up to 2^53), so
+      // they travel as int64 and may be added in any order (MPI_Allreduce:
+      // K x 128 values per rank, not K x 128 x ranks).
+      std::vector<std::int64_t> exact(static_cast<std::size_t>(sums.size()));
+      for (std::size_t i = 0; i < exact.size(); ++i) exact[i] = static_cast<std::int64_t>(sums.data()[i]);
+      comm.Sum(exact.data(), exact.size());
+      for (std::size_t i = 0; i < exact.size(); ++i) sums.data()[i] = static_cast<double>(exact[i]);
+    } else {
+      comm.Sum(sums.data(), static_cast<std::size_t>(sums.size()));
+    }
     comm.Sum(counts.data(), counts.size());
     double e = sum_sq;
     for (Eigen::Index c = 0; c < k; ++c) {

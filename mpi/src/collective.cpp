@@ -122,7 +122,14 @@ void MpiCollective::Sum(double* data, std::size_t n) const {
 
 void MpiCollective::Sum(std::int64_t* data, std::size_t n) const {
   const Timed timed(this);
-  SumInRankOrder(data, n, MPI_INT64_T, size_);
+  // Integer addition is exact in any order: MPI's own reduction (n values
+  // moved per rank, not n x ranks as the rank-ordered double sums).
+  constexpr std::size_t kPiece = std::size_t{1} << 30;
+  for (std::size_t at = 0; at < n; at += kPiece) {
+    Check(MPI_Allreduce(MPI_IN_PLACE, data + at, static_cast<int>(std::min(kPiece, n - at)), MPI_INT64_T, MPI_SUM,
+                        MPI_COMM_WORLD),
+          "MPI_Allreduce");
+  }
 }
 
 std::vector<double> MpiCollective::AllGather(const std::vector<double>& local) const {
@@ -168,6 +175,19 @@ void MpiCollective::Broadcast(features::Matrix* m) const {
   for (std::size_t at = 0; at < total; at += kPiece) {
     const std::size_t n = std::min(kPiece, total - at);
     Check(MPI_Bcast(m->data() + at, static_cast<int>(n), MPI_FLOAT, 0, MPI_COMM_WORLD), "MPI_Bcast");
+  }
+}
+
+void MpiCollective::Barrier() const {
+  MPI_Request request;
+  Check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  auto nap = std::chrono::microseconds(100);
+  for (;;) {
+    int flag = 0;
+    Check(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    if (flag) return;
+    std::this_thread::sleep_for(nap);
+    nap = std::min(nap * 2, std::chrono::microseconds(20000));
   }
 }
 

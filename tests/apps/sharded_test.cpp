@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -121,11 +122,15 @@ TEST(Pipelines_Sharded, SweepHandedOutEqualsOneProcessAndResumes) {
   for (auto& row : b) row.erase("seconds");
   EXPECT_EQ(a, b);
   EXPECT_EQ(results[0].json["selected"]["accuracy"], one.json["selected"]["accuracy"]);
-  // Tasks 0,1 are step 6 and 2,3 step 8: each rank did one descriptor set.
+  // Tasks 0,1 are step 6 and 2,3 step 8. Every task ran once; the two
+  // ranks started on different descriptor sets (a rank may take the other
+  // set's last point when it runs out: the hand-out is dynamic).
   ASSERT_EQ(group.ran.size(), 2u);
-  for (const auto& tasks : group.ran) {
-    ASSERT_EQ(tasks.size(), 2u);
-    EXPECT_EQ(tasks[0] / 2, tasks[1] / 2) << "a rank switched descriptor sets";
+  std::multiset<std::size_t> all;
+  for (const auto& tasks : group.ran) all.insert(tasks.begin(), tasks.end());
+  EXPECT_EQ(all, (std::multiset<std::size_t>{0, 1, 2, 3}));
+  if (!group.ran[0].empty() && !group.ran[1].empty()) {
+    EXPECT_NE(group.ran[0][0] / 2, group.ran[1][0] / 2) << "both ranks started on one descriptor set";
   }
   EXPECT_TRUE(results[1].json.is_null());  // rank 0 alone writes
   // Resume: two of the four point files gone, two reused.

@@ -243,3 +243,73 @@ TEST(Mpi_Job, ThreadsDefaultToTheRanksShareAndMoreAreWarnedAbout) {
   EXPECT_NE(ReadFileText(dir / "many" / "logs" / "rank-1.log").find("warning: --threads " + std::to_string(cores + 3)),
             std::string::npos);
 }
+
+// The whole of 15-scene, bag of SIFT (step 5, 200 words, kNN L1/L2 k = 1..10)
+// as a 2-rank job: exactly the one-process accuracies, cross-validation,
+// vocabulary (iterations and energy) and predictions.
+TEST(Mpi_RealData, BagOfSiftOnScene15OverTwoRanksEqualsOneProcess) {
+  const std::string scene15 = fixtures::Scene15Dir();
+  if (scene15.empty()) SCENELAB_SKIP_OR_FAIL("15-scene not found at " + fixtures::Scene15Path());
+  TempDir dir;
+  auto args = [&](const fs::path& out) {
+    return std::vector<std::string>{"classic", "--data", scene15, "--features", "bow",       "--step",
+                                    "5",       "--bin",  "8",     "--vocab",    "200",       "--metric",
+                                    "l1,l2",   "--k",    "1-10",  "--out",      out.string()};
+  };
+  ASSERT_EQ(RunCommand(Alone(args(dir / "one")), dir / "one.log", 900), 0) << ReadFileText(dir / "one.log");
+  ASSERT_EQ(RunCommand(Mpirun(2, args(dir / "two")), dir / "two.log", 900), 0) << ReadFileText(dir / "two.log");
+  const auto one = Read(dir / "one" / "results.json"), two = Read(dir / "two" / "results.json");
+  for (const char* key : {"accuracy", "cv_accuracy", "selected", "best", "confusion", "model", "train_size"}) {
+    EXPECT_EQ(two[key], one[key]) << key;
+  }
+  EXPECT_EQ(ReadFileText(dir / "two" / "predictions.csv"), ReadFileText(dir / "one" / "predictions.csv"));
+  EXPECT_GT(one["selected"]["accuracy"].get<double>(), 0.55);  // a real run, not an empty one
+  EXPECT_GT(two["timings_s"]["kmeans_allreduce_s"].get<double>(), 0.0);
+}
+
+#ifdef SCENELAB_HAVE_COMPARE
+// `compare` as a 2-rank job: the classical pipelines (one with a sweep) run
+// split over the ranks, the CNN trains on rank 0 while rank 1 waits; the
+// summary's accuracies equal the one-process run's, and a rerun reuses all.
+TEST(Mpi_Compare, PipelinesOverTwoRanksEqualOneProcessAndAreReused) {
+  TempDir dir;
+  fixtures::WriteIdxDataset(dir / "idx", 300, 60, true);
+  fixtures::WriteText(
+      dir / "cmp.json",
+      nlohmann::json{{"name", "small"},
+                     {"data", {{"path", (dir / "idx").string()}}},
+                     {"seed", 1},
+                     {"pipelines",
+                      {{{"name", "tiny"},
+                        {"type", "tiny"},
+                        {"tiny", {{"size", 14}}},
+                        {"knn", {{"k", "1-5"}}},
+                        {"sweep", {{"tiny_size", {7, 14}}, {"k", "1-5"}}}},
+                       {{"name", "bow"},
+                        {"type", "bow"},
+                        {"sift", {{"step", 4}, {"bins", {4}}}},
+                        {"vocab", {{"size", 20}, {"descriptors_per_image", 10}}},
+                        {"knn", {{"k", "1-5"}}}},
+                       {{"name", "lenet5"}, {"type", "cnn"}, {"model", "lenet5"}, {"epochs", 1}, {"val", 0.0}}}}}
+          .dump());
+  auto args = [&](const fs::path& out) {
+    return std::vector<std::string>{"compare", "--config",  (dir / "cmp.json").string(), "--threads", "2",
+                                    "--out",   out.string()};
+  };
+  ASSERT_EQ(RunCommand(Alone(args(dir / "one")), dir / "one.log"), 0) << ReadFileText(dir / "one.log");
+  ASSERT_EQ(RunCommand(Mpirun(2, args(dir / "two")), dir / "two.log"), 0) << ReadFileText(dir / "two.log");
+  const auto one = Read(dir / "one" / "summary.json"), two = Read(dir / "two" / "summary.json");
+  ASSERT_EQ(two["pipelines"].size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(two["pipelines"][i]["accuracy"], one["pipelines"][i]["accuracy"]) << i;
+    EXPECT_EQ(two["pipelines"][i]["selected"]["correct"], one["pipelines"][i]["selected"]["correct"]) << i;
+  }
+  EXPECT_EQ(WithoutLastColumn(ReadFileText(dir / "two" / "pipelines" / "tiny-sweep" / "sweep.csv")),
+            WithoutLastColumn(ReadFileText(dir / "one" / "pipelines" / "tiny-sweep" / "sweep.csv")));
+  EXPECT_TRUE(fs::exists(dir / "two" / "report" / "index.html"));
+  EXPECT_NE(ReadFileText(dir / "two" / "logs" / "rank-1.log").find("the CNN trains on rank 0"), std::string::npos);
+  ASSERT_EQ(RunCommand(Mpirun(2, args(dir / "two")), dir / "again.log"), 0) << ReadFileText(dir / "again.log");
+  const auto again = Read(dir / "two" / "summary.json")["pipelines"];
+  for (const auto& p : again) EXPECT_TRUE(p["reused"].get<bool>()) << p["name"];
+}
+#endif

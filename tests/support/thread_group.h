@@ -53,6 +53,7 @@ class ThreadGroup {
     }
     void Broadcast(std::string* bytes) const override { g_->BroadcastImpl(r_, bytes); }
     void Broadcast(features::Matrix* m) const override { g_->BroadcastImpl(r_, m); }
+    void Barrier() const override { g_->Wait(); }
     void HandOut(const std::vector<std::size_t>& group, const std::function<std::string(std::size_t)>& work,
                  const features::TaskDone& done) const override {
       g_->HandOutImpl(r_, group, work, done);

@@ -315,12 +315,20 @@ CompareConfig DefaultCompareConfig() {
 }
 
 CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, Logger* log) {
+  return RunCompare(cfg, out_dir, log, features::SingleProcess(), 0);
+}
+
+CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, Logger* log,
+                         const features::Collective& comm, int cnn_threads) {
   cfg.Validate();
+  const bool root = comm.rank() == 0;
   const auto start = std::chrono::steady_clock::now();
-  fs::create_directories(fs::path(out_dir) / "pipelines");
   const auto resolved = cfg.ToJson();
-  WriteFileAtomic(fs::path(out_dir) / "config.resolved.json",
-                  resolved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (root) {
+    fs::create_directories(fs::path(out_dir) / "pipelines");
+    WriteFileAtomic(fs::path(out_dir) / "config.resolved.json",
+                    resolved.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  }
   CompareResult result;
   std::vector<std::string> run_dirs;
   nlohmann::ordered_json rows = nlohmann::json::array();
@@ -333,12 +341,17 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
         .Add("seed", cfg.seed);
     const fs::path done = fs::path(dir) / "done.json";
     bool reuse = false;
-    if (fs::exists(done) && fs::exists(fs::path(dir) / "results.json")) {
+    if (root && fs::exists(done) && fs::exists(fs::path(dir) / "results.json")) {
       try {
         reuse = nlohmann::json::parse(ReadFileText(done)).at("key").get<std::string>() == key.text();
       } catch (const std::exception&) {
         reuse = false;
       }
+    }
+    {
+      std::string verdict = reuse ? "1" : "0";  // rank 0's: the others may not see its folder
+      comm.Broadcast(&verdict);
+      reuse = verdict == "1";
     }
     const auto t0 = std::chrono::steady_clock::now();
     bool has_sweep = false;
@@ -353,24 +366,38 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
       }
     } else {
       if (log) log->Info(fmt::format("[{}/{}] {} ({})", i + 1, cfg.pipelines.size(), p.name, p.type));
-      fs::create_directories(dir);
+      if (root) fs::create_directories(dir);
       if (p.type == "cnn") {
-        CnnRunConfig rc;
-        rc.data = cfg.data;
-        rc.train = CnnFrom(cfg, p);
-        rc.resume = true;  // continues an interrupted run of this same config
-        RunCnn(rc, dir, log);
+        if (root) {
+          CnnRunConfig rc;
+          rc.data = cfg.data;
+          rc.train = CnnFrom(cfg, p);
+          if (cnn_threads > 0) rc.train.threads = cnn_threads;
+          rc.resume = true;  // continues an interrupted run of this same config
+          RunCnn(rc, dir, log);
+        } else if (log) {
+          log->Info(fmt::format("{}: the CNN trains on rank 0; waiting", p.name));
+        }
+        comm.Barrier();  // the others asleep, not spinning on rank 0's cores
       } else {
         SweepGrid grid;
         ClassicConfig cc = ClassicFrom(cfg, p, &grid, &has_sweep);
         cc.cache_dir = (fs::path(out_dir) / "cache").string();
-        if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log);
-        RunClassic(cc, dir, log);
+        if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log, comm);
+        if (cc.repeats > 1) {  // repeated splits run in one process: rank 0's
+          if (root) RunClassic(cc, dir, log);
+          comm.Barrier();
+        } else {
+          RunClassic(cc, dir, log, comm);
+        }
       }
-      WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}})
-                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (root) {
+        WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}})
+                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      }
       result.computed.push_back(p.name);
     }
+    if (!root) continue;  // rank 0 reads the results and writes the report
     run_dirs.push_back(dir);
     if (has_sweep) run_dirs.push_back(dir + "-sweep");
     const auto r = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
@@ -391,6 +418,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
     row["run"] = dir;
     rows.push_back(row);
   }
+  if (!root) return result;
   eval::ReportOptions ro;
   ro.title = "scenelab compare: " + cfg.name;
   result.report_path = eval::BuildReport(run_dirs, (fs::path(out_dir) / "report").string(), ro);

@@ -44,6 +44,9 @@ class Collective {
   // task has finished. A task that throws fails the job.
   virtual void HandOut(const std::vector<std::size_t>& group, const std::function<std::string(std::size_t)>& work,
                        const TaskDone& done) const = 0;
+  // Returns when every process has called it. Waits asleep (a rank idling
+  // while rank 0 trains a CNN must not take its cores).
+  virtual void Barrier() const = 0;
   // Wall time this process has spent in Sum, AllGather and Broadcast
   // (waiting for the others included): the k-means allreduce cost.
   virtual double communication_seconds() const { return 0; }
@@ -64,6 +67,7 @@ class SingleProcess final : public Collective {
   Matrix AllGatherRows(const Matrix& local) const override { return local; }
   void Broadcast(std::string*) const override {}
   void Broadcast(Matrix*) const override {}
+  void Barrier() const override {}
   // In task order.
   void HandOut(const std::vector<std::size_t>& group, const std::function<std::string(std::size_t)>& work,
                const TaskDone& done) const override;

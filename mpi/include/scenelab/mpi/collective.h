@@ -39,8 +39,10 @@ class World {
   std::string node_;
 };
 
-// The collectives over MPI_COMM_WORLD. Sums gather every rank's values and
-// add them in rank order, so every rank gets the same bits.
+// The collectives over MPI_COMM_WORLD. Floating-point sums gather every
+// rank's values and add them in rank order, so every rank gets the same bits
+// whatever MPI's reduction tree; integer sums (exact in any order) are
+// MPI_Allreduce.
 class MpiCollective final : public features::Collective {
  public:
   explicit MpiCollective(const World& world) : rank_(world.rank()), size_(world.size()) {}
@@ -52,6 +54,8 @@ class MpiCollective final : public features::Collective {
   features::Matrix AllGatherRows(const features::Matrix& local) const override;
   void Broadcast(std::string* bytes) const override;
   void Broadcast(features::Matrix* m) const override;
+  // MPI_Ibarrier polled with short sleeps.
+  void Barrier() const override;
   // Rank 0 runs tasks and, on a second thread, answers the other ranks'
   // requests (polling with short sleeps: MPI's blocking receives spin a
   // core). Messages: a rank sends [finished task or -1][its result] and is

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenelab/data/log.h"
+#include "scenelab/features/collective.h"
 #include "scenelab/pipelines/classic.h"
 
 namespace scenelab::pipelines {
@@ -51,5 +52,13 @@ struct CompareResult {
 };
 
 CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, Logger* log);
+// As an MPI job (docs/DISTRIBUTED.md; every rank calls it): each classical
+// pipeline and its sweep run split over the ranks (RunClassic and RunSweep
+// with `comm`), one after another; a CNN trains on rank 0 alone with
+// `cnn_threads` threads (0: cfg.threads) while the other ranks wait asleep.
+// Rank 0 decides what is reused and writes every file; the other ranks
+// return an empty result.
+CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, Logger* log,
+                         const features::Collective& comm, int cnn_threads);
 
 }  // namespace scenelab::pipelines

@@ -90,6 +90,41 @@ TEST(Pipelines_Sharded, ClassicOverTwoAndThreeRanksEqualsOneProcess) {
   }
 }
 
+// Repeated splits (the Lazebnik protocol) over 2 and 3 ranks: each rank
+// extracts its block of the pool once, every split runs over all ranks, and
+// the repeats' accuracies, selections and summed confusion equal one process.
+TEST(Pipelines_Sharded, RepeatedSplitsOverRanksEqualOneProcess) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 3);
+  for (const std::string features : {"bow", "tiny"}) {
+    ClassicConfig cfg = Config(dir / "data", features);
+    cfg.repeats = 3;
+    cfg.data.train_per_class = 5;
+    cfg.cv_folds = 2;
+    const auto one = RunClassic(cfg, (dir / ("one-" + features)).string(), nullptr);
+    for (int ranks : {2, 3}) {
+      const fs::path out = dir / fmt::format("{}-{}", features, ranks);
+      ThreadGroup group(ranks);
+      std::vector<nlohmann::ordered_json> results(static_cast<std::size_t>(ranks));
+      const auto errors = OnRanks(&group, ranks, [&](const ThreadGroup::Member& me) {
+        results[static_cast<std::size_t>(me.rank())] = RunClassic(cfg, out.string(), nullptr, me);
+      });
+      for (const auto& e : errors) {
+        ASSERT_EQ(e, "") << features << ", " << ranks << " ranks";
+      }
+      const auto& r = results[0];
+      ASSERT_TRUE(r.contains("repeats")) << r.dump();
+      EXPECT_EQ(r["repeats"]["accuracy"], one["repeats"]["accuracy"]) << features << ", " << ranks << " ranks";
+      EXPECT_EQ(r["repeats"]["oracle_accuracy"], one["repeats"]["oracle_accuracy"]);
+      EXPECT_EQ(r["confusion"], one["confusion"]);
+      for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_EQ(r["repeats"]["splits"][i]["selected"], one["repeats"]["splits"][i]["selected"]) << i;
+      }
+      for (int q = 1; q < ranks; ++q) EXPECT_TRUE(results[static_cast<std::size_t>(q)].is_null());
+    }
+  }
+}
+
 // Points go out one at a time; with two descriptor sets and two ranks each
 // rank keeps to one set. sweep.csv equals the one-process one apart from
 // the seconds, and a rerun reuses every finished point.

@@ -125,6 +125,26 @@ TEST(Mpi_Classic, BowAndTinyOverTwoAndThreeRanksEqualOneProcess) {
   }
 }
 
+// The Lazebnik protocol (repeated random splits) as a 2-rank job: the same
+// per-split accuracies, mean and interval as one process.
+TEST(Mpi_Classic, RepeatedSplitsOverTwoRanksEqualOneProcess) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 6, 3);
+  auto args = [&](const fs::path& out) {
+    auto a = BowArgs(dir / "data", out);
+    a.insert(a.end(), {"--repeats", "3", "--train-per-class", "5", "--cv-folds", "2"});
+    return a;
+  };
+  ASSERT_EQ(RunCommand(Alone(args(dir / "one")), dir / "one.log"), 0) << ReadFileText(dir / "one.log");
+  ASSERT_EQ(RunCommand(Mpirun(2, args(dir / "two")), dir / "two.log"), 0) << ReadFileText(dir / "two.log");
+  const auto one = Read(dir / "one" / "results.json"), two = Read(dir / "two" / "results.json");
+  for (const char* key : {"accuracy", "mean", "std", "ci95", "oracle_accuracy"}) {
+    EXPECT_EQ(two["repeats"][key], one["repeats"][key]) << key;
+  }
+  EXPECT_EQ(two["confusion"], one["confusion"]);
+  EXPECT_NE(ReadFileText(dir / "two.log").find("3 repeated splits"), std::string::npos);
+}
+
 // sweep.csv over 2 and 3 ranks equals the one-process file apart from the
 // seconds column.
 TEST(Mpi_Sweep, SweepCsvEqualsOneProcess) {

@@ -161,39 +161,78 @@ data::Dataset Range(const data::Dataset& ds, std::pair<std::size_t, std::size_t>
 }
 }  // namespace
 
+std::vector<std::size_t> ClassicRunner::Owned(bool train) {
+  const data::Dataset& ds = train ? data_.train : data_.test;
+  std::vector<std::size_t> out;
+  if (!pool_) {
+    const auto block = Block(ds.size());
+    for (std::size_t i = block.first; i < block.second; ++i) out.push_back(i);
+    return out;
+  }
+  // Repeated splits: the images of this rank's block of the pool, whose
+  // descriptors it holds, wherever they fall in the split.
+  if (pool_->index.empty()) {
+    for (std::size_t i = 0; i < pool_->pool->size(); ++i) pool_->index.emplace((*pool_->pool)[i].source, i);
+  }
+  const auto block = Block(pool_->pool->size());
+  for (std::size_t i = 0; i < ds.size(); ++i) {
+    const auto at = pool_->index.find(ds[i].source);
+    if (at == pool_->index.end()) throw Error(ds[i].source + ": not in the pooled dataset of the repeated splits");
+    if (at->second >= block.first && at->second < block.second) out.push_back(i);
+  }
+  return out;
+}
+
+features::Matrix ClassicRunner::GatherInOrder(const features::Matrix& mine, const std::vector<std::size_t>& owned,
+                                              std::size_t n) const {
+  if (comm_->size() == 1) return mine;  // every image, in order
+  const features::Matrix rows = comm_->AllGatherRows(mine);
+  const std::vector<double> where = comm_->AllGather(std::vector<double>(owned.begin(), owned.end()));
+  if (where.size() != n || static_cast<std::size_t>(rows.rows()) != n) {
+    throw Error(fmt::format("gathering {} images' rows from {} ranks: got {} rows for {} images", n, comm_->size(),
+                            rows.rows(), where.size()));
+  }
+  features::Matrix out(rows.rows(), rows.cols());
+  std::vector<bool> seen(n, false);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto at = static_cast<std::size_t>(where[i]);
+    if (at >= n || seen[at]) throw Error("gathering rows: image " + std::to_string(at) + " sent twice or out of range");
+    seen[at] = true;
+    out.row(static_cast<Eigen::Index>(at)) = rows.row(static_cast<Eigen::Index>(i));
+  }
+  return out;
+}
+
 std::vector<const features::SiftFeatures*> ClassicRunner::Sift(const ClassicConfig& cfg, bool train,
                                                                std::map<std::string, double>* t) {
   const data::Dataset& ds = train ? data_.train : data_.test;
   std::vector<const features::SiftFeatures*> out;
   out.reserve(ds.size());
-  if (comm_->size() > 1) {
+  if (!pool_) {
+    if (comm_->size() == 1) {
+      for (const auto& f : *SiftOf(cfg, ds, train ? "train" : "test", t)) out.push_back(&f);
+      return out;
+    }
     // This rank's block only: its own descriptor cache file (keyed by the
     // block's images), shared with the other ranks on a shared filesystem.
-    if (pool_) throw Error("repeated splits (--repeats) are not split across MPI ranks");
     const data::Dataset part = Range(ds, Block(ds.size()));
     const std::string what = fmt::format("{}, rank {} of {}", train ? "train" : "test", comm_->rank(), comm_->size());
     for (const auto& f : *SiftOf(cfg, part, what, t)) out.push_back(&f);
     return out;
   }
-  if (!pool_) {
-    for (const auto& f : *SiftOf(cfg, ds, train ? "train" : "test", t)) out.push_back(&f);
-    return out;
-  }
-  // Repeated splits: descriptors are computed (or loaded) once for the whole
-  // pool, and each split points at its images' descriptors there: no copies.
+  // Repeated splits: descriptors are computed (or loaded) once for the pool
+  // (this rank's block of it in an MPI job), and each split points at its
+  // images' descriptors there: no copies. Returns the images of Owned().
   const std::string pool_key = SiftKey(cfg.sift).text();
+  const auto block = Block(pool_->pool->size());
   if (!pool_->sift || pool_->key != pool_key) {
-    pool_->sift = SiftOf(cfg, *pool_->pool, "pooled", t);  // shared with the background cache write
+    // Shared with the background cache write.
+    pool_->sift = comm_->size() == 1 ? SiftOf(cfg, *pool_->pool, "pooled", t)
+                                     : SiftOf(cfg, Range(*pool_->pool, block),
+                                              fmt::format("pooled, rank {} of {}", comm_->rank(), comm_->size()), t);
     pool_->key = pool_key;
   }
-  if (pool_->index.empty()) {
-    for (std::size_t i = 0; i < pool_->pool->size(); ++i) pool_->index.emplace((*pool_->pool)[i].source, i);
-  }
-  for (std::size_t i = 0; i < ds.size(); ++i) {
-    const auto at = pool_->index.find(ds[i].source);
-    if (at == pool_->index.end()) throw Error(ds[i].source + ": not in the pooled dataset of the repeated splits");
-    out.push_back(&(*pool_->sift)[at->second]);
-  }
+  for (const std::size_t i : Owned(train)) out.push_back(&(*pool_->sift)[pool_->index.at(ds[i].source) - block.first]);
   return out;
 }
 
@@ -271,10 +310,11 @@ FeaturePair ClassicRunner::PerImageFeatures(
     }
     if (root && !cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
     const auto start = Clock::now();
-    const data::Dataset part = comm_->size() > 1 ? Range(ds, Block(ds.size())) : data::Dataset();
+    const std::vector<std::size_t> owned = Owned(train);
+    const data::Dataset part = comm_->size() > 1 ? ds.Select(owned) : data::Dataset();
     const data::Dataset& mine = comm_->size() > 1 ? part : ds;
     Progress progress(fmt::format("{} ({})", what, train ? "train" : "test"), mine.size(), log_);
-    dst = comm_->AllGatherRows(compute(mine, &progress));  // image order: blocks in rank order
+    dst = GatherInOrder(compute(mine, &progress), owned, ds.size());
     progress.Finish();
     (*t)[prefix + "_s"] += SecondsSince(start);
     ++*computed;
@@ -410,8 +450,7 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   vo.seed = cfg.seed;
   features::VocabularyBuilder builder(vo, threads_);
   // This rank's images (all of them in one process).
-  const auto train_block = Block(data_.train.size());
-  const auto test_block = Block(data_.test.size());
+  const std::vector<std::size_t> owned_train = Owned(true), owned_test = Owned(false);
   EncodingModel model;
   {
     features::Matrix packed;
@@ -440,14 +479,22 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       // drawn by its global index, so each rank draws its share of the
       // one-process sample, in sample order.
       features::Matrix sample;
-      std::vector<std::size_t> chosen;
-      for (const std::size_t j : builder.SampleImages(data_.train.size())) {
-        if (j >= train_block.first && j < train_block.second) chosen.push_back(j);
+      std::vector<std::size_t> chosen;    // sampled images this rank holds, ascending
+      std::vector<std::size_t> position;  // their places in owned_train
+      {
+        std::size_t at = 0;
+        for (const std::size_t j : builder.SampleImages(data_.train.size())) {
+          while (at < owned_train.size() && owned_train[at] < j) ++at;
+          if (at < owned_train.size() && owned_train[at] == j) {
+            chosen.push_back(j);
+            position.push_back(at);
+          }
+        }
       }
+      std::vector<features::Matrix> parts(chosen.size());
       if (streaming) {
         const auto start = Clock::now();
         const data::Dataset subset = data_.train.Select(chosen);
-        std::vector<features::Matrix> parts(chosen.size());
         Progress progress("dense SIFT sample (train)", subset.size(), log_);
         features::ForEachDenseSift(
             subset, cfg.sift, threads_, &progress,
@@ -455,20 +502,48 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
         progress.Finish();
         (*t)["dsift_s"] += SecondsSince(start);
         ++counters_.sift_extractions;
-        sample = features::VocabularyBuilder::Stack(parts);
       } else {
-        const auto sift = Sift(cfg, true, t);  // this rank's block
-        std::vector<features::Matrix> parts(chosen.size());
+        const auto sift = Sift(cfg, true, t);  // this rank's images
+        for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = builder.SampleImage(*sift[position[j]], chosen[j]);
+      }
+      sample = features::VocabularyBuilder::Stack(parts);
+      bool whole_sample = !split;  // `sample` holds every rank's rows, in sample order
+      if (split && pool_) {
+        // A split's images are spread over the pool's blocks: the rows are
+        // put back in sample (image) order, and below each rank keeps a
+        // contiguous share of that order, as Cluster(local, comm) expects.
+        std::vector<double> spans;  // (image, rows) per sampled image of this rank
         for (std::size_t j = 0; j < chosen.size(); ++j) {
-          parts[j] = builder.SampleImage(*sift[chosen[j] - train_block.first], chosen[j]);
+          spans.push_back(static_cast<double>(chosen[j]));
+          spans.push_back(static_cast<double>(parts[j].rows()));
         }
-        sample = features::VocabularyBuilder::Stack(parts);
+        const features::Matrix rows = comm_->AllGatherRows(sample);
+        const std::vector<double> all = comm_->AllGather(spans);
+        std::vector<std::pair<std::size_t, std::pair<Eigen::Index, Eigen::Index>>> order;  // image -> (offset, rows)
+        Eigen::Index offset = 0;
+        for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
+          const auto n = static_cast<Eigen::Index>(all[i + 1]);
+          order.push_back({static_cast<std::size_t>(all[i]), {offset, n}});
+          offset += n;
+        }
+        std::sort(order.begin(), order.end());
+        sample.resize(rows.rows(), rows.cols());
+        Eigen::Index at = 0;
+        for (const auto& [image, span] : order) {
+          sample.middleRows(at, span.second) = rows.middleRows(span.first, span.second);
+          at += span.second;
+        }
+        whole_sample = true;
       }
       const auto start = Clock::now();
       std::int64_t sample_rows = sample.rows();
-      comm_->Sum(&sample_rows, 1);
+      if (!whole_sample) comm_->Sum(&sample_rows, 1);
       if (cfg.features == "bow") {
         // Lloyd's sums over the ranks in exact integers: the one-process vocabulary.
+        if (split && whole_sample) {  // this rank's contiguous share of the sample
+          const Eigen::Index n = sample.rows(), r = comm_->rank(), p = comm_->size();
+          sample = features::Matrix(sample.middleRows(n * r / p, n * (r + 1) / p - n * r / p));
+        }
         const double talked = comm_->communication_seconds();
         model.vocab = builder.Cluster(sample, *comm_);
         packed = model.vocab.centers();
@@ -483,7 +558,7 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
                               model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
       } else {
         // PCA and the mixture from the whole sample, on every rank alike.
-        if (split) sample = comm_->AllGatherRows(sample);
+        if (!whole_sample) sample = comm_->AllGatherRows(sample);
         model.pca = features::Pca::Fit(sample, cfg.pca_dim);
         const features::Matrix projected = model.pca.Project(sample);
         features::Matrix rest;
@@ -550,11 +625,11 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
   };
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
-    const auto block = train ? train_block : test_block;
-    features::Matrix m(static_cast<Eigen::Index>(block.second - block.first), dim);
+    const std::vector<std::size_t>& owned = train ? owned_train : owned_test;
+    features::Matrix m(static_cast<Eigen::Index>(owned.size()), dim);
     if (streaming) {
       const auto start = Clock::now();
-      const data::Dataset part = split ? Range(ds, block) : data::Dataset();
+      const data::Dataset part = split ? ds.Select(owned) : data::Dataset();
       Progress progress(fmt::format("dense SIFT + {} ({})", cfg.features, train ? "train" : "test"), m.rows(), log_);
       features::ForEachDenseSift(
           split ? part : ds, cfg.sift, threads_, &progress,
@@ -573,8 +648,8 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
       progress.Finish();
       (*t)["encode_s"] += SecondsSince(start);
     }
-    // Every rank's block, in image order.
-    (train ? out.train : out.test) = split ? comm_->AllGatherRows(m) : std::move(m);
+    // Every rank's rows, in image order.
+    (train ? out.train : out.test) = split ? GatherInOrder(m, owned, ds.size()) : std::move(m);
   }
   ++counters_.encodings;
   if (root) {
@@ -922,13 +997,7 @@ nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& o
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
                                   const features::Collective& comm) {
   cfg.Validate();
-  if (cfg.repeats > 1) {
-    if (comm.size() > 1) {
-      throw Error("--repeats " + std::to_string(cfg.repeats) +
-                  ": repeated splits run in one process (start scenelab without mpirun)");
-    }
-    return RunRepeats(cfg, out_dir, log);
-  }
+  if (cfg.repeats > 1) return RunRepeats(cfg, out_dir, log, comm);
   const auto start = Clock::now();
   std::map<std::string, double> timings;
   const auto load_start = Clock::now();
@@ -985,6 +1054,12 @@ std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t
 }
 
 nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log) {
+  return RunRepeats(cfg, out_dir, log, features::SingleProcess());
+}
+
+nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
+                                  const features::Collective& comm) {
+  const bool root = comm.rank() == 0;
   const auto start = Clock::now();
   DataConfig whole = cfg.data;
   whole.train_per_class = 0;
@@ -1020,23 +1095,31 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
         .Add("train", Hex64(d.train.Fingerprint()))
         .Add("test", Hex64(d.test.Fingerprint()));
     nlohmann::json res;
-    try {  // a finished repeat of this same config is reused: long runs resume
-      const auto done = nlohmann::json::parse(ReadFileText(fs::path(dir) / "done.json"));
-      if (!cfg.clobber && done.at("key").get<std::string>() == key.text()) {
-        res = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
+    if (root) {
+      try {  // a finished repeat of this same config is reused: long runs resume
+        const auto done = nlohmann::json::parse(ReadFileText(fs::path(dir) / "done.json"));
+        if (!cfg.clobber && done.at("key").get<std::string>() == key.text()) {
+          res = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
+        }
+      } catch (const std::exception&) {
+        res = nullptr;
       }
-    } catch (const std::exception&) {
-      res = nullptr;
     }
-    if (res.is_null()) {
+    std::string reuse = res.is_null() ? "0" : "1";  // rank 0's verdict, for every rank
+    comm.Broadcast(&reuse);
+    if (reuse == "0") {
+      // In an MPI job every rank works on this split: its block of the
+      // pool's descriptors, the split's k-means and kNN (ClassicRunner).
       ClassicRunner runner(d, cache, cfg.threads, log);
       runner.UseDescriptorPool(&descriptor_pool);
+      runner.UseCollective(&comm);
       std::map<std::string, double> timings;
-      res = RunOnSplit(one, d, runner, dir, timings, Clock::now());
-      WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
+      res = RunOnSplit(one, d, runner, dir, timings, Clock::now(), root);
+      if (root) WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
     } else if (log) {
       log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
     }
+    if (!root) continue;  // rank 0 gathers the repeats' results
     acc.push_back(res["selected"]["accuracy"].get<double>());
     oracle.push_back(res["best"]["accuracy"].get<double>());
     const auto& cm = res["confusion"];
@@ -1053,6 +1136,7 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
       log->Info(
           fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats, acc.back(), oracle.back()));
   }
+  if (!root) return nullptr;
   const auto ci = eval::TInterval(acc);
   const auto oci = eval::TInterval(oracle);
   nlohmann::ordered_json r;

@@ -384,12 +384,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
         ClassicConfig cc = ClassicFrom(cfg, p, &grid, &has_sweep);
         cc.cache_dir = (fs::path(out_dir) / "cache").string();
         if (has_sweep) RunSweep(cc, grid, dir + "-sweep", log, comm);
-        if (cc.repeats > 1) {  // repeated splits run in one process: rank 0's
-          if (root) RunClassic(cc, dir, log);
-          comm.Barrier();
-        } else {
-          RunClassic(cc, dir, log, comm);
-        }
+        RunClassic(cc, dir, log, comm);
       }
       if (root) {
         WriteFileAtomic(done, nlohmann::json({{"key", key.text()}, {"seconds", SecondsSince(t0)}})

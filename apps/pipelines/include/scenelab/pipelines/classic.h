@@ -186,6 +186,14 @@ class ClassicRunner {
   const features::Collective* comm_ = &single_;
   // This rank's contiguous block [first, second) of n images.
   std::pair<std::size_t, std::size_t> Block(std::size_t n) const;
+  // The images of the train or test split this rank extracts and encodes,
+  // ascending: its block of the split, or with a descriptor pool the split's
+  // images in its block of the pool. All of them in one process.
+  std::vector<std::size_t> Owned(bool train);
+  // Every rank's rows of `mine` (one per image in `owned`) placed in image
+  // order: the split's whole matrix, on every rank.
+  features::Matrix GatherInOrder(const features::Matrix& mine, const std::vector<std::size_t>& owned,
+                                 std::size_t n) const;
   // Rank 0's verdict (e.g. "found in the cache"), on every rank.
   bool RootSays(bool mine) const;
 };
@@ -196,7 +204,7 @@ class ClassicRunner {
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
 // As one rank of an MPI job (ClassicRunner::UseCollective): every rank
 // calls it; rank 0 writes the run folder and returns results.json, the
-// others return null. Repeated splits are not split across ranks.
+// others return null.
 nlohmann::ordered_json RunClassic(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
                                   const features::Collective& comm);
 
@@ -213,5 +221,11 @@ std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t
 // finished: a killed run resumes), and results.json with every repeat's
 // accuracy, their mean, standard deviation and t-interval.
 nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
+// As an MPI job: the splits run one after another, each split over every
+// rank (each rank extracts its block of the pool once and works on the
+// split's images there); rank 0 writes, the others return null. The same
+// numbers as one process.
+nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log,
+                                  const features::Collective& comm);
 
 }  // namespace scenelab::pipelines

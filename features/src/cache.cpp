@@ -12,6 +12,7 @@ namespace scenelab::features {
 namespace {
 constexpr char kMatrixMagic[8] = {'S', 'L', 'M', 'A', 'T', 'R', 'X', '1'};
 constexpr char kSiftMagic[8] = {'S', 'L', 'S', 'I', 'F', 'T', 'S', '1'};
+constexpr char kMatrixSetMagic[8] = {'S', 'L', 'M', 'S', 'E', 'T', 'S', '1'};
 
 // Streams straight to the file; the trailing checksum covers every byte.
 class Writer {
@@ -150,6 +151,43 @@ std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string
 
 std::optional<Matrix> LoadMatrixCacheAnyKey(const std::string& path, std::string* key, std::string* why) {
   return ReadMatrixFile(path, nullptr, key, why);
+}
+
+void SaveMatrixSetCache(const std::string& path, const std::string& key,
+                        const std::vector<std::pair<std::string, Matrix>>& parts) {
+  Writer w(path);
+  w.Raw(kMatrixSetMagic, 8);
+  w.Str(key);
+  w.Pod<std::uint64_t>(parts.size());
+  for (const auto& [name, m] : parts) {
+    w.Str(name);
+    w.Pod<std::uint64_t>(static_cast<std::uint64_t>(m.rows()));
+    w.Pod<std::uint64_t>(static_cast<std::uint64_t>(m.cols()));
+    w.Raw(m.data(), sizeof(float) * static_cast<std::size_t>(m.size()));
+  }
+  w.Commit();
+}
+
+std::optional<std::vector<std::pair<std::string, Matrix>>> LoadMatrixSetCache(const std::string& path,
+                                                                              const std::string& key,
+                                                                              std::string* why) {
+  return TryLoad(path, why, [&](Reader& r) {
+    r.Begin(kMatrixSetMagic);
+    if (r.Str() != key) throw Error(path + ": made for other parameters (key mismatch)");
+    const auto n = r.Pod<std::uint64_t>();
+    if (n > r.remaining() / 24) throw Error(path + ": matrix count " + std::to_string(n) + " exceeds the file size");
+    std::vector<std::pair<std::string, Matrix>> out;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string name = r.Str();
+      const auto rows = r.Pod<std::uint64_t>(), cols = r.Pod<std::uint64_t>();
+      if (cols != 0 && rows > r.remaining() / sizeof(float) / cols)
+        throw Error(path + ": truncated matrix '" + name + "'");
+      Matrix m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+      r.Raw(m.data(), sizeof(float) * rows * cols);
+      out.emplace_back(std::move(name), std::move(m));
+    }
+    return out;
+  });
 }
 
 void SaveSiftCache(const std::string& path, const std::string& key, const std::vector<SiftFeatures>& fs) {

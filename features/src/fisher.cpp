@@ -21,6 +21,10 @@ namespace scenelab::features {
 // ---------------------------------------------------------------- PCA
 
 Pca Pca::Fit(const Matrix& sample, int dim) {
+  // OpenBLAS's threads change how products are blocked, and so their last
+  // bits: one thread, as every other GEMM here, so that a fit does not depend
+  // on what ran earlier in the process.
+  UseSingleThreadedBlas();
   if (sample.rows() < 2) throw Error("Pca::Fit: needs at least 2 samples, got " + std::to_string(sample.rows()));
   if (dim < 1 || dim > sample.cols()) {
     throw Error("Pca: the output dimension (--pca) must be in [1, " + std::to_string(sample.cols()) + "], got " +
@@ -49,6 +53,7 @@ Matrix Pca::Project(const Matrix& x) const {
     throw Error("Pca::Project: rows have " + std::to_string(x.cols()) + " values, the projection expects " +
                 std::to_string(input_dim()));
   }
+  UseSingleThreadedBlas();
   return (x.rowwise() - mean_) * basis_.transpose();
 }
 
@@ -71,6 +76,20 @@ Pca Pca::Unpack(const Matrix& m) {
 void GmmOptions::Validate() const {
   if (components < 1) throw Error("GmmOptions.components (--gmm) must be >= 1, got " + std::to_string(components));
   if (max_iterations < 1) throw Error("GmmOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
+}
+
+GaussianMixture::GaussianMixture(Matrix means, Matrix covariances, Eigen::RowVectorXf priors, double log_likelihood)
+    : means_(std::move(means)),
+      covariances_(std::move(covariances)),
+      priors_(std::move(priors)),
+      log_likelihood_(log_likelihood) {
+  if (covariances_.rows() != means_.rows() || covariances_.cols() != means_.cols() || priors_.size() != means_.rows() ||
+      means_.size() == 0) {
+    throw Error("GaussianMixture: means " + std::to_string(means_.rows()) + " x " + std::to_string(means_.cols()) +
+                ", covariances " + std::to_string(covariances_.rows()) + " x " + std::to_string(covariances_.cols()) +
+                " and " + std::to_string(priors_.size()) + " priors do not fit together");
+  }
+  if ((covariances_.array() <= 0).any()) throw Error("GaussianMixture: non-positive covariance");
 }
 
 GaussianMixture GaussianMixture::Fit(const Matrix& sample, const GmmOptions& opts) {

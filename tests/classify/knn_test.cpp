@@ -88,8 +88,12 @@ TEST(Classify_KnnClassifier, ShardedSearchEqualsSearch) {
           std::vector<std::thread> threads;
           for (int r = 0; r < ranks; ++r) {
             threads.emplace_back([&, r] {
+              // Each rank its own classifier, as each MPI process has (Search
+              // builds lazy state and is not meant to be shared by threads).
+              KnnClassifier mine(o);
+              mine.Fit(*train, Labels(200, 4), 4);
               got[static_cast<std::size_t>(r)] =
-                  SearchSharded(knn, queries, 6, m, fixtures::ThreadGroup::Member(&group, r));
+                  SearchSharded(mine, queries, 6, m, fixtures::ThreadGroup::Member(&group, r));
             });
           }
           for (auto& t : threads) t.join();

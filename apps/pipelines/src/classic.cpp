@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <optional>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -37,8 +38,13 @@ void DataConfig::Validate() const {
 
 void ClassicConfig::Validate() const {
   data.Validate();
-  if (features != "tiny" && features != "bow" && features != "fisher" && features != "vlad" && features != "gist") {
-    throw Error("--features: unknown value '" + features + "' (expected tiny, bow, fisher, vlad or gist)");
+  {
+    const auto names = features::EncoderNames();
+    if (std::find(names.begin(), names.end(), features) == names.end()) {
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      throw Error("--features: unknown value '" + features + "' (expected " + known + ")");
+    }
   }
   tiny.Validate();
   if (features == "gist") gist.Validate();
@@ -287,18 +293,37 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
   return per_image * (data_.train.size() + data_.test.size()) / static_cast<std::size_t>(comm_->size());
 }
 
-// Features computed image by image (tiny images, GIST), one cached matrix
-// per split: the cache key is `base` plus the split's fingerprint.
-FeaturePair ClassicRunner::PerImageFeatures(
-    const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix, const std::string& what, int* computed,
-    std::map<std::string, double>* t, const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute) {
+namespace {
+// The registered encoder's settings, from the pipeline's options.
+features::EncoderSettings SettingsOf(const ClassicConfig& cfg, int threads) {
+  features::EncoderSettings s;
+  s.tiny = cfg.tiny;
+  s.gist = cfg.gist;
+  s.vocab = cfg.vocab;
+  s.vocab.seed = cfg.seed;
+  s.bow = cfg.bow;
+  s.grids = cfg.bow.grids;
+  s.pca_dim = cfg.pca_dim;
+  s.gmm = cfg.gmm;
+  s.gmm.seed = MixSeed(cfg.seed, 0x6a);
+  s.fisher_improved = cfg.fisher_improved;
+  s.threads = threads;
+  return s;
+}
+}  // namespace
+
+// Encoders of images (tiny images, GIST): one cached matrix per split, keyed
+// by the encoder's options and the split's fingerprint.
+FeaturePair ClassicRunner::PerImageFeatures(const ClassicConfig& cfg, const features::Encoder& encoder,
+                                            std::map<std::string, double>* t) {
   FeaturePair out;
   const bool root = comm_->rank() == 0;
+  int* computed = encoder.name() == "tiny" ? &counters_.tiny_extractions : &counters_.encodings;
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
-    CacheKey key = base;
-    key.Add("data", Hex64(ds.Fingerprint()));
-    const std::string path = cache_dir_ + "/" + prefix + "-" + key.id() + ".bin";
+    CacheKey key(encoder.name() + "-v2");
+    key.Add("params", encoder.encode_params()).Add("data", Hex64(ds.Fingerprint()));
+    const std::string path = cache_dir_ + "/" + encoder.name() + "-" + key.id() + ".bin";
     std::string why;
     std::optional<features::Matrix> m;
     if (!cfg.clobber && root) m = features::LoadMatrixCache(path, key.text(), &why);
@@ -311,12 +336,15 @@ FeaturePair ClassicRunner::PerImageFeatures(
     if (root && !cfg.clobber && why != "missing") Log(log_, "cache " + path + " not used: " + why);
     const auto start = Clock::now();
     const std::vector<std::size_t> owned = Owned(train);
-    const data::Dataset part = comm_->size() > 1 ? ds.Select(owned) : data::Dataset();
-    const data::Dataset& mine = comm_->size() > 1 ? part : ds;
-    Progress progress(fmt::format("{} ({})", what, train ? "train" : "test"), mine.size(), log_);
-    dst = GatherInOrder(compute(mine, &progress), owned, ds.size());
+    features::Matrix mine(static_cast<Eigen::Index>(owned.size()), encoder.dim());
+    Progress progress(fmt::format("{} ({})", encoder.name(), train ? "train" : "test"), owned.size(), log_);
+    ParallelFor(owned.size(), threads_, [&](std::size_t i) {
+      encoder.Encode(ds.LoadImage(owned[i]), mine.row(static_cast<Eigen::Index>(i)).data());
+      progress.Add();
+    });
     progress.Finish();
-    (*t)[prefix + "_s"] += SecondsSince(start);
+    dst = GatherInOrder(mine, owned, ds.size());
+    (*t)[encoder.name() + "_s"] += SecondsSince(start);
     ++*computed;
     if (root) features::SaveMatrixCache(path, key.text(), dst);
   }
@@ -324,101 +352,35 @@ FeaturePair ClassicRunner::PerImageFeatures(
 }
 
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
-  FeaturePair out;
   model_info_ = nlohmann::json::object();
-  if (cfg.features == "gist") {
-    std::string ors;
-    for (int o : cfg.gist.orientations) ors += std::to_string(o) + ",";
-    CacheKey key("gist-v1");
-    key.Add("size", cfg.gist.image_size).Add("orientations", ors).Add("grid", cfg.gist.grid);
-    key.Add("fc", cfg.gist.prefilter_fc).Add("boundary", cfg.gist.boundary);
-    return PerImageFeatures(
-        cfg, key, "gist", "GIST", &counters_.encodings, t,
-        [&](const data::Dataset& ds, Progress* p) { return features::ComputeGist(ds, cfg.gist, threads_, p); });
-  }
-  if (cfg.features == "tiny") {
-    CacheKey key("tiny-v1");
-    key.Add("size", cfg.tiny.size).Add("crop", cfg.tiny.crop_square).Add("interp", ToString(cfg.tiny.interpolation));
-    key.Add("zero_mean", cfg.tiny.zero_mean).Add("norm", ToString(cfg.tiny.norm));
-    return PerImageFeatures(
-        cfg, key, "tiny", "tiny images", &counters_.tiny_extractions, t,
-        [&](const data::Dataset& ds, Progress* p) { return features::ComputeTinyImages(ds, cfg.tiny, threads_, p); });
-  }
-
-  return Encodings(cfg, t);
+  // The one place the feature type is looked at: the encoder registry.
+  const auto encoder = features::MakeEncoder(cfg.features, SettingsOf(cfg, threads_));
+  if (encoder->input() == features::EncoderInput::kImage) return PerImageFeatures(cfg, *encoder, t);
+  return Encodings(cfg, encoder.get(), t);
 }
 
-namespace {
-// Everything the encoder of a bow / fisher / vlad run is built from.
-struct EncodingModel {
-  features::Vocabulary vocab;     // bow: SIFT words; vlad: words of PCA-reduced descriptors
-  features::Pca pca;              // fisher | vlad
-  features::GaussianMixture gmm;  // fisher
-};
-
-CacheKey ModelKey(const ClassicConfig& cfg, const data::Dataset& train) {
-  CacheKey k = SiftKey(cfg.sift);
-  k.Add("train", Hex64(train.Fingerprint())).Add("per_image", cfg.vocab.descriptors_per_image);
-  k.Add("images", cfg.vocab.images).Add("seed", cfg.seed);
-  if (cfg.features == "bow" || cfg.features == "vlad") {
-    k.Add("vocab", cfg.vocab.size).Add("algo", cfg.vocab.algorithm).Add("iters", cfg.vocab.max_iterations);
-    k.Add("min_dE", cfg.vocab.min_energy_variation);
-    k.Add("reps", cfg.vocab.repetitions);
-  }
-  if (cfg.features != "bow") k.Add("encoding", cfg.features).Add("pca", cfg.pca_dim);
-  if (cfg.features == "fisher") k.Add("gmm", cfg.gmm.components).Add("gmm_iters", cfg.gmm.max_iterations);
-  return k;
-}
-}  // namespace
-
-namespace {
-// A model file's matrix back into the model (bow: the vocabulary; fisher and
-// vlad: PCA packed in 1 + pca_dim rows, then the vocabulary or mixture).
-EncodingModel UnpackModel(const ClassicConfig& cfg, const features::VocabularyOptions& vo, const features::Matrix& m) {
-  EncodingModel model;
-  if (cfg.features == "bow") {
-    model.vocab = features::Vocabulary(m, vo, 0.0);
-    return model;
-  }
-  const Eigen::Index pr = 1 + cfg.pca_dim;
-  if (m.rows() <= pr) throw Error("too few rows");
-  model.pca = features::Pca::Unpack(m.topRows(pr).leftCols(128));
-  const features::Matrix rest = m.bottomRows(m.rows() - pr).leftCols(cfg.pca_dim);
-  if (cfg.features == "vlad")
-    model.vocab = features::Vocabulary(rest, vo, 0.0);
-  else
-    model.gmm = features::GaussianMixture::Unpack(rest);
-  return model;
-}
-}  // namespace
-
-FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::string, double>* t) {
+FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, features::Encoder* encoder,
+                                     std::map<std::string, double>* t) {
   FeaturePair out;
   const bool root = comm_->rank() == 0;
   const bool split = comm_->size() > 1;
-  // Descriptors -> model (vocabulary, PCA + GMM) -> encodings, each cached.
-  // In an MPI job rank 0 alone reads and writes these caches and sends what
-  // it found to the others.
-  const CacheKey vkey = ModelKey(cfg, data_.train);
-  const std::string vpath =
-      cache_dir_ + "/" + (cfg.features == "bow" ? "vocab-" : cfg.features + "-model-") + vkey.id() + ".bin";
-  CacheKey ekey = vkey;
-  ekey.Add("pyramid", cfg.bow.pyramid_levels).Add("test", Hex64(data_.test.Fingerprint()));
-  std::string grids;
-  for (int g : cfg.bow.grids) grids += std::to_string(g) + ",";
-  if (!cfg.bow.grids.empty()) ekey.Add("grids", grids);
-  if (cfg.bow.quantizer != "exact")
-    ekey.Add("quantizer", cfg.bow.quantizer).Add("comparisons", cfg.bow.max_comparisons);
-  if (cfg.features == "fisher") ekey.Add("improved", cfg.fisher_improved);
-  const std::string prefix = cfg.features == "bow" ? "bow-" : cfg.features + "-";
-  const std::string epath_train = cache_dir_ + "/" + prefix + ekey.id() + "-train.bin";
-  const std::string epath_test = cache_dir_ + "/" + prefix + ekey.id() + "-test.bin";
+  const std::string name = encoder->name();
+  // Descriptors -> model -> encodings, each cached. In an MPI job rank 0
+  // alone reads and writes these caches and sends what it found to the others.
+  CacheKey mkey = SiftKey(cfg.sift);
+  mkey.Add("train", Hex64(data_.train.Fingerprint())).Add("per_image", cfg.vocab.descriptors_per_image);
+  mkey.Add("images", cfg.vocab.images).Add("seed", cfg.seed).Add("encoder", name).Add("model", encoder->model_params());
+  const std::string mpath = cache_dir_ + "/" + name + "-model-v2-" + mkey.id() + ".bin";
+  CacheKey ekey = mkey;
+  ekey.Add("encode", encoder->encode_params()).Add("test", Hex64(data_.test.Fingerprint()));
+  const std::string epath_train = cache_dir_ + "/" + name + "-" + ekey.id() + "-train.bin";
+  const std::string epath_test = cache_dir_ + "/" + name + "-" + ekey.id() + "-test.bin";
   // The model fit's record (k-means iterations, energy) sits beside the
   // model file, so a run that reuses the model still reports it.
   model_info_ = nlohmann::json::object();
   if (!cfg.clobber && root) {
     try {
-      if (fs::exists(vpath + ".json")) model_info_ = nlohmann::json::parse(ReadFileText(vpath + ".json"));
+      if (fs::exists(mpath + ".json")) model_info_ = nlohmann::json::parse(ReadFileText(mpath + ".json"));
     } catch (const std::exception&) {
       model_info_ = nlohmann::json::object();
     }
@@ -431,7 +393,7 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
     }
     if (RootSays(tr && te)) {
       if (root) {
-        Log(log_, cfg.features + " encodings loaded from cache");
+        Log(log_, name + " encodings loaded from cache");
         out = FeaturePair{std::move(*tr), std::move(*te)};
       }
       comm_->Broadcast(&out.train);
@@ -446,207 +408,70 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
                   "dense SIFT descriptors would take about {:.1f} GB: streaming them (two passes, no descriptor cache)",
                   estimate / 1e9));
   }
-  features::VocabularyOptions vo = cfg.vocab;
-  vo.seed = cfg.seed;
-  features::VocabularyBuilder builder(vo, threads_);
   // This rank's images (all of them in one process).
   const std::vector<std::size_t> owned_train = Owned(true), owned_test = Owned(false);
-  EncodingModel model;
   {
-    features::Matrix packed;
     bool have = false;
     if (!cfg.clobber && root) {
       std::string why;
       // Model files carry their own key; reload only when it matches.
-      if (auto m = features::LoadMatrixCache(vpath, vkey.text(), &why)) {
-        try {
-          model = UnpackModel(cfg, vo, *m);
-          packed = std::move(*m);
-          have = true;
-          Log(log_, cfg.features + " model loaded from cache");
-        } catch (const Error& e) {
-          Log(log_, "cache " + vpath + " not used: " + e.what());
-        }
-      }
+      have = features::LoadModel(encoder, mpath, mkey.text(), &why);
+      if (have)
+        Log(log_, name + " model loaded from cache");
+      else if (why != "missing")
+        Log(log_, "cache " + mpath + " not used: " + why);
     }
     if (RootSays(have)) {
-      if (split) {
-        comm_->Broadcast(&packed);
-        if (!root) model = UnpackModel(cfg, vo, packed);
+      if (split) {  // rank 0's model, matrix by matrix
+        auto parts = root ? encoder->Model() : std::vector<features::NamedMatrix>();
+        std::string names;
+        for (const auto& [n, m] : parts) names += n + "\n";
+        comm_->Broadcast(&names);
+        std::vector<features::NamedMatrix> got;
+        std::istringstream lines(names);
+        std::size_t i = 0;
+        for (std::string n; std::getline(lines, n); ++i) {
+          features::Matrix m = root ? parts[i].second : features::Matrix();
+          comm_->Broadcast(&m);
+          got.emplace_back(n, std::move(m));
+        }
+        if (!root) encoder->SetModel(got);
       }
     } else {
-      // The sample: descriptors_per_image from each chosen training image,
-      // drawn by its global index, so each rank draws its share of the
-      // one-process sample, in sample order.
-      features::Matrix sample;
-      std::vector<std::size_t> chosen;    // sampled images this rank holds, ascending
-      std::vector<std::size_t> position;  // their places in owned_train
-      {
-        std::size_t at = 0;
-        for (const std::size_t j : builder.SampleImages(data_.train.size())) {
-          while (at < owned_train.size() && owned_train[at] < j) ++at;
-          if (at < owned_train.size() && owned_train[at] == j) {
-            chosen.push_back(j);
-            position.push_back(at);
-          }
-        }
-      }
-      std::vector<features::Matrix> parts(chosen.size());
-      if (streaming) {
-        const auto start = Clock::now();
-        const data::Dataset subset = data_.train.Select(chosen);
-        Progress progress("dense SIFT sample (train)", subset.size(), log_);
-        features::ForEachDenseSift(
-            subset, cfg.sift, threads_, &progress,
-            [&](std::size_t j, features::SiftFeatures&& f) { parts[j] = builder.SampleImage(f, chosen[j]); });
-        progress.Finish();
-        (*t)["dsift_s"] += SecondsSince(start);
-        ++counters_.sift_extractions;
-      } else {
-        const auto sift = Sift(cfg, true, t);  // this rank's images
-        for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = builder.SampleImage(*sift[position[j]], chosen[j]);
-      }
-      sample = features::VocabularyBuilder::Stack(parts);
-      bool whole_sample = !split;  // `sample` holds every rank's rows, in sample order
-      if (split && pool_) {
-        // A split's images are spread over the pool's blocks: the rows are
-        // put back in sample (image) order, and below each rank keeps a
-        // contiguous share of that order, as Cluster(local, comm) expects.
-        std::vector<double> spans;  // (image, rows) per sampled image of this rank
-        for (std::size_t j = 0; j < chosen.size(); ++j) {
-          spans.push_back(static_cast<double>(chosen[j]));
-          spans.push_back(static_cast<double>(parts[j].rows()));
-        }
-        const features::Matrix rows = comm_->AllGatherRows(sample);
-        const std::vector<double> all = comm_->AllGather(spans);
-        std::vector<std::pair<std::size_t, std::pair<Eigen::Index, Eigen::Index>>> order;  // image -> (offset, rows)
-        Eigen::Index offset = 0;
-        for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
-          const auto n = static_cast<Eigen::Index>(all[i + 1]);
-          order.push_back({static_cast<std::size_t>(all[i]), {offset, n}});
-          offset += n;
-        }
-        std::sort(order.begin(), order.end());
-        sample.resize(rows.rows(), rows.cols());
-        Eigen::Index at = 0;
-        for (const auto& [image, span] : order) {
-          sample.middleRows(at, span.second) = rows.middleRows(span.first, span.second);
-          at += span.second;
-        }
-        whole_sample = true;
-      }
-      const auto start = Clock::now();
-      std::int64_t sample_rows = sample.rows();
-      if (!whole_sample) comm_->Sum(&sample_rows, 1);
-      if (cfg.features == "bow") {
-        // Lloyd's sums over the ranks in exact integers: the one-process vocabulary.
-        if (split && whole_sample) {  // this rank's contiguous share of the sample
-          const Eigen::Index n = sample.rows(), r = comm_->rank(), p = comm_->size();
-          sample = features::Matrix(sample.middleRows(n * r / p, n * (r + 1) / p - n * r / p));
-        }
-        const double talked = comm_->communication_seconds();
-        model.vocab = builder.Cluster(sample, *comm_);
-        packed = model.vocab.centers();
-        if (split) {
-          // The allreduce of the per-word sums and counts (waits included).
-          const double s = comm_->communication_seconds() - talked;
-          (*t)["kmeans_allreduce_s"] += s;
-          Log(log_, fmt::format("k-means over {} ranks: {:.1f} ms in collectives, {:.2f} ms per Lloyd iteration",
-                                comm_->size(), s * 1e3, s * 1e3 / std::max(1, model.vocab.iterations())));
-        }
-        Log(log_, fmt::format("vocabulary of {} words built in {:.2f} s ({} Lloyd iterations, energy {:.6g})",
-                              model.vocab.size(), SecondsSince(start), model.vocab.iterations(), model.vocab.energy()));
-      } else {
-        // PCA and the mixture from the whole sample, on every rank alike.
-        if (!whole_sample) sample = comm_->AllGatherRows(sample);
-        model.pca = features::Pca::Fit(sample, cfg.pca_dim);
-        const features::Matrix projected = model.pca.Project(sample);
-        features::Matrix rest;
-        if (cfg.features == "vlad") {
-          model.vocab = builder.Cluster(projected);
-          rest = model.vocab.centers();
-          Log(log_,
-              fmt::format("vlad: {} Lloyd iterations, energy {:.6g}", model.vocab.iterations(), model.vocab.energy()));
-        } else {
-          features::GmmOptions go = cfg.gmm;
-          go.seed = MixSeed(cfg.seed, 0x6a);
-          model.gmm = features::GaussianMixture::Fit(projected, go);
-          rest = model.gmm.Pack();
-        }
-        packed = features::Matrix::Zero(1 + cfg.pca_dim + rest.rows(), 128);
-        packed.topRows(1 + cfg.pca_dim) = model.pca.Pack();
-        packed.bottomRows(rest.rows()).leftCols(rest.cols()) = rest;
-        Log(log_, fmt::format("{} model (PCA to {}, {} {}) built from {} descriptors in {:.2f} s", cfg.features,
-                              cfg.pca_dim, cfg.features == "fisher" ? cfg.gmm.components : cfg.vocab.size,
-                              cfg.features == "fisher" ? "Gaussians" : "words", sample.rows(), SecondsSince(start)));
-      }
-      (*t)["vocabulary_s"] += SecondsSince(start);
-      ++counters_.vocabularies_built;
-      model_info_ = nlohmann::json::object();
-      if (cfg.features != "fisher") {
-        model_info_["kmeans_iterations"] = model.vocab.iterations();
-        model_info_["kmeans_max_iterations"] = cfg.vocab.max_iterations;
-        model_info_["kmeans_energy"] = model.vocab.energy();
-      }
-      model_info_["sample_descriptors"] = sample_rows;
+      FitModel(cfg, encoder, owned_train, streaming, t);
       if (root) {
-        features::SaveMatrixCache(vpath, vkey.text(), packed);
-        WriteFileAtomic(vpath + ".json", model_info_.dump());
+        features::SaveModel(*encoder, mpath, mkey.text());
+        WriteFileAtomic(mpath + ".json", model_info_.dump());
       }
     }
   }
-  // One encoder for either path.
-  std::unique_ptr<features::BowEncoder> bow;
-  std::unique_ptr<features::FisherEncoder> fisher;
-  std::unique_ptr<features::VladEncoder> vlad;
-  int dim = 0;
-  if (cfg.features == "bow") {
-    bow = std::make_unique<features::BowEncoder>(model.vocab, cfg.bow);
-    dim = bow->dim();
-  } else if (cfg.features == "fisher") {
-    features::FisherOptions fo;
-    if (!cfg.bow.grids.empty()) fo.grids.sides = cfg.bow.grids;
-    fo.improved = cfg.fisher_improved;
-    fisher = std::make_unique<features::FisherEncoder>(model.pca, model.gmm, fo);
-    dim = fisher->dim();
-  } else {
-    features::VladOptions vlo;
-    if (!cfg.bow.grids.empty()) vlo.grids.sides = cfg.bow.grids;
-    vlad = std::make_unique<features::VladEncoder>(model.pca, model.vocab, vlo);
-    dim = vlad->dim();
-  }
-  auto encode = [&](const features::SiftFeatures& f, float* o) {
-    if (bow)
-      bow->Encode(f, o);
-    else if (fisher)
-      fisher->Encode(f, o);
-    else
-      vlad->Encode(f, o);
-  };
+  // Every image of this rank, encoded: from the descriptor memo or the pool,
+  // or (streaming) extracted and encoded image by image.
+  const int dim = encoder->dim();
   for (bool train : {true, false}) {
     const data::Dataset& ds = train ? data_.train : data_.test;
     const std::vector<std::size_t>& owned = train ? owned_train : owned_test;
     features::Matrix m(static_cast<Eigen::Index>(owned.size()), dim);
+    const auto start = Clock::now();
     if (streaming) {
-      const auto start = Clock::now();
-      const data::Dataset part = split ? ds.Select(owned) : data::Dataset();
-      Progress progress(fmt::format("dense SIFT + {} ({})", cfg.features, train ? "train" : "test"), m.rows(), log_);
-      features::ForEachDenseSift(
-          split ? part : ds, cfg.sift, threads_, &progress,
-          [&](std::size_t i, features::SiftFeatures&& f) { encode(f, m.row(static_cast<Eigen::Index>(i)).data()); });
+      const data::Dataset part = ds.Select(owned);
+      Progress progress(fmt::format("dense SIFT + {} ({})", name, train ? "train" : "test"), m.rows(), log_);
+      features::ForEachDenseSift(part, cfg.sift, threads_, &progress, [&](std::size_t i, features::SiftFeatures&& f) {
+        encoder->Encode(f, m.row(static_cast<Eigen::Index>(i)).data());
+      });
       progress.Finish();
       (*t)["dsift_encode_s"] += SecondsSince(start);
       ++counters_.sift_extractions;
     } else {
       const auto sift = Sift(cfg, train, t);
-      const auto start = Clock::now();
+      const auto encode_start = Clock::now();
       Progress progress(fmt::format("encoding ({})", train ? "train" : "test"), sift.size(), log_);
       ParallelFor(sift.size(), threads_, [&](std::size_t i) {
-        encode(*sift[i], m.row(static_cast<Eigen::Index>(i)).data());
+        encoder->Encode(*sift[i], m.row(static_cast<Eigen::Index>(i)).data());
         progress.Add();
       });
       progress.Finish();
-      (*t)["encode_s"] += SecondsSince(start);
+      (*t)["encode_s"] += SecondsSince(encode_start);
     }
     // Every rank's rows, in image order.
     (train ? out.train : out.test) = split ? GatherInOrder(m, owned, ds.size()) : std::move(m);
@@ -657,6 +482,105 @@ FeaturePair ClassicRunner::Encodings(const ClassicConfig& cfg, std::map<std::str
     features::SaveMatrixCache(epath_test, ekey.text() + "|split=test", out.test);
   }
   return out;
+}
+
+// The descriptor sample, then the encoder's fit. The sample is
+// descriptors_per_image from each chosen training image, drawn by the image's
+// global index, so each rank draws exactly its share of the one-process
+// sample; a split fit (k-means) takes each rank's contiguous share of it in
+// sample order, any other fit the whole sample on every rank.
+void ClassicRunner::FitModel(const ClassicConfig& cfg, features::Encoder* encoder,
+                             const std::vector<std::size_t>& owned_train, bool streaming,
+                             std::map<std::string, double>* t) {
+  const bool split = comm_->size() > 1;
+  features::VocabularyOptions vo = cfg.vocab;
+  vo.seed = cfg.seed;
+  const features::VocabularyBuilder builder(vo, threads_);
+  std::vector<std::size_t> chosen;    // sampled images this rank holds, ascending
+  std::vector<std::size_t> position;  // their places in owned_train
+  {
+    std::size_t at = 0;
+    for (const std::size_t j : builder.SampleImages(data_.train.size())) {
+      while (at < owned_train.size() && owned_train[at] < j) ++at;
+      if (at < owned_train.size() && owned_train[at] == j) {
+        chosen.push_back(j);
+        position.push_back(at);
+      }
+    }
+  }
+  std::vector<features::Matrix> parts(chosen.size());
+  if (streaming) {
+    const auto start = Clock::now();
+    const data::Dataset subset = data_.train.Select(chosen);
+    Progress progress("dense SIFT sample (train)", subset.size(), log_);
+    features::ForEachDenseSift(subset, cfg.sift, threads_, &progress, [&](std::size_t j, features::SiftFeatures&& f) {
+      parts[j] = builder.SampleImage(f, chosen[j]);
+    });
+    progress.Finish();
+    (*t)["dsift_s"] += SecondsSince(start);
+    ++counters_.sift_extractions;
+  } else {
+    const auto sift = Sift(cfg, true, t);  // this rank's images
+    for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = builder.SampleImage(*sift[position[j]], chosen[j]);
+  }
+  features::Matrix sample = features::VocabularyBuilder::Stack(parts);
+  // Contiguous blocks (no pool) are already in sample order across ranks.
+  bool whole = !split;
+  if (split && (pool_ || !encoder->fit_split())) {
+    // A repeated split's images are spread over the pool's blocks: the rows
+    // are put back in sample (image) order.
+    std::vector<double> spans;  // (image, rows) per sampled image of this rank
+    for (std::size_t j = 0; j < chosen.size(); ++j) {
+      spans.push_back(static_cast<double>(chosen[j]));
+      spans.push_back(static_cast<double>(parts[j].rows()));
+    }
+    const features::Matrix rows = comm_->AllGatherRows(sample);
+    const std::vector<double> all = comm_->AllGather(spans);
+    std::vector<std::pair<std::size_t, std::pair<Eigen::Index, Eigen::Index>>> order;  // image -> (offset, rows)
+    Eigen::Index offset = 0;
+    for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
+      const auto n = static_cast<Eigen::Index>(all[i + 1]);
+      order.push_back({static_cast<std::size_t>(all[i]), {offset, n}});
+      offset += n;
+    }
+    std::sort(order.begin(), order.end());
+    sample.resize(rows.rows(), rows.cols());
+    Eigen::Index at = 0;
+    for (const auto& [image, span] : order) {
+      sample.middleRows(at, span.second) = rows.middleRows(span.first, span.second);
+      at += span.second;
+    }
+    whole = true;
+  }
+  std::int64_t sample_rows = sample.rows();
+  if (!whole) comm_->Sum(&sample_rows, 1);
+  if (split && whole && encoder->fit_split()) {  // this rank's contiguous share of the sample
+    const Eigen::Index n = sample.rows(), r = comm_->rank(), p = comm_->size();
+    sample = features::Matrix(sample.middleRows(n * r / p, n * (r + 1) / p - n * r / p));
+  }
+  const auto start = Clock::now();
+  const double talked = comm_->communication_seconds();
+  encoder->Fit(sample, *comm_);
+  const double took = SecondsSince(start);
+  (*t)["vocabulary_s"] += took;
+  ++counters_.vocabularies_built;
+  model_info_ = nlohmann::json::object();
+  for (const auto& [k, v] : encoder->FitRecord()) model_info_[k] = v;
+  if (model_info_.contains("kmeans_iterations")) {
+    model_info_["kmeans_iterations"] = static_cast<int>(model_info_["kmeans_iterations"].get<double>());
+    model_info_["kmeans_max_iterations"] = cfg.vocab.max_iterations;
+  }
+  model_info_["sample_descriptors"] = sample_rows;
+  Log(log_, fmt::format("{} model fitted on {} sampled descriptors in {:.2f} s: {}", encoder->name(), sample_rows, took,
+                        model_info_.dump()));
+  if (split && encoder->fit_split()) {
+    // The allreduce of the per-word sums and counts (waits included).
+    const double s = comm_->communication_seconds() - talked;
+    (*t)["kmeans_allreduce_s"] += s;
+    const int iterations = model_info_.value("kmeans_iterations", 1);
+    Log(log_, fmt::format("k-means over {} ranks: {:.1f} ms in collectives, {:.2f} ms per Lloyd iteration",
+                          comm_->size(), s * 1e3, s * 1e3 / std::max(1, iterations)));
+  }
 }
 
 // Chooses (metric, k) on the training split alone: seeded stratified folds,

@@ -5,6 +5,7 @@
 // trusted.
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scenelab/features/dense_sift.h"
@@ -18,6 +19,13 @@ std::optional<Matrix> LoadMatrixCache(const std::string& path, const std::string
 // Reads a matrix file whatever its key, and returns the key stored in it
 // (files such as vocabularies keep their parameters there).
 std::optional<Matrix> LoadMatrixCacheAnyKey(const std::string& path, std::string* key, std::string* why = nullptr);
+
+// Several named matrices in one file (an encoder's model).
+void SaveMatrixSetCache(const std::string& path, const std::string& key,
+                        const std::vector<std::pair<std::string, Matrix>>& parts);
+std::optional<std::vector<std::pair<std::string, Matrix>>> LoadMatrixSetCache(const std::string& path,
+                                                                              const std::string& key,
+                                                                              std::string* why = nullptr);
 
 void SaveSiftCache(const std::string& path, const std::string& key, const std::vector<SiftFeatures>& f);
 std::optional<std::vector<SiftFeatures>> LoadSiftCache(const std::string& path, const std::string& key,

@@ -47,6 +47,9 @@ struct GmmOptions {
 class GaussianMixture {
  public:
   GaussianMixture() = default;
+  // A fitted mixture from its parts (K x D means and diagonal covariances,
+  // 1 x K priors); throws Error on mismatched shapes or a covariance <= 0.
+  GaussianMixture(Matrix means, Matrix covariances, Eigen::RowVectorXf priors, double log_likelihood = 0);
   static GaussianMixture Fit(const Matrix& sample, const GmmOptions& opts);
   int components() const { return static_cast<int>(means_.rows()); }
   int dim() const { return static_cast<int>(means_.cols()); }

@@ -22,6 +22,7 @@
 #include "scenelab/eval/confusion.h"
 #include "scenelab/features/bow.h"
 #include "scenelab/features/collective.h"
+#include "scenelab/features/encoder.h"
 #include "scenelab/features/fisher.h"
 #include "scenelab/features/gist.h"
 #include "scenelab/features/homkermap.h"
@@ -164,10 +165,11 @@ class ClassicRunner {
                                                                     const std::string& what,
                                                                     std::map<std::string, double>* t);
   std::size_t EstimateDescriptorBytes(const ClassicConfig& cfg) const;
-  FeaturePair PerImageFeatures(const ClassicConfig& cfg, const CacheKey& base, const std::string& prefix,
-                               const std::string& what, int* computed, std::map<std::string, double>* t,
-                               const std::function<features::Matrix(const data::Dataset&, Progress*)>& compute);
-  FeaturePair Encodings(const ClassicConfig& cfg, std::map<std::string, double>* timings);
+  FeaturePair PerImageFeatures(const ClassicConfig& cfg, const features::Encoder& encoder,
+                               std::map<std::string, double>* t);
+  FeaturePair Encodings(const ClassicConfig& cfg, features::Encoder* encoder, std::map<std::string, double>* timings);
+  void FitModel(const ClassicConfig& cfg, features::Encoder* encoder, const std::vector<std::size_t>& owned_train,
+                bool streaming, std::map<std::string, double>* t);
   KnnOutcome Knn(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   KnnOutcome Svm(const ClassicConfig& cfg, const FeaturePair& f, std::map<std::string, double>* timings);
   void SelectKnnByCrossValidation(const ClassicConfig& cfg, const features::Matrix& train,

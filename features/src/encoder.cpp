@@ -41,6 +41,7 @@ class TinyEncoder final : public Encoder {
   std::string name() const override { return "tiny"; }
   EncoderInput input() const override { return EncoderInput::kImage; }
   int dim() const override { return tiny_.dim(); }
+  std::string signed_because() const override { return opts_.zero_mean ? "tiny images are zero-mean" : ""; }
   std::string encode_params() const override {
     return fmt::format("size={}|crop={}|interp={}|zero_mean={}|norm={}", opts_.size, opts_.crop_square,
                        ToString(opts_.interpolation), opts_.zero_mean, ToString(opts_.norm));
@@ -171,6 +172,7 @@ class FisherVectorEncoder final : public Encoder {
     opts_.Validate();
   }
   std::string name() const override { return "fisher"; }
+  std::string signed_because() const override { return "fisher vectors are signed"; }
   EncoderInput input() const override { return EncoderInput::kDenseSift; }
   bool needs_model() const override { return true; }
   void Fit(const Matrix& sample, const Collective&) override {
@@ -233,6 +235,7 @@ class VladVectorEncoder final : public Encoder {
     opts_.Validate();
   }
   std::string name() const override { return "vlad"; }
+  std::string signed_because() const override { return "vlad vectors are signed"; }
   EncoderInput input() const override { return EncoderInput::kDenseSift; }
   bool needs_model() const override { return true; }
   void Fit(const Matrix& sample, const Collective&) override {

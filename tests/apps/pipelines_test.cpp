@@ -153,7 +153,7 @@ TEST(Pipelines_Classic, SvmAndEncodingsWriteTheSameResultsLayout) {
   auto bad = BaseConfig(dir / "data", "fisher");
   bad.homkermap = "chi2";
   EXPECT_THROW(RunClassic(bad, (dir / "bad").string(), nullptr), Error);
-  EXPECT_MESSAGE(bad.Validate(), "--homkermap needs non-negative histograms; fisher vectors are signed");
+  EXPECT_MESSAGE(bad.Validate(), "--homkermap needs non-negative features; fisher vectors are signed");
   bad = BaseConfig(dir / "data", "bow");
   bad.classifier = "forest";
   EXPECT_THROW(bad.Validate(), Error);

@@ -31,6 +31,25 @@ namespace {
 constexpr int kTopKMinClasses = 10;
 }  // namespace
 
+namespace {
+// The registered encoder's settings, from the pipeline's options.
+features::EncoderSettings SettingsOf(const ClassicConfig& cfg, int threads) {
+  features::EncoderSettings s;
+  s.tiny = cfg.tiny;
+  s.gist = cfg.gist;
+  s.vocab = cfg.vocab;
+  s.vocab.seed = cfg.seed;
+  s.bow = cfg.bow;
+  s.grids = cfg.bow.grids;
+  s.pca_dim = cfg.pca_dim;
+  s.gmm = cfg.gmm;
+  s.gmm.seed = MixSeed(cfg.seed, 0x6a);
+  s.fisher_improved = cfg.fisher_improved;
+  s.threads = threads;
+  return s;
+}
+}  // namespace
+
 void DataConfig::Validate() const {
   if (path.empty()) throw Error("data: --data is required");
   open.Validate();
@@ -38,30 +57,15 @@ void DataConfig::Validate() const {
 
 void ClassicConfig::Validate() const {
   data.Validate();
-  {
-    const auto names = features::EncoderNames();
-    if (std::find(names.begin(), names.end(), features) == names.end()) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      throw Error("--features: unknown value '" + features + "' (expected " + known + ")");
-    }
-  }
-  tiny.Validate();
-  if (features == "gist") gist.Validate();
-  if (features != "tiny" && features != "gist") {
+  // The encoder validates its own options when it is made (an unknown
+  // name lists the registered ones); descriptor encoders also need the
+  // dense SIFT and the sample's options.
+  const auto encoder = features::MakeEncoder(features, SettingsOf(*this, 1));
+  if (encoder->input() == features::EncoderInput::kDenseSift) {
     sift.Validate();
     vocab.Validate();
-    bow.Validate();
   }
-  if (features == "fisher" || features == "vlad") {
-    if (pca_dim < 1 || pca_dim > 128) throw Error("--pca: must be in [1, 128], got " + std::to_string(pca_dim));
-    if (features == "fisher") gmm.Validate();
-    for (int g : bow.grids) {
-      if (g > 4)
-        throw Error("--grids: fisher and vlad grids must be at most 4x4 (each cell is a full vector), got " +
-                    std::to_string(g));
-    }
-  }
+  const std::string signed_because = encoder->signed_because();
   if (classifier != "knn" && classifier != "svm") {
     throw Error("--classifier: unknown value '" + classifier + "' (expected knn or svm)");
   }
@@ -69,19 +73,12 @@ void ClassicConfig::Validate() const {
   if (homkermap != "none") {
     features::ParseHomogeneousKernel(homkermap);
     hkm.Validate();
-    if (features == "tiny" && tiny.zero_mean) {
-      throw Error("--homkermap needs non-negative features; tiny images are zero-mean");
-    }
-    if (features == "fisher" || features == "vlad") {
-      throw Error("--homkermap needs non-negative histograms; " + features + " vectors are signed");
-    }
+    if (!signed_because.empty()) throw Error("--homkermap needs non-negative features; " + signed_because);
   }
   if (metrics.empty()) throw Error("--metric: at least one metric is needed");
-  if (features == "tiny" && tiny.zero_mean) {
-    for (auto m : metrics) {
-      if (m == classify::Metric::kChi2) {
-        throw Error("--metric chi2 needs non-negative features; tiny images are zero-mean (use l1 or l2)");
-      }
+  for (auto m : metrics) {
+    if (m == classify::Metric::kChi2 && !signed_because.empty()) {
+      throw Error("--metric chi2 needs non-negative features; " + signed_because + " (use l1 or l2)");
     }
   }
   if (cv_folds < 2) throw Error("--cv-folds: must be >= 2, got " + std::to_string(cv_folds));
@@ -292,25 +289,6 @@ std::size_t ClassicRunner::EstimateDescriptorBytes(const ClassicConfig& cfg) con
   // Each rank of an MPI job holds its block only.
   return per_image * (data_.train.size() + data_.test.size()) / static_cast<std::size_t>(comm_->size());
 }
-
-namespace {
-// The registered encoder's settings, from the pipeline's options.
-features::EncoderSettings SettingsOf(const ClassicConfig& cfg, int threads) {
-  features::EncoderSettings s;
-  s.tiny = cfg.tiny;
-  s.gist = cfg.gist;
-  s.vocab = cfg.vocab;
-  s.vocab.seed = cfg.seed;
-  s.bow = cfg.bow;
-  s.grids = cfg.bow.grids;
-  s.pca_dim = cfg.pca_dim;
-  s.gmm = cfg.gmm;
-  s.gmm.seed = MixSeed(cfg.seed, 0x6a);
-  s.fisher_improved = cfg.fisher_improved;
-  s.threads = threads;
-  return s;
-}
-}  // namespace
 
 // Encoders of images (tiny images, GIST): one cached matrix per split, keyed
 // by the encoder's options and the split's fingerprint.

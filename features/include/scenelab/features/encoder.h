@@ -62,6 +62,9 @@ class Encoder {
   virtual void SetModel(const std::vector<NamedMatrix>& parts);
   // What the fit did (k-means iterations and energy, log-likelihood).
   virtual std::map<std::string, double> FitRecord() const { return {}; }
+  // Why the vectors can be negative (a chi2 distance or a homogeneous
+  // kernel map needs histograms), or "" when they never are.
+  virtual std::string signed_because() const { return ""; }
   virtual int dim() const = 0;
   // The options the model depends on, and those the encoding of an image
   // depends on given the model, as text for the stage caches' keys.

@@ -19,6 +19,7 @@
 #include "scenelab/pipelines/classic.h"
 #include "scenelab/pipelines/config.h"
 #include "scenelab/pipelines/sweep.h"
+#include "small_config.h"
 
 namespace fs = std::filesystem;
 using namespace scenelab;
@@ -27,15 +28,7 @@ using scenelab::fixtures::TempDir;
 
 namespace {
 ClassicConfig BaseConfig(const fs::path& data, const std::string& features) {
-  ClassicConfig c;
-  c.data.path = data.string();
-  c.features = features;
-  c.ks = {1, 2, 3, 4, 5};
-  c.sift.step = 6;
-  c.vocab.size = 12;
-  c.vocab.descriptors_per_image = 20;
-  c.seed = 3;
-  return c;
+  return fixtures::SmallClassicConfig(data, features);
 }
 
 nlohmann::json ReadJson(const fs::path& p) { return nlohmann::json::parse(ReadFileText(p)); }

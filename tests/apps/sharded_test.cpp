@@ -14,6 +14,7 @@
 #include "scenelab/data/io.h"
 #include "scenelab/pipelines/classic.h"
 #include "scenelab/pipelines/sweep.h"
+#include "small_config.h"
 #include "thread_group.h"
 
 namespace fs = std::filesystem;
@@ -24,16 +25,9 @@ using scenelab::fixtures::ThreadGroup;
 
 namespace {
 ClassicConfig Config(const fs::path& data, const std::string& features) {
-  ClassicConfig c;
-  c.data.path = data.string();
-  c.features = features;
-  c.ks = {1, 2, 3, 4, 5};
-  c.sift.step = 6;
-  c.vocab.size = 12;
-  c.vocab.descriptors_per_image = 20;
+  ClassicConfig c = fixtures::SmallClassicConfig(data, features);
   c.gmm.components = 4;
   c.pca_dim = 16;
-  c.seed = 3;
   c.threads = 1;
   return c;
 }
@@ -58,6 +52,19 @@ std::vector<std::string> OnRanks(ThreadGroup* group, int ranks, Body body) {
 }
 }  // namespace
 
+// RunClassic on `ranks` in-process ranks: every rank's result (rank 0's
+// results.json, null elsewhere); fails the test on any rank's error.
+std::vector<nlohmann::ordered_json> ClassicOnRanks(const ClassicConfig& cfg, const fs::path& out, int ranks) {
+  ThreadGroup group(ranks);
+  std::vector<nlohmann::ordered_json> results(static_cast<std::size_t>(ranks));
+  const auto errors = OnRanks(&group, ranks, [&](const ThreadGroup::Member& me) {
+    results[static_cast<std::size_t>(me.rank())] = RunClassic(cfg, out.string(), nullptr, me);
+  });
+  for (const auto& e : errors) EXPECT_EQ(e, "") << cfg.features << ", " << ranks << " ranks";
+  for (int q = 1; q < ranks; ++q) EXPECT_TRUE(results[static_cast<std::size_t>(q)].is_null());
+  return results;
+}
+
 // Extraction, the vocabulary sample, k-means, encoding, the kNN queries and
 // the cross-validation folds split over 2 and 3 ranks give exactly the
 // one-process results, and only rank 0 writes the run folder.
@@ -69,14 +76,7 @@ TEST(Pipelines_Sharded, ClassicOverTwoAndThreeRanksEqualsOneProcess) {
     const auto one = RunClassic(cfg, (dir / ("one-" + features)).string(), nullptr);
     for (int ranks : {2, 3}) {
       const fs::path out = dir / fmt::format("{}-{}ranks", features, ranks);
-      ThreadGroup group(ranks);
-      std::vector<nlohmann::ordered_json> results(static_cast<std::size_t>(ranks));
-      const auto errors = OnRanks(&group, ranks, [&](const ThreadGroup::Member& me) {
-        results[static_cast<std::size_t>(me.rank())] = RunClassic(cfg, out.string(), nullptr, me);
-      });
-      for (const auto& e : errors) {
-        ASSERT_EQ(e, "") << features << ", " << ranks << " ranks";
-      }
+      const auto results = ClassicOnRanks(cfg, out, ranks);
       const auto& r = results[0];
       for (const char* key : {"accuracy", "cv_accuracy", "selected", "best", "confusion", "train_size", "test_size"}) {
         EXPECT_EQ(r[key], one[key]) << features << ", " << ranks << " ranks: " << key;
@@ -84,7 +84,6 @@ TEST(Pipelines_Sharded, ClassicOverTwoAndThreeRanksEqualsOneProcess) {
       if (features != "tiny") {
         EXPECT_EQ(r["model"], one["model"]) << features << ", " << ranks << " ranks";
       }
-      for (int q = 1; q < ranks; ++q) EXPECT_TRUE(results[static_cast<std::size_t>(q)].is_null());
       EXPECT_EQ(ReadFileText(out / "predictions.csv"), ReadFileText(dir / ("one-" + features) / "predictions.csv"));
     }
   }
@@ -103,15 +102,7 @@ TEST(Pipelines_Sharded, RepeatedSplitsOverRanksEqualOneProcess) {
     cfg.cv_folds = 2;
     const auto one = RunClassic(cfg, (dir / ("one-" + features)).string(), nullptr);
     for (int ranks : {2, 3}) {
-      const fs::path out = dir / fmt::format("{}-{}", features, ranks);
-      ThreadGroup group(ranks);
-      std::vector<nlohmann::ordered_json> results(static_cast<std::size_t>(ranks));
-      const auto errors = OnRanks(&group, ranks, [&](const ThreadGroup::Member& me) {
-        results[static_cast<std::size_t>(me.rank())] = RunClassic(cfg, out.string(), nullptr, me);
-      });
-      for (const auto& e : errors) {
-        ASSERT_EQ(e, "") << features << ", " << ranks << " ranks";
-      }
+      const auto results = ClassicOnRanks(cfg, dir / fmt::format("{}-{}", features, ranks), ranks);
       const auto& r = results[0];
       ASSERT_TRUE(r.contains("repeats")) << r.dump();
       EXPECT_EQ(r["repeats"]["accuracy"], one["repeats"]["accuracy"]) << features << ", " << ranks << " ranks";
@@ -120,7 +111,6 @@ TEST(Pipelines_Sharded, RepeatedSplitsOverRanksEqualOneProcess) {
       for (std::size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(r["repeats"]["splits"][i]["selected"], one["repeats"]["splits"][i]["selected"]) << i;
       }
-      for (int q = 1; q < ranks; ++q) EXPECT_TRUE(results[static_cast<std::size_t>(q)].is_null());
     }
   }
 }

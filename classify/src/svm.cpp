@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 extern "C" {
@@ -71,6 +72,26 @@ void CheckInputs(const Matrix& x, const std::vector<int>& labels, int num_classe
 }
 }  // namespace
 
+namespace {
+// VLFeat calls this at each of its convergence checks (every
+// diagnosticFrequency iterations, left at VLFeat's default so the stopping
+// point does not change): the progress line shows the solver's state.
+struct SvmDiagnostic {
+  Progress* progress;
+  std::size_t cls;
+  double c;
+};
+
+void OnSvmDiagnostic(VlSvm* svm, void* data) {
+  const auto* d = static_cast<const SvmDiagnostic*>(data);
+  const VlSvmStatistics* st = vl_svm_get_statistics(svm);
+  char text[128];
+  std::snprintf(text, sizeof text, "C %g, class %zu: pass %llu, duality gap %.2e", d->c, d->cls,
+                static_cast<unsigned long long>(st->epoch), st->dualityGap);
+  d->progress->SetDetail(text);
+}
+}  // namespace
+
 void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c, Progress* progress) {
   const auto n = static_cast<vl_size>(x.rows());
   const auto d = static_cast<vl_size>(x.cols());
@@ -96,6 +117,8 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
     // The solvers visit samples in an order drawn from VLFeat's per-thread
     // generator: seed it per class so results do not depend on threads.
     vl_rand_seed(vl_get_rand(), MixSeed(opts_.seed, 0x5e3 + cls));
+    SvmDiagnostic diagnostic{progress, cls, c};
+    if (progress) vl_svm_set_diagnostic_function(svm.get(), OnSvmDiagnostic, &diagnostic);
     vl_svm_train(svm.get());
     const double* model = vl_svm_get_model(svm.get());
     for (vl_size j = 0; j < d; ++j)

@@ -69,6 +69,16 @@ void Progress::Add(std::size_t n) {
   if (now_ms - last >= 200 && last_draw_ms_.compare_exchange_strong(last, now_ms)) Draw(false);
 }
 
+void Progress::SetDetail(std::string detail) {
+  std::lock_guard<std::mutex> lock(detail_mu_);
+  detail_ = std::move(detail);
+}
+
+std::string Progress::detail() const {
+  std::lock_guard<std::mutex> lock(detail_mu_);
+  return detail_;
+}
+
 void Progress::Draw(bool final_line) {
   std::lock_guard<std::mutex> lock(draw_mu_);
   const double s = Seconds();
@@ -85,6 +95,8 @@ void Progress::Draw(bool final_line) {
   } else {
     line << "  ETA " << FormatDuration(eta);
   }
+  const std::string d = detail();
+  if (!d.empty()) line << "  (" << d << ')';
   if (tty_) std::cerr << '\r' << line.str() << "\033[K" << (final_line ? "\n" : "") << std::flush;
   if (final_line && log_) {
     const bool echo = log_->echo();

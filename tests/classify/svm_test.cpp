@@ -128,6 +128,16 @@ TEST(Classify_LinearSvm, ProgressCountsEveryOneVsRestTraining) {
     progress.Finish();
   }
   EXPECT_NE(ReadFileText(dir / "log.txt").find("svm 27/27"), std::string::npos) << ReadFileText(dir / "log.txt");
+  // The line carries the solver's state: the C, class, pass and duality gap
+  // of the latest convergence check.
+  EXPECT_NE(ReadFileText(dir / "log.txt").find(", class "), std::string::npos) << ReadFileText(dir / "log.txt");
+  EXPECT_NE(ReadFileText(dir / "log.txt").find("duality gap "), std::string::npos);
+  // Watching does not change the model.
+  LinearSvm quiet(o);
+  quiet.Fit(x, y, 3);
+  EXPECT_EQ(quiet.c(), svm.c());
+  EXPECT_EQ(quiet.iterations(), svm.iterations());
+  EXPECT_EQ(quiet.Scores(x), svm.Scores(x));
   LinearSvmOptions one;
   EXPECT_EQ(LinearSvm(one).Trainings(5), 5u);
 }

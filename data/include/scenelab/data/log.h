@@ -34,6 +34,10 @@ class Progress {
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
   void Add(std::size_t n = 1);  // thread-safe
+  // A short status drawn after the counts (e.g. a solver's pass and gap),
+  // and kept in the final line. Thread-safe.
+  void SetDetail(std::string detail);
+  std::string detail() const;
   void Finish();
   double Seconds() const;
 
@@ -46,6 +50,8 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
   std::atomic<long long> last_draw_ms_{-1000};
   std::mutex draw_mu_;
+  mutable std::mutex detail_mu_;
+  std::string detail_;
   bool tty_ = false;
   bool finished_ = false;
 };

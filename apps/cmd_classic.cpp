@@ -120,7 +120,10 @@ void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr, const nlohma
 }  // namespace
 
 void AddClassicCommands(CLI::App& app, Runner* run, const Job* job) {
-  auto* cmd = app.add_subcommand("classic", "Tiny images or dense-SIFT bag of words, classified by kNN");
+  auto* cmd =
+      app.add_subcommand("classic",
+                         "Tiny images, GIST, bag of words, Fisher vectors or VLAD, classified by kNN or a linear "
+                         "SVM (under mpirun -np N: one job split over N processes, docs/DISTRIBUTED.md)");
   auto f = std::make_shared<ClassicFlags>();
   AddClassicOptions(cmd, f.get());
   cmd->add_option("--out", f->out, "Output folder")->required();
@@ -184,7 +187,9 @@ void AddClassicCommands(CLI::App& app, Runner* run, const Job* job) {
 
 void AddSweepCommand(CLI::App& app, Runner* run, const Job* job) {
   auto* cmd =
-      app.add_subcommand("sweep", "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size");
+      app.add_subcommand("sweep",
+                         "Grid over k, metric, tiny size, norm, SIFT step, bin size and vocabulary size (under mpirun "
+                         "-np N: points handed out to N processes, docs/DISTRIBUTED.md)");
   auto f = std::make_shared<ClassicFlags>();
   AddClassicOptions(cmd, f.get());
   auto config = std::make_shared<std::string>();

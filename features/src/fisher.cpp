@@ -59,18 +59,6 @@ Matrix Pca::Project(const Matrix& x) const {
 
 Matrix Pca::Project(const ByteMatrix& x) const { return Project(Matrix(x.cast<float>())); }
 
-Matrix Pca::Pack() const {
-  Matrix m(basis_.rows() + 1, basis_.cols());
-  m.row(0) = mean_;
-  m.bottomRows(basis_.rows()) = basis_;
-  return m;
-}
-
-Pca Pca::Unpack(const Matrix& m) {
-  if (m.rows() < 2) throw Error("Pca::Unpack: a packed PCA has at least 2 rows, got " + std::to_string(m.rows()));
-  return Pca(m.row(0), m.bottomRows(m.rows() - 1));
-}
-
 // ---------------------------------------------------------------- GMM
 
 void GmmOptions::Validate() const {
@@ -120,34 +108,6 @@ GaussianMixture GaussianMixture::Fit(const Matrix& sample, const GmmOptions& opt
   out.covariances_ = Eigen::Map<const Matrix>(covs, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
   out.priors_ = Eigen::Map<const Eigen::RowVectorXf>(priors, static_cast<Eigen::Index>(k));
   return out;
-}
-
-Matrix GaussianMixture::Pack() const {
-  const Eigen::Index k = means_.rows(), d = means_.cols();
-  // Priors are spread over ceil(K / D) rows of width D.
-  const Eigen::Index prior_rows = (k + d - 1) / d;
-  Matrix m = Matrix::Zero(2 * k + prior_rows, d);
-  m.topRows(k) = means_;
-  m.middleRows(k, k) = covariances_;
-  for (Eigen::Index i = 0; i < k; ++i) m(2 * k + i / d, i % d) = priors_[i];
-  return m;
-}
-
-GaussianMixture GaussianMixture::Unpack(const Matrix& m) {
-  const Eigen::Index d = m.cols();
-  // rows = 2K + ceil(K/D): find K.
-  for (Eigen::Index k = 1; 2 * k <= m.rows(); ++k) {
-    if (2 * k + (k + d - 1) / d == m.rows()) {
-      GaussianMixture g;
-      g.means_ = m.topRows(k);
-      g.covariances_ = m.middleRows(k, k);
-      g.priors_.resize(k);
-      for (Eigen::Index i = 0; i < k; ++i) g.priors_[i] = m(2 * k + i / d, i % d);
-      if ((g.covariances_.array() <= 0).any()) throw Error("GaussianMixture::Unpack: non-positive covariance");
-      return g;
-    }
-  }
-  throw Error("GaussianMixture::Unpack: " + std::to_string(m.rows()) + " rows is not a packed mixture");
 }
 
 // ---------------------------------------------------------------- grids

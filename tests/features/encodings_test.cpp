@@ -199,8 +199,10 @@ TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {
   const double v0 = y.col(0).squaredNorm() / y.rows(), v1 = y.col(1).squaredNorm() / y.rows();
   EXPECT_NEAR(v0, 9.0, 0.6);
   EXPECT_NEAR(v1, 4.0, 0.3);
-  const Pca back = Pca::Unpack(p.Pack());
+  // Rebuilt from its parts (as an encoder's model file stores it).
+  const Pca back(p.mean(), p.basis());
   EXPECT_EQ(back.basis(), p.basis());
+  EXPECT_EQ(back.Project(x), y);
   EXPECT_THROW(Pca::Fit(x, 4), Error);
   EXPECT_MESSAGE(Pca::Fit(x, 4), "(--pca) must be in [1, 3], got 4");
 }
@@ -217,9 +219,13 @@ TEST(Features_FisherEncoder, DimensionsAndImprovedNormalisation) {
   EXPECT_EQ(gmm.dim(), 8);
   EXPECT_NEAR(gmm.priors().sum(), 1.0, 1e-4);
   EXPECT_TRUE((gmm.covariances().array() > 0).all());
-  const GaussianMixture back = GaussianMixture::Unpack(gmm.Pack());
+  const GaussianMixture back(gmm.means(), gmm.covariances(), gmm.priors());
   EXPECT_EQ(back.means(), gmm.means());
   EXPECT_EQ(back.priors(), gmm.priors());
+  Matrix bad_cov = gmm.covariances();
+  bad_cov(1, 2) = 0;
+  EXPECT_MESSAGE(GaussianMixture(gmm.means(), bad_cov, gmm.priors()), "non-positive covariance");
+  EXPECT_MESSAGE(GaussianMixture(gmm.means(), gmm.covariances(), gmm.priors().head(3)), "do not fit together");
 
   const SiftFeatures f = GridFeatures(d.topRows(500), 100, 80, 10);
   FisherOptions fo;

@@ -27,9 +27,6 @@ class Pca {
   Matrix Project(const ByteMatrix& x) const;
   const Eigen::RowVectorXf& mean() const { return mean_; }
   const Matrix& basis() const { return basis_; }  // output_dim x input_dim
-  // Both in one matrix (row 0 the mean), for the stage caches.
-  Matrix Pack() const;
-  static Pca Unpack(const Matrix& m);
 
  private:
   Eigen::RowVectorXf mean_;
@@ -57,8 +54,6 @@ class GaussianMixture {
   const Matrix& covariances() const { return covariances_; }  // K x D (diagonals)
   const Eigen::RowVectorXf& priors() const { return priors_; }
   double log_likelihood() const { return log_likelihood_; }
-  Matrix Pack() const;  // means, covariances, then priors padded to D, as rows
-  static GaussianMixture Unpack(const Matrix& m);
 
  private:
   Matrix means_, covariances_;

@@ -4,7 +4,6 @@
 // `cache_dir`, keyed by its parameters and the data, so reruns and sweeps
 // recompute nothing they already have.
 #include <cstdint>
-#include <functional>
 #include <future>
 #include <map>
 #include <memory>

@@ -151,6 +151,13 @@ TEST(Pipelines_Classic, SvmAndEncodingsWriteTheSameResultsLayout) {
   bad.classifier = "forest";
   EXPECT_THROW(bad.Validate(), Error);
   EXPECT_MESSAGE(bad.Validate(), "--classifier: unknown value 'forest'");
+  // Each encoder says whether its vectors can be negative: chi2 refuses
+  // signed Fisher vectors as it refuses zero-mean tiny images.
+  bad = BaseConfig(dir / "data", "fisher");
+  bad.metrics = {classify::Metric::kChi2};
+  EXPECT_MESSAGE(bad.Validate(), "--metric chi2 needs non-negative features; fisher vectors are signed (use l1 or l2)");
+  bad = BaseConfig(dir / "data", "lbp");
+  EXPECT_MESSAGE(bad.Validate(), "--features: unknown value 'lbp' (expected tiny, bow, fisher, vlad, gist)");
 }
 
 TEST(Pipelines_Classic, CorruptCacheIsRebuiltNotTrusted) {

@@ -1,16 +1,16 @@
 #include "cli_util.h"
 
-#include <algorithm>
-#include <sstream>
-
-#include "scenelab/pipelines/sweep.h"
-
 namespace scenelab::app {
 
-std::vector<std::string> SplitList(const std::string& text) { return pipelines::SplitList(text); }
-
-std::vector<int> ParseIntList(const std::string& text, const std::string& flag) {
-  return pipelines::ParseIntList(text, flag);
+std::string DefaultText(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ",") + (x.is_string() ? x.get<std::string>() : x.dump());
+    return out;
+  }
+  return v.dump();
 }
 
 }  // namespace scenelab::app

@@ -18,57 +18,16 @@ namespace scenelab::app {
 
 namespace {
 // Every option of the classic pipelines comes from the option table
-// (pipelines/options.h): one CLI flag per entry, its text handed to the
-// entry's parser as the config files' values are.
+// (pipelines/options.h).
 struct ClassicFlags {
   pipelines::ClassicConfig cfg;
   std::string out;
-  std::map<std::string, std::string> text;  // by key; std::map keeps addresses stable for CLI11
-  std::map<std::string, bool> on;           // switches, by key
-  CLI::App* cmd = nullptr;                  // to tell explicit flags from defaults
+  TableFlags<pipelines::ClassicConfig> flags;
 };
 
-std::string DefaultText(const pipelines::OptionSpec& s) {
-  const nlohmann::json v = s.get(pipelines::ClassicConfig{});
-  if (v.is_null()) return "";
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& x : v) out += (out.empty() ? "" : ",") + (x.is_string() ? x.get<std::string>() : x.dump());
-    return out;
-  }
-  return v.dump();
-}
-
 void AddClassicOptions(CLI::App* cmd, ClassicFlags* f) {
-  f->cmd = cmd;
-  for (const auto& s : pipelines::ClassicOptionTable()) {
-    if (s.flag.empty()) continue;
-    if (s.kind == pipelines::OptionKind::kFlag) {
-      cmd->add_flag(s.flag, f->on[s.key], s.help);
-      continue;
-    }
-    auto* opt = cmd->add_option(s.flag, f->text[s.key], s.help);
-    opt->type_name(s.kind == pipelines::OptionKind::kList     ? "LIST"
-                   : s.kind == pipelines::OptionKind::kChoice ? "CHOICE"
-                                                              : "VALUE");
-    const std::string d = s.preset ? "" : DefaultText(s);
-    if (!d.empty()) opt->default_str(d);
-  }
+  f->flags.Add(cmd, pipelines::ClassicOptions());
   cmd->get_option("--data")->required();
-}
-
-// The flags given on the command line, as the table's values.
-std::vector<pipelines::GivenOption> Given(const ClassicFlags& f) {
-  std::vector<pipelines::GivenOption> out;
-  for (const auto& s : pipelines::ClassicOptionTable()) {
-    if (s.flag.empty() || f.cmd->count(s.flag) == 0) continue;
-    if (s.kind == pipelines::OptionKind::kFlag)
-      out.push_back({&s, nlohmann::json(true), s.flag});
-    else
-      out.push_back({&s, nlohmann::json(f.text.at(s.key)), s.flag});
-  }
-  return out;
 }
 
 // `sweep`: several values for a sweepable entry make it a grid axis, and the
@@ -106,7 +65,7 @@ void TakeGridAxes(std::vector<pipelines::GivenOption>* given, pipelines::SweepGr
 // on the command line wins over the file.
 void Resolve(ClassicFlags* f, pipelines::SweepGrid* grid = nullptr, const nlohmann::json* config = nullptr,
              const std::string& config_path = "") {
-  auto cli = Given(*f);
+  auto cli = f->flags.Given();
   TakeGridAxes(&cli, grid);
   std::vector<pipelines::GivenOption> all;
   if (config) all = pipelines::OptionsFromJson(*config, config_path, {"sweep"});

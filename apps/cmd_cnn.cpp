@@ -11,6 +11,7 @@
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
 #include "scenelab/pipelines/cnn_run.h"
+#include "scenelab/pipelines/options.h"
 
 namespace scenelab::app {
 
@@ -45,73 +46,31 @@ void AddCnnSummary(CLI::App* cnn, Runner* run) {
 void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::string>& argv) {
   auto* cmd =
       cnn->add_subcommand("train", "Train a zoo model; writes metrics.csv, checkpoints, results.json and figures");
+  // Data, training and distributed options come from their option tables
+  // (the same keys a compare config's CNN pipeline takes).
   struct Opts {
     pipelines::CnnRunConfig cfg;
-    std::string input, augment = "crop,flip", milestones, out, resume_dir;
+    TableFlags<pipelines::DataConfig> data;
+    TableFlags<cnn::TrainConfig> train;
+    TableFlags<cnn::DistributedOptions> dist;
+    std::string out, resume_dir;
     int nproc = 0;
   };
   auto o = std::make_shared<Opts>();
-  auto& c = o->cfg;
-  cmd->add_option("--model", c.train.model, "Model name (scenelab cnn summary --list)")->capture_default_str();
-  cmd->add_option("--data", c.data.path, "Dataset root")->required();
-  cmd->add_option("--format", c.data.open.format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")
-      ->capture_default_str();
-  cmd->add_option("--class-names", c.data.open.class_names_file,
-                  "IDX: a file with one class name per line, in label order");
-  cmd->add_option("--train-per-class", c.data.train_per_class, "Use N training images per class (0 = all)")
-      ->capture_default_str();
-  cmd->add_option("--test-per-class", c.data.test_per_class, "Use N test images per class (0 = all)")
-      ->capture_default_str();
-  cmd->add_option("--input", o->input, "Input CxHxW (default: channels from the data, size from the data or model)");
-  cmd->add_option("--epochs", c.train.epochs, "Epochs")->capture_default_str();
-  cmd->add_option("--batch", c.train.batch_size, "Batch size")->capture_default_str();
-  cmd->add_option("--opt", c.train.optimizer, "sgd|adam|adamw")->capture_default_str();
-  cmd->add_option("--lr", c.train.lr, "Peak learning rate")->capture_default_str();
-  cmd->add_option("--momentum", c.train.momentum, "SGD momentum")->capture_default_str();
-  cmd->add_flag("--nesterov", c.train.nesterov, "Nesterov momentum");
-  cmd->add_option("--weight-decay", c.train.weight_decay, "Weight decay")->capture_default_str();
-  cmd->add_option("--schedule", c.train.schedule, "none|step|multistep|cosine|onecycle|plateau")->capture_default_str();
-  cmd->add_option("--step-size", c.train.step_size, "step schedule: epochs per decay")->capture_default_str();
-  cmd->add_option("--gamma", c.train.gamma, "step/multistep decay factor")->capture_default_str();
-  cmd->add_option("--milestones", o->milestones, "multistep epochs, e.g. 20,30");
-  cmd->add_option("--label-smoothing", c.train.label_smoothing, "Label smoothing")->capture_default_str();
-  cmd->add_option("--augment", o->augment, "crop,flip,rotate or none")->capture_default_str();
-  cmd->add_option("--crop-padding", c.train.crop_padding, "Random-crop padding in pixels")->capture_default_str();
-  cmd->add_option("--val", c.train.val_fraction, "Validation fraction of the training split")->capture_default_str();
-  cmd->add_option("--early-stopping", c.train.early_stopping, "Patience in epochs (0 = off)")->capture_default_str();
-  cmd->add_option("--seed", c.train.seed, "Seed")->capture_default_str();
-  cmd->add_option("--threads", c.train.threads, "Torch threads (0 = all cores)")->capture_default_str();
-  cmd->add_option("--channels-last", c.train.channels_last, "NHWC tensors for oneDNN's convolutions (true|false)")
-      ->capture_default_str();
-  cmd->add_option("--precision", c.train.precision,
-                  "fp32 | bf16 (autocast on the CPU's bf16 units, fp32 weights) | auto (bf16 when the CPU has amx_bf16 "
-                  "or avx512_bf16)")
-      ->capture_default_str();
-  cmd->add_option("--loader", c.train.loader,
-                  "memory: decode all images up front; stream: decoding threads feed a bounded queue; auto: stream "
-                  "folder sets over --loader-memory-gb")
-      ->capture_default_str();
-  cmd->add_option("--loader-memory-gb", c.train.loader_memory_gb, "auto: in-memory budget for decoded images (GB)")
-      ->capture_default_str();
-  cmd->add_option("--loader-threads", c.train.loader_threads, "stream: decoding threads (0 = all cores)")
-      ->capture_default_str();
-  cmd->add_option("--prefetch", c.train.prefetch, "stream: batches decoded ahead, at most")->capture_default_str();
+  o->data.Add(cmd, pipelines::DataOptions());
+  cmd->get_option("--data")->required();
+  o->train.Add(cmd, cnn::TrainOptions());
+  o->dist.Add(cmd, cnn::DistributedOptionTable());
   cmd->add_option("--out", o->out, "Run folder");
   cmd->add_option("--resume", o->resume_dir, "Continue the run in this folder from its last checkpoint");
   cmd->add_option("--nproc", o->nproc, "Data-parallel: start N local worker processes (c10d over Gloo, loopback)");
-  cmd->add_option("--world-size", c.dist.world_size, "Data-parallel: processes in a multi-machine run")
-      ->capture_default_str();
-  cmd->add_option("--rank", c.dist.rank, "Data-parallel: this process's rank")->capture_default_str();
-  cmd->add_option("--rendezvous", c.dist.rendezvous,
-                  "Data-parallel: HOST:PORT of rank 0's TCPStore, or file:PATH on a shared disk");
-  cmd->add_option("--dist-timeout", c.dist.timeout_s, "Data-parallel: seconds before a collective fails")
-      ->capture_default_str();
   cmd->callback([o, run, argv]() {
     *run = [o, argv]() {
       auto& c = o->cfg;
-      if (!o->input.empty()) c.train.input = cnn::InputShape::Parse(o->input);
-      c.train.augment = SplitList(o->augment);
-      if (!o->milestones.empty()) c.train.milestones = ParseIntList(o->milestones, "--milestones");
+      pipelines::DataOptions().Apply(o->data.Given(), &c.data);
+      cnn::TrainOptions().Apply(o->train.Given(), &c.train);
+      cnn::DistributedOptionTable().Apply(o->dist.Given(), &c.dist);
+      c.train.Validate();
       if (!o->resume_dir.empty()) {
         if (!o->out.empty() && o->out != o->resume_dir) throw Error("--resume DIR and --out must name the same folder");
         o->out = o->resume_dir;

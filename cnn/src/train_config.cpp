@@ -4,7 +4,6 @@
 #include <limits>
 #include <sstream>
 #include <string>
-#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -13,17 +12,17 @@
 
 namespace scenelab::cnn {
 
-InputShape InputShape::Parse(const std::string& text) {
+InputShape InputShape::Parse(const std::string& text, const std::string& what) {
   InputShape s;
   char x1 = 0, x2 = 0;
   std::istringstream in(text);
   in >> s.channels >> x1 >> s.height >> x2 >> s.width;
   std::string rest;
   if (!in || (x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X') || (in >> rest)) {
-    throw Error("--input: expected CxHxW such as 3x32x32, got '" + text + "'");
+    throw Error(what + ": expected CxHxW such as 3x32x32, got '" + text + "'");
   }
   if (s.channels < 1 || s.channels > 64 || s.height < 1 || s.width < 1 || s.height > 4096 || s.width > 4096) {
-    throw Error("--input: sizes out of range in '" + text + "'");
+    throw Error(what + ": sizes out of range in '" + text + "'");
   }
   return s;
 }
@@ -54,6 +53,14 @@ void TrainConfig::Validate() const {
                 "' (expected none, step, multistep, cosine, onecycle or plateau)");
   }
   if (schedule == "step" && step_size < 1) throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
+  if (!(gamma > 0 && gamma <= 1)) throw Error("--gamma must be in (0, 1], got " + fmt::format("{}", gamma));
+  for (int m : milestones) {
+    if (m < 1) throw Error("--milestones must be >= 1 (epochs count from 1), got " + std::to_string(m));
+  }
+  if (schedule == "multistep" && milestones.empty()) throw Error("--schedule multistep needs --milestones, e.g. 20,30");
+  if (plateau_patience < 0) throw Error("--plateau-patience must be >= 0, got " + std::to_string(plateau_patience));
+  if (!(plateau_factor > 0 && plateau_factor < 1))
+    throw Error("--plateau-factor must be in (0, 1), got " + fmt::format("{}", plateau_factor));
   if (label_smoothing < 0 || label_smoothing >= 1) {
     throw Error("--label-smoothing must be in [0, 1), got " + std::to_string(label_smoothing));
   }
@@ -63,6 +70,8 @@ void TrainConfig::Validate() const {
     }
   }
   if (crop_padding < 0) throw Error("--crop-padding must be >= 0, got " + std::to_string(crop_padding));
+  if (!(rotate_degrees >= 0 && rotate_degrees <= 180))
+    throw Error("--rotate-degrees must be in [0, 180], got " + fmt::format("{}", rotate_degrees));
   if (val_fraction < 0 || val_fraction >= 1)
     throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
   if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
@@ -75,127 +84,152 @@ void TrainConfig::Validate() const {
   if (prefetch < 1) throw Error("--prefetch must be >= 1 batch, got " + std::to_string(prefetch));
 }
 
-nlohmann::ordered_json TrainConfig::ToJson() const {
-  return {{"model", model},
-          {"input", input.ToString()},
-          {"num_classes", num_classes},
-          {"epochs", epochs},
-          {"batch_size", batch_size},
-          {"optimizer", optimizer},
-          {"lr", lr},
-          {"momentum", momentum},
-          {"nesterov", nesterov},
-          {"weight_decay", weight_decay},
-          {"schedule", schedule},
-          {"step_size", step_size},
-          {"gamma", gamma},
-          {"milestones", milestones},
-          {"plateau_patience", plateau_patience},
-          {"plateau_factor", plateau_factor},
-          {"label_smoothing", label_smoothing},
-          {"augment", augment},
-          {"crop_padding", crop_padding},
-          {"rotate_degrees", rotate_degrees},
-          {"standardize", standardize},
-          {"val_fraction", val_fraction},
-          {"early_stopping", early_stopping},
-          {"seed", seed},
-          {"threads", threads},
-          {"channels_last", channels_last},
-          {"precision", precision},
-          {"eval_batch", eval_batch},
-          {"loader", loader},
-          {"loader_memory_gb", loader_memory_gb},
-          {"loader_threads", loader_threads},
-          {"prefetch", prefetch}};
-}
-
-namespace {
-// An integer field, range-checked: nlohmann's get<int>() converts a float
-// such as 1e127 with undefined behaviour (found by fuzz_config).
-template <typename T>
-T AsInteger(const nlohmann::json& v, const std::string& what) {
-  if (v.is_number_unsigned()) {
-    const auto x = v.get<unsigned long long>();
-    if (x > static_cast<unsigned long long>(std::numeric_limits<T>::max()))
-      throw Error(what + ": " + v.dump() + " is out of range");
-    return static_cast<T>(x);
-  }
-  if (v.is_number_integer()) {
-    const auto x = v.get<long long>();
-    if ((std::is_unsigned_v<T> && x < 0) ||
-        (!std::is_unsigned_v<T> && x < static_cast<long long>(std::numeric_limits<T>::min())) ||
-        (x > 0 &&
-         static_cast<unsigned long long>(x) > static_cast<unsigned long long>(std::numeric_limits<T>::max()))) {
-      throw Error(what + ": " + v.dump() + " is out of range");
-    }
-    return static_cast<T>(x);
-  }
-  throw Error(what + ": expected an integer, found " +
-              v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
-
-template <typename T>
-T IntegerField(const nlohmann::json& j, const char* key) {
-  return AsInteger<T>(j.at(key), std::string("training config: ") + key);
-}
-
-template <typename T>
-T IntegerField(const nlohmann::json& j, const char* key, T fallback) {
-  return j.contains(key) ? IntegerField<T>(j, key) : fallback;
-}
-
-std::vector<int> IntegerList(const nlohmann::json& j, const char* key) {
-  const nlohmann::json& v = j.at(key);
-  if (!v.is_array()) throw Error(std::string("training config: ") + key + ": expected a list of integers");
-  std::vector<int> out;
-  for (const auto& x : v) out.push_back(AsInteger<int>(x, std::string("training config: ") + key));
-  return out;
-}
-}  // namespace
+nlohmann::ordered_json TrainConfig::ToJson() const { return TrainOptions().Echo(*this); }
 
 TrainConfig TrainConfig::FromJson(const nlohmann::json& j) {
   TrainConfig c;
-  try {
-    c.model = j.at("model").get<std::string>();
-    const std::string in = j.at("input").get<std::string>();
-    c.input = in == "0x0x0" ? InputShape{0, 0, 0} : InputShape::Parse(in);
-    c.num_classes = IntegerField<int>(j, "num_classes");
-    c.epochs = IntegerField<int>(j, "epochs");
-    c.batch_size = IntegerField<int>(j, "batch_size");
-    c.optimizer = j.at("optimizer").get<std::string>();
-    c.lr = j.at("lr").get<double>();
-    c.momentum = j.at("momentum").get<double>();
-    c.nesterov = j.at("nesterov").get<bool>();
-    c.weight_decay = j.at("weight_decay").get<double>();
-    c.schedule = j.at("schedule").get<std::string>();
-    c.step_size = IntegerField<int>(j, "step_size");
-    c.gamma = j.at("gamma").get<double>();
-    c.milestones = IntegerList(j, "milestones");
-    c.plateau_patience = IntegerField<int>(j, "plateau_patience");
-    c.plateau_factor = j.at("plateau_factor").get<double>();
-    c.label_smoothing = j.at("label_smoothing").get<double>();
-    c.augment = j.at("augment").get<std::vector<std::string>>();
-    c.crop_padding = IntegerField<int>(j, "crop_padding");
-    c.rotate_degrees = j.at("rotate_degrees").get<double>();
-    c.standardize = j.at("standardize").get<bool>();
-    c.val_fraction = j.at("val_fraction").get<double>();
-    c.early_stopping = IntegerField<int>(j, "early_stopping");
-    c.seed = IntegerField<std::uint64_t>(j, "seed");
-    c.threads = IntegerField<int>(j, "threads");
-    c.channels_last = j.at("channels_last").get<bool>();
-    c.eval_batch = IntegerField<int>(j, "eval_batch");
-    // Absent from checkpoints written before the streaming loader.
-    c.loader = j.value("loader", c.loader);
-    c.loader_memory_gb = j.value("loader_memory_gb", c.loader_memory_gb);
-    c.loader_threads = IntegerField<int>(j, "loader_threads", c.loader_threads);
-    c.prefetch = IntegerField<int>(j, "prefetch", c.prefetch);
-    c.precision = j.value("precision", c.precision);  // absent before mixed precision
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("training config: ") + e.what());
-  }
+  TrainOptions().ApplyStored(j, "training config", &c);
   c.Validate();
   return c;
+}
+
+namespace {
+using T = TrainConfig;
+
+std::vector<BasicOptionSpec<T>> BuildTrainTable() {
+  std::vector<BasicOptionSpec<T>> t;
+  // Keys as checkpoint/meta.json has always stored them; aliases are the
+  // short spellings of compare configs.
+  t.push_back(Required(TextOption(
+      "model", "--model", "Model name (scenelab cnn summary --list)", +[](T & c) -> auto& { return c.model; })));
+  {
+    auto s = detail::Entry<T>("input", "--input",
+                              "Input CxHxW (default 0x0x0: channels from the data, size from the data or model)",
+                              OptionKind::kScalar);
+    s.set = [](T* c, const nlohmann::json& v, const std::string& w) {
+      const std::string text = StringFromJson(v, w);
+      c->input = text.empty() || text == "0x0x0" ? InputShape{0, 0, 0} : InputShape::Parse(text, w);
+    };
+    s.get = [](const T& c) { return nlohmann::json(c.input.ToString()); };
+    t.push_back(Required(s));
+  }
+  t.push_back(Required(IntOption<int>(
+      "num_classes", "", "Classes (0 = from the dataset)", +[](T & c) -> auto& { return c.num_classes; })));
+  t.push_back(Required(IntOption<int>(
+      "epochs", "--epochs", "Epochs", +[](T & c) -> auto& { return c.epochs; })));
+  t.push_back(Required(Aka(
+      IntOption<int>(
+          "batch_size", "--batch", "Batch size (global, over all ranks)", +[](T & c) -> auto& { return c.batch_size; }),
+      {"batch"})));
+  t.push_back(Required(Aka(ChoiceOption("optimizer", "--opt", "sgd|adam|adamw",
+                                        +[](T & c) -> auto& { return c.optimizer; }, {"sgd", "adam", "adamw"}),
+                           {"opt"})));
+  t.push_back(Required(DoubleOption(
+      "lr", "--lr", "Peak learning rate", +[](T & c) -> auto& { return c.lr; })));
+  t.push_back(Required(DoubleOption(
+      "momentum", "--momentum", "SGD momentum", +[](T & c) -> auto& { return c.momentum; })));
+  t.push_back(Required(FlagOption(
+      "nesterov", "--nesterov", "Nesterov momentum", +[](T & c) -> auto& { return c.nesterov; })));
+  t.push_back(Required(DoubleOption(
+      "weight_decay", "--weight-decay", "Weight decay", +[](T & c) -> auto& { return c.weight_decay; })));
+  t.push_back(Required(ChoiceOption("schedule", "--schedule", "none|step|multistep|cosine|onecycle|plateau",
+                                    +[](T & c) -> auto& { return c.schedule; },
+                                    {"none", "step", "multistep", "cosine", "onecycle", "plateau"})));
+  t.push_back(Required(IntOption<int>(
+      "step_size", "--step-size", "step schedule: epochs per decay", +[](T & c) -> auto& { return c.step_size; })));
+  t.push_back(Required(DoubleOption(
+      "gamma", "--gamma", "step/multistep decay factor", +[](T & c) -> auto& { return c.gamma; })));
+  t.push_back(Required(IntSetOption(
+      "milestones", "--milestones", "multistep: epochs at which to decay, e.g. 20,30",
+      +[](T & c) -> auto& { return c.milestones; }, /*allow_empty=*/true)));
+  t.push_back(Required(IntOption<int>(
+      "plateau_patience", "--plateau-patience", "plateau: epochs without a val-loss gain before decaying",
+      +[](T & c) -> auto& { return c.plateau_patience; })));
+  t.push_back(Required(DoubleOption(
+      "plateau_factor", "--plateau-factor", "plateau: decay factor",
+      +[](T & c) -> auto& { return c.plateau_factor; })));
+  t.push_back(Required(DoubleOption(
+      "label_smoothing", "--label-smoothing", "Label smoothing", +[](T & c) -> auto& { return c.label_smoothing; })));
+  t.push_back(
+      Required(ChoiceListOption("augment", "--augment", "crop,flip,rotate or none",
+                                +[](T & c) -> auto& { return c.augment; }, {"crop", "flip", "rotate", "none"})));
+  t.push_back(Required(IntOption<int>(
+      "crop_padding", "--crop-padding", "Random-crop padding in pixels",
+      +[](T & c) -> auto& { return c.crop_padding; })));
+  t.push_back(Required(DoubleOption(
+      "rotate_degrees", "--rotate-degrees", "rotate: largest |angle| in degrees",
+      +[](T & c) -> auto& { return c.rotate_degrees; })));
+  t.push_back(Required(FlagOption(
+      "standardize", "", "Subtract the training mean, divide by the std, per channel",
+      +[](T & c) -> auto& { return c.standardize; })));
+  t.push_back(Required(Aka(DoubleOption(
+                               "val_fraction", "--val", "Validation fraction of the training split",
+                               +[](T & c) -> auto& { return c.val_fraction; }),
+                           {"val"})));
+  t.push_back(Required(IntOption<int>(
+      "early_stopping", "--early-stopping", "Patience in epochs (0 = off)",
+      +[](T & c) -> auto& { return c.early_stopping; })));
+  t.push_back(Required(IntOption<std::uint64_t>(
+      "seed", "--seed", "Seed", +[](T & c) -> auto& { return c.seed; })));
+  t.push_back(Required(IntOption<int>(
+      "threads", "--threads", "Torch threads (0 = all cores)", +[](T & c) -> auto& { return c.threads; })));
+  {
+    // A value, not a switch: the default is true.
+    auto s = FlagOption(
+        "channels_last", "--channels-last", "NHWC tensors for oneDNN's convolutions (true|false)",
+        +[](T & c) -> auto& { return c.channels_last; });
+    s.kind = OptionKind::kScalar;
+    t.push_back(Required(s));
+  }
+  t.push_back(ChoiceOption("precision", "--precision",
+                           "fp32 | bf16 (autocast matrix products and convolutions) | auto (bf16 when the CPU has "
+                           "amx_bf16 or avx512_bf16)",
+                           +[](T & c) -> auto& { return c.precision; }, {"fp32", "bf16", "auto"}));
+  t.push_back(Required(IntOption<int>(
+      "eval_batch", "", "Images per evaluation batch", +[](T & c) -> auto& { return c.eval_batch; })));
+  // Absent from checkpoints written before the streaming loader.
+  t.push_back(ChoiceOption("loader", "--loader",
+                           "auto | memory (decode everything up front) | stream (worker threads decode batches ahead)",
+                           +[](T & c) -> auto& { return c.loader; }, {"auto", "memory", "stream"}));
+  t.push_back(DoubleOption(
+      "loader_memory_gb", "--loader-memory-gb", "auto: in-memory budget for decoded images (GB)",
+      +[](T & c) -> auto& { return c.loader_memory_gb; }));
+  t.push_back(IntOption<int>(
+      "loader_threads", "--loader-threads", "stream: decoding threads (0 = all cores)",
+      +[](T & c) -> auto& { return c.loader_threads; }));
+  t.push_back(IntOption<int>(
+      "prefetch", "--prefetch", "stream: batches decoded ahead, at most", +[](T & c) -> auto& { return c.prefetch; }));
+  return t;
+}
+
+std::vector<BasicOptionSpec<DistributedOptions>> BuildDistributedTable() {
+  using D = DistributedOptions;
+  std::vector<BasicOptionSpec<D>> t;
+  t.push_back(IntOption<int>(
+      "world_size", "--world-size", "Data-parallel: processes in a multi-machine run",
+      +[](D & d) -> auto& { return d.world_size; }));
+  t.push_back(IntOption<int>(
+      "rank", "--rank", "Data-parallel: this process's rank", +[](D & d) -> auto& { return d.rank; }));
+  t.push_back(TextOption(
+      "rendezvous", "--rendezvous", "Data-parallel: HOST:PORT of rank 0's TCPStore, or file:PATH on a shared disk",
+      +[](D & d) -> auto& { return d.rendezvous; }));
+  t.push_back(DoubleOption(
+      "timeout_s", "--dist-timeout", "Data-parallel: seconds before a collective fails",
+      +[](D & d) -> auto& { return d.timeout_s; }));
+  t.push_back(IntOption<std::int64_t>(
+      "bucket_bytes", "", "Gradient allreduce bucket size in bytes", +[](D & d) -> auto& { return d.bucket_bytes; }));
+  return t;
+}
+}  // namespace
+
+const OptionTable<TrainConfig>& TrainOptions() {
+  static const OptionTable<TrainConfig> table(BuildTrainTable());
+  return table;
+}
+
+const OptionTable<DistributedOptions>& DistributedOptionTable() {
+  static const OptionTable<DistributedOptions> table(BuildDistributedTable());
+  return table;
 }
 
 std::string MetricsCsv(const std::vector<EpochMetrics>& history) {

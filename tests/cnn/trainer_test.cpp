@@ -179,8 +179,8 @@ TEST(Cnn_TrainConfig, IntegerFieldsAreRangeChecked) {
        {std::tuple<std::string, nlohmann::json, std::string>{"epochs", 1.28e127,
                                                              "training config: epochs: expected an integer"},
         {"threads", 5000000000LL, "training config: threads: 5000000000 is out of range"},
-        {"seed", -1, "training config: seed: -1 is out of range"},
-        {"milestones", nlohmann::json::array({1, 2.5}), "training config: milestones: expected an integer"}}) {
+        {"seed", -1, "training config: seed: must be >= 0, got -1"},
+        {"milestones", nlohmann::json::array({1, 2.5}), "training config: milestones: expected integers, found 2.5"}}) {
     auto j = good;
     j[key] = bad;
     try {

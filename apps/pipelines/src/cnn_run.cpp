@@ -1,5 +1,7 @@
 #include "scenelab/pipelines/cnn_run.h"
 
+#include "scenelab/pipelines/options.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -8,6 +10,7 @@
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/error.h"
 #include "scenelab/eval/stats.h"
+#include "scenelab/pipelines/options.h"
 #include "scenelab/pipelines/outputs.h"
 
 namespace scenelab::pipelines {
@@ -121,12 +124,7 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
   const auto r = cnn::Train(cfg.train, data.train, data.test, out_dir, cfg.resume, log, cfg.dist);
   if (cfg.dist.rank != 0) return nlohmann::ordered_json{{"rank", cfg.dist.rank}};
   nlohmann::ordered_json params;
-  params["data"] = {{"path", cfg.data.path},
-                    {"format", cfg.data.open.format},
-                    {"train_per_class", cfg.data.train_per_class},
-                    {"test_per_class", cfg.data.test_per_class},
-                    {"skip_bad", cfg.data.open.skip_bad},
-                    {"class_names", cfg.data.open.class_names_file}};
+  params["data"] = DataOptions().Echo(cfg.data);
   params["train"] = cfg.train.ToJson();
   params["train"]["input"] = r.input.ToString();
   if (cfg.dist.active()) params["distributed"] = {{"world_size", cfg.dist.world_size}, {"backend", "gloo"}};

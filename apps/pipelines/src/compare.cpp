@@ -40,63 +40,9 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
   t.seed = c.seed;
   t.threads = c.threads;
   const std::string what = "pipeline '" + p.name + "'";
-  for (const auto& [k, v] : p.body.items()) {
-    const std::string w = what + "." + k;
-    try {
-      if (k == "type" || k == "name") continue;
-      if (k == "model")
-        t.model = v.get<std::string>();
-      else if (k == "input")
-        t.input = cnn::InputShape::Parse(v.get<std::string>());
-      else if (k == "epochs")
-        t.epochs = v.get<int>();
-      else if (k == "batch")
-        t.batch_size = v.get<int>();
-      else if (k == "opt")
-        t.optimizer = v.get<std::string>();
-      else if (k == "lr")
-        t.lr = v.get<double>();
-      else if (k == "momentum")
-        t.momentum = v.get<double>();
-      else if (k == "nesterov")
-        t.nesterov = v.get<bool>();
-      else if (k == "weight_decay")
-        t.weight_decay = v.get<double>();
-      else if (k == "schedule")
-        t.schedule = v.get<std::string>();
-      else if (k == "step_size")
-        t.step_size = v.get<int>();
-      else if (k == "gamma")
-        t.gamma = v.get<double>();
-      else if (k == "milestones")
-        t.milestones = v.get<std::vector<int>>();
-      else if (k == "label_smoothing")
-        t.label_smoothing = v.get<double>();
-      else if (k == "augment")
-        t.augment = v.get<std::vector<std::string>>();
-      else if (k == "crop_padding")
-        t.crop_padding = v.get<int>();
-      else if (k == "val")
-        t.val_fraction = v.get<double>();
-      else if (k == "early_stopping")
-        t.early_stopping = v.get<int>();
-      else if (k == "loader")
-        t.loader = v.get<std::string>();
-      else if (k == "loader_memory_gb")
-        t.loader_memory_gb = v.get<double>();
-      else if (k == "prefetch")
-        t.prefetch = v.get<int>();
-      else if (k == "precision")
-        t.precision = v.get<std::string>();
-      else
-        throw Error(w +
-                    ": unknown key (expected model, input, epochs, batch, opt, lr, momentum, nesterov, "
-                    "weight_decay, schedule, step_size, gamma, milestones, label_smoothing, augment, crop_padding, "
-                    "val, early_stopping, loader, loader_memory_gb, prefetch, precision)");
-    } catch (const nlohmann::json::exception&) {
-      throw Error(w + ": wrong type, found " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    }
-  }
+  // The training option table: the keys of checkpoint/meta.json and the
+  // flags of `cnn train`, with the short aliases batch, opt and val.
+  cnn::TrainOptions().Apply(cnn::TrainOptions().FromJson(p.body, what, {"type", "name"}), &t);
   t.Validate();
   std::vector<std::string> names = cnn::ModelNames();
   if (std::find(names.begin(), names.end(), t.model) == names.end()) {
@@ -233,11 +179,7 @@ void CompareConfig::Validate() const {
 nlohmann::ordered_json CompareConfig::ToJson() const {
   nlohmann::ordered_json j;
   j["name"] = name;
-  {
-    ClassicConfig c;  // the data entries of the option table
-    c.data = data;
-    j["data"] = EchoClassic(c)["data"];
-  }
+  j["data"] = DataOptions().Echo(data);
   j["seed"] = seed;
   j["threads"] = threads;
   if (!expected_time.empty()) j["expected_time"] = expected_time;
@@ -271,9 +213,9 @@ CompareConfig ParseCompareConfig(const nlohmann::json& j, const std::string& wha
       else if (k == "data")
         ApplyDataJson(v, &c.data, w);
       else if (k == "seed")
-        c.seed = v.get<std::uint64_t>();
+        c.seed = IntegerFromJson<std::uint64_t>(v, w);
       else if (k == "threads")
-        c.threads = v.get<int>();
+        c.threads = IntegerFromJson<int>(v, w);
       else if (k == "expected_time")
         c.expected_time = v.get<std::string>();
       else if (k == "pipelines") {

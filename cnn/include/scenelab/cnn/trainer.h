@@ -20,6 +20,7 @@
 #include "scenelab/cnn/zoo.h"
 #include "scenelab/data/dataset.h"
 #include "scenelab/data/log.h"
+#include "scenelab/data/option_table.h"
 
 namespace scenelab::cnn {
 
@@ -123,6 +124,13 @@ struct DistributedOptions {
 // contiguous and as even as possible; the shards of all ranks cover the
 // batch exactly once.
 std::pair<std::int64_t, std::int64_t> ShardOfBatch(std::int64_t n, int rank, int world_size);
+
+// The option tables (data/option_table.h) of the two configs: the CLI flags
+// of `cnn train`, the keys of a CNN pipeline in a compare config (with the
+// short aliases batch, opt and val), the echo in results.json and
+// checkpoint/meta.json (TrainConfig::ToJson/FromJson).
+const OptionTable<TrainConfig>& TrainOptions();
+const OptionTable<DistributedOptions>& DistributedOptionTable();
 
 // Trains on `train` (a validation split is carved out of it), evaluates on
 // `test`. With `resume`, continues from out_dir/checkpoint when present.

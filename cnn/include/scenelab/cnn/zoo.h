@@ -12,7 +12,8 @@ struct InputShape {
   int channels = 3;
   int height = 32;
   int width = 32;
-  static InputShape Parse(const std::string& text);  // throws Error naming the text
+  // Throws Error naming `what` and the text.
+  static InputShape Parse(const std::string& text, const std::string& what = "--input");
   std::string ToString() const;
 };
 

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scenelab/data/option_table.h"  // the list parsers (ParseIntList, IntListFromJson)
+
 #include "scenelab/features/collective.h"
 #include "scenelab/pipelines/classic.h"
 
@@ -50,14 +52,6 @@ SweepResult RunSweep(const ClassicConfig& base, const SweepGrid& grid, const std
 // reported point; null when no row has one).
 nlohmann::ordered_json BestRow(const nlohmann::ordered_json& rows);
 nlohmann::ordered_json SelectedRow(const nlohmann::ordered_json& rows);
-
-// The one list syntax of CLI flags and config files: "1-10", "1,3,5",
-// "2-6,10" -> sorted unique integers; "l1,l2" -> items. Errors name `what`.
-std::vector<int> ParseIntList(const std::string& text, const std::string& what);
-std::vector<std::string> SplitList(const std::string& text);
-
-// 5, [1, 3, 5] or "1-10,15" -> sorted unique integers, through ParseIntList.
-std::vector<int> IntListFromJson(const nlohmann::json& v, const std::string& what);
 
 // Reads a grid from JSON/YAML-derived JSON: {"k": "1-10", "metric": [...], "step": [...], ...}.
 void ApplySweepJson(const nlohmann::json& j, ClassicConfig* base, SweepGrid* grid, const std::string& what);

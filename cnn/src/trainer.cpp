@@ -30,54 +30,6 @@ namespace scenelab::cnn {
 
 namespace {
 
-// checkpoint/meta.json, parsed and type-checked in one place.
-struct CheckpointMeta {
-  int epoch = 0;
-  std::string model_file, optimizer_file;
-  TrainConfig config;
-  int plateau_reductions = 0, bad_epochs = 0;
-  double best_val_loss = INFINITY;
-  // The epoch with the highest validation accuracy so far (0: none, e.g.
-  // --val 0) and its weights' file, the model reported at the end.
-  int selected_epoch = 0;
-  double selected_val_acc = -1;
-  std::string selected_model_file;
-  std::vector<EpochMetrics> history;
-  std::vector<float> mean, std;
-  std::vector<std::string> classes;
-};
-
-CheckpointMeta ReadCheckpointMeta(const fs::path& path) {
-  CheckpointMeta m;
-  try {
-    const auto j = nlohmann::json::parse(ReadFileText(path));
-    m.epoch = j.at("epoch").get<int>();
-    m.model_file = j.at("model_file").get<std::string>();
-    m.optimizer_file = j.at("optimizer_file").get<std::string>();
-    m.config = TrainConfig::FromJson(j.at("config"));
-    m.plateau_reductions = j.at("plateau_reductions").get<int>();
-    m.bad_epochs = j.at("bad_epochs").get<int>();
-    m.best_val_loss = j.at("best_val_loss").is_null() ? INFINITY : j.at("best_val_loss").get<double>();
-    m.history = ParseMetricsCsv(j.at("metrics_csv").get<std::string>(), path.string());
-    if (j.contains("selected_epoch")) {  // absent in checkpoints written before selection on validation
-      m.selected_epoch = j.at("selected_epoch").get<int>();
-      m.selected_val_acc = j.at("selected_val_acc").get<double>();
-      m.selected_model_file = j.at("selected_model_file").get<std::string>();
-    }
-    m.mean = j.at("mean").get<std::vector<float>>();
-    m.std = j.at("std").get<std::vector<float>>();
-    m.classes = j.at("classes").get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path.string() + ": corrupt checkpoint metadata: " + e.what());
-  }
-  for (const auto* f : {&m.model_file, &m.optimizer_file, &m.selected_model_file}) {
-    if (f->find('/') != std::string::npos || f->find("..") != std::string::npos) {
-      throw Error(path.string() + ": checkpoint file name '" + *f + "' must be a plain file name");
-    }
-  }
-  return m;
-}
-
 // Parameters then buffers (BatchNorm statistics), detached copies.
 std::vector<at::Tensor> CloneState(ModelImpl& model) {
   std::vector<at::Tensor> out;
@@ -184,27 +136,6 @@ EvalOut Evaluate(ModelImpl& model, BatchLoader& set, std::int64_t lo, std::int64
   return out;
 }
 
-// The final test evaluation, into a TrainResult.
-void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& mean, const std::vector<float>& std,
-                  const TrainConfig& cfg, TrainResult* r) {
-  const auto t = Clock::now();
-  auto ev = Evaluate(model, te, 0, te.size(), mean, std, cfg.eval_batch, cfg.channels_last, r->precision == "bf16");
-  r->eval_seconds = SecondsSince(t);
-  r->test_predicted = std::move(ev.pred);
-  r->test_score = std::move(ev.score);
-  r->test_top5 = std::move(ev.top5);
-  r->test_accuracy = ev.acc;
-}
-
-template <typename T>
-void SaveAtomic(const T& obj, const fs::path& path) {
-  // Serialised in memory, then written, fsync'd and renamed like every
-  // result file (docs/RELIABILITY.md): a crash leaves the old or the new file.
-  std::ostringstream bytes;
-  torch::save(obj, bytes);
-  WriteFileAtomic(path, bytes.str());
-}
-
 Augment AugmentFrom(const TrainConfig& cfg) {
   Augment aug;
   for (const auto& a : cfg.augment) {
@@ -297,6 +228,266 @@ EvalOut EvaluateSharded(ModelImpl& model, BatchLoader& set, const std::vector<fl
   out.acc = n ? static_cast<double>(correct) / static_cast<double>(n) : 0;
   return out;
 }
+
+// The test evaluation (sharded over the ranks when `pg`), into a TrainResult.
+void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& mean, const std::vector<float>& std,
+                  const TrainConfig& cfg, detail::ProcessGroup* pg, TrainResult* r) {
+  const auto t = Clock::now();
+  auto ev = EvaluateSharded(model, te, mean, std, cfg.eval_batch, cfg.channels_last, r->precision == "bf16", pg);
+  r->eval_seconds = SecondsSince(t);
+  r->test_predicted = std::move(ev.pred);
+  r->test_score = std::move(ev.score);
+  r->test_top5 = std::move(ev.top5);
+  r->test_accuracy = ev.acc;
+}
+
+// What a run carries from epoch to epoch besides the tensors.
+struct TrainingState {
+  int epoch = 0;  // epochs done
+  int plateau_reductions = 0, bad_epochs = 0;
+  double best_val_loss = INFINITY;
+  // Model selection on the validation split: the epoch with the highest
+  // validation accuracy (the first of equals) is the model reported and
+  // tested; 0 = none yet (or --val 0: the last epoch is tested).
+  int selected_epoch = 0;
+  double selected_val_acc = -1;
+  bool early_stopped = false;
+  double lr = 0;  // the last step's; torch::save keeps momentum buffers, not the learning rate
+  std::vector<EpochMetrics> history;
+};
+
+// A run's checkpoint/ folder: model-<e>.pt, optimizer-<e>.pt,
+// selected-<e>.pt (the weights selected on validation) and meta.json. Every
+// file is serialised in memory, then written, fsync'd and renamed
+// (WriteFileAtomic); the tensors first, then meta.json, which commits the
+// epoch; older tensors are removed after the commit. A crash leaves the
+// previous commit or the new one (docs/RELIABILITY.md).
+class Checkpoint {
+ public:
+  struct Meta {
+    TrainingState state;
+    TrainConfig config;
+    std::vector<float> mean, std;  // the training split's channel statistics
+    std::vector<std::string> classes;
+    std::int64_t params = 0;
+    std::string model_file, optimizer_file, selected_model_file;  // set by Commit and Read
+  };
+
+  explicit Checkpoint(fs::path dir) : dir_(std::move(dir)) {}
+  fs::path meta_path() const { return dir_ / "meta.json"; }
+  bool exists() const { return fs::exists(meta_path()); }
+
+  // meta.json, parsed and type-checked in one place.
+  Meta Read() const {
+    const fs::path path = meta_path();
+    Meta m;
+    TrainingState& st = m.state;
+    try {
+      const auto j = nlohmann::json::parse(ReadFileText(path));
+      st.epoch = j.at("epoch").get<int>();
+      m.model_file = j.at("model_file").get<std::string>();
+      m.optimizer_file = j.at("optimizer_file").get<std::string>();
+      m.config = TrainConfig::FromJson(j.at("config"));
+      st.plateau_reductions = j.at("plateau_reductions").get<int>();
+      st.bad_epochs = j.at("bad_epochs").get<int>();
+      st.best_val_loss = j.at("best_val_loss").is_null() ? INFINITY : j.at("best_val_loss").get<double>();
+      st.history = ParseMetricsCsv(j.at("metrics_csv").get<std::string>(), path.string());
+      if (j.contains("selected_epoch")) {  // absent in checkpoints written before selection on validation
+        st.selected_epoch = j.at("selected_epoch").get<int>();
+        st.selected_val_acc = j.at("selected_val_acc").get<double>();
+        m.selected_model_file = j.at("selected_model_file").get<std::string>();
+      }
+      st.early_stopped = j.value("early_stopped", false);
+      st.lr = j.value("lr", 0.0);
+      m.params = j.value("params", std::int64_t{0});
+      m.mean = j.at("mean").get<std::vector<float>>();
+      m.std = j.at("std").get<std::vector<float>>();
+      m.classes = j.at("classes").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path.string() + ": corrupt checkpoint metadata: " + e.what());
+    }
+    for (const auto* f : {&m.model_file, &m.optimizer_file, &m.selected_model_file}) {
+      if (f->find('/') != std::string::npos || f->find("..") != std::string::npos) {
+        throw Error(path.string() + ": checkpoint file name '" + *f + "' must be a plain file name");
+      }
+    }
+    return m;
+  }
+
+  // Commits epoch meta.state.epoch: its model and optimizer, the selected
+  // weights when `selected_now` (else selected-<e>.pt of the earlier epoch
+  // stays), then meta.json.
+  void Commit(Meta meta, ModelPtr& model, torch::optim::Optimizer& opt, bool selected_now) const {
+    const TrainingState& st = meta.state;
+    meta.model_file = fmt::format("model-{}.pt", st.epoch);
+    meta.optimizer_file = fmt::format("optimizer-{}.pt", st.epoch);
+    meta.selected_model_file = st.selected_epoch > 0 ? fmt::format("selected-{}.pt", st.selected_epoch) : "";
+    Save(model, meta.model_file);
+    Save(opt, meta.optimizer_file);
+    if (selected_now) Save(model, meta.selected_model_file);
+    nlohmann::ordered_json j;
+    j["epoch"] = st.epoch;
+    j["model_file"] = meta.model_file;
+    j["optimizer_file"] = meta.optimizer_file;
+    j["config"] = meta.config.ToJson();
+    j["lr"] = st.lr;
+    j["plateau_reductions"] = st.plateau_reductions;
+    j["bad_epochs"] = st.bad_epochs;
+    j["best_val_loss"] = st.best_val_loss;
+    j["selected_epoch"] = st.selected_epoch;
+    j["selected_val_acc"] = st.selected_val_acc;
+    j["selected_model_file"] = meta.selected_model_file;
+    j["early_stopped"] = st.early_stopped;
+    j["mean"] = meta.mean;
+    j["std"] = meta.std;
+    j["classes"] = meta.classes;
+    j["params"] = meta.params;
+    j["metrics_csv"] = MetricsCsv(st.history);
+    WriteFileAtomic(meta_path(), j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
+    for (const auto& e : fs::directory_iterator(dir_)) {
+      const std::string name = e.path().filename().string();
+      if ((name.rfind("model-", 0) == 0 && name != meta.model_file) ||
+          (name.rfind("optimizer-", 0) == 0 && name != meta.optimizer_file) ||
+          (name.rfind("selected-", 0) == 0 && name != meta.selected_model_file)) {
+        std::error_code ec;
+        fs::remove(e.path(), ec);
+      }
+    }
+  }
+
+  // A model or optimizer file of this checkpoint into `obj`.
+  template <typename T>
+  void Load(const std::string& file, T& obj) const {
+    torch::load(obj, (dir_ / file).string());
+  }
+
+ private:
+  template <typename T>
+  void Save(const T& obj, const std::string& file) const {
+    std::ostringstream bytes;
+    torch::save(obj, bytes);
+    WriteFileAtomic(dir_ / file, bytes.str());
+  }
+
+  fs::path dir_;
+};
+
+// What every training step uses.
+struct Stepper {
+  const TrainConfig& cfg;
+  ModelImpl& model;
+  torch::optim::Optimizer& opt;
+  BatchLoader& train;
+  std::vector<at::Tensor> params;
+  Augment aug;
+  const std::vector<float>& mean;
+  const std::vector<float>& std;
+  bool bf16 = false;
+  bool writer = true;  // shows the progress line
+  detail::ProcessGroup* pg = nullptr;
+  std::int64_t steps_run = 0;
+};
+
+// One epoch over the training split: shuffled (seeded by the epoch), each
+// global batch split over the ranks, the learning rate set per step. Returns
+// the training loss and accuracy summed over the ranks; no validation yet.
+EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* lr) {
+  namespace F = torch::nn::functional;
+  const TrainConfig& cfg = run.cfg;
+  const std::int64_t n = run.train.size();
+  const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
+  run.model.train();
+  torch::manual_seed(MixSeed(cfg.seed, 1000 + static_cast<std::uint64_t>(epoch)));  // dropout
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  Rng rng(MixSeed(cfg.seed, 2000 + static_cast<std::uint64_t>(epoch)));
+  rng.Shuffle(order);
+  const auto t0 = Clock::now();
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr,
+                    run.writer);
+  *lr = cfg.lr;
+  // This rank's share of every global batch, in order, handed to the loader up front.
+  IndexBatches mine(static_cast<std::size_t>(steps));
+  for (std::int64_t s = 0; s < steps; ++s) {
+    const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
+    const auto [lo, hi] =
+        run.pg ? ShardOfBatch(bn, run.pg->rank(), run.pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
+    mine[static_cast<std::size_t>(s)].assign(order.begin() + b0 + lo, order.begin() + b0 + hi);
+  }
+  run.train.Start(mine);
+  for (std::int64_t s = 0; s < steps; ++s) {
+    const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
+    const auto& idx = mine[static_cast<std::size_t>(s)];
+    const at::Tensor images = run.train.Next();  // empty when this rank has no share of a tiny last batch
+    *lr = ScheduledLr(cfg, epoch, s, steps, plateau_reductions);
+    SetLr(run.opt, *lr);
+    run.opt.zero_grad();
+    if (!idx.empty()) {
+      at::Tensor x = AugmentBatch(images, run.aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s),
+                                  run.mean, run.std);
+      if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      const at::Tensor y = run.train.labels().index_select(0, torch::tensor(idx, torch::kInt64));
+      at::Tensor logits;
+      {
+        // bf16: the forward pass under autocast; the loss, the backward
+        // pass's parameter gradients and the optimizer stay fp32.
+        AutocastGuard autocast(run.bf16);
+        logits = run.model.forward(x);
+      }
+      logits = logits.to(torch::kFloat32);
+      const at::Tensor loss =
+          F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
+      const auto share = static_cast<double>(idx.size());
+      // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
+      (run.pg ? loss * (share / static_cast<double>(bn)) : loss).backward();
+      loss_sum += loss.item<double>() * share;
+      correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    }
+    if (run.pg) run.pg->SumGradients(run.params);
+    run.opt.step();
+    ++run.steps_run;
+    progress.Add(static_cast<std::size_t>(bn));
+  }
+  progress.Finish();
+  if (run.pg) {
+    at::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct)}, torch::kFloat64);
+    run.pg->AllreduceSum(sums);
+    loss_sum = sums[0].item<double>();
+    correct = static_cast<std::int64_t>(sums[1].item<double>() + 0.5);
+  }
+  EpochMetrics m;
+  m.epoch = epoch + 1;
+  m.seconds = SecondsSince(t0);
+  m.train_loss = loss_sum / static_cast<double>(n);
+  m.train_acc = static_cast<double>(correct) / static_cast<double>(n);
+  m.images_per_s = static_cast<double>(n) / m.seconds;
+  m.lr = *lr;
+  return m;
+}
+
+// After an epoch: plateau decay and early stopping watch the validation
+// loss (the training loss without a validation split); selection watches
+// the validation accuracy. True when `m` is the new selected epoch.
+bool Watch(const TrainConfig& cfg, const EpochMetrics& m, TrainingState* st, Logger* log) {
+  const double monitored = m.has_val ? m.val_loss : m.train_loss;
+  if (monitored < st->best_val_loss - 1e-6) {
+    st->best_val_loss = monitored;
+    st->bad_epochs = 0;
+  } else {
+    ++st->bad_epochs;
+    if (cfg.schedule == "plateau" && st->bad_epochs % std::max(1, cfg.plateau_patience) == 0) ++st->plateau_reductions;
+    if (cfg.early_stopping > 0 && st->bad_epochs >= cfg.early_stopping) {
+      st->early_stopped = true;
+      if (log) log->Info(fmt::format("early stopping: no val-loss gain for {} epochs", st->bad_epochs));
+    }
+  }
+  if (!(m.has_val && m.val_acc > st->selected_val_acc)) return false;
+  st->selected_epoch = m.epoch;
+  st->selected_val_acc = m.val_acc;
+  return true;
+}
 }  // namespace
 
 TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, const data::Dataset& test,
@@ -311,8 +502,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   torch::set_num_threads(ResolveThreads(cfg.threads));
   if (cfg.num_classes == 0) cfg.num_classes = train_all.num_classes();
   cfg.input = ResolveInput(cfg, train_all);
-  const fs::path ckdir = fs::path(out_dir) / "checkpoint";
-  fs::create_directories(ckdir);
+  fs::create_directories(fs::path(out_dir) / "checkpoint");
   auto info = [&](const std::string& s) {
     if (log) log->Info(s);
   };
@@ -372,49 +562,36 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   ModelPtr model = CreateModel(cfg.model, mo);
   if (cfg.channels_last) ToChannelsLast(*model);
   auto opt = MakeOptimizer(cfg, *model);
-  std::vector<at::Tensor> params = model->parameters();
 
   TrainResult result;
   result.input = cfg.input;
   result.params = CountParams(*model);
   result.precision = prec.name;
   result.precision_reason = prec.reason;
-  int start_epoch = 0, reductions = 0, bad_epochs = 0;
-  double best_val = INFINITY;
-  // Model selection on the validation split: the epoch with the highest
-  // validation accuracy (the first of equals) is the model reported and
-  // tested; without a validation split, the last epoch.
-  int selected_epoch = 0;
-  double selected_val_acc = -1;
-  std::vector<at::Tensor> selected_state;
-  const fs::path meta_path = ckdir / "meta.json";
-  if (resume && fs::exists(meta_path)) {
-    const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
+  TrainingState st;
+  std::vector<at::Tensor> selected_state;  // the selected epoch's weights
+  const Checkpoint checkpoint(fs::path(out_dir) / "checkpoint");
+  if (resume && checkpoint.exists()) {
+    const Checkpoint::Meta meta = checkpoint.Read();
     const TrainConfig& saved = meta.config;
     if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() ||
         saved.num_classes != cfg.num_classes) {
-      throw Error(meta_path.string() + ": checkpoint is for model " + saved.model + " " + saved.input.ToString() +
-                  " with " + std::to_string(saved.num_classes) + " classes, not " + cfg.model + " " +
-                  cfg.input.ToString());
+      throw Error(checkpoint.meta_path().string() + ": checkpoint is for model " + saved.model + " " +
+                  saved.input.ToString() + " with " + std::to_string(saved.num_classes) + " classes, not " + cfg.model +
+                  " " + cfg.input.ToString());
     }
-    start_epoch = meta.epoch;
-    torch::load(model, (ckdir / meta.model_file).string());
+    st = meta.state;
+    checkpoint.Load(meta.model_file, model);
     if (cfg.channels_last) ToChannelsLast(*model);
-    torch::load(*opt, (ckdir / meta.optimizer_file).string());
-    reductions = meta.plateau_reductions;
-    bad_epochs = meta.bad_epochs;
-    best_val = meta.best_val_loss;
-    selected_epoch = meta.selected_epoch;
-    selected_val_acc = meta.selected_val_acc;
-    if (selected_epoch > 0) {
+    checkpoint.Load(meta.optimizer_file, *opt);
+    if (st.selected_epoch > 0) {
       // The selected epoch's weights, as every rank evaluated them.
       ModelPtr kept = CreateModel(cfg.model, mo);
-      torch::load(kept, (ckdir / meta.selected_model_file).string());
+      checkpoint.Load(meta.selected_model_file, kept);
       selected_state = CloneState(*kept);
     }
-    result.history = meta.history;
-    result.resumed_from_epoch = start_epoch;
-    info(fmt::format("resumed from {} after epoch {}", ckdir.string(), start_epoch));
+    result.resumed_from_epoch = st.epoch;
+    info(fmt::format("resumed from {} after epoch {}", checkpoint.meta_path().parent_path().string(), st.epoch));
   }
 
   if (pg) {
@@ -428,80 +605,10 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
                      cfg.batch_size));
   }
 
-  const std::int64_t n = tr->size();
-  const std::int64_t steps = (n + cfg.batch_size - 1) / cfg.batch_size;
-  const Augment aug = AugmentFrom(cfg);
+  Stepper run{cfg, *model, *opt, *tr, model->parameters(), AugmentFrom(cfg), mean, stdv, bf16, writer, pg.get()};
   const auto t_train = Clock::now();
-  std::int64_t steps_run = 0;
-  namespace F = torch::nn::functional;
-  for (int epoch = start_epoch; epoch < cfg.epochs && !result.early_stopped; ++epoch) {
-    model->train();
-    torch::manual_seed(MixSeed(cfg.seed, 1000 + static_cast<std::uint64_t>(epoch)));  // dropout
-    std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
-    Rng rng(MixSeed(cfg.seed, 2000 + static_cast<std::uint64_t>(epoch)));
-    rng.Shuffle(order);
-    const auto t0 = Clock::now();
-    double loss_sum = 0;
-    std::int64_t correct = 0;
-    Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr, writer);
-    double lr = cfg.lr;
-    // This rank's share of every global batch, in order, handed to the loader up front.
-    IndexBatches mine(static_cast<std::size_t>(steps));
-    for (std::int64_t s = 0; s < steps; ++s) {
-      const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
-      const auto [lo, hi] =
-          pg ? ShardOfBatch(bn, pg->rank(), pg->size()) : std::pair<std::int64_t, std::int64_t>{0, bn};
-      mine[static_cast<std::size_t>(s)].assign(order.begin() + b0 + lo, order.begin() + b0 + hi);
-    }
-    tr->Start(mine);
-    for (std::int64_t s = 0; s < steps; ++s) {
-      const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
-      const auto& idx = mine[static_cast<std::size_t>(s)];
-      const at::Tensor images = tr->Next();  // empty when this rank has no share of a tiny last batch
-      lr = ScheduledLr(cfg, epoch, s, steps, reductions);
-      SetLr(*opt, lr);
-      opt->zero_grad();
-      if (!idx.empty()) {
-        at::Tensor x =
-            AugmentBatch(images, aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s), mean, stdv);
-        if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-        const at::Tensor y = tr->labels().index_select(0, torch::tensor(idx, torch::kInt64));
-        at::Tensor logits;
-        {
-          // bf16: the forward pass under autocast; the loss, the backward
-          // pass's parameter gradients and the optimizer stay fp32.
-          AutocastGuard autocast(bf16);
-          logits = model->forward(x);
-        }
-        logits = logits.to(torch::kFloat32);
-        const at::Tensor loss =
-            F::cross_entropy(logits, y, F::CrossEntropyFuncOptions().label_smoothing(cfg.label_smoothing));
-        const auto share = static_cast<double>(idx.size());
-        // Scaled by this rank's share: summed over ranks, the gradient of the global batch's mean loss.
-        (pg ? loss * (share / static_cast<double>(bn)) : loss).backward();
-        loss_sum += loss.item<double>() * share;
-        correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
-      }
-      if (pg) pg->SumGradients(params);
-      opt->step();
-      ++steps_run;
-      progress.Add(static_cast<std::size_t>(bn));
-    }
-    progress.Finish();
-    if (pg) {
-      at::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct)}, torch::kFloat64);
-      pg->AllreduceSum(sums);
-      loss_sum = sums[0].item<double>();
-      correct = static_cast<std::int64_t>(sums[1].item<double>() + 0.5);
-    }
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.seconds = SecondsSince(t0);
-    m.train_loss = loss_sum / static_cast<double>(n);
-    m.train_acc = static_cast<double>(correct) / static_cast<double>(n);
-    m.images_per_s = static_cast<double>(n) / m.seconds;
-    m.lr = lr;
+  for (int epoch = st.epoch; epoch < cfg.epochs && !st.early_stopped; ++epoch) {
+    EpochMetrics m = RunEpoch(run, epoch, st.plateau_reductions, &st.lr);
     if (va->size() > 0) {
       const auto ev = EvaluateSharded(*model, *va, mean, stdv, cfg.eval_batch, cfg.channels_last, bf16, pg.get());
       m.val_loss = ev.loss;
@@ -509,110 +616,60 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     } else {
       m.has_val = false;
     }
-    result.history.push_back(m);
+    st.epoch = m.epoch;
+    st.history.push_back(m);
     info(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}, {}, lr {:.4g}, {:.0f} img/s{}", m.epoch, cfg.epochs,
                      m.train_loss, m.train_acc,
                      m.has_val ? fmt::format("val loss {:.4f} acc {:.4f}", m.val_loss, m.val_acc)
                                : std::string("no validation split (--val 0)"),
                      m.lr, m.images_per_s,
                      pg ? fmt::format(", allreduce {:.1f} ms/step ({:.1f} MB)",
-                                      1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, steps_run),
+                                      1000 * pg->gradient_seconds() / std::max<std::int64_t>(1, run.steps_run),
                                       pg->gradient_bytes() / 1e6)
                         : std::string()));
-    // Plateau and early stopping watch the validation loss (the training
-    // loss when there is no validation split).
-    const double monitored = m.has_val ? m.val_loss : m.train_loss;
-    if (monitored < best_val - 1e-6) {
-      best_val = monitored;
-      bad_epochs = 0;
-    } else {
-      ++bad_epochs;
-      if (cfg.schedule == "plateau" && bad_epochs % std::max(1, cfg.plateau_patience) == 0) ++reductions;
-      if (cfg.early_stopping > 0 && bad_epochs >= cfg.early_stopping) {
-        result.early_stopped = true;
-        info(fmt::format("early stopping: no val-loss gain for {} epochs", bad_epochs));
-      }
-    }
-    const bool improved = m.has_val && m.val_acc > selected_val_acc;
-    if (improved) {
-      selected_epoch = m.epoch;
-      selected_val_acc = m.val_acc;
-      selected_state = CloneState(*model);
-    }
+    const bool selected_now = Watch(cfg, m, &st, log);
+    if (selected_now) selected_state = CloneState(*model);
     if (!writer) continue;
-    // Checkpoint: tensors under epoch-specific names, then meta.json commits.
-    const std::string mf = fmt::format("model-{}.pt", m.epoch), of = fmt::format("optimizer-{}.pt", m.epoch);
-    const std::string sf = fmt::format("selected-{}.pt", selected_epoch);
-    SaveAtomic(model, ckdir / mf);
-    SaveAtomic(*opt, ckdir / of);
-    if (improved) SaveAtomic(model, ckdir / sf);
-    nlohmann::ordered_json meta;
-    meta["epoch"] = m.epoch;
-    meta["model_file"] = mf;
-    meta["optimizer_file"] = of;
-    meta["config"] = cfg.ToJson();
-    meta["lr"] = lr;  // torch::save keeps momentum buffers, not these
-    meta["plateau_reductions"] = reductions;
-    meta["bad_epochs"] = bad_epochs;
-    meta["best_val_loss"] = best_val;
-    meta["selected_epoch"] = selected_epoch;
-    meta["selected_val_acc"] = selected_val_acc;
-    meta["selected_model_file"] = selected_epoch > 0 ? sf : std::string();
-    meta["early_stopped"] = result.early_stopped;
-    meta["mean"] = mean;
-    meta["std"] = stdv;
-    meta["classes"] = train_all.class_names();
-    meta["params"] = result.params;
-    meta["metrics_csv"] = MetricsCsv(result.history);
-    WriteFileAtomic(meta_path, meta.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
-    WriteFileAtomic(fs::path(out_dir) / "metrics.csv", MetricsCsv(result.history));
-    for (const auto& e : fs::directory_iterator(ckdir)) {
-      const std::string name = e.path().filename().string();
-      if ((name.rfind("model-", 0) == 0 && name != mf) || (name.rfind("optimizer-", 0) == 0 && name != of) ||
-          (name.rfind("selected-", 0) == 0 && name != sf)) {
-        std::error_code ec;
-        fs::remove(e.path(), ec);
-      }
-    }
+    Checkpoint::Meta meta;
+    meta.state = st;
+    meta.config = cfg;
+    meta.mean = mean;
+    meta.std = stdv;
+    meta.classes = train_all.class_names();
+    meta.params = result.params;
+    checkpoint.Commit(std::move(meta), model, *opt, selected_now);
+    WriteFileAtomic(fs::path(out_dir) / "metrics.csv", MetricsCsv(st.history));
   }
   result.train_seconds = SecondsSince(t_train);
-  const int last_epoch = result.history.empty() ? 0 : result.history.back().epoch;
-  if (selected_epoch > 0 && selected_epoch != last_epoch) {
+  result.history = st.history;
+  result.early_stopped = st.early_stopped;
+  const int last_epoch = st.history.empty() ? 0 : st.history.back().epoch;
+  if (st.selected_epoch > 0 && st.selected_epoch != last_epoch) {
     RestoreState(*model, selected_state);
     info(fmt::format("model selection: epoch {} has the highest validation accuracy ({:.4f}); it is the model tested",
-                     selected_epoch, selected_val_acc));
+                     st.selected_epoch, st.selected_val_acc));
   }
-  result.selected_epoch = selected_epoch > 0 ? selected_epoch : last_epoch;
-  result.selected_on_validation = selected_epoch > 0;
-  if (steps_run > 0) result.step_ms = 1000 * result.train_seconds / static_cast<double>(steps_run);
-  if (pg && steps_run > 0) {
-    result.allreduce_ms_per_step = 1000 * pg->gradient_seconds() / static_cast<double>(steps_run);
+  result.selected_epoch = st.selected_epoch > 0 ? st.selected_epoch : last_epoch;
+  result.selected_on_validation = st.selected_epoch > 0;
+  if (run.steps_run > 0) result.step_ms = 1000 * result.train_seconds / static_cast<double>(run.steps_run);
+  if (pg && run.steps_run > 0) {
+    result.allreduce_ms_per_step = 1000 * pg->gradient_seconds() / static_cast<double>(run.steps_run);
     result.gradient_bytes = pg->gradient_bytes();
   }
-  if (pg) {
-    const auto t = Clock::now();
-    auto ev = EvaluateSharded(*model, *te, mean, stdv, cfg.eval_batch, cfg.channels_last, bf16, pg.get());
-    result.eval_seconds = SecondsSince(t);
-    result.test_predicted = std::move(ev.pred);
-    result.test_score = std::move(ev.score);
-    result.test_top5 = std::move(ev.top5);
-    result.test_accuracy = ev.acc;
-    pg->Barrier();  // rank 0's last checkpoint is committed before anyone leaves
-  } else {
-    EvaluateTest(*model, *te, mean, stdv, cfg, &result);
-  }
+  EvaluateTest(*model, *te, mean, stdv, cfg, pg.get(), &result);
+  if (pg) pg->Barrier();  // rank 0's last checkpoint is committed before anyone leaves
   info(fmt::format("test accuracy {:.4f} on {} images", result.test_accuracy, te->size()));
   return result;
 }
 
 std::vector<float> CheckpointParameters(const std::string& run_dir) {
-  const fs::path ckdir = fs::path(run_dir) / "checkpoint";
-  const CheckpointMeta meta = ReadCheckpointMeta(ckdir / "meta.json");
+  const Checkpoint checkpoint(fs::path(run_dir) / "checkpoint");
+  const Checkpoint::Meta meta = checkpoint.Read();
   ModelOptions mo;
   mo.num_classes = meta.config.num_classes;
   mo.input = meta.config.input;
   ModelPtr model = CreateModel(meta.config.model, mo);
-  torch::load(model, (ckdir / meta.model_file).string());
+  checkpoint.Load(meta.model_file, model);
   std::vector<float> out;
   for (const auto& p : model->parameters()) {
     const at::Tensor c = p.detach().contiguous().to(torch::kFloat32).reshape({-1});
@@ -655,14 +712,13 @@ double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& tra
 
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
                                const std::string& precision) {
-  const fs::path ckdir = fs::path(run_dir) / "checkpoint";
-  const fs::path meta_path = ckdir / "meta.json";
-  if (!fs::exists(meta_path))
-    throw Error(meta_path.string() + ": no checkpoint found (expected a training run folder)");
-  const CheckpointMeta meta = ReadCheckpointMeta(meta_path);
+  const Checkpoint checkpoint(fs::path(run_dir) / "checkpoint");
+  if (!checkpoint.exists())
+    throw Error(checkpoint.meta_path().string() + ": no checkpoint found (expected a training run folder)");
+  const Checkpoint::Meta meta = checkpoint.Read();
   const TrainConfig& cfg = meta.config;
   if (meta.classes != test.class_names()) {
-    throw Error(meta_path.string() + ": the checkpoint's classes differ from the dataset's (" +
+    throw Error(checkpoint.meta_path().string() + ": the checkpoint's classes differ from the dataset's (" +
                 std::to_string(meta.classes.size()) + " vs " + std::to_string(test.num_classes()) + ")");
   }
   torch::set_num_threads(ResolveThreads(cfg.threads));
@@ -671,7 +727,7 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   mo.input = cfg.input;
   ModelPtr model = CreateModel(cfg.model, mo);
   // The model the run reported: the epoch selected on validation, else the last.
-  torch::load(model, (ckdir / (meta.selected_epoch > 0 ? meta.selected_model_file : meta.model_file)).string());
+  checkpoint.Load(meta.state.selected_epoch > 0 ? meta.selected_model_file : meta.model_file, model);
   if (cfg.channels_last) ToChannelsLast(*model);
   const auto& mean = meta.mean;
   const auto& stdv = meta.std;
@@ -685,15 +741,15 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   TrainResult r;
   r.input = cfg.input;
   r.params = CountParams(*model);
-  r.history = meta.history;
+  r.history = meta.state.history;
   // Checkpoints are fp32: any precision evaluates them.
   const PrecisionChoice prec = ResolvePrecision(precision.empty() ? cfg.precision : precision);
   r.precision = prec.name;
   r.precision_reason = prec.reason;
   if (log) log->Info(fmt::format("precision: {} ({})", prec.name, prec.reason));
-  r.selected_epoch = meta.selected_epoch > 0 ? meta.selected_epoch : meta.epoch;
-  r.selected_on_validation = meta.selected_epoch > 0;
-  EvaluateTest(*model, *te, mean, stdv, cfg, &r);
+  r.selected_epoch = meta.state.selected_epoch > 0 ? meta.state.selected_epoch : meta.state.epoch;
+  r.selected_on_validation = meta.state.selected_epoch > 0;
+  EvaluateTest(*model, *te, mean, stdv, cfg, nullptr, &r);
   return r;
 }
 

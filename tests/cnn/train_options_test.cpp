@@ -153,7 +153,10 @@ TEST(Cnn_TrainConfig, ScheduleAndAugmentationFieldsAreValidated) {
   EXPECT_MESSAGE(with([](auto& c) { c.plateau_factor = 1; }), "--plateau-factor must be in (0, 1), got 1");
   EXPECT_MESSAGE(with([](auto& c) { c.plateau_patience = -1; }), "--plateau-patience must be >= 0, got -1");
   EXPECT_MESSAGE(with([](auto& c) { c.rotate_degrees = 200; }), "--rotate-degrees must be in [0, 180], got 200");
-  EXPECT_MESSAGE(with([](auto& c) { c.milestones = {0, 3}; }), "--milestones must be >= 1 (epochs count from 1), got 0");
+  EXPECT_MESSAGE(with([](auto& c) {
+                   c.milestones = {0, 3};
+                 }),
+                 "--milestones must be >= 1 (epochs count from 1), got 0");
   EXPECT_MESSAGE(with([](auto& c) { c.schedule = "multistep"; }), "--schedule multistep needs --milestones");
   EXPECT_NO_THROW(with([](auto& c) {
     c.schedule = "multistep";

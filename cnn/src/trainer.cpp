@@ -241,6 +241,60 @@ void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& m
   r->test_accuracy = ev.acc;
 }
 
+// The three splits' loaders and the training split's channel statistics.
+// Built in place (the loaders keep references to the splits it holds).
+struct TrainingData {
+  data::Dataset train_split, val_split;
+  std::unique_ptr<BatchLoader> train, val, test;
+  std::vector<float> mean, std;
+
+  // Carves the seeded, stratified validation split out of `train_all`, opens
+  // the loaders (in memory, or streamed) and measures the statistics.
+  TrainingData(const TrainConfig& cfg, const data::Dataset& train_all, const data::Dataset& test_set, Logger* log,
+               bool writer);
+  TrainingData(const TrainingData&) = delete;
+  TrainingData& operator=(const TrainingData&) = delete;
+};
+
+TrainingData::TrainingData(const TrainConfig& cfg, const data::Dataset& train_all, const data::Dataset& test_set,
+                           Logger* log, bool writer)
+    : train_split(train_all) {
+  if (cfg.val_fraction > 0) {
+    auto split = train_all.StratifiedSplit(cfg.val_fraction, MixSeed(cfg.seed, 77));
+    train_split = std::move(split.first);
+    val_split = std::move(split.second);
+  }
+  const auto t_data = Clock::now();
+  const bool streaming = Streams(cfg, train_all, test_set.size());
+  if (streaming) {
+    train = OpenLoader(cfg, train_split, true, nullptr);
+    val = OpenLoader(cfg, val_split, true, nullptr);
+    test = OpenLoader(cfg, test_set, true, nullptr);
+  } else {
+    Progress p("decoding images", train_split.size() + val_split.size() + test_set.size(), log);
+    train = OpenLoader(cfg, train_split, false, &p);
+    val = OpenLoader(cfg, val_split, false, &p);
+    test = OpenLoader(cfg, test_set, false, &p);
+    p.Finish();
+  }
+  if (cfg.standardize && streaming) {
+    // Streamed, this is a full decoding pass over the training split: show it.
+    Progress p("channel statistics", train_split.size(), log, writer);
+    ChannelStats(*train, cfg.input.channels, &mean, &std, &p);
+    p.Finish();
+  } else if (cfg.standardize) {
+    ChannelStats(*train, cfg.input.channels, &mean, &std);
+  }
+  if (log) {
+    log->Info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", train->size(), val->size(),
+                          test->size(), cfg.input.ToString(),
+                          streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead",
+                                                  ResolveThreads(cfg.loader_threads), cfg.prefetch)
+                                    : std::string("decoded into memory"),
+                          SecondsSince(t_data)));
+  }
+}
+
 // What a run carries from epoch to epoch besides the tensors.
 struct TrainingState {
   int epoch = 0;  // epochs done
@@ -371,6 +425,33 @@ class Checkpoint {
 
   fs::path dir_;
 };
+
+// Loads the last commit into `model` and `opt` (and the selected epoch's
+// weights into `selected`); refuses a checkpoint of another model or shape.
+TrainingState ResumeFrom(const Checkpoint& checkpoint, const TrainConfig& cfg, ModelPtr& model,
+                         torch::optim::Optimizer& opt, std::vector<at::Tensor>* selected) {
+  const Checkpoint::Meta meta = checkpoint.Read();
+  const TrainConfig& saved = meta.config;
+  if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() ||
+      saved.num_classes != cfg.num_classes) {
+    throw Error(checkpoint.meta_path().string() + ": checkpoint is for model " + saved.model + " " +
+                saved.input.ToString() + " with " + std::to_string(saved.num_classes) + " classes, not " + cfg.model +
+                " " + cfg.input.ToString());
+  }
+  checkpoint.Load(meta.model_file, model);
+  if (cfg.channels_last) ToChannelsLast(*model);
+  checkpoint.Load(meta.optimizer_file, opt);
+  if (meta.state.selected_epoch > 0) {
+    // The selected epoch's weights, as every rank evaluated them.
+    ModelOptions mo;
+    mo.num_classes = cfg.num_classes;
+    mo.input = cfg.input;
+    ModelPtr kept = CreateModel(cfg.model, mo);
+    checkpoint.Load(meta.selected_model_file, kept);
+    *selected = CloneState(*kept);
+  }
+  return meta.state;
+}
 
 // What every training step uses.
 struct Stepper {
@@ -507,42 +588,12 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     if (log) log->Info(s);
   };
 
-  // Data: validation split, tensors, statistics.
-  data::Dataset train = train_all, val;
-  if (cfg.val_fraction > 0) {
-    auto split = train_all.StratifiedSplit(cfg.val_fraction, MixSeed(cfg.seed, 77));
-    train = std::move(split.first);
-    val = std::move(split.second);
-  }
-  const auto t_data = Clock::now();
-  std::unique_ptr<BatchLoader> tr, va, te;
-  const bool streaming = Streams(cfg, train_all, test.size());
-  if (streaming) {
-    tr = OpenLoader(cfg, train, true, nullptr);
-    va = OpenLoader(cfg, val, true, nullptr);
-    te = OpenLoader(cfg, test, true, nullptr);
-  } else {
-    Progress p("decoding images", train.size() + val.size() + test.size(), log);
-    tr = OpenLoader(cfg, train, false, &p);
-    va = OpenLoader(cfg, val, false, &p);
-    te = OpenLoader(cfg, test, false, &p);
-    p.Finish();
-  }
-  std::vector<float> mean, stdv;
-  if (cfg.standardize && streaming) {
-    // Streamed, this is a full decoding pass over the training split: show it.
-    Progress p("channel statistics", train.size(), log, writer);
-    ChannelStats(*tr, cfg.input.channels, &mean, &stdv, &p);
-    p.Finish();
-  } else if (cfg.standardize) {
-    ChannelStats(*tr, cfg.input.channels, &mean, &stdv);
-  }
-  info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", tr->size(), va->size(), te->size(),
-                   cfg.input.ToString(),
-                   streaming ? fmt::format("streamed by {} decoding threads, {} batches ahead",
-                                           ResolveThreads(cfg.loader_threads), cfg.prefetch)
-                             : std::string("decoded into memory"),
-                   SecondsSince(t_data)));
+  const TrainingData d(cfg, train_all, test, log, writer);
+  BatchLoader* tr = d.train.get();
+  BatchLoader* va = d.val.get();
+  BatchLoader* te = d.test.get();
+  const std::vector<float>& mean = d.mean;
+  const std::vector<float>& stdv = d.std;
 
   const PrecisionChoice prec = ResolvePrecision(cfg.precision);
   const bool bf16 = prec.precision == Precision::kBf16;
@@ -572,24 +623,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   std::vector<at::Tensor> selected_state;  // the selected epoch's weights
   const Checkpoint checkpoint(fs::path(out_dir) / "checkpoint");
   if (resume && checkpoint.exists()) {
-    const Checkpoint::Meta meta = checkpoint.Read();
-    const TrainConfig& saved = meta.config;
-    if (saved.model != cfg.model || saved.input.ToString() != cfg.input.ToString() ||
-        saved.num_classes != cfg.num_classes) {
-      throw Error(checkpoint.meta_path().string() + ": checkpoint is for model " + saved.model + " " +
-                  saved.input.ToString() + " with " + std::to_string(saved.num_classes) + " classes, not " + cfg.model +
-                  " " + cfg.input.ToString());
-    }
-    st = meta.state;
-    checkpoint.Load(meta.model_file, model);
-    if (cfg.channels_last) ToChannelsLast(*model);
-    checkpoint.Load(meta.optimizer_file, *opt);
-    if (st.selected_epoch > 0) {
-      // The selected epoch's weights, as every rank evaluated them.
-      ModelPtr kept = CreateModel(cfg.model, mo);
-      checkpoint.Load(meta.selected_model_file, kept);
-      selected_state = CloneState(*kept);
-    }
+    st = ResumeFrom(checkpoint, cfg, model, *opt, &selected_state);
     result.resumed_from_epoch = st.epoch;
     info(fmt::format("resumed from {} after epoch {}", checkpoint.meta_path().parent_path().string(), st.epoch));
   }

@@ -145,7 +145,7 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
   double c = opts_.c;
   if (!opts_.c_grid.empty()) {
     const std::vector<int> fold = StratifiedFolds(labels, num_classes, opts_.cv_folds, MixSeed(opts_.seed, 0xf01d));
-    double best = -1;
+    std::vector<double> cv;
     for (double cand : opts_.c_grid) {
       std::size_t correct = 0;
       for (int f = 0; f < opts_.cv_folds; ++f) {
@@ -156,11 +156,9 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
       }
       const double acc = static_cast<double>(correct) / static_cast<double>(labels.size());
       cv_accuracy_[cand] = acc;
-      if (acc > best) {  // ties keep the earlier (listed first) C
-        best = acc;
-        c = cand;
-      }
+      cv.push_back(acc);
     }
+    c = opts_.c_grid[static_cast<std::size_t>(FirstArgMax(cv))];  // ties keep the C listed first
   }
   Train(x, labels, num_classes, c, progress);
 }

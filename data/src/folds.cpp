@@ -1,5 +1,7 @@
 #include "scenelab/data/folds.h"
 
+#include <cmath>
+
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 
@@ -31,6 +33,15 @@ std::vector<int> StratifiedFolds(const std::vector<int>& labels, int num_classes
     for (std::size_t j = 0; j < idx.size(); ++j) fold[idx[j]] = static_cast<int>(j % static_cast<std::size_t>(folds));
   }
   return fold;
+}
+
+std::ptrdiff_t FirstArgMax(const std::vector<double>& values) {
+  std::ptrdiff_t best = -1;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::isnan(values[i])) continue;
+    if (best < 0 || values[i] > values[static_cast<std::size_t>(best)]) best = static_cast<std::ptrdiff_t>(i);
+  }
+  return best;
 }
 
 }  // namespace scenelab

@@ -608,20 +608,19 @@ void ClassicRunner::SelectKnnByCrossValidation(const ClassicConfig& cfg, const f
       }
     }
   }
-  double best = -1;
+  std::vector<std::pair<std::string, int>> grid;
+  std::vector<double> means;
   for (auto metric : cfg.metrics) {
     const std::string m = classify::ToString(metric);
     for (int k : cfg.ks) {
       const double mean = eval::Mean(per_fold[m][k]);
       out->cv_accuracy[m][k] = mean;
       out->cv_std[m][k] = eval::StdDev(per_fold[m][k]);
-      if (mean > best) {
-        best = mean;
-        out->selected_metric = m;
-        out->selected_k = k;
-      }
+      grid.emplace_back(m, k);
+      means.push_back(mean);
     }
   }
+  std::tie(out->selected_metric, out->selected_k) = grid[static_cast<std::size_t>(FirstArgMax(means))];
   out->selected_how = fmt::format("{}-fold stratified cross-validation on the training split", cfg.cv_folds);
   (*t)["selection_s"] += SecondsSince(start);
 }
@@ -784,6 +783,8 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
     r["accuracy"] = acc;
   } else {
     nlohmann::ordered_json cv;
+    std::vector<std::pair<std::string, int>> grid;
+    std::vector<double> accuracies;
     for (auto metric : cfg.metrics) {
       const std::string m = classify::ToString(metric);
       nlohmann::ordered_json row, cvrow;
@@ -791,15 +792,15 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
         const double a = knn.accuracy.at(m).at(k);
         row[std::to_string(k)] = a;
         cvrow[std::to_string(k)] = knn.cv_accuracy.at(m).at(k);
-        if (a > best) {
-          best = a;
-          best_m = m;
-          best_k = k;
-        }
+        grid.emplace_back(m, k);
+        accuracies.push_back(a);
       }
       acc[m] = row;
       cv[m] = cvrow;
     }
+    const auto i = static_cast<std::size_t>(FirstArgMax(accuracies));
+    std::tie(best_m, best_k) = grid[i];
+    best = accuracies[i];
     r["accuracy"] = acc;
     r["cv_accuracy"] = cv;
   }

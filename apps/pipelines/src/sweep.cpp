@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "scenelab/data/config_key.h"
 #include "scenelab/data/error.h"
+#include "scenelab/data/folds.h"
 #include "scenelab/data/io.h"
 #include "scenelab/pipelines/outputs.h"
 
@@ -83,30 +85,22 @@ void ApplySweepJson(const nlohmann::json& j, ClassicConfig* base, SweepGrid* gri
   grid->Validate();
 }
 
-nlohmann::ordered_json BestRow(const nlohmann::ordered_json& rows) {
-  double best = -1;
-  nlohmann::ordered_json row;
+namespace {
+// The first row with the highest `key` (rows without one are skipped); null when none has it.
+nlohmann::ordered_json HighestRow(const nlohmann::ordered_json& rows, const char* key) {
+  std::vector<double> values;
   for (const auto& r : rows) {
-    if (r["accuracy"].get<double>() > best) {  // ties keep the first
-      best = r["accuracy"].get<double>();
-      row = r;
-    }
+    values.push_back(r.contains(key) && !r[key].is_null() ? r[key].get<double>()
+                                                          : std::numeric_limits<double>::quiet_NaN());
   }
-  return row;
+  const std::ptrdiff_t i = FirstArgMax(values);
+  return i < 0 ? nlohmann::ordered_json() : rows[static_cast<std::size_t>(i)];
 }
+}  // namespace
 
-nlohmann::ordered_json SelectedRow(const nlohmann::ordered_json& rows) {
-  double best = -1;
-  nlohmann::ordered_json row;
-  for (const auto& r : rows) {
-    if (!r.contains("cv_accuracy") || r["cv_accuracy"].is_null()) continue;
-    if (r["cv_accuracy"].get<double>() > best) {  // ties keep the first
-      best = r["cv_accuracy"].get<double>();
-      row = r;
-    }
-  }
-  return row;
-}
+nlohmann::ordered_json BestRow(const nlohmann::ordered_json& rows) { return HighestRow(rows, "accuracy"); }
+
+nlohmann::ordered_json SelectedRow(const nlohmann::ordered_json& rows) { return HighestRow(rows, "cv_accuracy"); }
 
 namespace {
 // The feature points: the cartesian product of the feature-affecting values,

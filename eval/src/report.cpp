@@ -16,6 +16,8 @@
 #include "scenelab/eval/figures.h"
 #include "scenelab/eval/stats.h"
 
+#include "report_doc.h"
+
 namespace fs = std::filesystem;
 
 namespace scenelab::eval {
@@ -82,27 +84,6 @@ std::string Ci(const nlohmann::json& v) {
   return fmt::format("[{:.4f}, {:.4f}]", v[0].get<double>(), v[1].get<double>());
 }
 
-// One "|---|" per column: GitHub-flavoured Markdown needs exactly that many.
-std::string MarkdownSeparator(std::size_t columns) {
-  std::string s = "|";
-  for (std::size_t i = 0; i < columns; ++i) s += "---|";
-  return s + "\n";
-}
-
-// A table cell: pipes and newlines would break the row.
-std::string MdCell(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '|')
-      o += "\\|";
-    else if (c == '\n')
-      o += ' ';
-    else
-      o += c;
-  }
-  return o;
-}
-
 // LaTeX text: the ten special characters escaped.
 std::string Tex(const std::string& s) {
   std::string o;
@@ -166,34 +147,44 @@ std::string Setting(const nlohmann::json& p) {
   return "-";
 }
 
+// Figures of the runs (copied beside report.md) and figures the report drew
+// itself under out/figures/report/ (PNG and PDF).
 class Figures {
  public:
-  Figures(fs::path out) : out_(std::move(out)) {}
-  // HTML <img> with the PNG embedded; Markdown link to a copy.
-  void Add(const Run& r, const fs::path& png, const std::string& caption, std::ostringstream& html,
-           std::ostringstream& md) {
+  explicit Figures(fs::path out) : out_(std::move(out)) {}
+  // A run's PNG, when it has one.
+  void Add(const Run& r, const fs::path& png, const std::string& caption, report::Document* doc) const {
     if (!fs::exists(png)) return;
-    const auto bytes = ReadFileBytes(png);
-    html << "<figure><img alt=\"" << HtmlEscape(caption) << "\" src=\"data:image/png;base64," << Base64(bytes)
-         << "\"><figcaption>" << HtmlEscape(caption) << "</figcaption></figure>\n";
+    report::Figure f;
+    f.caption = caption;
+    f.png = ReadFileBytes(png);
     const fs::path rel = fs::path("figures") / r.safe / png.filename();
-    WriteFileAtomic(out_ / rel, std::string(bytes.begin(), bytes.end()));
-    md << "![" << caption << "](" << rel.string() << ")\n\n";
+    WriteFileAtomic(out_ / rel, std::string(f.png.begin(), f.png.end()));
+    f.link = rel.string();
+    doc->Add(std::move(f));
   }
-  // A figure the report drew itself under out/figures/report/.
-  void Embed(const std::string& name, const std::string& caption, std::ostringstream& html, std::ostringstream& md) {
+  void Embed(const std::string& name, const std::string& caption, report::Document* doc) const {
+    report::Figure f;
+    f.caption = caption;
     const fs::path rel = fs::path("figures") / "report" / (name + ".png");
-    const auto bytes = ReadFileBytes(out_ / rel);
-    html << "<figure><img alt=\"" << HtmlEscape(caption) << "\" src=\"data:image/png;base64," << Base64(bytes)
-         << "\"><figcaption>" << HtmlEscape(caption) << " (also <code>"
-         << HtmlEscape((fs::path("figures") / "report" / (name + ".pdf")).string())
-         << "</code>)</figcaption></figure>\n";
-    md << "![" << caption << "](" << rel.string() << ") ([PDF](figures/report/" << name << ".pdf))\n\n";
+    f.png = ReadFileBytes(out_ / rel);
+    f.link = rel.string();
+    f.pdf = (fs::path("figures") / "report" / (name + ".pdf")).string();
+    doc->Add(std::move(f));
   }
 
  private:
   fs::path out_;
 };
+
+report::Cell NameCell(const std::string& s) { return {report::Plain(s), true, {}}; }
+report::Cell NumberCell(const std::string& s) { return {report::Plain(s), false, {}}; }
+
+std::vector<report::Text> Header(const std::vector<std::string>& names) {
+  std::vector<report::Text> h;
+  for (const auto& n : names) h.push_back(report::Plain(n));
+  return h;
+}
 
 Predictions ReadRunPredictions(const std::string& dir, const nlohmann::json& results) {
   const fs::path csv = fs::path(dir) / "predictions.csv";
@@ -207,28 +198,25 @@ std::string PValue(double p) { return p < 1e-4 ? fmt::format("{:.1e}", p) : fmt:
 
 // Runs made with repeated random splits: every split's accuracy, and a
 // paired t-test (Holm-corrected) between runs that used the same splits.
-void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::ostringstream& html,
-                    std::ostringstream& md) {
+void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, report::Document* doc) {
   std::vector<std::size_t> idx;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     if (!runs[i].results.is_null() && runs[i].results.contains("repeats")) idx.push_back(i);
   }
   if (idx.empty()) return;
-  html << "<h2>Repeated splits</h2>\n<table class=\"repeats\"><tr><th>run</th><th>splits</th><th>mean</th><th>std</th>"
-          "<th>95% t-interval</th><th>every split</th></tr>\n";
-  md << "## Repeated splits\n\n| run | splits | mean | std | 95% t-interval | every split |\n" << MarkdownSeparator(6);
+  doc->Heading(2, "Repeated splits");
+  report::Table table;
+  table.attrs = {{"class", "repeats"}};
+  table.header = Header({"run", "splits", "mean", "std", "95% t-interval", "every split"});
   for (auto i : idx) {
     const auto& r = runs[i].results["repeats"];
     std::string values;
     for (const auto& v : r["accuracy"]) values += (values.empty() ? "" : ", ") + fmt::format("{:.4f}", v.get<double>());
-    html << "<tr><td class=\"name\">" << HtmlEscape(runs[i].name) << "</td><td>" << r["count"].get<int>() << "</td><td>"
-         << Acc(r["mean"]) << "</td><td>" << Acc(r["std"]) << "</td><td>" << Ci(r["ci95"]) << "</td><td class=\"name\">"
-         << values << "</td></tr>\n";
-    md << "| " << MdCell(runs[i].name) << " | " << r["count"].get<int>() << " | " << Acc(r["mean"]) << " | "
-       << Acc(r["std"]) << " | " << Ci(r["ci95"]) << " | " << values << " |\n";
+    table.rows.push_back({NameCell(runs[i].name), NumberCell(std::to_string(r["count"].get<int>())),
+                          NumberCell(Acc(r["mean"])), NumberCell(Acc(r["std"])), NumberCell(Ci(r["ci95"])),
+                          NameCell(values)});
   }
-  html << "</table>\n";
-  md << "\n";
+  doc->Add(std::move(table));
   // Pairs on the same splits (equal per-split test fingerprints).
   auto prints = [&](std::size_t i) {
     std::vector<std::string> f;
@@ -249,8 +237,8 @@ void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::
   }
   if (pairs.empty()) return;
   const auto adj = HolmAdjust(raw);
-  html << "<p>Paired t-test over the splits, Holm-corrected:</p>\n<ul>\n";
-  md << "Paired t-test over the splits, Holm-corrected:\n\n";
+  doc->Paragraph(report::Plain("Paired t-test over the splits, Holm-corrected:"));
+  std::vector<report::Text> lines;
   std::vector<std::vector<std::string>> rows;
   for (std::size_t k = 0; k < pairs.size(); ++k) {
     const auto& [a, b] = pairs[k];
@@ -258,19 +246,16 @@ void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::
     const bool sig = adj[k] < 0.05;
     const std::string better = t.mean_difference >= 0 ? runs[a].name : runs[b].name;
     const std::string worse = t.mean_difference >= 0 ? runs[b].name : runs[a].name;
-    const std::string line = fmt::format(
+    lines.push_back(report::Plain(fmt::format(
         "{} vs {}: {} (mean difference {:+.4f}; t = {:.3g}, {} degrees of freedom, p = {:.3g}, Holm p = {:.3g})",
         runs[a].name, runs[b].name,
         sig ? better + " is significantly better than " + worse + " at 0.05"
             : std::string("no significant difference at 0.05"),
-        t.mean_difference, t.t, t.df, t.p_value, adj[k]);
-    html << "<li>" << HtmlEscape(line) << "</li>\n";
-    md << "- " << line << "\n";
+        t.mean_difference, t.t, t.df, t.p_value, adj[k])));
     rows.push_back({runs[a].name, runs[b].name, fmt::format("{:+.4f}", t.mean_difference), fmt::format("{:.3g}", t.t),
                     PValue(t.p_value), PValue(adj[k]) + (sig ? "*" : "")});
   }
-  html << "</ul>\n";
-  md << "\n";
+  doc->List(std::move(lines));
   WriteFileAtomic(out_dir / "tables" / "paired_t.tex",
                   BooktabsTable("Paired t-tests over repeated random splits, Holm-corrected; * significant at 0.05",
                                 {"A", "B", "mean difference", "t", "p", "Holm p"}, rows, "llrrrr"));
@@ -278,8 +263,8 @@ void RepeatsSection(const std::vector<Run>& runs, const fs::path& out_dir, std::
 
 // Accuracy with its interval per run (figure + LaTeX), and per-class recall
 // for runs that share a class list (grouped bars + LaTeX).
-void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_dir, Figures& figs,
-                              std::ostringstream& html, std::ostringstream& md) {
+void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_dir, const Figures& figs,
+                              report::Document* doc) {
   std::vector<IntervalPoint> points;
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : runs) {
@@ -306,8 +291,8 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
                     {"run", "pipeline", "accuracy", "95% interval", "top-5", "selected", "oracle"}, rows, "llrrrlr"));
   DrawIntervalChart(points, "Accuracy with 95% interval", "test accuracy (selected point)",
                     (out_dir / "figures" / "report" / "accuracy_intervals").string());
-  html << "<div class=\"row\">\n";
-  figs.Embed("accuracy_intervals", "Accuracy of each run with its 95% interval", html, md);
+  doc->BeginRow();
+  figs.Embed("accuracy_intervals", "Accuracy of each run with its 95% interval", doc);
 
   // Per-class recall, grouped by class, for the runs sharing the first run's classes.
   std::vector<std::string> classes;
@@ -329,7 +314,7 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
   if (!series.empty()) {
     DrawGroupedBars(classes, series, "Per-class recall", "recall",
                     (out_dir / "figures" / "report" / "per_class_recall").string());
-    figs.Embed("per_class_recall", "Per-class recall of each run, in class order", html, md);
+    figs.Embed("per_class_recall", "Per-class recall of each run, in class order", doc);
     std::vector<std::vector<std::string>> pc;
     for (std::size_t c = 0; c < classes.size(); ++c) {
       std::vector<std::string> row{classes[c]};
@@ -341,22 +326,22 @@ void AccuracyFiguresAndTables(const std::vector<Run>& runs, const fs::path& out_
     WriteFileAtomic(out_dir / "tables" / "per_class.tex",
                     BooktabsTable("Per-class recall of each run", header, pc, "l" + std::string(series.size(), 'r')));
   }
-  html << "</div>\n";
+  doc->EndRow();
 }
 
 // Where two pipelines disagree: test images one gets right and the other
 // wrong, both ways, for the first pairs of a test set. Needs image files
 // (folder datasets); in-memory sources (IDX, CIFAR) are said to be absent.
 void DisagreementGalleries(const SignificanceTable& t, const std::vector<Predictions>& ps, const fs::path& out_dir,
-                           Figures& figs, std::ostringstream& html, std::ostringstream& md) {
+                           const Figures& figs, report::Document* doc) {
   constexpr std::size_t kPairs = 3, kPerSide = 8;
   if (!ps.empty() && !ps[0].rows().empty() && ps[0].rows()[0].source.find('#') != std::string::npos) {
-    html << "<p>Disagreement galleries need image files; these test images live inside dataset files.</p>\n";
-    md << "Disagreement galleries need image files; these test images live inside dataset files.\n\n";
+    doc->Paragraph(
+        report::Plain("Disagreement galleries need image files; these test images live inside dataset files."));
     return;
   }
-  html << "<h3>Where they disagree</h3>\n<div class=\"row\">\n";
-  md << "### Where they disagree\n\n";
+  doc->Heading(3, "Where they disagree");
+  doc->BeginRow();
   for (std::size_t p = 0; p < t.pairs.size() && p < kPairs; ++p) {
     const auto a = static_cast<std::size_t>(t.pairs[p].a), b = static_cast<std::size_t>(t.pairs[p].b);
     for (int side = 0; side < 2; ++side) {
@@ -400,16 +385,16 @@ void DisagreementGalleries(const SignificanceTable& t, const std::vector<Predict
       const std::string title =
           t.names[right] + " right, " + t.names[wrong] + " wrong (true / " + t.names[wrong] + "'s guess)";
       DrawGallery(thumbs, title, (out_dir / "figures" / "report" / (file + ".png")).string());
-      figs.Embed(file, title, html, md);
+      figs.Embed(file, title, doc);
     }
   }
-  html << "</div>\n";
+  doc->EndRow();
 }
 
 // McNemar p-values between every two runs scored on the same test images;
 // runs on other test sets are named, not compared.
-void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, Figures& figs, std::ostringstream& html,
-                         std::ostringstream& md) {
+void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, const Figures& figs,
+                         report::Document* doc) {
   std::map<std::string, std::vector<std::size_t>> groups;  // test-set fingerprint -> runs
   std::vector<Predictions> preds(runs.size());
   for (std::size_t i = 0; i < runs.size(); ++i) {
@@ -424,26 +409,24 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
     with_predictions += idx.size();
   }
   if (with_predictions < 2) return;
+  doc->Heading(2, "Significance");
   if (!any) {
-    html << "<h2>Significance</h2>\n<p class=\"no-significance\">These runs were scored on " << groups.size()
-         << " different test sets (test-set fingerprints differ), so no two can be compared image by image; no "
-            "significance test is reported.</p>\n";
-    md << "## Significance\n\nThese runs were scored on " << groups.size()
-       << " different test sets (test-set fingerprints differ), so no two can be compared image by image; no "
-          "significance test is reported.\n\n";
+    doc->Paragraph(report::Plain(fmt::format("These runs were scored on {} different test sets (test-set "
+                                             "fingerprints differ), so no two can be compared image by image; no "
+                                             "significance test is reported.",
+                                             groups.size())),
+                   "no-significance");
     return;
   }
-  html << "<h2>Significance</h2>\n<p>McNemar's test on the test images both runs classified (exact binomial below 25 "
-          "discordant images, chi-squared with continuity correction above), Holm-corrected across the pairs of each "
-          "test set. Cells are Holm-adjusted p-values; significant at 0.05 in bold.</p>\n";
-  md << "## Significance\n\nMcNemar's test on the same test images (exact binomial below 25 discordant images, "
-        "chi-squared with continuity correction above), Holm-corrected across pairs. Cells are Holm-adjusted p-values; "
-        "**bold** is significant at 0.05.\n\n";
+  doc->Paragraph(
+      {report::Words(
+           "McNemar's test on the test images both runs classified (exact binomial below 25 discordant images, "
+           "chi-squared with continuity correction above), Holm-corrected across the pairs of each test set. Cells are "
+           "Holm-adjusted p-values; significant at 0.05 in "),
+       report::BoldWords("bold"), report::Words(".")});
   if (groups.size() > 1) {
-    html << "<p>These runs use " << groups.size()
-         << " different test sets; only runs on the same test set are compared.</p>\n";
-    md << "These runs use " << groups.size()
-       << " different test sets; only runs on the same test set are compared.\n\n";
+    doc->Paragraph(report::Plain(fmt::format(
+        "These runs use {} different test sets; only runs on the same test set are compared.", groups.size())));
   }
   for (const auto& [fp, idx] : groups) {
     if (idx.size() < 2) continue;
@@ -454,35 +437,25 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
       ps.push_back(preds[i]);
     }
     const auto t = CompareOnSameImages(names, ps);
-    html << "<table class=\"pvalues\" data-testset=\"" << fp << "\"><tr><th>test set " << fp << "</th>";
-    md << "| test set " << fp << " |";
-    for (const auto& n : names) {
-      html << "<th>" << HtmlEscape(n) << "</th>";
-      md << " " << MdCell(n) << " |";
-    }
-    html << "</tr>\n";
-    md << "\n" << MarkdownSeparator(1 + names.size());
+    report::Table table;
+    table.attrs = {{"class", "pvalues"}, {"data-testset", fp}};
+    table.header.push_back(report::Plain("test set " + fp));
+    for (const auto& n : names) table.header.push_back(report::Plain(n));
     for (std::size_t a = 0; a < names.size(); ++a) {
-      html << "<tr><td class=\"name\">" << HtmlEscape(names[a]) << "</td>";
-      md << "| " << MdCell(names[a]) << " |";
+      std::vector<report::Cell> row{NameCell(names[a])};
       for (std::size_t b = 0; b < names.size(); ++b) {
         const double p = t.p_holm[a][b];
         const bool sig = a != b && p < t.alpha;
-        html << "<td data-p=\"" << fmt::format("{}", p) << "\">" << (sig ? "<b>" : "") << (a == b ? "-" : PValue(p))
-             << (sig ? "</b>" : "") << "</td>";
-        md << " " << (sig ? "**" : "") << (a == b ? "-" : PValue(p)) << (sig ? "**" : "") << " |";
+        report::Span v = report::Words(a == b ? "-" : PValue(p));
+        v.bold = sig;
+        row.push_back({{v}, false, {{"data-p", fmt::format("{}", p)}}});
       }
-      html << "</tr>\n";
-      md << "\n";
+      table.rows.push_back(std::move(row));
     }
-    html << "</table>\n<ul>\n";
-    md << "\n";
-    for (const auto& st : t.Statements()) {
-      html << "<li>" << HtmlEscape(st) << "</li>\n";
-      md << "- " << st << "\n";
-    }
-    html << "</ul>\n";
-    md << "\n";
+    doc->Add(std::move(table));
+    std::vector<report::Text> statements;
+    for (const auto& st : t.Statements()) statements.push_back(report::Plain(st));
+    doc->List(std::move(statements));
     std::vector<std::vector<std::string>> rows;
     for (std::size_t a = 0; a < names.size(); ++a) {
       std::vector<std::string> row{names[a]};
@@ -498,7 +471,7 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
         BooktabsTable(
             "McNemar p-values between pipelines on the same test images, Holm-corrected; * significant at 0.05", header,
             rows, "l" + std::string(names.size(), 'r')));
-    DisagreementGalleries(t, ps, out_dir, figs, html, md);
+    DisagreementGalleries(t, ps, out_dir, figs, doc);
   }
 }
 }  // namespace
@@ -533,35 +506,26 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     runs.push_back(std::move(r));
   }
   fs::create_directories(out_dir);
-  Figures figs(out_dir);
-  std::ostringstream html, md;
+  const Figures figs(out_dir);
+  report::Document doc;
   std::time_t now = std::time(nullptr);
   char when[64];
   std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
-  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" << HtmlEscape(opts.title)
-       << "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eef}td.name{text-align:left}"
-          "figure{display:inline-block;margin:6px;vertical-align:top}figure img{max-width:640px}"
-          ".row{display:flex;flex-wrap:wrap}pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>\n";
-  html << "<h1>" << HtmlEscape(opts.title) << "</h1>\n<p>Generated " << when << " from " << runs.size()
-       << " run folder(s). Every number below is read from the runs' own files.</p>\n";
-  md << "# " << opts.title << "\n\nGenerated " << when << " from " << runs.size() << " run folder(s).\n\n";
+  doc.Paragraph(report::Plain(fmt::format(
+      "Generated {} from {} run folder(s). Every number below is read from the runs' own files.", when, runs.size())));
 
   // Accuracy / time / parameters table. The headline is the point selected
   // without the test labels; the test-optimal one is shown as the oracle.
-  html << "<h2>Accuracy</h2>\n<p>Accuracy is the point chosen on training data alone (cross-validation or the "
-          "validation split), with its 95% Wilson interval. The oracle column is the best point chosen on the test "
-          "labels: optimistic, shown only for reference.</p>\n"
-          "<table id=\"accuracy\"><tr><th>run</th><th>pipeline</th><th>accuracy</th><th>95% interval</th><th>top-5 "
-          "[95%]</th>"
-          "<th>selected setting</th><th>how selected</th><th>oracle (chosen on test)</th>"
-          "<th>mean per-class</th><th>train / test</th><th>time (s)</th><th>parameters</th></tr>\n";
-  md << "## Accuracy\n\nAccuracy is the point chosen on training data alone, with its 95% Wilson interval; the oracle "
-        "column is the best point chosen on the test labels (optimistic, for reference only).\n\n"
-        "| run | pipeline | accuracy | 95% interval | top-5 [95%] | selected setting | how selected | oracle (chosen "
-        "on test) | "
-        "mean per-class | train / test | time (s) | parameters |\n"
-     << MarkdownSeparator(12);
+  doc.Heading(2, "Accuracy");
+  doc.Paragraph(report::Plain(
+      "Accuracy is the point chosen on training data alone (cross-validation or the validation split), with its 95% "
+      "Wilson interval. The oracle column is the best point chosen on the test labels: optimistic, shown only for "
+      "reference."));
+  report::Table accuracy;
+  accuracy.attrs = {{"id", "accuracy"}};
+  accuracy.header =
+      Header({"run", "pipeline", "accuracy", "95% interval", "top-5 [95%]", "selected setting", "how selected",
+              "oracle (chosen on test)", "mean per-class", "train / test", "time (s)", "parameters"});
   for (const auto& r : runs) {
     if (r.results.is_null()) continue;
     const auto& j = r.results;
@@ -570,32 +534,25 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     std::string params = "-";
     if (j.contains("model_params")) params = fmt::format("{}", j["model_params"].get<long long>());
     const double total = j.contains("timings_s") ? j["timings_s"].value("total_s", 0.0) : 0.0;
-    const std::string acc = Acc(sel.value("accuracy", nlohmann::json()));
-    const std::string ci = Ci(sel.value("accuracy_ci95", nlohmann::json()));
-    const std::string how = sel.value("how", std::string("-"));
     const std::string top5 = sel.contains("top5_accuracy")
                                  ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json()))
                                  : "-";
-    const std::string oracle = Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")";
-    html << "<tr><td class=\"name\">" << HtmlEscape(r.name) << "</td><td class=\"name\">"
-         << HtmlEscape(j.value("pipeline", "")) << "</td><td class=\"acc\" data-run=\"" << HtmlEscape(r.name)
-         << "\" data-value=\"" << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << acc << "</td><td>" << ci
-         << "</td><td>" << top5 << "</td><td>" << HtmlEscape(Setting(sel)) << "</td><td class=\"name\">"
-         << HtmlEscape(how) << "</td><td class=\"oracle\">" << HtmlEscape(oracle) << "</td><td>"
-         << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << "</td><td>" << j.value("train_size", 0)
-         << " / " << j.value("test_size", 0) << "</td><td>" << fmt::format("{:.1f}", total) << "</td><td>" << params
-         << "</td></tr>\n";
-    md << "| " << MdCell(r.name) << " | " << MdCell(j.value("pipeline", "")) << " | " << acc << " | " << ci << " | "
-       << top5 << " | " << MdCell(Setting(sel)) << " | " << MdCell(how) << " | " << MdCell(oracle) << " | "
-       << Acc(j.value("mean_per_class_accuracy", nlohmann::json())) << " | " << j.value("train_size", 0) << " / "
-       << j.value("test_size", 0) << " | " << fmt::format("{:.1f}", total) << " | " << params << " |\n";
+    report::Cell acc = NumberCell(Acc(sel.value("accuracy", nlohmann::json())));
+    acc.attrs = {{"class", "acc"}, {"data-run", r.name}, {"data-value", fmt::format("{}", sel.value("accuracy", 0.0))}};
+    report::Cell oracle = NumberCell(Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")");
+    oracle.attrs = {{"class", "oracle"}};
+    accuracy.rows.push_back({NameCell(r.name), NameCell(j.value("pipeline", "")), acc,
+                             NumberCell(Ci(sel.value("accuracy_ci95", nlohmann::json()))), NumberCell(top5),
+                             NumberCell(Setting(sel)), NameCell(sel.value("how", std::string("-"))), oracle,
+                             NumberCell(Acc(j.value("mean_per_class_accuracy", nlohmann::json()))),
+                             NumberCell(fmt::format("{} / {}", j.value("train_size", 0), j.value("test_size", 0))),
+                             NumberCell(fmt::format("{:.1f}", total)), NumberCell(params)});
   }
-  html << "</table>\n";
-  md << "\n";
+  doc.Add(std::move(accuracy));
 
-  AccuracyFiguresAndTables(runs, out_dir, figs, html, md);
-  RepeatsSection(runs, out_dir, html, md);
-  SignificanceSection(runs, out_dir, figs, html, md);
+  AccuracyFiguresAndTables(runs, out_dir, figs, &doc);
+  RepeatsSection(runs, out_dir, &doc);
+  SignificanceSection(runs, out_dir, figs, &doc);
 
   // Per-k accuracy tables for kNN runs, k in numeric order.
   for (const auto& r : runs) {
@@ -605,58 +562,46 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     std::vector<std::string> metrics;
     for (const auto& [m, _] : acc.items()) metrics.push_back(m);
     if (metrics.empty() || !acc[metrics.front()].is_object()) continue;  // SVM runs have no k
-    std::vector<std::string> cols;
+    report::Table byk;
+    byk.attrs = {{"class", "byk"}};
+    byk.header.push_back(report::Plain("k"));
     for (const auto& m : metrics) {
-      if (cv.contains(m)) cols.push_back(m + " cv");
-      cols.push_back(m + " test");
+      if (cv.contains(m)) byk.header.push_back(report::Plain(m + " cv"));
+      byk.header.push_back(report::Plain(m + " test"));
     }
-    html << "<h3>" << HtmlEscape(r.name) << ": accuracy by k</h3>\n<table class=\"byk\"><tr><th>k</th>";
-    md << "### " << MdCell(r.name) << ": accuracy by k\n\n| k |";
-    for (const auto& c : cols) {
-      html << "<th>" << HtmlEscape(c) << "</th>";
-      md << " " << c << " |";
-    }
-    html << "</tr>\n";
-    md << "\n" << MarkdownSeparator(1 + cols.size());
     std::vector<std::string> ks;
     for (const auto& [k, _] : acc[metrics.front()].items()) ks.push_back(k);
     std::sort(ks.begin(), ks.end(),
               [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
     for (const auto& k : ks) {
-      html << "<tr><td>" << k << "</td>";
-      md << "| " << k << " |";
+      std::vector<report::Cell> row{NumberCell(k)};
       for (const auto& m : metrics) {
-        if (cv.contains(m)) {
-          html << "<td>" << Acc(cv[m].value(k, nlohmann::json())) << "</td>";
-          md << " " << Acc(cv[m].value(k, nlohmann::json())) << " |";
-        }
-        html << "<td>" << Acc(acc[m].value(k, nlohmann::json())) << "</td>";
-        md << " " << Acc(acc[m].value(k, nlohmann::json())) << " |";
+        if (cv.contains(m)) row.push_back(NumberCell(Acc(cv[m].value(k, nlohmann::json()))));
+        row.push_back(NumberCell(Acc(acc[m].value(k, nlohmann::json()))));
       }
-      html << "</tr>\n";
-      md << "\n";
+      byk.rows.push_back(std::move(row));
     }
-    html << "</table>\n";
-    md << "\n";
+    doc.Heading(3, r.name + ": accuracy by k");
+    doc.Add(std::move(byk));
   }
 
-  html << "<h2>Confusion matrices</h2>\n<p>Rows are true classes, columns predicted, in the dataset's class order; "
-          "colours are row-normalised on one fixed 0..1 scale.</p>\n<div class=\"row\">\n";
-  md << "## Confusion matrices\n\nRows are true classes, columns predicted; colours are row-normalised on a fixed 0..1 "
-        "scale.\n\n";
-  for (const auto& r : runs)
-    figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", html, md);
-  html << "</div>\n";
+  doc.Heading(2, "Confusion matrices");
+  doc.Paragraph(report::Plain(
+      "Rows are true classes, columns predicted, in the dataset's class order; colours are row-normalised on one "
+      "fixed 0..1 scale."));
+  doc.BeginRow();
+  for (const auto& r : runs) figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", &doc);
+  doc.EndRow();
 
-  html << "<h2>Sweeps and curves</h2>\n<div class=\"row\">\n";
-  md << "## Sweeps and curves\n\n";
+  doc.Heading(2, "Sweeps and curves");
+  doc.BeginRow();
   for (const auto& r : runs) {
     for (const char* f : {"accuracy_vs_k", "sweep_accuracy_vs_k", "sweep_accuracy_vs_step", "sweep_accuracy_vs_vocab",
                           "sweep_accuracy_vs_size", "learning_curve_loss", "learning_curve_accuracy"}) {
-      figs.Add(r, fs::path(r.dir) / "figures" / (std::string(f) + ".png"), r.name + ": " + f, html, md);
+      figs.Add(r, fs::path(r.dir) / "figures" / (std::string(f) + ".png"), r.name + ": " + f, &doc);
     }
   }
-  html << "</div>\n";
+  doc.EndRow();
   for (const auto& r : runs) {
     if (r.sweep.is_null()) continue;
     const auto dump = [](const nlohmann::json& v) {
@@ -664,59 +609,50 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
     };
     const nlohmann::json best = r.sweep.value("best", nlohmann::json());
     const nlohmann::json sel = r.sweep.value("selected", nlohmann::json());
-    html << "<p>" << HtmlEscape(r.name) << ": " << r.sweep["points"].size() << " sweep points";
-    md << r.name << ": " << r.sweep["points"].size() << " sweep points";
+    report::Text line = report::Plain(fmt::format("{}: {} sweep points", r.name, r.sweep["points"].size()));
     if (!sel.is_null()) {
-      html << "; selected by cross-validation on train <span class=\"sweep-selected\" data-value=\""
-           << fmt::format("{}", sel.value("accuracy", 0.0)) << "\">" << Acc(sel["accuracy"]) << "</span> at <code>"
-           << HtmlEscape(dump(sel)) << "</code>";
-      md << "; selected by cross-validation on train " << Acc(sel["accuracy"]) << " at `" << dump(sel) << "`";
+      line.push_back(report::Words("; selected by cross-validation on train "));
+      line.push_back(
+          report::Marked(Acc(sel["accuracy"]), "sweep-selected", fmt::format("{}", sel.value("accuracy", 0.0))));
+      line.push_back(report::Words(" at "));
+      line.push_back(report::CodeWords(dump(sel)));
     }
     if (!best.is_null()) {
-      html << "; oracle (chosen on test) <span class=\"sweep-best\" data-value=\""
-           << fmt::format("{}", best.value("accuracy", 0.0)) << "\">" << Acc(best["accuracy"]) << "</span> at <code>"
-           << HtmlEscape(dump(best)) << "</code>";
-      md << "; oracle (chosen on test) " << Acc(best["accuracy"]) << " at `" << dump(best) << "`";
+      line.push_back(report::Words("; oracle (chosen on test) "));
+      line.push_back(
+          report::Marked(Acc(best["accuracy"]), "sweep-best", fmt::format("{}", best.value("accuracy", 0.0))));
+      line.push_back(report::Words(" at "));
+      line.push_back(report::CodeWords(dump(best)));
     }
-    html << "</p>\n";
-    md << "\n\n";
+    doc.Paragraph(std::move(line));
   }
 
-  html << "<h2>Galleries</h2>\n";
-  md << "## Galleries\n\n";
+  doc.Heading(2, "Galleries");
   for (const auto& r : runs) {
     const fs::path gdir = fs::path(r.dir) / "figures" / "gallery";
     if (!fs::is_directory(gdir)) continue;
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(gdir)) files.push_back(e.path());
     std::sort(files.begin(), files.end());
-    html << "<details><summary>" << HtmlEscape(r.name)
-         << ": true positives, false positives, false negatives</summary>\n";
+    doc.BeginDetails(r.name + ": true positives, false positives, false negatives");
     int shown = 0;
     for (const auto& f : files) {
       if (shown++ >= opts.gallery_classes) break;
-      figs.Add(r, f, r.name + ": " + f.stem().string(), html, md);
+      figs.Add(r, f, r.name + ": " + f.stem().string(), &doc);
     }
-    html << "</details>\n";
+    doc.EndDetails();
   }
 
-  html << "<h2>Parameters</h2>\n";
-  md << "## Parameters\n\n";
+  doc.Heading(2, "Parameters");
   for (const auto& r : runs) {
     const auto& p = !r.results.is_null() ? r.results["params"] : r.sweep["base"];
-    html << "<details><summary>" << HtmlEscape(r.name) << "</summary><pre>"
-         << HtmlEscape(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)) << "</pre></details>\n";
-    md << "### " << r.name << "\n\n```json\n"
-       << p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n```\n\n";
+    doc.BeginDetails(r.name);
+    doc.Code(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace), "json");
+    doc.EndDetails();
   }
-  // Marks how many figures decoded, for readers and for the browser test.
-  html << "<script>window.addEventListener('load',function(){var m=document.images,ok=0;"
-          "for(var i=0;i<m.length;++i)if(m[i].complete&&m[i].naturalWidth>0)++ok;"
-          "document.body.setAttribute('data-images',ok+'/'+m.length);});</script>\n";
-  html << "</body></html>\n";
   const fs::path index = fs::path(out_dir) / "index.html";
-  WriteFileAtomic(index, html.str());
-  WriteFileAtomic(fs::path(out_dir) / "report.md", md.str());
+  WriteFileAtomic(index, doc.Html(opts.title));
+  WriteFileAtomic(fs::path(out_dir) / "report.md", doc.Markdown(opts.title));
   return index.string();
 }
 

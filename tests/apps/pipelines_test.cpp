@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -428,6 +430,69 @@ TEST(Pipelines_Report, MarkdownTablesParseAsGithubTables) {
   ASSERT_NE(k10, std::string::npos);
   EXPECT_LT(k2, k9);
   EXPECT_LT(k9, k10);
+}
+
+namespace {
+// The text of an HTML fragment: tags dropped, the five escapes undone.
+std::string HtmlText(std::string s) {
+  std::string o;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '<') {
+      i = s.find('>', i);
+      continue;
+    }
+    o += s[i];
+  }
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&amp;", "&"}}) {
+    for (std::size_t p = o.find(from); p != std::string::npos; p = o.find(from, p + to.size()))
+      o.replace(p, from.size(), to);
+  }
+  return o;
+}
+}  // namespace
+
+// The report is one model rendered twice: index.html and report.md have the
+// same headings in the same order and the same table cells, cell by cell.
+TEST(Pipelines_Report, HtmlAndMarkdownAreTheSameDocument) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4);
+  RunClassic(BaseConfig(dir / "data", "tiny"), (dir / "tiny").string(), nullptr);
+  RunClassic(BaseConfig(dir / "data", "bow"), (dir / "bow").string(), nullptr);
+  const std::string html =
+      ReadFileText(eval::BuildReport({(dir / "tiny").string(), (dir / "bow").string()}, (dir / "report").string()));
+  const std::string md = ReadFileText(dir / "report" / "report.md");
+  std::vector<std::string> html_headings, md_headings, html_cells, md_cells;
+  const std::regex heading("<h([1-6])>(.*?)</h[1-6]>"), cell("<t[dh][^>]*>(.*?)</t[dh]>");
+  for (std::sregex_iterator it(html.begin(), html.end(), heading), end; it != end; ++it)
+    html_headings.push_back(std::string(std::stoul((*it)[1]), '#') + " " + HtmlText((*it)[2]));
+  for (std::sregex_iterator it(html.begin(), html.end(), cell), end; it != end; ++it)
+    html_cells.push_back(HtmlText((*it)[1]));
+  std::istringstream lines(md);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("#", 0) == 0) md_headings.push_back(line);
+    if (line.rfind("|", 0) != 0 || line.rfind("|---", 0) == 0) continue;
+    // "| a | b\\|c |": cells between unescaped pipes; bold and code marks are Markdown's own.
+    std::string cur;
+    for (std::size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+        cur += '|';
+        ++i;
+      } else if (line[i] == '|') {
+        const auto b = cur.find_first_not_of(' '), e = cur.find_last_not_of(' ');
+        std::string c = b == std::string::npos ? "" : cur.substr(b, e - b + 1);
+        if (c.size() > 4 && c.rfind("**", 0) == 0) c = c.substr(2, c.size() - 4);
+        md_cells.push_back(c);
+        cur.clear();
+      } else {
+        cur += line[i];
+      }
+    }
+  }
+  EXPECT_EQ(html_headings, md_headings);
+  EXPECT_GE(html_headings.size(), 6u);
+  EXPECT_EQ(html_cells, md_cells);
+  EXPECT_GE(html_cells.size(), 60u);
 }
 
 #ifdef SCENELAB_HAVE_COMPARE

@@ -474,6 +474,152 @@ void SignificanceSection(const std::vector<Run>& runs, const fs::path& out_dir, 
     DisagreementGalleries(t, ps, out_dir, figs, doc);
   }
 }
+// The headline table: the point selected without the test labels, the oracle beside it.
+void AccuracySection(const std::vector<Run>& runs, report::Document* doc) {
+  // Accuracy / time / parameters table. The headline is the point selected
+  // without the test labels; the test-optimal one is shown as the oracle.
+  doc->Heading(2, "Accuracy");
+  doc->Paragraph(report::Plain(
+      "Accuracy is the point chosen on training data alone (cross-validation or the validation split), with its 95% "
+      "Wilson interval. The oracle column is the best point chosen on the test labels: optimistic, shown only for "
+      "reference."));
+  report::Table accuracy;
+  accuracy.attrs = {{"id", "accuracy"}};
+  accuracy.header =
+      Header({"run", "pipeline", "accuracy", "95% interval", "top-5 [95%]", "selected setting", "how selected",
+              "oracle (chosen on test)", "mean per-class", "train / test", "time (s)", "parameters"});
+  for (const auto& r : runs) {
+    if (r.results.is_null()) continue;
+    const auto& j = r.results;
+    const auto& best = j.value("best", nlohmann::json::object());
+    const auto& sel = Headline(j);
+    std::string params = "-";
+    if (j.contains("model_params")) params = fmt::format("{}", j["model_params"].get<long long>());
+    const double total = j.contains("timings_s") ? j["timings_s"].value("total_s", 0.0) : 0.0;
+    const std::string top5 = sel.contains("top5_accuracy")
+                                 ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json()))
+                                 : "-";
+    report::Cell acc = NumberCell(Acc(sel.value("accuracy", nlohmann::json())));
+    acc.attrs = {{"class", "acc"}, {"data-run", r.name}, {"data-value", fmt::format("{}", sel.value("accuracy", 0.0))}};
+    report::Cell oracle = NumberCell(Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")");
+    oracle.attrs = {{"class", "oracle"}};
+    accuracy.rows.push_back({NameCell(r.name), NameCell(j.value("pipeline", "")), acc,
+                             NumberCell(Ci(sel.value("accuracy_ci95", nlohmann::json()))), NumberCell(top5),
+                             NumberCell(Setting(sel)), NameCell(sel.value("how", std::string("-"))), oracle,
+                             NumberCell(Acc(j.value("mean_per_class_accuracy", nlohmann::json()))),
+                             NumberCell(fmt::format("{} / {}", j.value("train_size", 0), j.value("test_size", 0))),
+                             NumberCell(fmt::format("{:.1f}", total)), NumberCell(params)});
+  }
+  doc->Add(std::move(accuracy));
+}
+
+// Accuracy by k for kNN runs, k in numeric order.
+void AccuracyByKSection(const std::vector<Run>& runs, report::Document* doc) {
+  // Per-k accuracy tables for kNN runs, k in numeric order.
+  for (const auto& r : runs) {
+    if (r.results.is_null() || r.results.value("kind", "") != "classic" || !r.results.contains("accuracy")) continue;
+    const auto& acc = r.results["accuracy"];
+    const auto& cv = r.results.value("cv_accuracy", nlohmann::json::object());
+    std::vector<std::string> metrics;
+    for (const auto& [m, _] : acc.items()) metrics.push_back(m);
+    if (metrics.empty() || !acc[metrics.front()].is_object()) continue;  // SVM runs have no k
+    report::Table byk;
+    byk.attrs = {{"class", "byk"}};
+    byk.header.push_back(report::Plain("k"));
+    for (const auto& m : metrics) {
+      if (cv.contains(m)) byk.header.push_back(report::Plain(m + " cv"));
+      byk.header.push_back(report::Plain(m + " test"));
+    }
+    std::vector<std::string> ks;
+    for (const auto& [k, _] : acc[metrics.front()].items()) ks.push_back(k);
+    std::sort(ks.begin(), ks.end(),
+              [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
+    for (const auto& k : ks) {
+      std::vector<report::Cell> row{NumberCell(k)};
+      for (const auto& m : metrics) {
+        if (cv.contains(m)) row.push_back(NumberCell(Acc(cv[m].value(k, nlohmann::json()))));
+        row.push_back(NumberCell(Acc(acc[m].value(k, nlohmann::json()))));
+      }
+      byk.rows.push_back(std::move(row));
+    }
+    doc->Heading(3, r.name + ": accuracy by k");
+    doc->Add(std::move(byk));
+  }
+}
+
+// The runs' own figures (confusion matrices, sweeps, learning curves) and sweep summaries.
+void RunFiguresSection(const std::vector<Run>& runs, const Figures& figs, report::Document* doc) {
+  doc->Heading(2, "Confusion matrices");
+  doc->Paragraph(report::Plain(
+      "Rows are true classes, columns predicted, in the dataset's class order; colours are row-normalised on one "
+      "fixed 0..1 scale."));
+  doc->BeginRow();
+  for (const auto& r : runs) figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", doc);
+  doc->EndRow();
+
+  doc->Heading(2, "Sweeps and curves");
+  doc->BeginRow();
+  for (const auto& r : runs) {
+    for (const char* f : {"accuracy_vs_k", "sweep_accuracy_vs_k", "sweep_accuracy_vs_step", "sweep_accuracy_vs_vocab",
+                          "sweep_accuracy_vs_size", "learning_curve_loss", "learning_curve_accuracy"}) {
+      figs.Add(r, fs::path(r.dir) / "figures" / (std::string(f) + ".png"), r.name + ": " + f, doc);
+    }
+  }
+  doc->EndRow();
+  for (const auto& r : runs) {
+    if (r.sweep.is_null()) continue;
+    const auto dump = [](const nlohmann::json& v) {
+      return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    const nlohmann::json best = r.sweep.value("best", nlohmann::json());
+    const nlohmann::json sel = r.sweep.value("selected", nlohmann::json());
+    report::Text line = report::Plain(fmt::format("{}: {} sweep points", r.name, r.sweep["points"].size()));
+    if (!sel.is_null()) {
+      line.push_back(report::Words("; selected by cross-validation on train "));
+      line.push_back(
+          report::Marked(Acc(sel["accuracy"]), "sweep-selected", fmt::format("{}", sel.value("accuracy", 0.0))));
+      line.push_back(report::Words(" at "));
+      line.push_back(report::CodeWords(dump(sel)));
+    }
+    if (!best.is_null()) {
+      line.push_back(report::Words("; oracle (chosen on test) "));
+      line.push_back(
+          report::Marked(Acc(best["accuracy"]), "sweep-best", fmt::format("{}", best.value("accuracy", 0.0))));
+      line.push_back(report::Words(" at "));
+      line.push_back(report::CodeWords(dump(best)));
+    }
+    doc->Paragraph(std::move(line));
+  }
+}
+
+// Per-class galleries and every run's parameters, collapsed.
+void GalleriesAndParameters(const std::vector<Run>& runs, const Figures& figs, const ReportOptions& opts,
+                            report::Document* doc) {
+  doc->Heading(2, "Galleries");
+  for (const auto& r : runs) {
+    const fs::path gdir = fs::path(r.dir) / "figures" / "gallery";
+    if (!fs::is_directory(gdir)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(gdir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    doc->BeginDetails(r.name + ": true positives, false positives, false negatives");
+    int shown = 0;
+    for (const auto& f : files) {
+      if (shown++ >= opts.gallery_classes) break;
+      figs.Add(r, f, r.name + ": " + f.stem().string(), doc);
+    }
+    doc->EndDetails();
+  }
+
+  doc->Heading(2, "Parameters");
+  for (const auto& r : runs) {
+    const auto& p = !r.results.is_null() ? r.results["params"] : r.sweep["base"];
+    doc->BeginDetails(r.name);
+    doc->Code(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace), "json");
+    doc->EndDetails();
+  }
+}
+
 }  // namespace
 
 SignificanceTable RunSignificance(const std::vector<std::string>& run_dirs, const std::vector<std::string>& names,
@@ -514,142 +660,14 @@ std::string BuildReport(const std::vector<std::string>& run_dirs, const std::str
   doc.Paragraph(report::Plain(fmt::format(
       "Generated {} from {} run folder(s). Every number below is read from the runs' own files.", when, runs.size())));
 
-  // Accuracy / time / parameters table. The headline is the point selected
-  // without the test labels; the test-optimal one is shown as the oracle.
-  doc.Heading(2, "Accuracy");
-  doc.Paragraph(report::Plain(
-      "Accuracy is the point chosen on training data alone (cross-validation or the validation split), with its 95% "
-      "Wilson interval. The oracle column is the best point chosen on the test labels: optimistic, shown only for "
-      "reference."));
-  report::Table accuracy;
-  accuracy.attrs = {{"id", "accuracy"}};
-  accuracy.header =
-      Header({"run", "pipeline", "accuracy", "95% interval", "top-5 [95%]", "selected setting", "how selected",
-              "oracle (chosen on test)", "mean per-class", "train / test", "time (s)", "parameters"});
-  for (const auto& r : runs) {
-    if (r.results.is_null()) continue;
-    const auto& j = r.results;
-    const auto& best = j.value("best", nlohmann::json::object());
-    const auto& sel = Headline(j);
-    std::string params = "-";
-    if (j.contains("model_params")) params = fmt::format("{}", j["model_params"].get<long long>());
-    const double total = j.contains("timings_s") ? j["timings_s"].value("total_s", 0.0) : 0.0;
-    const std::string top5 = sel.contains("top5_accuracy")
-                                 ? Acc(sel["top5_accuracy"]) + " " + Ci(sel.value("top5_ci95", nlohmann::json()))
-                                 : "-";
-    report::Cell acc = NumberCell(Acc(sel.value("accuracy", nlohmann::json())));
-    acc.attrs = {{"class", "acc"}, {"data-run", r.name}, {"data-value", fmt::format("{}", sel.value("accuracy", 0.0))}};
-    report::Cell oracle = NumberCell(Acc(best.value("accuracy", nlohmann::json())) + " (" + Setting(best) + ")");
-    oracle.attrs = {{"class", "oracle"}};
-    accuracy.rows.push_back({NameCell(r.name), NameCell(j.value("pipeline", "")), acc,
-                             NumberCell(Ci(sel.value("accuracy_ci95", nlohmann::json()))), NumberCell(top5),
-                             NumberCell(Setting(sel)), NameCell(sel.value("how", std::string("-"))), oracle,
-                             NumberCell(Acc(j.value("mean_per_class_accuracy", nlohmann::json()))),
-                             NumberCell(fmt::format("{} / {}", j.value("train_size", 0), j.value("test_size", 0))),
-                             NumberCell(fmt::format("{:.1f}", total)), NumberCell(params)});
-  }
-  doc.Add(std::move(accuracy));
-
+  AccuracySection(runs, &doc);
   AccuracyFiguresAndTables(runs, out_dir, figs, &doc);
   RepeatsSection(runs, out_dir, &doc);
   SignificanceSection(runs, out_dir, figs, &doc);
 
-  // Per-k accuracy tables for kNN runs, k in numeric order.
-  for (const auto& r : runs) {
-    if (r.results.is_null() || r.results.value("kind", "") != "classic" || !r.results.contains("accuracy")) continue;
-    const auto& acc = r.results["accuracy"];
-    const auto& cv = r.results.value("cv_accuracy", nlohmann::json::object());
-    std::vector<std::string> metrics;
-    for (const auto& [m, _] : acc.items()) metrics.push_back(m);
-    if (metrics.empty() || !acc[metrics.front()].is_object()) continue;  // SVM runs have no k
-    report::Table byk;
-    byk.attrs = {{"class", "byk"}};
-    byk.header.push_back(report::Plain("k"));
-    for (const auto& m : metrics) {
-      if (cv.contains(m)) byk.header.push_back(report::Plain(m + " cv"));
-      byk.header.push_back(report::Plain(m + " test"));
-    }
-    std::vector<std::string> ks;
-    for (const auto& [k, _] : acc[metrics.front()].items()) ks.push_back(k);
-    std::sort(ks.begin(), ks.end(),
-              [](const std::string& a, const std::string& b) { return std::stoi(a) < std::stoi(b); });
-    for (const auto& k : ks) {
-      std::vector<report::Cell> row{NumberCell(k)};
-      for (const auto& m : metrics) {
-        if (cv.contains(m)) row.push_back(NumberCell(Acc(cv[m].value(k, nlohmann::json()))));
-        row.push_back(NumberCell(Acc(acc[m].value(k, nlohmann::json()))));
-      }
-      byk.rows.push_back(std::move(row));
-    }
-    doc.Heading(3, r.name + ": accuracy by k");
-    doc.Add(std::move(byk));
-  }
-
-  doc.Heading(2, "Confusion matrices");
-  doc.Paragraph(report::Plain(
-      "Rows are true classes, columns predicted, in the dataset's class order; colours are row-normalised on one "
-      "fixed 0..1 scale."));
-  doc.BeginRow();
-  for (const auto& r : runs) figs.Add(r, fs::path(r.dir) / "figures" / "confusion.png", r.name + ": confusion", &doc);
-  doc.EndRow();
-
-  doc.Heading(2, "Sweeps and curves");
-  doc.BeginRow();
-  for (const auto& r : runs) {
-    for (const char* f : {"accuracy_vs_k", "sweep_accuracy_vs_k", "sweep_accuracy_vs_step", "sweep_accuracy_vs_vocab",
-                          "sweep_accuracy_vs_size", "learning_curve_loss", "learning_curve_accuracy"}) {
-      figs.Add(r, fs::path(r.dir) / "figures" / (std::string(f) + ".png"), r.name + ": " + f, &doc);
-    }
-  }
-  doc.EndRow();
-  for (const auto& r : runs) {
-    if (r.sweep.is_null()) continue;
-    const auto dump = [](const nlohmann::json& v) {
-      return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    };
-    const nlohmann::json best = r.sweep.value("best", nlohmann::json());
-    const nlohmann::json sel = r.sweep.value("selected", nlohmann::json());
-    report::Text line = report::Plain(fmt::format("{}: {} sweep points", r.name, r.sweep["points"].size()));
-    if (!sel.is_null()) {
-      line.push_back(report::Words("; selected by cross-validation on train "));
-      line.push_back(
-          report::Marked(Acc(sel["accuracy"]), "sweep-selected", fmt::format("{}", sel.value("accuracy", 0.0))));
-      line.push_back(report::Words(" at "));
-      line.push_back(report::CodeWords(dump(sel)));
-    }
-    if (!best.is_null()) {
-      line.push_back(report::Words("; oracle (chosen on test) "));
-      line.push_back(
-          report::Marked(Acc(best["accuracy"]), "sweep-best", fmt::format("{}", best.value("accuracy", 0.0))));
-      line.push_back(report::Words(" at "));
-      line.push_back(report::CodeWords(dump(best)));
-    }
-    doc.Paragraph(std::move(line));
-  }
-
-  doc.Heading(2, "Galleries");
-  for (const auto& r : runs) {
-    const fs::path gdir = fs::path(r.dir) / "figures" / "gallery";
-    if (!fs::is_directory(gdir)) continue;
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(gdir)) files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    doc.BeginDetails(r.name + ": true positives, false positives, false negatives");
-    int shown = 0;
-    for (const auto& f : files) {
-      if (shown++ >= opts.gallery_classes) break;
-      figs.Add(r, f, r.name + ": " + f.stem().string(), &doc);
-    }
-    doc.EndDetails();
-  }
-
-  doc.Heading(2, "Parameters");
-  for (const auto& r : runs) {
-    const auto& p = !r.results.is_null() ? r.results["params"] : r.sweep["base"];
-    doc.BeginDetails(r.name);
-    doc.Code(p.dump(2, ' ', false, nlohmann::json::error_handler_t::replace), "json");
-    doc.EndDetails();
-  }
+  AccuracyByKSection(runs, &doc);
+  RunFiguresSection(runs, figs, &doc);
+  GalleriesAndParameters(runs, figs, opts, &doc);
   const fs::path index = fs::path(out_dir) / "index.html";
   WriteFileAtomic(index, doc.Html(opts.title));
   WriteFileAtomic(fs::path(out_dir) / "report.md", doc.Markdown(opts.title));

@@ -76,6 +76,7 @@ int LaunchLocalWorkers(const std::vector<std::string>& argv, int nproc, const st
       args.push_back(a);
     }
     std::vector<char*> cargv;
+    cargv.reserve(args.size() + 1);
     for (auto& a : args) cargv.push_back(a.data());
     cargv.push_back(nullptr);
     posix_spawn_file_actions_t fa;

@@ -20,7 +20,8 @@ void PassiveOpenMp(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE",
 __attribute__((section(".preinit_array"), used)) void (*const kPassiveOpenMp)(int, char**, char**) = PassiveOpenMp;
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   CLI::App app{"scenelab: image-recognition experiments, classical pipelines and CNNs side by side"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "scenelab 0.1.0");
@@ -64,5 +65,17 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::cerr << "scenelab: internal error: " << who << e.what() << "\n";
     return job->Fail(1);
+  }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing escapes main: an error while the commands are set up is reported
+  // like any other.
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "scenelab: internal error: " << e.what() << "\n";
+    return 1;
   }
 }

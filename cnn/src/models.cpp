@@ -433,7 +433,7 @@ ResNetSpec Spec(bool bottleneck, std::vector<int> depths, std::vector<int> width
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> kModels = [] {
     std::map<std::string, Factory> m;
-    auto resnet = [](ResNetSpec s) {
+    auto resnet = [](const ResNetSpec& s) {
       return [s](const ModelOptions& o) -> ModelPtr { return std::make_shared<ResNet>(s, o); };
     };
     const std::vector<int> w4 = {64, 128, 256, 512};
@@ -447,7 +447,7 @@ const std::map<std::string, Factory>& Registry() {
     ResNetSpec lite = Spec(false, {1, 1, 1}, {16, 32, 64}, 16);
     m["resnet-lite"] = resnet(lite);
     m["resnet-improved"] = resnet(Spec(false, {1, 1, 1, 1}, w4, 64));
-    auto vgg = [](std::vector<int> cfg) {
+    auto vgg = [](const std::vector<int>& cfg) {
       return [cfg](const ModelOptions& o) -> ModelPtr { return std::make_shared<Vgg>(cfg, o); };
     };
     m["vgg11"] = vgg({64, -1, 128, -1, 256, 256, -1, 512, 512, -1, 512, 512, -1});

@@ -536,7 +536,7 @@ EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* l
     at::Tensor sums = torch::tensor({loss_sum, static_cast<double>(correct)}, torch::kFloat64);
     run.pg->AllreduceSum(sums);
     loss_sum = sums[0].item<double>();
-    correct = static_cast<std::int64_t>(sums[1].item<double>() + 0.5);
+    correct = std::llround(sums[1].item<double>());
   }
   EpochMetrics m;
   m.epoch = epoch + 1;

@@ -1,6 +1,7 @@
 #include "scenelab/data/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -218,7 +219,7 @@ Dataset::Split Dataset::StratifiedSplit(double fraction, std::uint64_t seed) con
     auto idx = by_class[c];
     Rng rng(MixSeed(seed, 1000003 + c));
     rng.Shuffle(idx);
-    const auto n2 = static_cast<std::size_t>(fraction * idx.size() + 0.5);
+    const auto n2 = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(idx.size())));
     for (std::size_t j = 0; j < n2; ++j) to_second[idx[j]] = 1;
   }
   std::vector<Sample> a, b;

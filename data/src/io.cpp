@@ -190,7 +190,7 @@ fs::path JoinInside(const fs::path& root, const fs::path& relative) {
   if (relative.is_absolute()) {
     throw Error("refusing absolute path '" + relative.string() + "' inside '" + root.string() + "'");
   }
-  const fs::path joined = (root / relative).lexically_normal();
+  fs::path joined = (root / relative).lexically_normal();
   const fs::path base = root.lexically_normal();
   auto rel = joined.lexically_relative(base);
   if (rel.empty() || *rel.begin() == "..") {

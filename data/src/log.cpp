@@ -22,7 +22,7 @@ std::string Timestamp() {
 
 std::string FormatDuration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
-  const long long t = static_cast<long long>(s + 0.5);
+  const long long t = std::llround(s);
   char buf[32];
   if (t >= 3600) {
     std::snprintf(buf, sizeof buf, "%lldh%02lldm", t / 3600, (t / 60) % 60);

@@ -63,7 +63,7 @@ std::string StringFromJson(const json& v, const std::string& what) {
 }
 
 std::string ChoiceFromJson(const json& v, const std::string& what, const std::vector<std::string>& choices) {
-  const std::string s = StringFromJson(v, what);
+  std::string s = StringFromJson(v, what);
   if (std::find(choices.begin(), choices.end(), s) != choices.end()) return s;
   std::string list;
   for (std::size_t i = 0; i < choices.size(); ++i)

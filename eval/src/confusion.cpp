@@ -51,11 +51,11 @@ void ConfusionMatrix::Add(int t, int p, std::int64_t count) {
     throw Error("confusion matrix: label pair (" + std::to_string(t) + ", " + std::to_string(p) + ") outside [0, " +
                 std::to_string(n) + ")");
   }
-  counts_[static_cast<std::size_t>(t * n + p)] += count;
+  counts_[static_cast<std::size_t>(t) * static_cast<std::size_t>(n) + static_cast<std::size_t>(p)] += count;
 }
 
 std::int64_t ConfusionMatrix::count(int t, int p) const {
-  return counts_[static_cast<std::size_t>(t * num_classes() + p)];
+  return counts_[static_cast<std::size_t>(t) * static_cast<std::size_t>(num_classes()) + static_cast<std::size_t>(p)];
 }
 
 std::int64_t ConfusionMatrix::total() const {
@@ -135,6 +135,7 @@ std::string ConfusionMatrix::ToJson() const {
   nlohmann::json rows = nlohmann::json::array();
   for (int t = 0; t < num_classes(); ++t) {
     std::vector<std::int64_t> row;
+    row.reserve(static_cast<std::size_t>(num_classes()));
     for (int p = 0; p < num_classes(); ++p) row.push_back(count(t, p));
     rows.push_back(row);
   }

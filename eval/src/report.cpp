@@ -182,6 +182,7 @@ report::Cell NumberCell(const std::string& s) { return {report::Plain(s), false,
 
 std::vector<report::Text> Header(const std::vector<std::string>& names) {
   std::vector<report::Text> h;
+  h.reserve(names.size());
   for (const auto& n : names) h.push_back(report::Plain(n));
   return h;
 }

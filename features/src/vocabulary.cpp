@@ -434,6 +434,7 @@ Matrix VocabularyBuilder::Stack(const std::vector<Matrix>& parts) {
 
 Vocabulary VocabularyBuilder::Build(const std::vector<SiftFeatures>& training) const {
   std::vector<const SiftFeatures*> ptrs;
+  ptrs.reserve(training.size());
   for (const auto& f : training) ptrs.push_back(&f);
   return Build(ptrs);
 }

@@ -26,7 +26,7 @@ nlohmann::json ToJson(const YAML::Node& n) {
       return o;
     }
     case YAML::NodeType::Scalar: {
-      const std::string s = n.Scalar();
+      const std::string& s = n.Scalar();
       if (n.Tag() == "!") return s;  // quoted: keep as a string
       if (s == "true" || s == "True") return true;
       if (s == "false" || s == "False") return false;

@@ -16,10 +16,7 @@ namespace {
 using json = nlohmann::json;
 
 // `R(field)` is the accessor of one ClassicConfig field.
-#define R(field)                    \
-  +[](ClassicConfig & c) -> auto& { \
-    return c.field;                 \
-  }
+#define R(field) (+[](ClassicConfig & c) -> auto& { return c.field; })
 
 // One of the Applies predicates below.
 using Pred = bool (*)(const ClassicConfig&);
@@ -36,9 +33,10 @@ bool IsSvm(const ClassicConfig& c) { return c.classifier == "svm"; }
 bool IsKnn(const ClassicConfig& c) { return c.classifier == "knn"; }
 bool Repeated(const ClassicConfig& c) { return c.repeats > 1; }
 
-OptionSpec PresetEntry(std::string key, std::string flag, std::string help, std::vector<std::string> names) {
-  auto s = detail::Entry<ClassicConfig>(std::move(key), std::move(flag), std::move(help), OptionKind::kChoice);
-  s.choices = std::move(names);
+OptionSpec PresetEntry(const std::string& key, const std::string& flag, const std::string& help,
+                       const std::vector<std::string>& names) {
+  auto s = detail::Entry<ClassicConfig>(key, flag, help, OptionKind::kChoice);
+  s.choices = names;
   s.preset = true;
   s.echo = false;
   const auto choices = s.choices;

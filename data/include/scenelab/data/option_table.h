@@ -150,53 +150,57 @@ const T& Read(FieldRef<T, Config> r, const Config& c) {
   return r(const_cast<Config&>(c));  // the accessor only names the field
 }
 template <typename Config>
-BasicOptionSpec<Config> Entry(std::string key, std::string flag, std::string help, OptionKind kind) {
+BasicOptionSpec<Config> Entry(const std::string& key, const std::string& flag, const std::string& help,
+                              OptionKind kind) {
   BasicOptionSpec<Config> s;
-  s.key = std::move(key);
-  s.flag = std::move(flag);
-  s.help = std::move(help);
+  s.key = key;
+  s.flag = flag;
+  s.help = help;
   s.kind = kind;
   return s;
 }
 }  // namespace detail
 
 template <typename T, typename Config>
-BasicOptionSpec<Config> IntOption(std::string key, std::string flag, std::string help, FieldRef<T, Config> r) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kScalar);
+BasicOptionSpec<Config> IntOption(const std::string& key, const std::string& flag, const std::string& help,
+                                  FieldRef<T, Config> r) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kScalar);
   s.set = [r](Config* c, const nlohmann::json& v, const std::string& w) { r(*c) = IntegerFromJson<T>(v, w); };
   s.get = [r](const Config& c) { return nlohmann::json(detail::Read(r, c)); };
   return s;
 }
 
 template <typename Config>
-BasicOptionSpec<Config> DoubleOption(std::string key, std::string flag, std::string help, FieldRef<double, Config> r) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kScalar);
+BasicOptionSpec<Config> DoubleOption(const std::string& key, const std::string& flag, const std::string& help,
+                                     FieldRef<double, Config> r) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kScalar);
   s.set = [r](Config* c, const nlohmann::json& v, const std::string& w) { r(*c) = DoubleFromJson(v, w); };
   s.get = [r](const Config& c) { return nlohmann::json(detail::Read(r, c)); };
   return s;
 }
 
 template <typename Config>
-BasicOptionSpec<Config> FlagOption(std::string key, std::string flag, std::string help, FieldRef<bool, Config> r) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kFlag);
+BasicOptionSpec<Config> FlagOption(const std::string& key, const std::string& flag, const std::string& help,
+                                   FieldRef<bool, Config> r) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kFlag);
   s.set = [r](Config* c, const nlohmann::json& v, const std::string& w) { r(*c) = BoolFromJson(v, w); };
   s.get = [r](const Config& c) { return nlohmann::json(detail::Read(r, c)); };
   return s;
 }
 
 template <typename Config>
-BasicOptionSpec<Config> TextOption(std::string key, std::string flag, std::string help,
+BasicOptionSpec<Config> TextOption(const std::string& key, const std::string& flag, const std::string& help,
                                    FieldRef<std::string, Config> r) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kScalar);
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kScalar);
   s.set = [r](Config* c, const nlohmann::json& v, const std::string& w) { r(*c) = StringFromJson(v, w); };
   s.get = [r](const Config& c) { return nlohmann::json(detail::Read(r, c)); };
   return s;
 }
 
 template <typename Config>
-BasicOptionSpec<Config> ChoiceOption(std::string key, std::string flag, std::string help,
-                                     FieldRef<std::string, Config> r, std::vector<std::string> choices) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kChoice);
+BasicOptionSpec<Config> ChoiceOption(const std::string& key, const std::string& flag, const std::string& help,
+                                     FieldRef<std::string, Config> r, const std::vector<std::string>& choices) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kChoice);
   s.choices = choices;
   s.set = [r, choices](Config* c, const nlohmann::json& v, const std::string& w) {
     r(*c) = ChoiceFromJson(v, w, choices);
@@ -207,11 +211,11 @@ BasicOptionSpec<Config> ChoiceOption(std::string key, std::string flag, std::str
 
 // An enum with its own to/from-string pair.
 template <typename E, typename Config>
-BasicOptionSpec<Config> EnumOption(std::string key, std::string flag, std::string help, FieldRef<E, Config> r,
-                                   E (*parse)(const std::string&), std::string (*show)(E),
-                                   std::vector<std::string> choices) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kChoice);
-  s.choices = std::move(choices);
+BasicOptionSpec<Config> EnumOption(const std::string& key, const std::string& flag, const std::string& help,
+                                   FieldRef<E, Config> r, E (*parse)(const std::string&), std::string (*show)(E),
+                                   const std::vector<std::string>& choices) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kChoice);
+  s.choices = choices;
   s.set = [r, parse](Config* c, const nlohmann::json& v, const std::string& w) {
     const std::string text = StringFromJson(v, w);
     r(*c) = NamedError(w, [&] { return parse(text); });
@@ -223,9 +227,9 @@ BasicOptionSpec<Config> EnumOption(std::string key, std::string flag, std::strin
 // Sorted, unique integers through IntListFromJson. `allow_empty`: "" and []
 // clear the list.
 template <typename Config>
-BasicOptionSpec<Config> IntSetOption(std::string key, std::string flag, std::string help,
+BasicOptionSpec<Config> IntSetOption(const std::string& key, const std::string& flag, const std::string& help,
                                      FieldRef<std::vector<int>, Config> r, bool allow_empty = false) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kList);
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kList);
   s.set = [r, allow_empty](Config* c, const nlohmann::json& v, const std::string& w) {
     if (allow_empty && ((v.is_array() && v.empty()) || (v.is_string() && v.get<std::string>().empty()))) {
       r(*c).clear();
@@ -240,10 +244,10 @@ BasicOptionSpec<Config> IntSetOption(std::string key, std::string flag, std::str
 // Words from `choices`, in the given order, without repeats: "crop,flip",
 // ["crop", "flip"] or "crop".
 template <typename Config>
-BasicOptionSpec<Config> ChoiceListOption(std::string key, std::string flag, std::string help,
+BasicOptionSpec<Config> ChoiceListOption(const std::string& key, const std::string& flag, const std::string& help,
                                          FieldRef<std::vector<std::string>, Config> r,
-                                         std::vector<std::string> choices) {
-  auto s = detail::Entry<Config>(std::move(key), std::move(flag), std::move(help), OptionKind::kList);
+                                         const std::vector<std::string>& choices) {
+  auto s = detail::Entry<Config>(key, flag, help, OptionKind::kList);
   s.choices = choices;
   s.set = [r, choices](Config* c, const nlohmann::json& v, const std::string& w) {
     std::vector<std::string> out;
@@ -264,8 +268,8 @@ BasicOptionSpec<Config> When(BasicOptionSpec<Config> s, bool (*p)(const Config&)
   return s;
 }
 template <typename Config>
-BasicOptionSpec<Config> Aka(BasicOptionSpec<Config> s, std::vector<std::string> aliases) {
-  s.aliases = std::move(aliases);
+BasicOptionSpec<Config> Aka(BasicOptionSpec<Config> s, const std::vector<std::string>& aliases) {
+  s.aliases = aliases;
   return s;
 }
 template <typename Config>

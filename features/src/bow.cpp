@@ -54,14 +54,13 @@ void BowEncoder::EncodeAssigned(const std::vector<int>& words, const SiftFeature
   const std::size_t n = words.size();
   if (n == 0) return;  // no descriptors: an all-zero histogram
   if (!opts_.grids.empty()) {
-    // vl_binsearch over linspace(1, size, g + 1) in 1-based pixels, as the recipe.
     int offset = 0;
     for (int g : opts_.grids) {
       float* h = out + offset;
       for (std::size_t i = 0; i < n; ++i) {
         const auto r = static_cast<Eigen::Index>(i);
-        const int cx = std::clamp(static_cast<int>(f.frames(r, 0) * g / std::max(1, f.width - 1)), 0, g - 1);
-        const int cy = std::clamp(static_cast<int>(f.frames(r, 1) * g / std::max(1, f.height - 1)), 0, g - 1);
+        const int cx = SpatialCell(f.frames(r, 0), f.width, g);
+        const int cy = SpatialCell(f.frames(r, 1), f.height, g);
         h[(cy * g + cx) * k + words[i]] += 1.0f;
       }
       const int len = g * g * k;
@@ -82,13 +81,9 @@ void BowEncoder::EncodeAssigned(const std::vector<int>& words, const SiftFeature
     // Lazebnik et al.: level 0 weighs 1/2^L, level l > 0 weighs 1/2^(L-l+1).
     const float weight = L == 0 ? 1.0f : (l == 0 ? 1.0f / (1 << L) : 1.0f / (1 << (L - l + 1)));
     for (std::size_t i = 0; i < n; ++i) {
-      int cx = 0, cy = 0;
-      if (cells > 1) {
-        cx = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 0) * cells / std::max(1, f.width)), 0,
-                        cells - 1);
-        cy = std::clamp(static_cast<int>(f.frames(static_cast<Eigen::Index>(i), 1) * cells / std::max(1, f.height)), 0,
-                        cells - 1);
-      }
+      const auto r = static_cast<Eigen::Index>(i);
+      const int cx = SpatialCell(f.frames(r, 0), f.width, cells);
+      const int cy = SpatialCell(f.frames(r, 1), f.height, cells);
       out[offset + (cy * cells + cx) * k + words[i]] += weight;
     }
     offset += cells * cells * k;

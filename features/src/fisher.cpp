@@ -129,11 +129,7 @@ int SpatialGrids::CellOf(std::size_t g, float x, float y, int width, int height)
   int base = 0;
   for (std::size_t i = 0; i < g; ++i) base += sides[i] * sides[i];
   const int s = sides[g];
-  const int cx =
-      std::clamp(static_cast<int>(x * static_cast<float>(s) / static_cast<float>(std::max(1, width))), 0, s - 1);
-  const int cy =
-      std::clamp(static_cast<int>(y * static_cast<float>(s) / static_cast<float>(std::max(1, height))), 0, s - 1);
-  return base + cy * s + cx;
+  return base + SpatialCell(y, height, s) * s + SpatialCell(x, width, s);
 }
 
 namespace {

@@ -1,5 +1,7 @@
 #include "scenelab/features/types.h"
 
+#include <algorithm>
+
 #include "scenelab/data/error.h"
 
 namespace scenelab::features {
@@ -21,6 +23,11 @@ std::string ToString(Norm n) {
       return "l2";
   }
   return "?";
+}
+
+int SpatialCell(float x, int extent, int cells) {
+  const int c = static_cast<int>(x * static_cast<float>(cells) / static_cast<float>(std::max(1, extent - 1)));
+  return std::clamp(c, 0, cells - 1);
 }
 
 }  // namespace scenelab::features

@@ -147,6 +147,38 @@ TEST(Features_BowEncoder, ExplicitGridsNormaliseEachGridThenTheWhole) {
   EXPECT_MESSAGE(bad.Validate(), "--grids");
 }
 
+// One spatial-cell convention for every encoder, the PHOW recipe's:
+// vl_binsearch of the 1-based centre over linspace(1, extent, cells + 1).
+TEST(Features_SpatialCell, FollowsThePhowRecipeInEveryEncoder) {
+  // The recipe, written out: the last edge <= x + 1, the final edge inclusive.
+  auto recipe = [](float x, int extent, int cells) {
+    int bin = 0;
+    for (int j = 1; j < cells; ++j) {
+      const double edge = 1.0 + static_cast<double>(j) * (extent - 1) / cells;
+      if (x + 1.0 >= edge) bin = j;
+    }
+    return bin;
+  };
+  for (int extent : {11, 48, 64, 101, 256}) {
+    for (int cells : {1, 2, 3, 4, 8}) {
+      for (float x = 0; x <= static_cast<float>(extent - 1); x += 0.5f) {
+        EXPECT_EQ(SpatialCell(x, extent, cells), recipe(x, extent, cells)) << x << " " << extent << " " << cells;
+      }
+    }
+  }
+  EXPECT_EQ(SpatialCell(5.0f, 11, 2), 1);  // the middle edge starts the second cell
+  EXPECT_EQ(SpatialCell(4.9f, 11, 2), 0);
+  EXPECT_EQ(SpatialCell(10.0f, 11, 2), 1);  // the last pixel, in the last cell
+  // The pyramid, the grids and the Fisher/VLAD cells place a frame alike.
+  SpatialGrids grids;
+  grids.sides = {1, 2, 4};
+  for (float x : {0.0f, 31.0f, 31.5f, 32.0f, 63.0f}) {
+    for (float y : {0.0f, 23.0f, 23.5f, 47.0f}) {
+      EXPECT_EQ(grids.CellOf(2, x, y, 64, 48), 1 + 4 + SpatialCell(y, 48, 4) * 4 + SpatialCell(x, 64, 4));
+    }
+  }
+}
+
 TEST(Features_KdTreeQuantizer, ExactWhenAllowedToCompareEveryWordAndCloseOtherwise) {
   const ByteMatrix d = RandomDescriptors(2000, 32, 4);
   VocabularyOptions vo;

@@ -864,7 +864,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   }
   const auto cm = preds.Confusion();
   outputs.WriteEvaluation(preds, cm);
-  outputs.WriteGalleries(preds, data.test);
+  outputs.WriteGalleries(preds, data.test, 8, cfg.threads);
   r["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
   r["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
   r["macro_f1"] = cm.MacroF1();

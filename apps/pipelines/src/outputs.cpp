@@ -1,10 +1,12 @@
 #include "scenelab/pipelines/outputs.h"
 
+#include <array>
 #include <filesystem>
 #include <unordered_map>
 
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
+#include "scenelab/data/parallel.h"
 #include "scenelab/eval/figures.h"
 
 namespace fs = std::filesystem;
@@ -38,45 +40,62 @@ void RunOutputs::WriteLinePlot(const std::string& name, const std::string& title
   eval::DrawLinePlot(plot, (fs::path(dir_) / "figures" / SafeFileName(name)).string());
 }
 
-void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Dataset& test, int per_kind) const {
+void RunOutputs::WriteGalleries(const eval::Predictions& preds, const data::Dataset& test, int per_kind,
+                                int threads) const {
   std::unordered_map<std::string, std::size_t> index_of;
   for (std::size_t i = 0; i < test.size(); ++i) index_of.emplace(test[i].source, i);
   const auto& names = preds.class_names();
-  for (int c = 0; c < static_cast<int>(names.size()); ++c) {
-    std::vector<eval::Thumb> tp, fp, fn;
-    std::size_t n_tp = 0, n_fp = 0, n_fn = 0;
-    for (const auto& r : preds.rows()) {
-      std::vector<eval::Thumb>* dst = nullptr;
-      std::string caption;
-      if (r.truth == c && r.predicted == c)
-        dst = &tp, caption = "correct", ++n_tp;
-      else if (r.predicted == c)
-        dst = &fp, caption = "was " + names[static_cast<std::size_t>(r.truth)], ++n_fp;
-      else if (r.truth == c)
-        dst = &fn, caption = "as " + names[static_cast<std::size_t>(r.predicted)], ++n_fn;
-      if (!dst || static_cast<int>(dst->size()) >= per_kind) continue;
-      auto it = index_of.find(r.source);
-      if (it == index_of.end()) continue;
-      cv::Mat img;
+  const auto k = static_cast<std::size_t>(per_kind);
+  // Per class, three rows (true positives, false positives, false negatives)
+  // of up to `per_kind` test images, chosen in prediction order.
+  struct Slot {
+    std::size_t image;
+    std::string caption;
+    eval::Thumb* thumb = nullptr;
+  };
+  std::vector<std::vector<eval::Thumb>> thumbs(names.size(), std::vector<eval::Thumb>(3 * k));
+  std::vector<std::array<std::size_t, 3>> counts(names.size(), {0, 0, 0});
+  std::vector<std::array<std::size_t, 3>> filled(names.size(), {0, 0, 0});
+  std::vector<Slot> slots;
+  auto add = [&](int c, std::size_t kind, std::string caption, const std::string& source) {
+    if (c < 0 || static_cast<std::size_t>(c) >= names.size()) return;
+    const auto cls = static_cast<std::size_t>(c);
+    ++counts[cls][kind];
+    const auto it = index_of.find(source);
+    if (filled[cls][kind] >= k || it == index_of.end()) return;
+    slots.push_back({it->second, std::move(caption), &thumbs[cls][kind * k + filled[cls][kind]++]});
+  };
+  auto name = [&](int c) {
+    return c >= 0 && static_cast<std::size_t>(c) < names.size() ? names[static_cast<std::size_t>(c)]
+                                                                : std::to_string(c);
+  };
+  for (const auto& r : preds.rows()) {
+    if (r.truth == r.predicted) {
+      add(r.truth, 0, "correct", r.source);
+    } else {
+      add(r.predicted, 1, "was " + name(r.truth), r.source);
+      add(r.truth, 2, "as " + name(r.predicted), r.source);
+    }
+  }
+  // Decoding is the cost: in parallel (each slot is its own thumbnail).
+  ParallelForRange(slots.size(), threads, 4, [&](std::size_t lo, std::size_t hi) {
+    for (std::size_t i = lo; i < hi; ++i) {
       try {
-        img = test.LoadImage(it->second, {data::ColorMode::kColor});
+        slots[i].thumb->image = test.LoadImage(slots[i].image, {data::ColorMode::kColor});
+        slots[i].thumb->caption = slots[i].caption;
       } catch (const Error&) {
-        continue;  // a thumbnail is not worth failing a finished run
+        // a thumbnail is not worth failing a finished run: the slot stays empty
       }
-      dst->push_back({img, caption});
     }
-    std::vector<eval::Thumb> all;
-    for (auto* v : {&tp, &fp, &fn}) {
-      v->resize(static_cast<std::size_t>(per_kind));  // empty slots keep one kind per row
-      all.insert(all.end(), v->begin(), v->end());
-    }
-    const std::string title = names[static_cast<std::size_t>(c)] + ": " + std::to_string(n_tp) + " true positives, " +
-                              std::to_string(n_fp) + " false positives, " + std::to_string(n_fn) +
-                              " false negatives (rows: up to " + std::to_string(per_kind) + " of each)";
-    eval::DrawGallery(
-        all, title,
-        (fs::path(dir_) / "figures" / "gallery" / (SafeFileName(names[static_cast<std::size_t>(c)]) + ".png")).string(),
-        96, per_kind);
+  });
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    const auto& n = counts[c];
+    const std::string title = names[c] + ": " + std::to_string(n[0]) + " true positives, " + std::to_string(n[1]) +
+                              " false positives, " + std::to_string(n[2]) + " false negatives (rows: up to " +
+                              std::to_string(per_kind) + " of each)";
+    eval::DrawGallery(thumbs[c], title,
+                      (fs::path(dir_) / "figures" / "gallery" / (SafeFileName(names[c]) + ".png")).string(), 96,
+                      per_kind);
   }
 }
 

@@ -28,8 +28,11 @@ class RunOutputs {
                      const std::string& y_label,
                      const std::map<std::string, std::vector<std::pair<double, double>>>& series,
                      bool log_x = false) const;
-  // Up to `per_kind` thumbnails of each kind per class.
-  void WriteGalleries(const eval::Predictions& preds, const data::Dataset& test, int per_kind = 8) const;
+  // Up to `per_kind` thumbnails of each kind per class, the first in
+  // prediction order; the images are decoded on `threads` threads (0 = all
+  // cores).
+  void WriteGalleries(const eval::Predictions& preds, const data::Dataset& test, int per_kind = 8,
+                      int threads = 0) const;
   void WriteResults(const nlohmann::ordered_json& results) const;
   void WriteJson(const std::string& name, const nlohmann::ordered_json& j) const;
 

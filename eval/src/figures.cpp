@@ -12,9 +12,11 @@
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <fmt/format.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
 
 namespace scenelab::eval {
 
@@ -26,6 +28,32 @@ void Rename(const std::string& tmp, const std::string& path) {
     std::remove(tmp.c_str());
     throw Error(path + ": cannot move figure into place");
   }
+}
+
+// An image surface as PNG, written atomically. Through OpenCV at zlib level
+// 1 rather than cairo_surface_write_to_png (libpng's default level 6): about
+// 4x faster to encode, a little larger, the same pixels; the galleries of
+// every repeated split made the default level the cost of a run's outputs.
+void WritePng(cairo_surface_t* s, const std::string& path) {
+  cairo_surface_flush(s);
+  const int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
+  // ARGB32 is premultiplied, native-endian 32-bit: B, G, R, A bytes here.
+  const cv::Mat argb(h, w, CV_8UC4, cairo_image_surface_get_data(s),
+                     static_cast<std::size_t>(cairo_image_surface_get_stride(s)));
+  cv::Mat bgra = argb.clone();
+  for (int y = 0; y < h; ++y) {
+    auto* px = bgra.ptr<cv::Vec4b>(y);
+    for (int x = 0; x < w; ++x) {
+      const int a = px[x][3];
+      if (a == 255 || a == 0) continue;
+      for (int c = 0; c < 3; ++c) px[x][c] = static_cast<unsigned char>(std::min(255, (px[x][c] * 255 + a / 2) / a));
+    }
+  }
+  std::vector<unsigned char> bytes;
+  if (!cv::imencode(".png", bgra, bytes, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
+    throw Error(path + ": PNG encoding failed");
+  }
+  WriteFileAtomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
 // Renders `draw` to <base>.svg, <base>.pdf (what LaTeX papers include) and
@@ -52,15 +80,17 @@ void RenderBoth(const std::string& base, int w, int h, const DrawFn& draw) {
     Rename(tmp, base + ext);
   }
   {
-    const std::string tmp = base + ".png" + sfx;
     cairo_surface_t* s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
     cairo_t* cr = cairo_create(s);
     draw(cr);
     cairo_destroy(cr);
-    const auto status = cairo_surface_write_to_png(s, tmp.c_str());
+    try {
+      WritePng(s, base + ".png");
+    } catch (...) {
+      cairo_surface_destroy(s);
+      throw;
+    }
     cairo_surface_destroy(s);
-    if (status != CAIRO_STATUS_SUCCESS) throw Error(base + ".png: cairo failed: " + cairo_status_to_string(status));
-    Rename(tmp, base + ".png");
   }
 }
 
@@ -391,14 +421,16 @@ void DrawGallery(const std::vector<Thumb>& thumbs, const std::string& title, con
     Text(cr, x + ts / 2.0, y + ts + 10, cap, 10, 0.5, 0.4);
   }
   cairo_destroy(cr);
-  const std::string tmp = png_path + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   const std::filesystem::path p(png_path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-  const auto status = cairo_surface_write_to_png(s, tmp.c_str());
+  try {
+    WritePng(s, png_path);
+  } catch (...) {
+    cairo_surface_destroy(s);
+    throw;
+  }
   cairo_surface_destroy(s);
-  if (status != CAIRO_STATUS_SUCCESS) throw Error(png_path + ": cairo failed: " + cairo_status_to_string(status));
-  Rename(tmp, png_path);
 }
 
 }  // namespace scenelab::eval

@@ -17,13 +17,13 @@ int main(int argc, char** argv) try {
   scenelab::cnn::TrainConfig cfg;
   cfg.threads = argc > 2 ? std::stoi(argv[2]) : 2;
   const std::string data = argc > 3 ? argv[3] : "/usr/share/datasets/fashion-mnist";
-  cfg.loader = argc > 4 ? argv[4] : "auto";
+  cfg.loader = scenelab::cnn::LoaderNames().Parse(argc > 4 ? argv[4] : "auto");
   if (argc > 5) cfg.input = scenelab::cnn::InputShape::Parse(argv[5]);
   cfg.crop_padding = 2;
   const auto info = scenelab::data::OpenDataset(data);
   const double ips = scenelab::cnn::LoaderImagesPerSecond(cfg, info.train(), n);
   std::printf("loader only (%s, crop + flip + standardise, batch %d, %d threads): %.0f img/s over %zu images\n",
-              cfg.loader.c_str(), cfg.batch_size, cfg.threads, ips, n);
+              scenelab::cnn::LoaderNames().Show(cfg.loader).c_str(), cfg.batch_size, cfg.threads, ips, n);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "loader_bench: %s\n", e.what());

@@ -31,6 +31,25 @@ std::string InputShape::ToString() const {
   return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
 }
 
+const EnumTable<Optimizer>& OptimizerNames() {
+  static const EnumTable<Optimizer> t = {
+      {Optimizer::kSgd, "sgd"}, {Optimizer::kAdam, "adam"}, {Optimizer::kAdamW, "adamw"}};
+  return t;
+}
+
+const EnumTable<Schedule>& ScheduleNames() {
+  static const EnumTable<Schedule> t = {{Schedule::kNone, "none"},           {Schedule::kStep, "step"},
+                                        {Schedule::kMultiStep, "multistep"}, {Schedule::kCosine, "cosine"},
+                                        {Schedule::kOneCycle, "onecycle"},   {Schedule::kPlateau, "plateau"}};
+  return t;
+}
+
+const EnumTable<LoaderKind>& LoaderNames() {
+  static const EnumTable<LoaderKind> t = {
+      {LoaderKind::kAuto, "auto"}, {LoaderKind::kMemory, "memory"}, {LoaderKind::kStream, "stream"}};
+  return t;
+}
+
 void ModelOptions::Validate() const {
   if (num_classes < 1) throw Error("--classes must be >= 1, got " + std::to_string(num_classes));
 }
@@ -41,23 +60,17 @@ void TrainConfig::Validate() const {
   }
   if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
   if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
-  if (optimizer != "sgd" && optimizer != "adam" && optimizer != "adamw") {
-    throw Error("--opt: unknown optimizer '" + optimizer + "' (expected sgd, adam or adamw)");
-  }
   if (!(lr > 0)) throw Error("--lr must be > 0, got " + std::to_string(lr));
   if (momentum < 0 || momentum >= 1) throw Error("--momentum must be in [0, 1), got " + std::to_string(momentum));
   if (weight_decay < 0) throw Error("--weight-decay must be >= 0, got " + std::to_string(weight_decay));
-  static const std::vector<std::string> kSchedules = {"none", "step", "multistep", "cosine", "onecycle", "plateau"};
-  if (std::find(kSchedules.begin(), kSchedules.end(), schedule) == kSchedules.end()) {
-    throw Error("--schedule: unknown schedule '" + schedule +
-                "' (expected none, step, multistep, cosine, onecycle or plateau)");
-  }
-  if (schedule == "step" && step_size < 1) throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
+  if (schedule == Schedule::kStep && step_size < 1)
+    throw Error("--step-size must be >= 1, got " + std::to_string(step_size));
   if (!(gamma > 0 && gamma <= 1)) throw Error("--gamma must be in (0, 1], got " + fmt::format("{}", gamma));
   for (int m : milestones) {
     if (m < 1) throw Error("--milestones must be >= 1 (epochs count from 1), got " + std::to_string(m));
   }
-  if (schedule == "multistep" && milestones.empty()) throw Error("--schedule multistep needs --milestones, e.g. 20,30");
+  if (schedule == Schedule::kMultiStep && milestones.empty())
+    throw Error("--schedule multistep needs --milestones, e.g. 20,30");
   if (plateau_patience < 0) throw Error("--plateau-patience must be >= 0, got " + std::to_string(plateau_patience));
   if (!(plateau_factor > 0 && plateau_factor < 1))
     throw Error("--plateau-factor must be in (0, 1), got " + fmt::format("{}", plateau_factor));
@@ -76,9 +89,6 @@ void TrainConfig::Validate() const {
     throw Error("--val must be in [0, 1), got " + std::to_string(val_fraction));
   if (early_stopping < 0) throw Error("--early-stopping must be >= 0, got " + std::to_string(early_stopping));
   if (eval_batch < 1) throw Error("eval_batch must be >= 1");
-  if (loader != "auto" && loader != "memory" && loader != "stream") {
-    throw Error("--loader: unknown loader '" + loader + "' (expected auto, memory or stream)");
-  }
   if (!(loader_memory_gb > 0)) throw Error("--loader-memory-gb must be > 0, got " + std::to_string(loader_memory_gb));
   if (loader_threads < 0) throw Error("--loader-threads must be >= 0, got " + std::to_string(loader_threads));
   if (prefetch < 1) throw Error("--prefetch must be >= 1 batch, got " + std::to_string(prefetch));
@@ -121,9 +131,10 @@ std::vector<BasicOptionSpec<T>> BuildTrainTable() {
       IntOption<int>(
           "batch_size", "--batch", "Batch size (global, over all ranks)", +[](T & c) -> auto& { return c.batch_size; }),
       {"batch"})));
-  t.push_back(Required(Aka(ChoiceOption("optimizer", "--opt", "sgd|adam|adamw",
-                                        +[](T & c) -> auto& { return c.optimizer; }, {"sgd", "adam", "adamw"}),
-                           {"opt"})));
+  t.push_back(Required(
+      Aka(EnumTableOption(
+              "optimizer", "--opt", "sgd|adam|adamw", +[](T & c) -> auto& { return c.optimizer; }, OptimizerNames()),
+          {"opt"})));
   t.push_back(Required(DoubleOption(
       "lr", "--lr", "Peak learning rate", +[](T & c) -> auto& { return c.lr; })));
   t.push_back(Required(DoubleOption(
@@ -132,9 +143,9 @@ std::vector<BasicOptionSpec<T>> BuildTrainTable() {
       "nesterov", "--nesterov", "Nesterov momentum", +[](T & c) -> auto& { return c.nesterov; })));
   t.push_back(Required(DoubleOption(
       "weight_decay", "--weight-decay", "Weight decay", +[](T & c) -> auto& { return c.weight_decay; })));
-  t.push_back(Required(ChoiceOption("schedule", "--schedule", "none|step|multistep|cosine|onecycle|plateau",
-                                    +[](T & c) -> auto& { return c.schedule; },
-                                    {"none", "step", "multistep", "cosine", "onecycle", "plateau"})));
+  t.push_back(Required(EnumTableOption(
+      "schedule", "--schedule", "none|step|multistep|cosine|onecycle|plateau",
+      +[](T & c) -> auto& { return c.schedule; }, ScheduleNames())));
   t.push_back(Required(IntOption<int>(
       "step_size", "--step-size", "step schedule: epochs per decay", +[](T & c) -> auto& { return c.step_size; })));
   t.push_back(Required(DoubleOption(
@@ -188,9 +199,11 @@ std::vector<BasicOptionSpec<T>> BuildTrainTable() {
   t.push_back(Required(IntOption<int>(
       "eval_batch", "", "Images per evaluation batch", +[](T & c) -> auto& { return c.eval_batch; })));
   // Absent from checkpoints written before the streaming loader.
-  t.push_back(ChoiceOption("loader", "--loader",
-                           "auto | memory (decode everything up front) | stream (worker threads decode batches ahead)",
-                           +[](T & c) -> auto& { return c.loader; }, {"auto", "memory", "stream"}));
+  t.push_back(EnumTableOption(
+      "loader", "--loader",
+      "auto | memory (decode everything up front) | stream (worker threads decode batches "
+      "ahead)",
+      +[](T & c) -> auto& { return c.loader; }, LoaderNames()));
   t.push_back(DoubleOption(
       "loader_memory_gb", "--loader-memory-gb", "auto: in-memory budget for decoded images (GB)",
       +[](T & c) -> auto& { return c.loader_memory_gb; }));

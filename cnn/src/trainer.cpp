@@ -47,11 +47,11 @@ void RestoreState(ModelImpl& model, const std::vector<at::Tensor>& state) {
 
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, ModelImpl& model) {
   namespace o = torch::optim;
-  if (c.optimizer == "sgd") {
+  if (c.optimizer == Optimizer::kSgd) {
     return std::make_unique<o::SGD>(
         model.parameters(), o::SGDOptions(c.lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(c.weight_decay));
   }
-  if (c.optimizer == "adam")
+  if (c.optimizer == Optimizer::kAdam)
     return std::make_unique<o::Adam>(model.parameters(), o::AdamOptions(c.lr).weight_decay(c.weight_decay));
   return std::make_unique<o::AdamW>(model.parameters(), o::AdamWOptions(c.lr).weight_decay(c.weight_decay));
 }
@@ -61,20 +61,20 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const TrainConfig& c, Mod
 double ScheduledLr(const TrainConfig& c, int epoch, std::int64_t step, std::int64_t steps_per_epoch, int reductions) {
   const double total = static_cast<double>(c.epochs) * static_cast<double>(steps_per_epoch);
   const double t = static_cast<double>(epoch) * static_cast<double>(steps_per_epoch) + static_cast<double>(step);
-  if (c.schedule == "step") return c.lr * std::pow(c.gamma, epoch / c.step_size);
-  if (c.schedule == "multistep") {
+  if (c.schedule == Schedule::kStep) return c.lr * std::pow(c.gamma, epoch / c.step_size);
+  if (c.schedule == Schedule::kMultiStep) {
     int n = 0;
     for (int m : c.milestones) n += epoch >= m;
     return c.lr * std::pow(c.gamma, n);
   }
-  if (c.schedule == "cosine") return 0.5 * c.lr * (1 + std::cos(M_PI * t / total));
-  if (c.schedule == "onecycle") {
+  if (c.schedule == Schedule::kCosine) return 0.5 * c.lr * (1 + std::cos(M_PI * t / total));
+  if (c.schedule == Schedule::kOneCycle) {
     // As torch.optim.lr_scheduler.OneCycleLR: 30% warm-up, cosine both ways.
     const double initial = c.lr / 25.0, final_lr = initial / 1e4, up = 0.3 * total;
     if (t <= up) return initial + (c.lr - initial) * 0.5 * (1 - std::cos(M_PI * t / std::max(1.0, up)));
     return final_lr + (c.lr - final_lr) * 0.5 * (1 + std::cos(M_PI * (t - up) / std::max(1.0, total - up)));
   }
-  if (c.schedule == "plateau") return c.lr * std::pow(c.plateau_factor, reductions);
+  if (c.schedule == Schedule::kPlateau) return c.lr * std::pow(c.plateau_factor, reductions);
   return c.lr;
 }
 
@@ -169,7 +169,7 @@ InputShape ResolveInput(const TrainConfig& cfg, const data::Dataset& train) {
 // images would not fit the in-memory budget. `extra` samples (the test set)
 // count towards the budget.
 bool Streams(const TrainConfig& cfg, const data::Dataset& ds, std::size_t extra) {
-  if (cfg.loader != "auto") return cfg.loader == "stream";
+  if (cfg.loader != LoaderKind::kAuto) return cfg.loader == LoaderKind::kStream;
   if (ds.empty() || !ds[0].image.empty()) return false;  // IDX and CIFAR live in memory already
   const double bytes = static_cast<double>(ds.size() + extra) * cfg.input.channels * cfg.input.height * cfg.input.width;
   return bytes > cfg.loader_memory_gb * 1e9;
@@ -558,7 +558,8 @@ bool Watch(const TrainConfig& cfg, const EpochMetrics& m, TrainingState* st, Log
     st->bad_epochs = 0;
   } else {
     ++st->bad_epochs;
-    if (cfg.schedule == "plateau" && st->bad_epochs % std::max(1, cfg.plateau_patience) == 0) ++st->plateau_reductions;
+    if (cfg.schedule == Schedule::kPlateau && st->bad_epochs % std::max(1, cfg.plateau_patience) == 0)
+      ++st->plateau_reductions;
     if (cfg.early_stopping > 0 && st->bad_epochs >= cfg.early_stopping) {
       st->early_stopped = true;
       if (log) log->Info(fmt::format("early stopping: no val-loss gain for {} epochs", st->bad_epochs));

@@ -29,7 +29,7 @@ cnn::TrainConfig FolderConfig(const std::string& loader) {
   c.augment = {"crop", "flip"};
   c.crop_padding = 2;
   c.seed = 3;
-  c.loader = loader;
+  c.loader = cnn::LoaderNames().Parse(loader);
   c.loader_threads = 2;
   c.prefetch = 2;
   return c;
@@ -145,8 +145,8 @@ TEST(Cnn_Loader, CorruptImageIsNamedAndNothingHangs) {
   auto cfg = FolderConfig("stream");
   cfg.prefetch = 0;
   EXPECT_MESSAGE(cfg.Validate(), "--prefetch must be >= 1 batch, got 0");
-  cfg = FolderConfig("disk");
-  EXPECT_MESSAGE(cfg.Validate(), "--loader: unknown loader 'disk'");
+  EXPECT_MESSAGE(cnn::TrainOptions().At("loader").set(&cfg, "disk", "--loader"),
+                 "--loader: unknown value 'disk' (expected auto, memory or stream)");
   cfg = FolderConfig("auto");
   cfg.loader_memory_gb = 0;
   EXPECT_MESSAGE(cfg.Validate(), "--loader-memory-gb must be > 0, got 0");

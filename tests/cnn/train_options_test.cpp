@@ -91,7 +91,7 @@ TEST(Cnn_TrainOptions, CompareAliasesMeanTheCheckpointKeys) {
           &b);
   EXPECT_EQ(a.ToJson(), b.ToJson());
   EXPECT_EQ(a.batch_size, 32);
-  EXPECT_EQ(a.optimizer, "adam");
+  EXPECT_EQ(a.optimizer, cnn::Optimizer::kAdam);
   EXPECT_EQ(a.val_fraction, 0);
   EXPECT_MESSAGE(t.FromJson(nlohmann::json::parse(R"({"bacth": 32})"), "c.yaml"),
                  "c.yaml: bacth: unknown key (expected augment, batch, batch_size,");
@@ -157,9 +157,10 @@ TEST(Cnn_TrainConfig, ScheduleAndAugmentationFieldsAreValidated) {
                    c.milestones = {0, 3};
                  }),
                  "--milestones must be >= 1 (epochs count from 1), got 0");
-  EXPECT_MESSAGE(with([](auto& c) { c.schedule = "multistep"; }), "--schedule multistep needs --milestones");
+  EXPECT_MESSAGE(with([](auto& c) { c.schedule = cnn::Schedule::kMultiStep; }),
+                 "--schedule multistep needs --milestones");
   EXPECT_NO_THROW(with([](auto& c) {
-    c.schedule = "multistep";
+    c.schedule = cnn::Schedule::kMultiStep;
     c.milestones = {2};
   }));
 }
@@ -173,7 +174,7 @@ TEST(Cnn_TrainConfig, StoredConfigNeedsItsKeysAndAcceptsOlderCheckpoints) {
   const auto c = cnn::TrainConfig::FromJson(j);
   EXPECT_EQ(c.epochs, 7);
   EXPECT_EQ(c.precision, "fp32");
-  EXPECT_EQ(c.loader, "auto");
+  EXPECT_EQ(c.loader, cnn::LoaderKind::kAuto);
   j.erase("epochs");
   EXPECT_MESSAGE(cnn::TrainConfig::FromJson(j), "training config: 'epochs' is missing");
 }

@@ -24,23 +24,36 @@
 
 namespace scenelab::cnn {
 
+enum class Optimizer { kSgd, kAdam, kAdamW };
+enum class Schedule { kNone, kStep, kMultiStep, kCosine, kOneCycle, kPlateau };
+// The data path. kMemory: decode every image once, up front; kStream: worker
+// threads decode and resize batches ahead of training through a bounded
+// queue (for folder datasets too large to hold); kAuto: stream folder
+// datasets whose decoded train+val+test images exceed loader_memory_gb.
+enum class LoaderKind { kAuto, kMemory, kStream };
+// Their names (sgd | adam | adamw; none | step | multistep | cosine |
+// onecycle | plateau; auto | memory | stream), one table each.
+const EnumTable<Optimizer>& OptimizerNames();
+const EnumTable<Schedule>& ScheduleNames();
+const EnumTable<LoaderKind>& LoaderNames();
+
 struct TrainConfig {
   std::string model = "resnet-lite";
   InputShape input{0, 0, 0};  // 0x0x0: channels from the data, size from the model's default
   int num_classes = 0;        // 0: from the dataset
   int epochs = 5;
   int batch_size = 128;
-  std::string optimizer = "sgd";  // sgd | adam | adamw
-  double lr = 0.05;               // peak learning rate
-  double momentum = 0.9;          // SGD
-  bool nesterov = false;          // SGD
+  Optimizer optimizer = Optimizer::kSgd;
+  double lr = 0.05;       // peak learning rate
+  double momentum = 0.9;  // SGD
+  bool nesterov = false;  // SGD
   double weight_decay = 5e-4;
-  std::string schedule = "cosine";  // none | step | multistep | cosine | onecycle | plateau
-  int step_size = 10;               // step: epochs between decays
-  double gamma = 0.1;               // step, multistep: decay factor
-  std::vector<int> milestones;      // multistep: epochs at which to decay
-  int plateau_patience = 2;         // plateau: epochs without val-loss gain before decaying
-  double plateau_factor = 0.1;      // plateau: decay factor
+  Schedule schedule = Schedule::kCosine;
+  int step_size = 10;           // step: epochs between decays
+  double gamma = 0.1;           // step, multistep: decay factor
+  std::vector<int> milestones;  // multistep: epochs at which to decay
+  int plateau_patience = 2;     // plateau: epochs without val-loss gain before decaying
+  double plateau_factor = 0.1;  // plateau: decay factor
   double label_smoothing = 0.0;
   std::vector<std::string> augment = {"crop", "flip"};  // crop | flip | rotate
   int crop_padding = 4;                                 // pixels of zero padding for random crops
@@ -57,11 +70,7 @@ struct TrainConfig {
   // amx_bf16 or avx512_bf16 (decided at run time), else fp32.
   std::string precision = "fp32";
   int eval_batch = 500;
-  // Data path. memory: decode every image once, up front; stream: worker
-  // threads decode and resize batches ahead of training through a bounded
-  // queue (for folder datasets too large to hold); auto: stream folder
-  // datasets whose decoded train+val+test images exceed loader_memory_gb.
-  std::string loader = "auto";  // auto | memory | stream
+  LoaderKind loader = LoaderKind::kAuto;
   double loader_memory_gb = 4;  // auto: the in-memory budget
   int loader_threads = 0;       // stream: decoding threads; 0 = all cores
   int prefetch = 8;             // stream: batches decoded ahead, at most

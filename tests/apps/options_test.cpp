@@ -7,6 +7,7 @@
 
 #include "expect_error.h"
 #include "fixtures.h"
+#include "option_checks.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/pipelines/classic.h"
@@ -23,15 +24,6 @@ ClassicConfig FromConfig(const nlohmann::json& j) {
   ClassicConfig c;
   ApplyOptions(OptionsFromJson(j, "t.yaml"), &c);
   return c;
-}
-
-// What a user would type after the flag for this echoed value.
-std::string CliText(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (!v.is_array()) return v.dump();
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ",") + (x.is_string() ? x.get<std::string>() : x.dump());
-  return out;
 }
 
 const nlohmann::ordered_json* At(const nlohmann::ordered_json& j, const std::string& dotted) {
@@ -92,7 +84,7 @@ TEST(Pipelines_Options, EveryKeyRoundTripsCliConfigAndEcho) {
         if (v->get<bool>()) cli.push_back({&s, true, s.flag});
         continue;
       }
-      cli.push_back({&s, CliText(nlohmann::json(*v)), s.flag});
+      cli.push_back({&s, fixtures::CliText(nlohmann::json(*v)), s.flag});
     }
     ClassicConfig from_cli;
     // Entries without a flag come from the config file, as `sweep --config` does.
@@ -114,36 +106,8 @@ TEST(Pipelines_Options, EveryKeyRoundTripsCliConfigAndEcho) {
 // Each entry parses CLI text and config values with one parser: the same
 // bad value gives the same message, apart from the prefix naming the source.
 TEST(Pipelines_Options, ConfigAndCliRejectTheSameBadValuesWithTheSameMessage) {
-  auto body = [](const std::string& msg, const std::string& prefix) {
-    return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : "(prefix missing) " + msg;
-  };
-  int lists = 0;
-  for (const auto& s : ClassicOptionTable()) {
-    if (s.flag.empty() || s.kind == OptionKind::kFlag) continue;
-    std::vector<nlohmann::json> bad = {"5abc", "x", "1,,x", "-3"};
-    if (s.kind == OptionKind::kList) {
-      ++lists;
-      bad.push_back(nlohmann::json::array({1, "x"}));
-      bad.push_back(nlohmann::json::array({"5abc"}));
-    }
-    for (const auto& v : bad) {
-      ClassicConfig a, b;
-      const std::string cli = fixtures::ErrorOf([&] {
-        s.set(&a, v.is_array() ? nlohmann::json(CliText(v)) : v, s.flag);
-        a.Validate();
-      });
-      const std::string file = fixtures::ErrorOf([&] {
-        s.set(&b, v, "t.yaml: " + s.key);
-        b.Validate();
-      });
-      if (cli.find(s.flag + ":") == 0 || file.find("t.yaml: " + s.key + ":") == 0) {
-        EXPECT_EQ(body(cli, s.flag), body(file, "t.yaml: " + s.key)) << s.key << " " << v.dump();
-      } else {
-        EXPECT_EQ(cli, file) << s.key << " " << v.dump();  // both accepted, or both failed in Validate()
-      }
-    }
-  }
-  EXPECT_GE(lists, 6);  // --bin, --grids, --k, --metric, --svm-c, --gist-orientations
+  const auto n = fixtures::ExpectCliAndConfigRejectAlike(ClassicOptions(), {"5abc", "x", "1,,x", "-3"});
+  EXPECT_GE(n.lists, 6);  // --bin, --grids, --k, --metric, --svm-c, --gist-orientations
   ClassicConfig scratch;
   EXPECT_MESSAGE(FindClassicOption("sift.step")->set(&scratch, "5abc", "--step"),
                  "--step: expected an integer, found \"5abc\"");

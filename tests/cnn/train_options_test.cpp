@@ -7,20 +7,13 @@
 
 #include "expect_error.h"
 #include "fixtures.h"
+#include "option_checks.h"
 #include "scenelab/cnn/trainer.h"
 #include "scenelab/data/error.h"
 
 using namespace scenelab;
 
 namespace {
-// What a user would type after the flag for this echoed value.
-std::string CliText(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (!v.is_array()) return v.dump();
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ",") + (x.is_string() ? x.get<std::string>() : x.dump());
-  return out;
-}
 
 // Reads `j` as a config, echoes it, reads the echo back, and reads it once
 // more as command-line text for every entry with a flag (the rest from the
@@ -42,7 +35,7 @@ nlohmann::ordered_json RoundTrip(const OptionTable<Config>& table, const nlohman
     else if (s.kind == OptionKind::kFlag)
       given.push_back({&s, v.get<bool>() ? "true" : "false", s.flag});
     else
-      given.push_back({&s, CliText(v), s.flag});
+      given.push_back({&s, fixtures::CliText(v), s.flag});
   }
   Config from_cli;
   table.Apply(given, &from_cli);
@@ -100,38 +93,9 @@ TEST(Cnn_TrainOptions, CompareAliasesMeanTheCheckpointKeys) {
 // The CLI and a config file parse each value with the entry's one parser:
 // the same bad value gives the same message, apart from the source's name.
 TEST(Cnn_TrainOptions, ConfigAndCliRejectTheSameBadValuesWithTheSameMessage) {
-  auto body = [](const std::string& msg, const std::string& prefix) {
-    return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : "(prefix missing) " + msg;
-  };
-  int lists = 0, refused = 0;
-  for (const auto& s : cnn::TrainOptions().entries()) {
-    if (s.flag.empty()) continue;
-    std::vector<nlohmann::json> bad = {"5abc", "x", "1,,x", "-3", "2"};
-    if (s.kind == OptionKind::kList) {
-      ++lists;
-      bad.push_back(nlohmann::json::array({1, "x"}));
-      bad.push_back(nlohmann::json::array({"5abc"}));
-    }
-    for (const auto& v : bad) {
-      cnn::TrainConfig a, b;
-      const std::string cli = fixtures::ErrorOf([&] {
-        s.set(&a, v.is_array() ? nlohmann::json(CliText(v)) : v, s.flag);
-        a.Validate();
-      });
-      const std::string file = fixtures::ErrorOf([&] {
-        s.set(&b, v, "t.yaml: " + s.key);
-        b.Validate();
-      });
-      if (cli.find(s.flag + ":") == 0 || file.find("t.yaml: " + s.key + ":") == 0) {
-        ++refused;
-        EXPECT_EQ(body(cli, s.flag), body(file, "t.yaml: " + s.key)) << s.key << " " << v.dump();
-      } else {
-        EXPECT_EQ(cli, file) << s.key << " " << v.dump();  // both accepted, or both failed in Validate()
-      }
-    }
-  }
-  EXPECT_EQ(lists, 2);  // --milestones, --augment
-  EXPECT_GT(refused, 40);
+  const auto n = fixtures::ExpectCliAndConfigRejectAlike(cnn::TrainOptions(), {"5abc", "x", "1,,x", "-3", "2"});
+  EXPECT_EQ(n.lists, 2);  // --milestones, --augment
+  EXPECT_GT(n.refused, 40);
   cnn::TrainConfig c;
   EXPECT_MESSAGE(cnn::TrainOptions().At("milestones").set(&c, "20,3x", "--milestones"),
                  "--milestones: expected an integer, a range a-b or a list, found '3x' in '20,3x'");

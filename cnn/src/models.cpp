@@ -478,16 +478,18 @@ InputShape DefaultInput(const std::string& name) {
   return InputShape{3, 32, 32};
 }
 
+void RequireModel(const std::string& name) {
+  const auto& reg = Registry();
+  if (reg.count(name)) return;
+  std::string known;
+  for (const auto& [n, _] : reg) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown model '" + name + "' (known: " + known + ")");
+}
+
 ModelPtr CreateModel(const std::string& name, const ModelOptions& opts) {
   opts.Validate();
-  const auto& reg = Registry();
-  auto it = reg.find(name);
-  if (it == reg.end()) {
-    std::string known;
-    for (const auto& [n, _] : reg) known += (known.empty() ? "" : ", ") + n;
-    throw Error("unknown model '" + name + "' (known: " + known + ")");
-  }
-  return it->second(opts);
+  RequireModel(name);
+  return Registry().at(name)(opts);
 }
 
 }  // namespace scenelab::cnn

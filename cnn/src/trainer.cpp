@@ -246,7 +246,7 @@ void EvaluateTest(ModelImpl& model, BatchLoader& te, const std::vector<float>& m
 struct TrainingData {
   data::Dataset train_split, val_split;
   std::unique_ptr<BatchLoader> train, val, test;
-  std::vector<float> mean, std;
+  std::vector<float> mean, stdev;
 
   // Carves the seeded, stratified validation split out of `train_all`, opens
   // the loaders (in memory, or streamed) and measures the statistics.
@@ -280,10 +280,10 @@ TrainingData::TrainingData(const TrainConfig& cfg, const data::Dataset& train_al
   if (cfg.standardize && streaming) {
     // Streamed, this is a full decoding pass over the training split: show it.
     Progress p("channel statistics", train_split.size(), log, writer);
-    ChannelStats(*train, cfg.input.channels, &mean, &std, &p);
+    ChannelStats(*train, cfg.input.channels, &mean, &stdev, &p);
     p.Finish();
   } else if (cfg.standardize) {
-    ChannelStats(*train, cfg.input.channels, &mean, &std);
+    ChannelStats(*train, cfg.input.channels, &mean, &stdev);
   }
   if (log) {
     log->Info(fmt::format("data: {} train / {} val / {} test images at {}, {} in {:.1f} s", train->size(), val->size(),
@@ -321,7 +321,7 @@ class Checkpoint {
   struct Meta {
     TrainingState state;
     TrainConfig config;
-    std::vector<float> mean, std;  // the training split's channel statistics
+    std::vector<float> mean, stdev;  // the training split's channel statistics
     std::vector<std::string> classes;
     std::int64_t params = 0;
     std::string model_file, optimizer_file, selected_model_file;  // set by Commit and Read
@@ -355,7 +355,7 @@ class Checkpoint {
       st.lr = j.value("lr", 0.0);
       m.params = j.value("params", std::int64_t{0});
       m.mean = j.at("mean").get<std::vector<float>>();
-      m.std = j.at("std").get<std::vector<float>>();
+      m.stdev = j.at("std").get<std::vector<float>>();
       m.classes = j.at("classes").get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
       throw Error(path.string() + ": corrupt checkpoint metadata: " + e.what());
@@ -393,7 +393,7 @@ class Checkpoint {
     j["selected_model_file"] = meta.selected_model_file;
     j["early_stopped"] = st.early_stopped;
     j["mean"] = meta.mean;
-    j["std"] = meta.std;
+    j["std"] = meta.stdev;
     j["classes"] = meta.classes;
     j["params"] = meta.params;
     j["metrics_csv"] = MetricsCsv(st.history);
@@ -462,7 +462,7 @@ struct Stepper {
   std::vector<at::Tensor> params;
   Augment aug;
   const std::vector<float>& mean;
-  const std::vector<float>& std;
+  const std::vector<float>& stdev;
   bool bf16 = false;
   bool writer = true;  // shows the progress line
   detail::ProcessGroup* pg = nullptr;
@@ -472,7 +472,7 @@ struct Stepper {
 // One epoch over the training split: shuffled (seeded by the epoch), each
 // global batch split over the ranks, the learning rate set per step. Returns
 // the training loss and accuracy summed over the ranks; no validation yet.
-EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* lr) {
+EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions) {
   namespace F = torch::nn::functional;
   const TrainConfig& cfg = run.cfg;
   const std::int64_t n = run.train.size();
@@ -488,7 +488,7 @@ EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* l
   std::int64_t correct = 0;
   Progress progress(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), static_cast<std::size_t>(n), nullptr,
                     run.writer);
-  *lr = cfg.lr;
+  double lr = cfg.lr;  // the last step's, reported
   // This rank's share of every global batch, in order, handed to the loader up front.
   IndexBatches mine(static_cast<std::size_t>(steps));
   for (std::int64_t s = 0; s < steps; ++s) {
@@ -502,12 +502,12 @@ EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* l
     const std::int64_t b0 = s * cfg.batch_size, bn = std::min<std::int64_t>(cfg.batch_size, n - b0);
     const auto& idx = mine[static_cast<std::size_t>(s)];
     const at::Tensor images = run.train.Next();  // empty when this rank has no share of a tiny last batch
-    *lr = ScheduledLr(cfg, epoch, s, steps, plateau_reductions);
-    SetLr(run.opt, *lr);
+    lr = ScheduledLr(cfg, epoch, s, steps, plateau_reductions);
+    SetLr(run.opt, lr);
     run.opt.zero_grad();
     if (!idx.empty()) {
       at::Tensor x = AugmentBatch(images, run.aug, MixSeed(cfg.seed, static_cast<std::uint64_t>(epoch) * 1000003 + s),
-                                  run.mean, run.std);
+                                  run.mean, run.stdev);
       if (cfg.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       const at::Tensor y = run.train.labels().index_select(0, torch::tensor(idx, torch::kInt64));
       at::Tensor logits;
@@ -544,7 +544,7 @@ EpochMetrics RunEpoch(Stepper& run, int epoch, int plateau_reductions, double* l
   m.train_loss = loss_sum / static_cast<double>(n);
   m.train_acc = static_cast<double>(correct) / static_cast<double>(n);
   m.images_per_s = static_cast<double>(n) / m.seconds;
-  m.lr = *lr;
+  m.lr = lr;
   return m;
 }
 
@@ -594,7 +594,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   BatchLoader* va = d.val.get();
   BatchLoader* te = d.test.get();
   const std::vector<float>& mean = d.mean;
-  const std::vector<float>& stdv = d.std;
+  const std::vector<float>& stdv = d.stdev;
 
   const PrecisionChoice prec = ResolvePrecision(cfg.precision);
   const bool bf16 = prec.precision == Precision::kBf16;
@@ -643,7 +643,8 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   Stepper run{cfg, *model, *opt, *tr, model->parameters(), AugmentFrom(cfg), mean, stdv, bf16, writer, pg.get()};
   const auto t_train = Clock::now();
   for (int epoch = st.epoch; epoch < cfg.epochs && !st.early_stopped; ++epoch) {
-    EpochMetrics m = RunEpoch(run, epoch, st.plateau_reductions, &st.lr);
+    EpochMetrics m = RunEpoch(run, epoch, st.plateau_reductions);
+    st.lr = m.lr;
     if (va->size() > 0) {
       const auto ev = EvaluateSharded(*model, *va, mean, stdv, cfg.eval_batch, cfg.channels_last, bf16, pg.get());
       m.val_loss = ev.loss;
@@ -669,7 +670,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
     meta.state = st;
     meta.config = cfg;
     meta.mean = mean;
-    meta.std = stdv;
+    meta.stdev = stdv;
     meta.classes = train_all.class_names();
     meta.params = result.params;
     checkpoint.Commit(std::move(meta), model, *opt, selected_now);
@@ -765,7 +766,7 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   checkpoint.Load(meta.state.selected_epoch > 0 ? meta.selected_model_file : meta.model_file, model);
   if (cfg.channels_last) ToChannelsLast(*model);
   const auto& mean = meta.mean;
-  const auto& stdv = meta.std;
+  const auto& stdv = meta.stdev;
   std::unique_ptr<BatchLoader> te;
   if (Streams(cfg, test, 0)) {
     te = OpenLoader(cfg, test, true, nullptr);

@@ -35,13 +35,14 @@ bool ParseWholeUnsigned(const std::string& s, unsigned long long* out) {
 
 double DoubleFromJson(const json& v, const std::string& what) {
   if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
+  if (v.is_string() && !v.get<std::string>().empty()) {
     const std::string s = v.get<std::string>();
     try {
       std::size_t used = 0;
-      const double out = s.empty() ? 0 : std::stod(s, &used);
-      if (!s.empty() && used == s.size()) return out;
+      const double out = std::stod(s, &used);
+      if (used == s.size()) return out;
     } catch (const std::exception&) {
+      // not a number: the error below
     }
   }
   throw Error(what + ": expected a number, found " + ShowJson(v));

@@ -34,21 +34,12 @@ void Rename(const std::string& tmp, const std::string& path) {
 // 1 rather than cairo_surface_write_to_png (libpng's default level 6): about
 // 4x faster to encode, a little larger, the same pixels; the galleries of
 // every repeated split made the default level the cost of a run's outputs.
+// ARGB32 is premultiplied, native-endian B, G, R, A bytes here; every figure
+// paints an opaque white background first, so the bytes are straight BGRA.
 void WritePng(cairo_surface_t* s, const std::string& path) {
   cairo_surface_flush(s);
-  const int w = cairo_image_surface_get_width(s), h = cairo_image_surface_get_height(s);
-  // ARGB32 is premultiplied, native-endian 32-bit: B, G, R, A bytes here.
-  const cv::Mat argb(h, w, CV_8UC4, cairo_image_surface_get_data(s),
-                     static_cast<std::size_t>(cairo_image_surface_get_stride(s)));
-  cv::Mat bgra = argb.clone();
-  for (int y = 0; y < h; ++y) {
-    auto* px = bgra.ptr<cv::Vec4b>(y);
-    for (int x = 0; x < w; ++x) {
-      const int a = px[x][3];
-      if (a == 255 || a == 0) continue;
-      for (int c = 0; c < 3; ++c) px[x][c] = static_cast<unsigned char>(std::min(255, (px[x][c] * 255 + a / 2) / a));
-    }
-  }
+  const cv::Mat bgra(cairo_image_surface_get_height(s), cairo_image_surface_get_width(s), CV_8UC4,
+                     cairo_image_surface_get_data(s), static_cast<std::size_t>(cairo_image_surface_get_stride(s)));
   std::vector<unsigned char> bytes;
   if (!cv::imencode(".png", bgra, bytes, {cv::IMWRITE_PNG_COMPRESSION, 1})) {
     throw Error(path + ": PNG encoding failed");

@@ -92,30 +92,17 @@ void Document::Add(Figure f) {
   blocks_.push_back(std::move(b));
 }
 
-void Document::BeginRow() {
+void Document::Mark(Kind kind, const std::string& summary) {
   Block b;
-  b.kind = Kind::kRowBegin;
+  b.kind = kind;
+  if (!summary.empty()) b.text = Plain(summary);
   blocks_.push_back(std::move(b));
 }
 
-void Document::EndRow() {
-  Block b;
-  b.kind = Kind::kRowEnd;
-  blocks_.push_back(std::move(b));
-}
-
-void Document::BeginDetails(const std::string& summary) {
-  Block b;
-  b.kind = Kind::kDetailsBegin;
-  b.text = Plain(summary);
-  blocks_.push_back(std::move(b));
-}
-
-void Document::EndDetails() {
-  Block b;
-  b.kind = Kind::kDetailsEnd;
-  blocks_.push_back(std::move(b));
-}
+void Document::BeginRow() { Mark(Kind::kRowBegin); }
+void Document::EndRow() { Mark(Kind::kRowEnd); }
+void Document::BeginDetails(const std::string& summary) { Mark(Kind::kDetailsBegin, summary); }
+void Document::EndDetails() { Mark(Kind::kDetailsEnd); }
 
 void Document::Code(const std::string& text, const std::string& language) {
   Block b;

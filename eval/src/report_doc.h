@@ -106,6 +106,7 @@ class Document {
     Figure figure;
     std::string code, language;
   };
+  void Mark(Kind kind, const std::string& summary = "");  // the blocks that only open or close
   std::vector<Block> blocks_;
 };
 

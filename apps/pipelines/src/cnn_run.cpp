@@ -1,7 +1,5 @@
 #include "scenelab/pipelines/cnn_run.h"
 
-#include "scenelab/pipelines/options.h"
-
 #include <algorithm>
 #include <chrono>
 
@@ -110,12 +108,7 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
   cfg.train.Validate();
   // The model name too, before any image is decoded (train_config.cpp stays
   // free of the Torch-built registry: the fuzzers compile it alone).
-  const auto names = cnn::ModelNames();
-  if (std::find(names.begin(), names.end(), cfg.train.model) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw Error("--model: unknown model '" + cfg.train.model + "' (known: " + known + ")");
-  }
+  NamedError("--model", [&] { cnn::RequireModel(cfg.train.model); });
   const LoadedData data = LoadData(cfg.data, cfg.train.seed);
   if (log) {
     log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path,

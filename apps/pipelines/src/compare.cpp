@@ -44,12 +44,7 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
   // flags of `cnn train`, with the short aliases batch, opt and val.
   cnn::TrainOptions().Apply(cnn::TrainOptions().FromJson(p.body, what, {"type", "name"}), &t);
   t.Validate();
-  std::vector<std::string> names = cnn::ModelNames();
-  if (std::find(names.begin(), names.end(), t.model) == names.end()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    throw Error(what + ".model: unknown model '" + t.model + "' (known: " + known + ")");
-  }
+  NamedError(what + ".model", [&] { cnn::RequireModel(t.model); });
   return t;
 }
 // Between every two pipelines: McNemar on the shared test images, or, when

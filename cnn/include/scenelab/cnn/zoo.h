@@ -25,6 +25,8 @@ struct ModelOptions {
 
 // Known model names, sorted.
 std::vector<std::string> ModelNames();
+// Throws "unknown model 'x' (known: ...)" unless `name` is in the zoo.
+void RequireModel(const std::string& name);
 // The default input each model was designed for (e.g. 3x64x64 for resnet18-tiny200).
 InputShape DefaultInput(const std::string& name);
 

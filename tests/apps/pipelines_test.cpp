@@ -498,6 +498,25 @@ TEST(Pipelines_Report, HtmlAndMarkdownAreTheSameDocument) {
 #ifdef SCENELAB_HAVE_COMPARE
 #include "scenelab/pipelines/compare.h"
 
+// A CNN pipeline of a compare config is read by the training option table
+// and checked against the model zoo like `cnn train`'s flags.
+TEST(Pipelines_Compare, CnnPipelinesAreCheckedByTheTrainingTable) {
+  auto config = [](const std::string& cnn) {
+    return nlohmann::json::parse(
+        R"({"name": "t", "data": {"path": "/d"}, "pipelines": [{"name": "net", "type": "cnn", )" + cnn + "}]}");
+  };
+  EXPECT_MESSAGE(ParseCompareConfig(config(R"("model": "resnet9000")"), "c.yaml"),
+                 "pipeline 'net'.model: unknown model 'resnet9000' (known: ");
+  EXPECT_MESSAGE(ParseCompareConfig(config(R"("model": "resnet-lite", "milestones": "20,3x")"), "c.yaml"),
+                 "pipeline 'net': milestones: expected an integer, a range a-b or a list, found '3x' in '20,3x'");
+  EXPECT_MESSAGE(ParseCompareConfig(config(R"("model": "resnet-lite", "bacth": 8)"), "c.yaml"),
+                 "pipeline 'net': bacth: unknown key (expected augment, batch, batch_size,");
+  const auto ok = ParseCompareConfig(config(R"("model": "resnet-lite", "batch": 8, "opt": "adam")"), "c.yaml");
+  const auto resolved = ok.ToJson()["pipelines"][0]["resolved"];
+  EXPECT_EQ(resolved["batch_size"], 8);
+  EXPECT_EQ(resolved["optimizer"], "adam");
+}
+
 TEST(Pipelines_Compare, PValueMatrixIsSymmetricWithOnesOnTheDiagonal) {
   TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 10, 8);

@@ -113,7 +113,7 @@ void AddClassicCommands(CLI::App& app, Runner* run, const Job* job) {
             sel.is_null() ? 0.0 : b["accuracy"].get<double>(), r["timings_s"]["total_s"].get<double>(), f->out);
         return 0;
       }
-      if (f->cfg.classifier == "svm") {
+      if (f->cfg.classifier == pipelines::Classifier::kSvm) {
         std::cout << fmt::format(
             "linear SVM, C = {} ({}): accuracy {:.4f} {} (95% Wilson)   total {:.2f} s\nresults: {}/results.json\n",
             sel["c"].get<double>(), sel["how"].get<std::string>(), sel["accuracy"].get<double>(),

@@ -100,21 +100,23 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
     std::string checkpoint, out;
     pipelines::DataConfig data;
     std::string precision;
+    std::string format = "auto";
   };
   auto e = std::make_shared<EvalOpts>();
   ev->add_option("--precision", e->precision, "fp32 | bf16 | auto (default: the precision the run was trained with)");
   ev->add_option("--checkpoint", e->checkpoint, "Training run folder (holding checkpoint/meta.json)")->required();
   ev->add_option("--data", e->data.path, "Dataset root")->required();
-  ev->add_option("--format", e->data.open.format, "Dataset format")->capture_default_str();
+  ev->add_option("--format", e->format, "auto|folder|idx|cifar10|cifar100|tinyimagenet")->capture_default_str();
   ev->add_option("--out", e->out, "Output folder")->required();
   ev->callback([e, run]() {
     *run = [e]() {
       std::filesystem::create_directories(e->out);
       Logger log(std::filesystem::path(e->out) / "log.txt");
-      if (!e->precision.empty() && e->precision != "fp32" && e->precision != "bf16" && e->precision != "auto") {
-        throw Error("--precision: unknown value '" + e->precision + "' (expected fp32, bf16 or auto)");
-      }
-      const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log, e->precision);
+      std::optional<cnn::PrecisionMode> precision;
+      if (!e->precision.empty())
+        precision = NamedError("--precision", [&] { return cnn::PrecisionModeNames().Parse(e->precision); });
+      e->data.open.format = NamedError("--format", [&] { return data::DatasetFormatNames().Parse(e->format); });
+      const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log, precision);
       std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(),
                                e->out);
       return 0;

@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libyaml-cpp-dev zlib1g-dev libcairo2-dev
   clang libclang-rt-14-dev chromium cmark-gfm
-  libopenmpi-dev openmpi-bin clang-format clang-tidy
+  libopenmpi-dev openmpi-bin clang-format clang-tidy liblinear-dev
   dataset-fashion-mnist
 )
 

@@ -120,18 +120,55 @@ __attribute__((target("avx512f,avx512bw"))) void Chi2Avx512(const float* q, cons
 }
 #endif
 
+// The dual coordinate-descent SVM's two operations on one training row.
+// Products are rounded before they are added (the file is built with
+// -ffp-contract=off), so the FMA-capable clones sum the same bits as the
+// scalar one.
+__attribute__((always_inline)) inline float FDotBody(const float* a, const float* b, std::size_t n) {
+  const std::size_t full = n - n % kLanes;
+  float acc[kLanes] = {0};
+  for (std::size_t d = 0; d < full; d += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) acc[l] += a[d + l] * b[d + l];
+  }
+  for (std::size_t d = full; d < n; ++d) acc[d - full] += a[d] * b[d];
+  return Horizontal(acc);
+}
+__attribute__((always_inline)) inline void FAxpyBody(float alpha, const float* x, float* y, std::size_t n) {
+  for (std::size_t d = 0; d < n; ++d) y[d] += alpha * x[d];
+}
+using FDotFn = float (*)(const float*, const float*, std::size_t);
+using FAxpyFn = void (*)(float, const float*, float*, std::size_t);
+float FDotScalar(const float* a, const float* b, std::size_t n) { return FDotBody(a, b, n); }
+void FAxpyScalar(float alpha, const float* x, float* y, std::size_t n) { FAxpyBody(alpha, x, y, n); }
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2"))) float FDotAvx2(const float* a, const float* b, std::size_t n) {
+  return FDotBody(a, b, n);
+}
+__attribute__((target("avx2"))) void FAxpyAvx2(float alpha, const float* x, float* y, std::size_t n) {
+  FAxpyBody(alpha, x, y, n);
+}
+__attribute__((target("avx512f,avx512bw"))) float FDotAvx512(const float* a, const float* b, std::size_t n) {
+  return FDotBody(a, b, n);
+}
+__attribute__((target("avx512f,avx512bw"))) void FAxpyAvx512(float alpha, const float* x, float* y, std::size_t n) {
+  FAxpyBody(alpha, x, y, n);
+}
+#endif
+
 struct FloatChoice {
   BlockFn l1, chi2;
+  FDotFn dot;
+  FAxpyFn axpy;
   Isa isa;
 };
 
 FloatChoice PickFloat(Isa level) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (level >= Isa::kAvx512) return {L1Avx512, Chi2Avx512, Isa::kAvx512};
-  if (level >= Isa::kAvx2) return {L1Avx2, Chi2Avx2, Isa::kAvx2};
+  if (level >= Isa::kAvx512) return {L1Avx512, Chi2Avx512, FDotAvx512, FAxpyAvx512, Isa::kAvx512};
+  if (level >= Isa::kAvx2) return {L1Avx2, Chi2Avx2, FDotAvx2, FAxpyAvx2, Isa::kAvx2};
 #endif
   (void)level;
-  return {L1Scalar, Chi2Scalar, Isa::kScalar};
+  return {L1Scalar, Chi2Scalar, FDotScalar, FAxpyScalar, Isa::kScalar};
 }
 
 const FloatChoice& Float() {
@@ -424,6 +461,8 @@ void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, f
   Float().chi2(q, t, n, dim, out);
 }
 const char* FloatBlockIsa() { return ToString(Float().isa); }
+float Dot(const float* a, const float* b, std::size_t n) { return Float().dot(a, b, n); }
+void Axpy(float alpha, const float* x, float* y, std::size_t n) { Float().axpy(alpha, x, y, n); }
 
 void L1BlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, float scale,
                float* out) {

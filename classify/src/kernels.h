@@ -66,8 +66,12 @@ using UninitVector = std::vector<T, UninitAllocator<T>>;
 void L1Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out);
 // out[j] = sum_d (q-t)^2 / (q+t), terms with q+t <= 0 skipped
 void Chi2Block(const float* q, const float* t, std::size_t n, std::size_t dim, float* out);
-// The instruction set L1Block and Chi2Block use: "avx512", "avx2" or "scalar".
+// The instruction set L1Block, Chi2Block, Dot and Axpy use: "avx512", "avx2" or "scalar".
 const char* FloatBlockIsa();
+// sum_d a[d] * b[d], in the same 16 lanes on every path.
+float Dot(const float* a, const float* b, std::size_t n);
+// y[d] += alpha * x[d]
+void Axpy(float alpha, const float* x, float* y, std::size_t n);
 
 // L1 on 8-bit data (raw pixels): rows of `stride` bytes, stride a multiple of
 // kByteRowAlign and zero-padded. out[j] = scale * sum_d |q[d] - t[j*stride + d]|,

@@ -3,10 +3,15 @@
 #include "scenelab/classify/cross_validation.h"
 #include "scenelab/data/log.h"
 
+#include "dual_cd.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
+
+#include <fmt/format.h>
 
 extern "C" {
 #include <vl/random.h>
@@ -14,6 +19,7 @@ extern "C" {
 #include <vl/svmdataset.h>
 }
 
+#include "kernels.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/folds.h"
 #include "scenelab/data/parallel.h"
@@ -21,9 +27,13 @@ extern "C" {
 
 namespace scenelab::classify {
 
+const EnumTable<SvmSolver>& SvmSolverNames() {
+  static const EnumTable<SvmSolver> t = {
+      {SvmSolver::kDualCd, "dcd"}, {SvmSolver::kSdca, "sdca"}, {SvmSolver::kSgd, "sgd"}};
+  return t;
+}
+
 void LinearSvmOptions::Validate() const {
-  if (solver != "sdca" && solver != "sgd")
-    throw Error("LinearSvmOptions.solver (--svm-solver) must be sdca or sgd, got '" + solver + "'");
   if (!(c > 0)) throw Error("LinearSvmOptions.c (--svm-c) must be > 0, got " + std::to_string(c));
   for (double v : c_grid) {
     if (!(v > 0)) throw Error("LinearSvmOptions.c_grid (--svm-c) values must be > 0, got " + std::to_string(v));
@@ -32,14 +42,23 @@ void LinearSvmOptions::Validate() const {
     throw Error("LinearSvmOptions.cv_folds (--svm-folds) must be >= 2, got " + std::to_string(cv_folds));
   if (!(bias_multiplier >= 0))
     throw Error("LinearSvmOptions.bias_multiplier must be >= 0, got " + std::to_string(bias_multiplier));
-  if (!(epsilon > 0)) throw Error("LinearSvmOptions.epsilon must be > 0, got " + std::to_string(epsilon));
+  if (!(epsilon >= 0)) throw Error("LinearSvmOptions.epsilon must be >= 0, got " + std::to_string(epsilon));
   if (!(max_iterations_times_lambda > 0)) {
     throw Error("LinearSvmOptions.max_iterations_times_lambda must be > 0, got " +
                 std::to_string(max_iterations_times_lambda));
   }
 }
 
+double LinearSvmOptions::StoppingThreshold() const {
+  if (epsilon > 0) return epsilon;
+  return solver == SvmSolver::kDualCd ? 0.1 : 1e-3;
+}
+
 LinearSvm::LinearSvm(const LinearSvmOptions& opts) : opts_(opts) { opts_.Validate(); }
+
+struct LinearSvm::Warm {
+  std::vector<detail::DualCdState> classes;
+};
 
 namespace {
 struct SvmDeleter {
@@ -92,26 +111,80 @@ void OnSvmDiagnostic(VlSvm* svm, void* data) {
 }
 }  // namespace
 
-void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c, Progress* progress) {
-  const auto n = static_cast<vl_size>(x.rows());
-  const auto d = static_cast<vl_size>(x.cols());
-  const double lambda = 1.0 / (c * static_cast<double>(n));
+void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_classes, double c, Progress* progress,
+                      Warm* warm) {
   w_.resize(num_classes, x.cols());
   b_.resize(num_classes);
   iterations_.assign(static_cast<std::size_t>(num_classes), 0);
   converged_.assign(static_cast<std::size_t>(num_classes), 0);
+  gaps_.assign(static_cast<std::size_t>(num_classes), 0.0);
+  if (opts_.solver == SvmSolver::kDualCd)
+    TrainDualCd(x, labels, c, progress, warm);
+  else
+    TrainVlfeat(x, labels, c, progress);
+  c_ = c;
+}
+
+void LinearSvm::TrainDualCd(const Matrix& x, const std::vector<int>& labels, double c, Progress* progress, Warm* warm) {
+  const auto n = static_cast<std::size_t>(x.rows());
+  const auto num_classes = static_cast<std::size_t>(w_.rows());
+  std::vector<float> sq_norms(n);
+  ParallelFor(n, opts_.threads, [&](std::size_t i) {
+    const float* r = x.data() + i * static_cast<std::size_t>(x.cols());
+    sq_norms[i] = kernels::Dot(r, r, static_cast<std::size_t>(x.cols()));
+  });
+  Warm cold;
+  if (!warm) warm = &cold;
+  warm->classes.resize(num_classes);
+  // vl_svm's budget, 50 / lambda = 50 C N sample visits.
+  const double budget = std::ceil(opts_.max_iterations_times_lambda * c * static_cast<double>(n));
+  const auto max_visits = static_cast<std::size_t>(std::min(budget, 1e18));
+  const double epsilon = opts_.StoppingThreshold();
+  ParallelFor(num_classes, opts_.threads, [&](std::size_t cls) {
+    std::vector<std::int8_t> y(n);
+    for (std::size_t i = 0; i < n; ++i) y[i] = labels[i] == static_cast<int>(cls) ? 1 : -1;
+    detail::DualCdProblem p;
+    p.x = x.data();
+    p.n = n;
+    p.d = static_cast<std::size_t>(x.cols());
+    p.y = y.data();
+    p.sq_norms = sq_norms.data();
+    p.c = c;
+    p.bias_multiplier = opts_.bias_multiplier;
+    detail::DualCdState& state = warm->classes[cls];
+    const auto on_pass = [&](const detail::DualCdPass& pass) {
+      progress->SetDetail(fmt::format("C {:g}, class {}: pass {}, {} of {} active, gradient spread {:.2e}", c, cls,
+                                      pass.pass, pass.active, n, pass.spread));
+    };
+    const detail::DualCdStats st =
+        detail::SolveDualCd(p, epsilon, max_visits, MixSeed(opts_.seed, 0x5e3 + cls), &state,
+                            progress ? std::function<void(const detail::DualCdPass&)>(on_pass) : nullptr);
+    w_.row(static_cast<Eigen::Index>(cls)) = Eigen::Map<const Eigen::RowVectorXf>(state.w.data(), x.cols());
+    b_[static_cast<Eigen::Index>(cls)] = static_cast<float>(state.w_bias * opts_.bias_multiplier);
+    iterations_[cls] = st.visits;
+    converged_[cls] = st.converged ? 1 : 0;
+    gaps_[cls] = detail::DualityGap(p, state);
+    if (progress) progress->Add();
+  });
+}
+
+void LinearSvm::TrainVlfeat(const Matrix& x, const std::vector<int>& labels, double c, Progress* progress) {
+  const auto n = static_cast<vl_size>(x.rows());
+  const auto d = static_cast<vl_size>(x.cols());
+  const double lambda = 1.0 / (c * static_cast<double>(n));
+  const auto num_classes = static_cast<std::size_t>(w_.rows());
   // Row-major n x d is VLFeat's column-major d x n: one sample per column.
-  ParallelFor(static_cast<std::size_t>(num_classes), opts_.threads, [&](std::size_t cls) {
+  ParallelFor(num_classes, opts_.threads, [&](std::size_t cls) {
     std::vector<double> y(n);
     for (vl_size i = 0; i < n; ++i) y[i] = labels[i] == static_cast<int>(cls) ? 1.0 : -1.0;
     std::unique_ptr<VlSvmDataset, DatasetDeleter> ds(
         vl_svmdataset_new(VL_TYPE_FLOAT, const_cast<float*>(x.data()), d, n));
     if (!ds) throw Error("vl_svmdataset_new failed");
-    std::unique_ptr<VlSvm, SvmDeleter> svm(
-        vl_svm_new_with_dataset(opts_.solver == "sdca" ? VlSvmSolverSdca : VlSvmSolverSgd, ds.get(), y.data(), lambda));
+    std::unique_ptr<VlSvm, SvmDeleter> svm(vl_svm_new_with_dataset(
+        opts_.solver == SvmSolver::kSdca ? VlSvmSolverSdca : VlSvmSolverSgd, ds.get(), y.data(), lambda));
     if (!svm) throw Error("vl_svm_new failed");
     vl_svm_set_bias_multiplier(svm.get(), opts_.bias_multiplier);
-    vl_svm_set_epsilon(svm.get(), opts_.epsilon);
+    vl_svm_set_epsilon(svm.get(), opts_.StoppingThreshold());
     vl_svm_set_max_num_iterations(svm.get(),
                                   static_cast<vl_size>(std::ceil(opts_.max_iterations_times_lambda / lambda)));
     // The solvers visit samples in an order drawn from VLFeat's per-thread
@@ -128,9 +201,9 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
     const VlSvmStatistics* st = vl_svm_get_statistics(svm.get());
     iterations_[cls] = st->iteration;
     converged_[cls] = st->status == VlSvmStatusConverged ? 1 : 0;
+    gaps_[cls] = st->dualityGap;
     if (progress) progress->Add();
   });
-  c_ = c;
 }
 
 std::size_t LinearSvm::Trainings(int num_classes) const {
@@ -145,17 +218,26 @@ void LinearSvm::Fit(const Matrix& x, const std::vector<int>& labels, int num_cla
   double c = opts_.c;
   if (!opts_.c_grid.empty()) {
     const std::vector<int> fold = StratifiedFolds(labels, num_classes, opts_.cv_folds, MixSeed(opts_.seed, 0xf01d));
-    std::vector<double> cv;
-    for (double cand : opts_.c_grid) {
-      std::size_t correct = 0;
-      for (int f = 0; f < opts_.cv_folds; ++f) {
-        const FoldSplit fs = SplitFold(x, labels, fold, f);
-        Train(fs.train, fs.train_labels, num_classes, cand, progress);
+    // Each fold runs the grid from the smallest C up, so that dcd starts
+    // from the previous C's solution (feasible: the box [0, C] only grows).
+    std::vector<std::size_t> order(opts_.c_grid.size());
+    for (std::size_t g = 0; g < order.size(); ++g) order[g] = g;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return opts_.c_grid[a] < opts_.c_grid[b]; });
+    std::vector<std::size_t> correct(opts_.c_grid.size(), 0);
+    for (int f = 0; f < opts_.cv_folds; ++f) {
+      const FoldSplit fs = SplitFold(x, labels, fold, f);
+      Warm warm;
+      for (std::size_t g : order) {
+        Train(fs.train, fs.train_labels, num_classes, opts_.c_grid[g], progress, &warm);
         const auto pred = Predict(fs.held_out);
-        for (std::size_t i = 0; i < fs.held_out_labels.size(); ++i) correct += pred[i] == fs.held_out_labels[i];
+        for (std::size_t i = 0; i < fs.held_out_labels.size(); ++i) correct[g] += pred[i] == fs.held_out_labels[i];
       }
-      const double acc = static_cast<double>(correct) / static_cast<double>(labels.size());
-      cv_accuracy_[cand] = acc;
+    }
+    std::vector<double> cv;
+    for (std::size_t g = 0; g < opts_.c_grid.size(); ++g) {
+      const double acc = static_cast<double>(correct[g]) / static_cast<double>(labels.size());
+      cv_accuracy_[opts_.c_grid[g]] = acc;
       cv.push_back(acc);
     }
     c = opts_.c_grid[static_cast<std::size_t>(FirstArgMax(cv))];  // ties keep the C listed first

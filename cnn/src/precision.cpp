@@ -6,19 +6,19 @@
 
 namespace scenelab::cnn {
 
-PrecisionChoice ResolvePrecision(const std::string& requested) {
+PrecisionChoice ResolvePrecision(PrecisionMode requested) {
   const bool amx = CpuFlag("amx_bf16"), avx512 = CpuFlag("avx512_bf16");
   const std::string flags =
       std::string("amx_bf16 ") + (amx ? "yes" : "no") + ", avx512_bf16 " + (avx512 ? "yes" : "no");
   PrecisionChoice c;
-  if (requested == "bf16" || (requested == "auto" && (amx || avx512))) {
+  if (requested == PrecisionMode::kBf16 || (requested == PrecisionMode::kAuto && (amx || avx512))) {
     c.precision = Precision::kBf16;
     c.name = "bf16";
     c.emulated = !amx && !avx512;
   } else {
     c.name = "fp32";
   }
-  c.reason = "--precision " + requested + "; CPU " + flags;
+  c.reason = "--precision " + PrecisionModeNames().Show(requested) + "; CPU " + flags;
   return c;
 }
 

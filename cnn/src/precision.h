@@ -9,6 +9,8 @@
 // at run time from /proc/cpuinfo (SCENELAB_CPU can hide or add flags).
 #include <string>
 
+#include "scenelab/cnn/trainer.h"
+
 namespace scenelab::cnn {
 
 enum class Precision { kFp32, kBf16 };
@@ -20,8 +22,7 @@ struct PrecisionChoice {
   bool emulated = false;  // bf16 asked for on a CPU without bf16 units: runs, slowly
 };
 
-// `requested` is fp32 | bf16 | auto (validated by TrainConfig).
-PrecisionChoice ResolvePrecision(const std::string& requested);
+PrecisionChoice ResolvePrecision(PrecisionMode requested);
 
 // Autocast on (bf16) or explicitly off for the current thread while alive;
 // restores the previous state.

@@ -49,15 +49,17 @@ const EnumTable<LoaderKind>& LoaderNames() {
       {LoaderKind::kAuto, "auto"}, {LoaderKind::kMemory, "memory"}, {LoaderKind::kStream, "stream"}};
   return t;
 }
+const EnumTable<PrecisionMode>& PrecisionModeNames() {
+  static const EnumTable<PrecisionMode> t = {
+      {PrecisionMode::kFp32, "fp32"}, {PrecisionMode::kBf16, "bf16"}, {PrecisionMode::kAuto, "auto"}};
+  return t;
+}
 
 void ModelOptions::Validate() const {
   if (num_classes < 1) throw Error("--classes must be >= 1, got " + std::to_string(num_classes));
 }
 
 void TrainConfig::Validate() const {
-  if (precision != "fp32" && precision != "bf16" && precision != "auto") {
-    throw Error("--precision: unknown value '" + precision + "' (expected fp32, bf16 or auto)");
-  }
   if (epochs < 1) throw Error("--epochs must be >= 1, got " + std::to_string(epochs));
   if (batch_size < 1) throw Error("--batch must be >= 1, got " + std::to_string(batch_size));
   if (!(lr > 0)) throw Error("--lr must be > 0, got " + std::to_string(lr));
@@ -192,10 +194,11 @@ std::vector<BasicOptionSpec<T>> BuildTrainTable() {
     s.kind = OptionKind::kScalar;
     t.push_back(Required(s));
   }
-  t.push_back(ChoiceOption("precision", "--precision",
-                           "fp32 | bf16 (autocast matrix products and convolutions) | auto (bf16 when the CPU has "
-                           "amx_bf16 or avx512_bf16)",
-                           +[](T & c) -> auto& { return c.precision; }, {"fp32", "bf16", "auto"}));
+  t.push_back(EnumTableOption(
+      "precision", "--precision",
+      "fp32 | bf16 (autocast matrix products and convolutions) | auto (bf16 when the CPU has "
+      "amx_bf16 or avx512_bf16)",
+      +[](T & c) -> auto& { return c.precision; }, PrecisionModeNames()));
   t.push_back(Required(IntOption<int>(
       "eval_batch", "", "Images per evaluation batch", +[](T & c) -> auto& { return c.eval_batch; })));
   // Absent from checkpoints written before the streaming loader.

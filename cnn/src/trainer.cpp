@@ -747,7 +747,7 @@ double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& tra
 }
 
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
-                               const std::string& precision) {
+                               std::optional<PrecisionMode> precision) {
   const Checkpoint checkpoint(fs::path(run_dir) / "checkpoint");
   if (!checkpoint.exists())
     throw Error(checkpoint.meta_path().string() + ": no checkpoint found (expected a training run folder)");
@@ -779,7 +779,7 @@ TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& 
   r.params = CountParams(*model);
   r.history = meta.state.history;
   // Checkpoints are fp32: any precision evaluates them.
-  const PrecisionChoice prec = ResolvePrecision(precision.empty() ? cfg.precision : precision);
+  const PrecisionChoice prec = ResolvePrecision(precision.value_or(cfg.precision));
   r.precision = prec.name;
   r.precision_reason = prec.reason;
   if (log) log->Info(fmt::format("precision: {} ({})", prec.name, prec.reason));

@@ -72,7 +72,7 @@ DatasetInfo ReadCifarDataset(const std::string& root_str, bool cifar100, const O
   if (!fs::is_directory(root_str, ec)) throw Error(root_str + ": no such directory");
   const fs::path root = ResolveCifarRoot(root_str);
   DatasetInfo info;
-  info.format = cifar100 ? "cifar100" : "cifar10";
+  info.format = cifar100 ? DatasetFormat::kCifar100 : DatasetFormat::kCifar10;
   info.root = root_str;
   const fs::path meta = root / (cifar100 ? "fine_label_names.txt" : "batches.meta.txt");
   if (fs::exists(meta, ec)) {

@@ -114,7 +114,7 @@ DatasetInfo ReadFolderDataset(const std::string& root_str, const OpenOptions& op
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(root_str + ": no such directory");
   DatasetInfo info;
-  info.format = "folder";
+  info.format = DatasetFormat::kFolder;
   info.root = root_str;
   const bool split_tree = fs::is_directory(root / "train", ec) && fs::is_directory(root / "test", ec);
   if (split_tree) {

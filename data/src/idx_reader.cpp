@@ -178,7 +178,7 @@ DatasetInfo ReadIdxDataset(const std::string& root_str, const OpenOptions& opts)
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(root_str + ": no such directory");
   DatasetInfo info;
-  info.format = "idx";
+  info.format = DatasetFormat::kIdx;
   info.root = root_str;
   struct Part {
     std::string split, prefix;

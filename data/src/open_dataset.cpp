@@ -8,12 +8,15 @@ namespace fs = std::filesystem;
 
 namespace scenelab::data {
 
+const EnumTable<DatasetFormat>& DatasetFormatNames() {
+  static const EnumTable<DatasetFormat> t = {
+      {DatasetFormat::kAuto, "auto"},         {DatasetFormat::kFolder, "folder"},
+      {DatasetFormat::kIdx, "idx"},           {DatasetFormat::kCifar10, "cifar10"},
+      {DatasetFormat::kCifar100, "cifar100"}, {DatasetFormat::kTinyImageNet, "tinyimagenet"}};
+  return t;
+}
+
 void OpenOptions::Validate() const {
-  static const std::vector<std::string> kFormats = {"auto", "folder", "idx", "cifar10", "cifar100", "tinyimagenet"};
-  if (std::find(kFormats.begin(), kFormats.end(), format) == kFormats.end()) {
-    throw Error("--format: unknown format '" + format +
-                "' (expected auto, folder, idx, cifar10, cifar100 or tinyimagenet)");
-  }
   if (!(test_fraction > 0.0 && test_fraction < 1.0)) {
     throw Error("--split: test fraction must be in (0, 1), got " + std::to_string(test_fraction));
   }
@@ -35,30 +38,41 @@ bool DatasetInfo::has_split(const std::string& name) const {
 const Dataset& DatasetInfo::train() const { return split("train"); }
 const Dataset& DatasetInfo::test() const { return has_split("test") ? split("test") : split("val"); }
 
-std::string DetectFormat(const std::string& path) {
+DatasetFormat DetectFormat(const std::string& path) {
   const fs::path root(path);
   std::error_code ec;
   if (!fs::exists(root, ec)) throw Error(path + ": no such file or directory");
   if (!fs::is_directory(root, ec)) throw Error(path + ": expected a dataset directory, found a file");
-  if (fs::exists(root / "wnids.txt", ec)) return "tinyimagenet";
+  if (fs::exists(root / "wnids.txt", ec)) return DatasetFormat::kTinyImageNet;
   for (const fs::path& base : {root, root / "cifar-10-batches-bin", root / "cifar-100-binary"}) {
-    if (fs::exists(base / "data_batch_1.bin", ec) || fs::exists(base / "test_batch.bin", ec)) return "cifar10";
-    if (fs::exists(base / "fine_label_names.txt", ec) || fs::exists(base / "train.bin", ec)) return "cifar100";
+    if (fs::exists(base / "data_batch_1.bin", ec) || fs::exists(base / "test_batch.bin", ec))
+      return DatasetFormat::kCifar10;
+    if (fs::exists(base / "fine_label_names.txt", ec) || fs::exists(base / "train.bin", ec))
+      return DatasetFormat::kCifar100;
   }
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string n = it->path().filename().string();
-    if (n.find("idx3-ubyte") != std::string::npos || n.find("idx1-ubyte") != std::string::npos) return "idx";
+    if (n.find("idx3-ubyte") != std::string::npos || n.find("idx1-ubyte") != std::string::npos)
+      return DatasetFormat::kIdx;
   }
-  return "folder";
+  return DatasetFormat::kFolder;
 }
 
 DatasetInfo OpenDataset(const std::string& path, const OpenOptions& opts) {
   opts.Validate();
-  const std::string fmt = opts.format == "auto" ? DetectFormat(path) : opts.format;
-  if (fmt == "folder") return ReadFolderDataset(path, opts);
-  if (fmt == "idx") return ReadIdxDataset(path, opts);
-  if (fmt == "cifar10") return ReadCifarDataset(path, false, opts);
-  if (fmt == "cifar100") return ReadCifarDataset(path, true, opts);
+  switch (opts.format == DatasetFormat::kAuto ? DetectFormat(path) : opts.format) {
+    case DatasetFormat::kAuto:
+    case DatasetFormat::kFolder:
+      return ReadFolderDataset(path, opts);
+    case DatasetFormat::kIdx:
+      return ReadIdxDataset(path, opts);
+    case DatasetFormat::kCifar10:
+      return ReadCifarDataset(path, false, opts);
+    case DatasetFormat::kCifar100:
+      return ReadCifarDataset(path, true, opts);
+    case DatasetFormat::kTinyImageNet:
+      break;
+  }
   return ReadTinyImageNet(path, opts);
 }
 

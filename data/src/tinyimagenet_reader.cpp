@@ -96,7 +96,7 @@ DatasetInfo ReadTinyImageNet(const std::string& root_str, const OpenOptions& opt
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw Error(root_str + ": no such directory");
   DatasetInfo info;
-  info.format = "tinyimagenet";
+  info.format = DatasetFormat::kTinyImageNet;
   info.root = root_str;
   const fs::path wp = root / "wnids.txt";
   const auto wnids = ParseWnids(ReadFileText(wp), wp.string());

@@ -7,15 +7,17 @@
 
 namespace scenelab::features {
 
+const EnumTable<Quantizer>& QuantizerNames() {
+  static const EnumTable<Quantizer> t = {{Quantizer::kExact, "exact"}, {Quantizer::kKdTree, "kdtree"}};
+  return t;
+}
+
 void BowOptions::Validate() const {
   if (pyramid_levels < 0 || pyramid_levels > 5) {
     throw Error("BowOptions.pyramid_levels (--pyramid) must be in [0, 5], got " + std::to_string(pyramid_levels));
   }
   for (int g : grids) {
     if (g < 1 || g > 16) throw Error("BowOptions.grids (--grids) sides must be in [1, 16], got " + std::to_string(g));
-  }
-  if (quantizer != "exact" && quantizer != "kdtree") {
-    throw Error("BowOptions.quantizer (--quantizer) must be exact or kdtree, got '" + quantizer + "'");
   }
   if (max_comparisons < 1) {
     throw Error("BowOptions.max_comparisons (--max-comparisons) must be >= 1, got " + std::to_string(max_comparisons));
@@ -25,7 +27,7 @@ void BowOptions::Validate() const {
 BowEncoder::BowEncoder(const Vocabulary& vocabulary, const BowOptions& opts) : vocab_(vocabulary), opts_(opts) {
   opts_.Validate();
   if (vocab_.size() == 0) throw Error("BowEncoder: empty vocabulary");
-  if (opts_.quantizer == "kdtree") {
+  if (opts_.quantizer == Quantizer::kKdTree) {
     KdTreeQuantizerOptions ko;
     ko.max_comparisons = opts_.max_comparisons;
     kdtree_ = std::make_unique<KdTreeQuantizer>(vocab_, ko);

@@ -14,6 +14,12 @@ extern "C" {
 
 namespace scenelab::features {
 
+const EnumTable<SiftImplementation>& SiftImplementationNames() {
+  static const EnumTable<SiftImplementation> t = {{SiftImplementation::kNative, "native"},
+                                                  {SiftImplementation::kVlfeat, "vlfeat"}};
+  return t;
+}
+
 void DenseSiftOptions::Validate() const {
   // VLFeat's setters do not check: a step of 0 divides by zero.
   if (step < 1) throw Error("DenseSiftOptions.step (--step) must be >= 1, got " + std::to_string(step));
@@ -24,9 +30,6 @@ void DenseSiftOptions::Validate() const {
   }
   if (!(window_size > 0)) throw Error("DenseSiftOptions.window_size must be > 0, got " + std::to_string(window_size));
   if (!(magnif > 0)) throw Error("DenseSiftOptions.magnif must be > 0, got " + std::to_string(magnif));
-  if (implementation != "native" && implementation != "vlfeat") {
-    throw Error("DenseSiftOptions.implementation (--dsift) must be native or vlfeat, got '" + implementation + "'");
-  }
   if (!(contrast_threshold >= 0)) {
     throw Error("DenseSiftOptions.contrast_threshold must be >= 0, got " + std::to_string(contrast_threshold));
   }
@@ -83,7 +86,7 @@ SiftFeatures DenseSift::Compute(const cv::Mat& gray_in) {
     }
   }
 
-  const bool native = opts_.fast && opts_.implementation == "native";
+  const bool native = opts_.fast && opts_.implementation == SiftImplementation::kNative;
   if (!native && (w != impl_->width || h != impl_->height)) {
     impl_->filters.clear();
     for (std::size_t s = 0; s < opts_.bin_sizes.size(); ++s) {

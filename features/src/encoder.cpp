@@ -77,8 +77,8 @@ class GistEncoder final : public Encoder {
 // ------------------------------------------------------------ dense SIFT
 
 std::string WordsParams(const VocabularyOptions& v) {
-  return fmt::format("words={}|algo={}|iters={}|min_dE={}|reps={}", v.size, v.algorithm, v.max_iterations,
-                     v.min_energy_variation, v.repetitions);
+  return fmt::format("words={}|algo={}|iters={}|min_dE={}|reps={}", v.size, KmeansAlgorithmNames().Show(v.algorithm),
+                     v.max_iterations, v.min_energy_variation, v.repetitions);
 }
 
 // Bag of visual words: a k-means vocabulary, then histograms (pyramid or grids).
@@ -108,8 +108,10 @@ class BowWordsEncoder final : public Encoder {
     std::string grids;
     for (int g : bow_opts_.grids) grids += std::to_string(g) + ",";
     std::string p = fmt::format("pyramid={}|grids={}", bow_opts_.pyramid_levels, grids);
-    if (bow_opts_.quantizer != "exact")
-      p += fmt::format("|quantizer={}|comparisons={}", bow_opts_.quantizer, bow_opts_.max_comparisons);
+    if (bow_opts_.quantizer != Quantizer::kExact) {
+      p += fmt::format("|quantizer={}|comparisons={}", QuantizerNames().Show(bow_opts_.quantizer),
+                       bow_opts_.max_comparisons);
+    }
     return p;
   }
   void Encode(const SiftFeatures& f, float* out) const override { Ready().Encode(f, out); }

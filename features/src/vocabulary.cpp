@@ -33,11 +33,16 @@ extern "C" {
 
 namespace scenelab::features {
 
+const EnumTable<KmeansAlgorithm>& KmeansAlgorithmNames() {
+  static const EnumTable<KmeansAlgorithm> t = {{KmeansAlgorithm::kGemm, "gemm"},
+                                               {KmeansAlgorithm::kElkan, "elkan"},
+                                               {KmeansAlgorithm::kLloyd, "lloyd"},
+                                               {KmeansAlgorithm::kAnn, "ann"}};
+  return t;
+}
+
 void VocabularyOptions::Validate() const {
   if (size < 1) throw Error("VocabularyOptions.size (--vocab) must be >= 1, got " + std::to_string(size));
-  if (algorithm != "gemm" && algorithm != "elkan" && algorithm != "lloyd" && algorithm != "ann") {
-    throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm, elkan, lloyd or ann, got '" + algorithm + "'");
-  }
   if (max_iterations < 1)
     throw Error("VocabularyOptions.max_iterations must be >= 1, got " + std::to_string(max_iterations));
   if (!(min_energy_variation >= 0 && min_energy_variation < 1)) {
@@ -344,7 +349,7 @@ std::vector<int> Vocabulary::AssignFloat(const ByteMatrix& descriptors) const {
 
 void Vocabulary::Save(const std::string& path) const {
   nlohmann::json j = {{"size", params_.size},
-                      {"algorithm", params_.algorithm},
+                      {"algorithm", KmeansAlgorithmNames().Show(params_.algorithm)},
                       {"max_iterations", params_.max_iterations},
                       {"min_energy_variation", params_.min_energy_variation},
                       {"iterations", iterations_},
@@ -366,7 +371,7 @@ Vocabulary Vocabulary::Load(const std::string& path) {
     j = nlohmann::json::parse(key.substr(tag.size()));
     VocabularyOptions p;
     p.size = j.at("size").get<int>();
-    p.algorithm = j.at("algorithm").get<std::string>();
+    p.algorithm = KmeansAlgorithmNames().Parse(j.at("algorithm").get<std::string>());
     p.max_iterations = j.at("max_iterations").get<int>();
     // Files written before convergence stopping ran to no change.
     p.min_energy_variation = j.value("min_energy_variation", 0.0);
@@ -452,29 +457,29 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
     throw Error("vocabulary of " + std::to_string(opts_.size) + " words needs at least as many descriptors, got " +
                 std::to_string(total));
   }
-  if (comm.size() > 1 && opts_.algorithm != "gemm") {
+  if (comm.size() > 1 && opts_.algorithm != KmeansAlgorithm::kGemm) {
     throw Error("VocabularyOptions.algorithm (--kmeans) must be gemm when the sample is split across processes, got '" +
-                opts_.algorithm + "'");
+                KmeansAlgorithmNames().Show(opts_.algorithm) + "'");
   }
   struct KMeansDeleter {
     void operator()(VlKMeans* k) const { vl_kmeans_delete(k); }
   };
   std::unique_ptr<VlKMeans, KMeansDeleter> km(vl_kmeans_new(VL_TYPE_FLOAT, VlDistanceL2));
   if (!km) throw Error("vl_kmeans_new failed");
-  vl_kmeans_set_algorithm(km.get(), opts_.algorithm == "elkan" ? VlKMeansElkan
-                                    : opts_.algorithm == "ann" ? VlKMeansANN
-                                                               : VlKMeansLloyd);
+  vl_kmeans_set_algorithm(km.get(), opts_.algorithm == KmeansAlgorithm::kElkan ? VlKMeansElkan
+                                    : opts_.algorithm == KmeansAlgorithm::kAnn ? VlKMeansANN
+                                                                               : VlKMeansLloyd);
   vl_kmeans_set_initialization(km.get(), VlKMeansPlusPlus);
   vl_kmeans_set_max_num_iterations(km.get(), static_cast<vl_size>(opts_.max_iterations));
   vl_kmeans_set_num_repetitions(km.get(), static_cast<vl_size>(opts_.repetitions));
   vl_kmeans_set_min_energy_variation(km.get(), opts_.min_energy_variation);
-  if (opts_.algorithm == "ann") {
+  if (opts_.algorithm == KmeansAlgorithm::kAnn) {
     vl_kmeans_set_max_num_comparisons(km.get(), 100);
     vl_kmeans_set_num_trees(km.get(), 3);
   }
   // k-means++ draws from VLFeat's per-thread generator: seed it explicitly.
   vl_rand_seed(vl_get_rand(), static_cast<vl_uint32>(opts_.seed ^ (opts_.seed >> 32)));
-  if (opts_.algorithm == "gemm") {
+  if (opts_.algorithm == KmeansAlgorithm::kGemm) {
     // k-means++ seeding costs n x K distance evaluations; past 2e8 (e.g. 1M
     // descriptors x 1000 words) it seeds from a seeded uniform subsample
     // instead. The 15-scene recipe (150k x 200) is seeded from all of its

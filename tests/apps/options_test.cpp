@@ -142,8 +142,8 @@ TEST(Pipelines_Options, RecipesAndProtocolsArePresetsThatExplicitValuesOverride)
   EXPECT_EQ(phow.sift.bin_sizes, (std::vector<int>{4, 6, 8, 10}));
   EXPECT_EQ(phow.sift.step, 3);
   EXPECT_TRUE(phow.sift.smooth);
-  EXPECT_EQ(phow.homkermap, "chi2");
-  EXPECT_EQ(phow.classifier, "svm");
+  EXPECT_EQ(phow.homkermap, KernelMap::kChi2);
+  EXPECT_EQ(phow.classifier, Classifier::kSvm);
   EXPECT_EQ(phow.svm.c, 10);
   // The same from the command line.
   ClassicConfig cli;

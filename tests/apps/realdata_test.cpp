@@ -96,8 +96,8 @@ ClassicConfig Phow() {
   c.vocab.images = 150;
   c.vocab.descriptors_per_image = 667;
   c.bow.grids = {2, 4};
-  c.homkermap = "chi2";
-  c.classifier = "svm";
+  c.homkermap = KernelMap::kChi2;
+  c.classifier = Classifier::kSvm;
   return c;
 }
 }  // namespace
@@ -116,7 +116,7 @@ TEST(RealData_Scene15, FisherVectorsSvmReachTheFloor) {
   fixtures::TempDir out;
   ClassicConfig c = Phow();
   c.features = "fisher";
-  c.homkermap = "none";
+  c.homkermap = KernelMap::kNone;
   c.bow.grids.clear();
   c.pca_dim = 80;
   c.gmm.components = 256;
@@ -354,7 +354,7 @@ TEST(RealData_Scene15, GistLinearSvmReachesTheFloor) {
   REQUIRE_SCENE15();
   fixtures::TempDir out;
   ClassicConfig c = Scene15("gist");
-  c.classifier = "svm";
+  c.classifier = Classifier::kSvm;
   c.svm.c_grid = {0.1, 1, 10, 100};
   const auto r = RunClassic(c, out.path().string(), nullptr);
   EXPECT_EQ(r["test_size"], 2985);

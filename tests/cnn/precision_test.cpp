@@ -51,7 +51,7 @@ TEST(Cnn_Precision, AutocastMakesConvolutionsBf16AndKeepsParametersAndGradientsF
 // ctest runs this with SCENELAB_CPU set to hide and to add the bf16 flags
 // (SCENELAB_EXPECT_PRECISION says what `auto` must then pick).
 TEST(Cnn_Precision, AutoFollowsTheCpuProbe) {
-  const auto c = cnn::ResolvePrecision("auto");
+  const auto c = cnn::ResolvePrecision(cnn::PrecisionMode::kAuto);
   const bool has = CpuFlag("amx_bf16") || CpuFlag("avx512_bf16");
   EXPECT_EQ(c.name, has ? "bf16" : "fp32") << c.reason;
   EXPECT_FALSE(c.emulated);
@@ -59,8 +59,8 @@ TEST(Cnn_Precision, AutoFollowsTheCpuProbe) {
   if (const char* want = std::getenv("SCENELAB_EXPECT_PRECISION")) {
     EXPECT_EQ(c.name, want) << c.reason;
   }
-  EXPECT_EQ(cnn::ResolvePrecision("fp32").name, "fp32");
-  EXPECT_EQ(cnn::ResolvePrecision("bf16").emulated, !has);
+  EXPECT_EQ(cnn::ResolvePrecision(cnn::PrecisionMode::kFp32).name, "fp32");
+  EXPECT_EQ(cnn::ResolvePrecision(cnn::PrecisionMode::kBf16).emulated, !has);
 }
 
 TEST(Cnn_Precision, Bf16RunResumesAndItsCheckpointEvaluatesInFp32) {
@@ -77,14 +77,14 @@ TEST(Cnn_Precision, Bf16RunResumesAndItsCheckpointEvaluatesInFp32) {
   cfg.batch_size = 16;
   cfg.threads = 1;
   cfg.val_fraction = 0.2;
-  cfg.precision = "bf16";
+  cfg.precision = cnn::PrecisionMode::kBf16;
   const auto first = cnn::Train(cfg, train, test, dir.path().string(), false, nullptr);
   EXPECT_EQ(first.precision, "bf16");
   cfg.epochs = 3;
   const auto resumed = cnn::Train(cfg, train, test, dir.path().string(), true, nullptr);
   EXPECT_EQ(resumed.resumed_from_epoch, 2);
   ASSERT_EQ(resumed.history.size(), 3u);
-  const auto fp32 = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr, "fp32");
+  const auto fp32 = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr, cnn::PrecisionMode::kFp32);
   EXPECT_EQ(fp32.precision, "fp32");
   ASSERT_EQ(fp32.test_predicted.size(), 15u);
   const auto same = cnn::EvaluateCheckpoint(dir.path().string(), test, nullptr);  // the run's own precision
@@ -94,6 +94,5 @@ TEST(Cnn_Precision, Bf16RunResumesAndItsCheckpointEvaluatesInFp32) {
   int agree = 0;
   for (std::size_t i = 0; i < 15; ++i) agree += fp32.test_predicted[i] == same.test_predicted[i];
   EXPECT_GE(agree, 13);
-  cfg.precision = "fp16";
-  EXPECT_MESSAGE(cfg.Validate(), "--precision: unknown value 'fp16' (expected fp32, bf16 or auto)");
+  EXPECT_MESSAGE(cnn::PrecisionModeNames().Parse("fp16"), "unknown value 'fp16' (expected fp32, bf16 or auto)");
 }

@@ -141,7 +141,7 @@ TEST(Cnn_TrainConfig, StoredConfigNeedsItsKeysAndAcceptsOlderCheckpoints) {
   for (const char* later : {"loader", "loader_memory_gb", "loader_threads", "prefetch", "precision"}) j.erase(later);
   const auto c = cnn::TrainConfig::FromJson(j);
   EXPECT_EQ(c.epochs, 7);
-  EXPECT_EQ(c.precision, "fp32");
+  EXPECT_EQ(c.precision, cnn::PrecisionMode::kFp32);
   EXPECT_EQ(c.loader, cnn::LoaderKind::kAuto);
   j.erase("epochs");
   EXPECT_MESSAGE(cnn::TrainConfig::FromJson(j), "training config: 'epochs' is missing");

@@ -37,7 +37,7 @@ TEST(Data_IdxReader, ReadsPlainAndGzip) {
     TempDir dir;
     fixtures::WriteIdxDataset(dir.path(), 30, 20, gz);
     auto info = data::OpenDataset(dir.path().string());
-    EXPECT_EQ(info.format, "idx");
+    EXPECT_EQ(info.format, data::DatasetFormat::kIdx);
     EXPECT_EQ(info.class_names.size(), 10u);
     EXPECT_EQ(info.train().size(), 30u);
     EXPECT_EQ(info.test().size(), 20u);
@@ -130,7 +130,7 @@ TEST(Data_CifarReader, ReadsCifar10Layout) {
   const fs::path root = dir / "cifar-10-batches-bin";
   fixtures::WriteCifar10(root, 12, 10);
   auto info = data::OpenDataset(dir.path().string());
-  EXPECT_EQ(info.format, "cifar10");
+  EXPECT_EQ(info.format, data::DatasetFormat::kCifar10);
   EXPECT_EQ(info.class_names.size(), 10u);
   EXPECT_EQ(info.class_names[9], "truck");
   EXPECT_EQ(info.train().size(), 60u);
@@ -162,7 +162,7 @@ TEST(Data_CifarReader, ReadsCifar100FineLabels) {
   fixtures::WriteBytes(dir / "train.bin", fixtures::CifarBytes({5, 77, 99}, 2, 1));
   fixtures::WriteBytes(dir / "test.bin", fixtures::CifarBytes({42}, 2, 2));
   auto info = data::OpenDataset(dir.path().string());
-  EXPECT_EQ(info.format, "cifar100");
+  EXPECT_EQ(info.format, data::DatasetFormat::kCifar100);
   ASSERT_EQ(info.train().size(), 3u);
   EXPECT_EQ(info.train()[1].label, 77);
   EXPECT_EQ(info.test()[0].label, 42);
@@ -172,7 +172,7 @@ TEST(Data_TinyImageNet, ReadsTreeWithStrayFilesAndNoFinalNewline) {
   TempDir dir;
   fixtures::WriteTinyImageNet(dir.path(), 3, 4, 2);
   auto info = data::OpenDataset(dir.path().string());
-  EXPECT_EQ(info.format, "tinyimagenet");
+  EXPECT_EQ(info.format, data::DatasetFormat::kTinyImageNet);
   ASSERT_EQ(info.class_names.size(), 3u);
   EXPECT_EQ(info.class_names[2], "n01440002");  // the last line had no newline
   EXPECT_EQ(info.class_descriptions[1], "thing 1, object");
@@ -200,7 +200,7 @@ TEST(Data_FolderReader, ReadsSplitTreeInSortedOrder) {
   fixtures::WriteFolderDataset(dir.path(), {"b", "a", "c"}, 3, 2);
   fixtures::WriteText(dir / "train" / "a" / ".DS_Store", "junk");
   auto info = data::OpenDataset(dir.path().string());
-  EXPECT_EQ(info.format, "folder");
+  EXPECT_EQ(info.format, data::DatasetFormat::kFolder);
   EXPECT_EQ(info.class_names, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(info.train().size(), 9u);
   EXPECT_EQ(info.test().size(), 6u);
@@ -268,9 +268,7 @@ TEST(Data_FolderReader, BadInputsNameTheFile) {
     ExpectError([&] { info.train().LoadImage(0); }, {"img_000.jpg"});
   }
   ExpectError([&] { data::OpenDataset("/definitely/not/here"); }, {"/definitely/not/here", "no such"});
-  data::OpenOptions bad;
-  bad.format = "zip";
-  ExpectError([&] { data::OpenDataset("/tmp", bad); }, {"--format", "'zip'"});
+  ExpectError([&] { data::DatasetFormatNames().Parse("zip"); }, {"unknown value 'zip'", "tinyimagenet"});
 }
 
 TEST(Data_Dataset, SubsetIsStratifiedSeededAndOrdered) {

@@ -12,7 +12,7 @@ TEST(Data_RealData, Scene15HasFifteenClassesAndTheStandardSplit) {
   if (dir.empty())
     SCENELAB_SKIP_OR_FAIL("15-scene not found at " << fixtures::Scene15Path() << " (set SCENELAB_SCENE15)");
   auto info = data::OpenDataset(dir);
-  EXPECT_EQ(info.format, "folder");
+  EXPECT_EQ(info.format, data::DatasetFormat::kFolder);
   EXPECT_EQ(info.class_names.size(), 15u);
   EXPECT_EQ(info.train().size(), 1500u);
   EXPECT_EQ(info.test().size(), 2985u);
@@ -27,7 +27,7 @@ TEST(Data_RealData, FashionMnistHasTenClasses) {
     SCENELAB_SKIP_OR_FAIL("Fashion-MNIST not found at " << fixtures::FashionMnistPath()
                                                         << " (apt-get install dataset-fashion-mnist)");
   auto info = data::OpenDataset(dir);
-  EXPECT_EQ(info.format, "idx");
+  EXPECT_EQ(info.format, data::DatasetFormat::kIdx);
   EXPECT_EQ(info.class_names.size(), 10u);
   EXPECT_EQ(info.class_names[9], "Ankle boot");
   EXPECT_EQ(info.train().size(), 60000u);

@@ -162,7 +162,7 @@ TEST(Features_Vocabulary, FindsWellSeparatedClusters) {
   for (int i = 0; i < 400; ++i) {
     for (int d = 0; d < 128; ++d) sample(i, d) = truth(i % 4, d) + static_cast<float>(r.Uniform() * 4 - 2);
   }
-  for (const std::string algo : {"gemm", "elkan"}) {
+  for (const KmeansAlgorithm algo : {KmeansAlgorithm::kGemm, KmeansAlgorithm::kElkan}) {
     VocabularyOptions o;
     o.size = 4;
     o.algorithm = algo;
@@ -172,7 +172,7 @@ TEST(Features_Vocabulary, FindsWellSeparatedClusters) {
     for (int c = 0; c < 4; ++c) {
       float best = 1e30f;
       for (int w = 0; w < 4; ++w) best = std::min(best, (v.centers().row(w) - truth.row(c)).norm());
-      EXPECT_LT(best, 2.0f) << algo << " missed cluster " << c;
+      EXPECT_LT(best, 2.0f) << KmeansAlgorithmNames().Show(algo) << " missed cluster " << c;
     }
     // Every sample goes to the word nearest its true centre.
     const auto words = v.Assign(sample);
@@ -470,7 +470,7 @@ TEST(Features_Vocabulary, SplitAcrossProcessesIsBitIdentical) {
   // Only the gemm algorithm runs split.
   VocabularyOptions elkan;
   elkan.size = 5;
-  elkan.algorithm = "elkan";
+  elkan.algorithm = KmeansAlgorithm::kElkan;
   ThreadGroup g(2);
   std::string e0, e1;
   std::thread t0([&] {

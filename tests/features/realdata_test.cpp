@@ -42,7 +42,7 @@ TEST(Features_DenseSiftRealData, NativeEqualsVlfeatOnTwentyScene15Images) {
         o.step = step;
         o.bin_sizes = {bin};
         DenseSiftOptions v = o;
-        v.implementation = "vlfeat";
+        v.implementation = SiftImplementation::kVlfeat;
         const SiftFeatures a = DenseSift(o).Compute(im), b = DenseSift(v).Compute(im);
         const std::string where = train[i].source + " step " + std::to_string(step) + " bin " + std::to_string(bin);
         ASSERT_EQ(a.descriptors.rows(), b.descriptors.rows()) << where;

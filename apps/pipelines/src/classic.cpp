@@ -26,6 +26,41 @@ using Clock = std::chrono::steady_clock;
 
 namespace scenelab::pipelines {
 
+const EnumTable<Classifier>& ClassifierNames() {
+  static const EnumTable<Classifier> t = {{Classifier::kKnn, "knn"}, {Classifier::kSvm, "svm"}};
+  return t;
+}
+
+const EnumTable<KernelMap>& KernelMapNames() {
+  static const EnumTable<KernelMap> t = {{KernelMap::kNone, "none"},
+                                         {KernelMap::kChi2, "chi2"},
+                                         {KernelMap::kIntersection, "intersection"},
+                                         {KernelMap::kJs, "js"}};
+  return t;
+}
+
+features::HomogeneousKernel KernelOf(KernelMap map) {
+  switch (map) {
+    case KernelMap::kIntersection:
+      return features::HomogeneousKernel::kIntersection;
+    case KernelMap::kJs:
+      return features::HomogeneousKernel::kJs;
+    case KernelMap::kChi2:
+      return features::HomogeneousKernel::kChi2;
+    case KernelMap::kNone:
+      break;
+  }
+  throw Error("KernelOf: no kernel map asked for");
+}
+
+namespace {
+// e.g. "bow+chi2map+svm": the features, the map, the classifier.
+std::string PipelineName(const ClassicConfig& cfg) {
+  const std::string map = cfg.homkermap != KernelMap::kNone ? "+" + KernelMapNames().Show(cfg.homkermap) + "map" : "";
+  return cfg.features + map + "+" + ClassifierNames().Show(cfg.classifier);
+}
+}  // namespace
+
 namespace {
 // Top-5 accuracy is reported from 10 classes up (ImageNet-like sets).
 constexpr int kTopKMinClasses = 10;
@@ -66,12 +101,8 @@ void ClassicConfig::Validate() const {
     vocab.Validate();
   }
   const std::string signed_because = encoder->signed_because();
-  if (classifier != "knn" && classifier != "svm") {
-    throw Error("--classifier: unknown value '" + classifier + "' (expected knn or svm)");
-  }
-  if (classifier == "svm") svm.Validate();
-  if (homkermap != "none") {
-    features::ParseHomogeneousKernel(homkermap);
+  if (classifier == Classifier::kSvm) svm.Validate();
+  if (homkermap != KernelMap::kNone) {
     hkm.Validate();
     if (!signed_because.empty()) throw Error("--homkermap needs non-negative features; " + signed_because);
   }
@@ -136,7 +167,8 @@ CacheKey SiftKey(const features::DenseSiftOptions& s) {
       .Add("phow_bounds", s.phow_bounds)
       .Add("contrast", s.contrast_threshold)
       .Add("root", s.root_sift);
-  if (s.implementation != "vlfeat") k.Add("impl", s.implementation);
+  if (s.implementation != features::SiftImplementation::kVlfeat)
+    k.Add("impl", features::SiftImplementationNames().Show(s.implementation));
   return k;
 }
 
@@ -704,11 +736,20 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
   }
   out.votes["svm"].emplace(0, std::move(vote));
   std::size_t converged = 0, iterations = 0;
+  double gap = 0;
   for (std::size_t c = 0; c < svm.iterations().size(); ++c) {
     converged += svm.converged()[c];
     iterations = std::max(iterations, svm.iterations()[c]);
+    gap = std::max(gap, svm.duality_gaps()[c]);
   }
-  out.svm = {{"c", svm.c()}, {"classes_converged", converged}, {"max_iterations_run", iterations}};
+  // The solver, its threshold and how close the final models came: the
+  // duality gap in vl_svm's objective, whichever solver ran.
+  out.svm = {{"c", svm.c()},
+             {"solver", classify::SvmSolverNames().Show(cfg.svm.solver)},
+             {"epsilon", cfg.svm.StoppingThreshold()},
+             {"classes_converged", converged},
+             {"max_iterations_run", iterations},
+             {"max_duality_gap", gap}};
   out.selected_metric = "svm";
   out.selected_k = 0;
   if (cfg.svm.c_grid.empty()) {
@@ -723,8 +764,10 @@ ClassicRunner::KnnOutcome ClassicRunner::Svm(const ClassicConfig& cfg, const Fea
     for (const auto& [c, a] : svm.cv_accuracy()) cv.push_back({{"c", c}, {"accuracy", a}});
     out.svm["cross_validation"] = cv;
   }
-  Log(log_, fmt::format("linear SVM (C = {}): {}/{} classes converged, at most {} iterations", svm.c(), converged,
-                        svm.iterations().size(), iterations));
+  Log(log_, fmt::format("linear SVM ({}, C = {}): {}/{} classes converged, at most {} sample visits, duality gap at "
+                        "most {:.2e}",
+                        classify::SvmSolverNames().Show(cfg.svm.solver), svm.c(), converged, svm.iterations().size(),
+                        iterations, gap));
   (*t)["svm_s"] += SecondsSince(start);
   return out;
 }
@@ -733,12 +776,13 @@ ClassicRunner::KnnOutcome ClassicRunner::Classify(const ClassicConfig& cfg, cons
                                                   std::map<std::string, double>* t) {
   const FeaturePair* in = &f;
   FeaturePair mapped;
-  if (cfg.homkermap != "none") {
+  if (cfg.homkermap != KernelMap::kNone) {
     const auto start = Clock::now();
     features::HomKerMapOptions ho = cfg.hkm;
-    ho.kernel = features::ParseHomogeneousKernel(cfg.homkermap);
+    ho.kernel = KernelOf(cfg.homkermap);
     if ((f.train.array() < 0).any() || (f.test.array() < 0).any()) {
-      throw Error("--homkermap " + cfg.homkermap + ": the features have negative values; the map is for histograms");
+      throw Error("--homkermap " + KernelMapNames().Show(cfg.homkermap) +
+                  ": the features have negative values; the map is for histograms");
     }
     const features::HomogeneousKernelMap map(ho);
     mapped.train = map.Apply(f.train, threads_);
@@ -746,7 +790,7 @@ ClassicRunner::KnnOutcome ClassicRunner::Classify(const ClassicConfig& cfg, cons
     in = &mapped;
     (*t)["homkermap_s"] += SecondsSince(start);
   }
-  return cfg.classifier == "svm" ? Svm(cfg, *in, t) : Knn(cfg, *in, t);
+  return cfg.classifier == Classifier::kSvm ? Svm(cfg, *in, t) : Knn(cfg, *in, t);
 }
 
 namespace {
@@ -756,7 +800,8 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
                                   const std::string& out_dir, std::map<std::string, double> timings,
                                   Clock::time_point start, bool is_root = true) {
   const FeaturePair f = runner.Features(cfg, &timings);
-  if (!is_root && cfg.classifier == "svm") return nullptr;  // rank 0 trains the SVM on the gathered encodings
+  if (!is_root && cfg.classifier == Classifier::kSvm)
+    return nullptr;  // rank 0 trains the SVM on the gathered encodings
   const auto knn = runner.Classify(cfg, f, &timings);
   if (!is_root) return nullptr;  // rank 0 writes the run folder
   timings["total_s"] = SecondsSince(start);
@@ -764,8 +809,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   RunOutputs outputs(out_dir);
   nlohmann::ordered_json r;
   r["kind"] = "classic";
-  r["pipeline"] =
-      cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
+  r["pipeline"] = PipelineName(cfg);
   r["params"] = cfg.ToJson();
   r["seed"] = cfg.seed;
   r["classes"] = data.train.class_names();
@@ -776,7 +820,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   std::string best_m;
   int best_k = 0;
   double best = -1;
-  if (cfg.classifier == "svm") {
+  if (cfg.classifier == Classifier::kSvm) {
     best_m = "svm";
     best = knn.accuracy.at("svm").at(0);
     acc["svm"] = best;
@@ -821,8 +865,8 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   const std::int64_t sel_correct = correct_of(sel_m, sel_k);
   nlohmann::ordered_json sel;
   sel["metric"] = sel_m;
-  sel["k"] = cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(sel_k);
-  if (cfg.classifier == "svm") sel["c"] = knn.svm["c"];
+  sel["k"] = cfg.classifier == Classifier::kSvm ? nlohmann::json(nullptr) : nlohmann::json(sel_k);
+  if (cfg.classifier == Classifier::kSvm) sel["c"] = knn.svm["c"];
   sel["accuracy"] = static_cast<double>(sel_correct) / static_cast<double>(n_test);
   sel["correct"] = sel_correct;
   sel["accuracy_ci95"] = interval(sel_correct);
@@ -843,16 +887,16 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   add_top5(&sel, sel_m, sel_k);
   r["selected"] = sel;
   // The test-optimal point: an oracle, optimistic by construction.
-  nlohmann::ordered_json b{{"metric", best_m},
-                           {"k", cfg.classifier == "svm" ? nlohmann::json(nullptr) : nlohmann::json(best_k)}};
-  if (cfg.classifier == "svm") b["c"] = knn.svm["c"];
+  nlohmann::ordered_json b{
+      {"metric", best_m}, {"k", cfg.classifier == Classifier::kSvm ? nlohmann::json(nullptr) : nlohmann::json(best_k)}};
+  if (cfg.classifier == Classifier::kSvm) b["c"] = knn.svm["c"];
   b["accuracy"] = best;
   b["accuracy_ci95"] = interval(correct_of(best_m, best_k));
   add_top5(&b, best_m, best_k);
   b["oracle"] = true;
   b["how"] = "chosen on the test labels (optimistic; not the headline)";
   r["best"] = b;
-  if (cfg.classifier == "svm") r["svm"] = knn.svm;
+  if (cfg.classifier == Classifier::kSvm) r["svm"] = knn.svm;
   // Per-sample predictions for the reported (selected) point.
   const auto& vote = knn.votes.at(sel_m).at(sel_k);
   eval::Predictions preds(data.test.class_names());
@@ -881,7 +925,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
                    {"vocabularies_built", c.vocabularies_built},
                    {"encodings", c.encodings},
                    {"neighbour_searches", c.neighbour_searches}};
-  if (cfg.classifier == "knn") {  // accuracy-vs-k figure for this run
+  if (cfg.classifier == Classifier::kKnn) {  // accuracy-vs-k figure for this run
     std::map<std::string, std::vector<std::pair<double, double>>> series;
     for (const auto& [m, byk] : knn.accuracy) {
       for (const auto& [k, a] : byk) series[m].push_back({static_cast<double>(k), a});
@@ -1044,8 +1088,7 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   const auto oci = eval::TInterval(oracle);
   nlohmann::ordered_json r;
   r["kind"] = "classic";
-  r["pipeline"] =
-      cfg.features + (cfg.homkermap != "none" ? "+" + cfg.homkermap + "map" : std::string()) + "+" + cfg.classifier;
+  r["pipeline"] = PipelineName(cfg);
   r["params"] = cfg.ToJson();
   r["seed"] = cfg.seed;
   r["classes"] = pool.class_names();

@@ -134,7 +134,7 @@ nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_di
 }
 
 nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data_cfg, const std::string& out_dir,
-                               Logger* log, const std::string& precision) {
+                               Logger* log, std::optional<cnn::PrecisionMode> precision) {
   const auto start = std::chrono::steady_clock::now();
   const LoadedData data = LoadData(data_cfg, 0);
   const auto r = cnn::EvaluateCheckpoint(run_dir, data.test, log, precision);

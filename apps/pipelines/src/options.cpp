@@ -25,12 +25,12 @@ bool IsGist(const ClassicConfig& c) { return c.features == "gist"; }
 bool IsSift(const ClassicConfig& c) { return c.features != "tiny" && c.features != "gist"; }
 bool HasWords(const ClassicConfig& c) { return c.features == "bow" || c.features == "vlad"; }
 bool IsBow(const ClassicConfig& c) { return c.features == "bow"; }
-bool IsKdTree(const ClassicConfig& c) { return c.features == "bow" && c.bow.quantizer == "kdtree"; }
+bool IsKdTree(const ClassicConfig& c) { return c.features == "bow" && c.bow.quantizer == features::Quantizer::kKdTree; }
 bool IsEncoded(const ClassicConfig& c) { return c.features == "fisher" || c.features == "vlad"; }
 bool IsFisher(const ClassicConfig& c) { return c.features == "fisher"; }
-bool HasMap(const ClassicConfig& c) { return c.homkermap != "none"; }
-bool IsSvm(const ClassicConfig& c) { return c.classifier == "svm"; }
-bool IsKnn(const ClassicConfig& c) { return c.classifier == "knn"; }
+bool HasMap(const ClassicConfig& c) { return c.homkermap != KernelMap::kNone; }
+bool IsSvm(const ClassicConfig& c) { return c.classifier == Classifier::kSvm; }
+bool IsKnn(const ClassicConfig& c) { return c.classifier == Classifier::kKnn; }
 bool Repeated(const ClassicConfig& c) { return c.repeats > 1; }
 
 OptionSpec PresetEntry(const std::string& key, const std::string& flag, const std::string& help,
@@ -51,9 +51,9 @@ std::vector<BasicOptionSpec<DataConfig>> BuildDataTable() {
   std::vector<BasicOptionSpec<D>> t;
   t.push_back(TextOption(
       "path", "--data", "Dataset root", +[](D & d) -> auto& { return d.path; }));
-  t.push_back(ChoiceOption("format", "--format", "auto|folder|idx|cifar10|cifar100|tinyimagenet",
-                           +[](D & d) -> auto& { return d.open.format; },
-                           {"auto", "folder", "idx", "cifar10", "cifar100", "tinyimagenet"}));
+  t.push_back(EnumTableOption(
+      "format", "--format", "auto|folder|idx|cifar10|cifar100|tinyimagenet",
+      +[](D & d) -> auto& { return d.open.format; }, data::DatasetFormatNames()));
   t.push_back(DoubleOption(
       "test_fraction", "--split", "Test fraction for single-tree folders",
       +[](D & d) -> auto& { return d.open.test_fraction; }));
@@ -167,17 +167,17 @@ std::vector<OptionSpec> BuildTable() {
                                 R(sift.contrast_threshold)),
                    IsSift));
   t.push_back(When(FlagOption("sift.root_sift", "--root-sift", "RootSIFT descriptors", R(sift.root_sift)), IsSift));
-  t.push_back(When(
-      ChoiceOption("sift.implementation", "--dsift", "Dense SIFT: native (vl_dsift's flat window, ~3x faster) | vlfeat",
-                   R(sift.implementation), {"native", "vlfeat"}),
-      IsSift));
+  t.push_back(When(EnumTableOption("sift.implementation", "--dsift",
+                                   "Dense SIFT: native (vl_dsift's flat window, ~3x faster) | vlfeat",
+                                   R(sift.implementation), features::SiftImplementationNames()),
+                   IsSift));
   // Vocabulary (bow, vlad) and the descriptor sample (all SIFT features).
   t.push_back(When(
       Sweepable(Aka(IntOption<int>("vocabulary.size", "--vocab", "Vocabulary size", R(vocab.size)), {"vocab.size"})),
       HasWords));
-  t.push_back(When(Aka(ChoiceOption("vocabulary.algorithm", "--kmeans",
-                                    "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)", R(vocab.algorithm),
-                                    {"gemm", "elkan", "lloyd", "ann"}),
+  t.push_back(When(Aka(EnumTableOption("vocabulary.algorithm", "--kmeans",
+                                       "k-means: gemm (Lloyd on BLAS) | elkan | lloyd | ann (VLFeat)",
+                                       R(vocab.algorithm), features::KmeansAlgorithmNames()),
                        {"vocab.algorithm"}),
                    HasWords));
   t.push_back(When(Aka(IntOption<int>("vocabulary.max_iterations", "--kmeans-iters", "k-means maximum iterations",
@@ -212,11 +212,11 @@ std::vector<OptionSpec> BuildTable() {
                                     R(bow.grids), /*allow_empty=*/true),
                        {"grids", "encoding.grids"}),
                    IsSift));
-  t.push_back(
-      When(Aka(ChoiceOption("bow.quantizer", "--quantizer", "Word assignment: exact (GEMM) | kdtree (VLFeat kd-forest)",
-                            R(bow.quantizer), {"exact", "kdtree"}),
-               {"quantizer"}),
-           IsBow));
+  t.push_back(When(
+      Aka(EnumTableOption("bow.quantizer", "--quantizer", "Word assignment: exact (GEMM) | kdtree (VLFeat kd-forest)",
+                          R(bow.quantizer), features::QuantizerNames()),
+          {"quantizer"}),
+      IsBow));
   t.push_back(When(IntOption<int>("bow.max_comparisons", "--max-comparisons",
                                   "kdtree quantizer: comparisons per descriptor", R(bow.max_comparisons)),
                    IsKdTree));
@@ -235,9 +235,9 @@ std::vector<OptionSpec> BuildTable() {
   t.push_back(
       When(FlagOption("encoding.improved", "", "fisher: signed square root + L2", R(fisher_improved)), IsFisher));
   // Explicit kernel map.
-  t.push_back(Aka(ChoiceOption("homkermap.kernel", "--homkermap",
-                               "Explicit kernel map before the classifier: none|chi2|intersection|js", R(homkermap),
-                               {"none", "chi2", "intersection", "js"}),
+  t.push_back(Aka(EnumTableOption("homkermap.kernel", "--homkermap",
+                                  "Explicit kernel map before the classifier: none|chi2|intersection|js", R(homkermap),
+                                  KernelMapNames()),
                   {"homkermap"}));
   t.push_back(When(IntOption<int>("homkermap.order", "--homkermap-order",
                                   "Kernel map order n (2n+1 values per dimension)", R(hkm.order)),
@@ -255,8 +255,11 @@ std::vector<OptionSpec> BuildTable() {
     t.push_back(When(s, HasMap));
   }
   // Classifiers.
-  t.push_back(ChoiceOption("classifier", "--classifier", "knn|svm", R(classifier), {"knn", "svm"}));
-  t.push_back(When(ChoiceOption("svm.solver", "--svm-solver", "sdca|sgd", R(svm.solver), {"sdca", "sgd"}), IsSvm));
+  t.push_back(EnumTableOption("classifier", "--classifier", "knn|svm", R(classifier), ClassifierNames()));
+  t.push_back(When(EnumTableOption("svm.solver", "--svm-solver",
+                                   "dcd (dual coordinate descent with shrinking, LIBLINEAR's) | sdca | sgd (VLFeat's)",
+                                   R(svm.solver), classify::SvmSolverNames()),
+                   IsSvm));
   {
     // One C, or several chosen by cross-validation.
     auto s = detail::Entry<ClassicConfig>(
@@ -278,7 +281,11 @@ std::vector<OptionSpec> BuildTable() {
   t.push_back(
       When(DoubleOption("svm.bias_multiplier", "", "The recipe's BiasMultiplier", R(svm.bias_multiplier)), IsSvm));
   t.push_back(
-      When(DoubleOption("svm.epsilon", "", "Stopping threshold (duality gap for SDCA)", R(svm.epsilon)), IsSvm));
+      When(DoubleOption("svm.epsilon", "",
+                        "Stopping threshold, checked every pass: projected-gradient spread (dcd), duality gap (sdca); "
+                        "0 = the solver's default (0.1 dcd, 1e-3 sdca/sgd)",
+                        R(svm.epsilon)),
+           IsSvm));
   t.push_back(When(DoubleOption("svm.max_iterations_times_lambda", "", "MaxNumIterations = this / lambda",
                                 R(svm.max_iterations_times_lambda)),
                    IsSvm));

@@ -11,6 +11,7 @@
 // A run killed mid-epoch loses at most that epoch; --resume continues from
 // the last committed checkpoint.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,8 @@ enum class LoaderKind { kAuto, kMemory, kStream };
 const EnumTable<Optimizer>& OptimizerNames();
 const EnumTable<Schedule>& ScheduleNames();
 const EnumTable<LoaderKind>& LoaderNames();
+enum class PrecisionMode { kFp32, kBf16, kAuto };
+const EnumTable<PrecisionMode>& PrecisionModeNames();  // fp32 | bf16 | auto
 
 struct TrainConfig {
   std::string model = "resnet-lite";
@@ -68,7 +71,7 @@ struct TrainConfig {
   // convolutions and matrix products), fp32 weights, gradients, optimizer
   // state, loss and BatchNorm statistics; auto: bf16 when the CPU has
   // amx_bf16 or avx512_bf16 (decided at run time), else fp32.
-  std::string precision = "fp32";
+  PrecisionMode precision = PrecisionMode::kFp32;
   int eval_batch = 500;
   LoaderKind loader = LoaderKind::kAuto;
   double loader_memory_gb = 4;  // auto: the in-memory budget
@@ -151,9 +154,9 @@ TrainResult Train(const TrainConfig& cfg, const data::Dataset& train, const data
 std::vector<float> CheckpointParameters(const std::string& run_dir);
 
 // Loads out_dir/checkpoint and predicts `test`.
-// `precision` empty: the precision the run was trained with.
+// `precision` unset: the precision the run was trained with.
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
-                               const std::string& precision = "");
+                               std::optional<PrecisionMode> precision = std::nullopt);
 
 // Loader-only throughput: images/s of producing training batches exactly as
 // training does (gather or stream-decode, augment, standardise), over up to

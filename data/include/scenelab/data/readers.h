@@ -16,11 +16,16 @@
 #include <vector>
 
 #include "scenelab/data/dataset.h"
+#include "scenelab/data/enum_table.h"
 
 namespace scenelab::data {
 
+enum class DatasetFormat { kAuto, kFolder, kIdx, kCifar10, kCifar100, kTinyImageNet };
+// auto | folder | idx | cifar10 | cifar100 | tinyimagenet
+const EnumTable<DatasetFormat>& DatasetFormatNames();
+
 struct OpenOptions {
-  std::string format = "auto";  // auto | folder | idx | cifar10 | cifar100 | tinyimagenet
+  DatasetFormat format = DatasetFormat::kAuto;  // auto: detected from the files (DetectFormat)
   // Single-tree folders only: fraction of each class held out as "test".
   double test_fraction = 0.2;
   std::uint64_t seed = 0;  // seeds the split above
@@ -35,7 +40,7 @@ struct OpenOptions {
 };
 
 struct DatasetInfo {
-  std::string format;
+  DatasetFormat format = DatasetFormat::kFolder;  // the reader that opened it
   std::string root;
   std::vector<std::string> class_names;
   // Human-readable names (Tiny-ImageNet words.txt); equal to class_names otherwise.
@@ -55,7 +60,7 @@ struct DatasetInfo {
 
 DatasetInfo OpenDataset(const std::string& path, const OpenOptions& opts = {});
 // Returns the detected format name, or throws Error listing what was looked for.
-std::string DetectFormat(const std::string& path);
+DatasetFormat DetectFormat(const std::string& path);
 
 // Single-format readers, exposed for tests and fuzzing.
 DatasetInfo ReadFolderDataset(const std::string& root, const OpenOptions& opts);

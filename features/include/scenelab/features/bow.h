@@ -14,11 +14,14 @@
 
 namespace scenelab::features {
 
+enum class Quantizer { kExact, kKdTree };
+const EnumTable<Quantizer>& QuantizerNames();  // exact | kdtree
+
 struct BowOptions {
-  int pyramid_levels = 0;           // 0: one global histogram; L: levels 0..L (Lazebnik used L = 2)
-  std::vector<int> grids;           // explicit grid sides, e.g. {2, 4}; non-empty overrides pyramid_levels
-  std::string quantizer = "exact";  // exact (GEMM) | kdtree (VLFeat kd-forest, approximate)
-  int max_comparisons = 50;         // kdtree: the PHOW recipe's MaxComparisons
+  int pyramid_levels = 0;                   // 0: one global histogram; L: levels 0..L (Lazebnik used L = 2)
+  std::vector<int> grids;                   // explicit grid sides, e.g. {2, 4}; non-empty overrides pyramid_levels
+  Quantizer quantizer = Quantizer::kExact;  // exact (GEMM) | kdtree (VLFeat kd-forest, approximate)
+  int max_comparisons = 50;                 // kdtree: the PHOW recipe's MaxComparisons
   void Validate() const;
 };
 

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "scenelab/data/enum_table.h"
+
 #include <opencv2/core.hpp>
 
 #include "scenelab/data/dataset.h"
@@ -18,6 +20,9 @@
 #include "scenelab/features/types.h"
 
 namespace scenelab::features {
+
+enum class SiftImplementation { kNative, kVlfeat };
+const EnumTable<SiftImplementation>& SiftImplementationNames();  // native | vlfeat
 
 struct DenseSiftOptions {
   int step = 5;                      // pixels between frame centres (15-scene recipe: 5)
@@ -32,7 +37,7 @@ struct DenseSiftOptions {
   // native: scenelab's cache-friendly implementation of vl_dsift's flat
   // window (same values to float rounding, about 3x faster); vlfeat: VLFeat's
   // vl_dsift itself. The Gaussian window (fast = false) always uses VLFeat.
-  std::string implementation = "native";
+  SiftImplementation implementation = SiftImplementation::kNative;  // native | vlfeat
   void Validate() const;
 
   // vl_phow's defaults: sizes 4/6/8/10, step 3, smoothing, window 1.5.

@@ -18,12 +18,15 @@ namespace detail {
 class ByteWords;
 }
 
+enum class KmeansAlgorithm { kGemm, kElkan, kLloyd, kAnn };
+const EnumTable<KmeansAlgorithm>& KmeansAlgorithmNames();  // gemm | elkan | lloyd | ann
+
 struct VocabularyOptions {
   int size = 200;  // number of words (15-scene recipe: 200)
   // gemm: Lloyd iterations whose assignment step is one blocked GEMM on
   // OpenBLAS, multi-threaded; it reaches the same fixpoint as Elkan's exact
   // acceleration of Lloyd. elkan | lloyd | ann: VLFeat's own vl_kmeans.
-  std::string algorithm = "gemm";
+  KmeansAlgorithm algorithm = KmeansAlgorithm::kGemm;
   int max_iterations = 100;  // vl_kmeans' MaxNumIterations in the reference run
   // Lloyd stops once an iteration lowers the energy by less than this
   // fraction of it, as vl_kmeans' MinEnergyVariation (its default, 1e-4);

@@ -16,6 +16,7 @@
 #include "scenelab/classify/knn.h"
 #include "scenelab/classify/svm.h"
 #include "scenelab/data/config_key.h"
+#include "scenelab/data/enum_table.h"
 #include "scenelab/data/log.h"
 #include "scenelab/data/readers.h"
 #include "scenelab/eval/confusion.h"
@@ -37,20 +38,27 @@ struct DataConfig {
   void Validate() const;
 };
 
+// The classifier after the encoder, and the explicit kernel map before it.
+enum class Classifier { kKnn, kSvm };
+const EnumTable<Classifier>& ClassifierNames();  // knn | svm
+enum class KernelMap { kNone, kChi2, kIntersection, kJs };
+const EnumTable<KernelMap>& KernelMapNames();         // none | chi2 | intersection | js
+features::HomogeneousKernel KernelOf(KernelMap map);  // the map's kernel; not kNone
+
 struct ClassicConfig {
   DataConfig data;
   std::string features = "tiny";  // tiny | bow | fisher | vlad | gist
   features::TinyImageOptions tiny;
   features::GistOptions gist;  // gist: Oliva & Torralba's scene descriptor
   features::DenseSiftOptions sift;
-  features::VocabularyOptions vocab;  // bow words; vlad words; the descriptor sample for all three
-  features::BowOptions bow;           // also holds the spatial grids fisher and vlad use
-  int pca_dim = 80;                   // fisher | vlad: descriptors PCA-reduced to this (128 = keep all)
-  features::GmmOptions gmm;           // fisher
-  bool fisher_improved = true;        // fisher: signed square root + L2
-  std::string homkermap = "none";     // none | chi2 | intersection | js: explicit kernel map before classifying
-  features::HomKerMapOptions hkm;     // its order, gamma, window
-  std::string classifier = "knn";     // knn | svm
+  features::VocabularyOptions vocab;       // bow words; vlad words; the descriptor sample for all three
+  features::BowOptions bow;                // also holds the spatial grids fisher and vlad use
+  int pca_dim = 80;                        // fisher | vlad: descriptors PCA-reduced to this (128 = keep all)
+  features::GmmOptions gmm;                // fisher
+  bool fisher_improved = true;             // fisher: signed square root + L2
+  KernelMap homkermap = KernelMap::kNone;  // explicit kernel map before classifying
+  features::HomKerMapOptions hkm;          // its order, gamma, window
+  Classifier classifier = Classifier::kKnn;
   classify::LinearSvmOptions svm;
   std::vector<classify::Metric> metrics = {classify::Metric::kL1, classify::Metric::kL2};
   std::vector<int> ks = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};

@@ -2,6 +2,7 @@
 // CNN runs end in the same evaluation layer as the classical ones: the same
 // results.json fields, predictions, confusion matrix and figures, plus
 // learning curves from metrics.csv.
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +23,6 @@ struct CnnRunConfig {
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log);
 // Evaluates a finished run's checkpoint on a dataset into out_dir.
 nlohmann::ordered_json EvalCnn(const std::string& run_dir, const DataConfig& data, const std::string& out_dir,
-                               Logger* log, const std::string& precision = "");
+                               Logger* log, std::optional<cnn::PrecisionMode> precision = std::nullopt);
 
 }  // namespace scenelab::pipelines

@@ -208,7 +208,9 @@ float MetricDistance(const float* a, const float* b, Eigen::Index dim, Metric m)
 }
 }  // namespace
 
-Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) const {
+// The checks every search path shares: a fitted set, 1 <= k <= its size,
+// matching dimensions.
+void KnnClassifier::CheckSearch(const Matrix& queries, int k) const {
   if (train_.rows() == 0) throw Error("KnnClassifier::Search: Fit() was not called");
   if (k < 1) throw Error("k must be >= 1, got " + std::to_string(k));
   if (static_cast<Eigen::Index>(k) > train_.rows()) {
@@ -219,107 +221,124 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
     throw Error("queries have " + std::to_string(queries.cols()) + " dimensions, the training set " +
                 std::to_string(train_.cols()));
   }
+}
+
+Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) const {
+  CheckSearch(queries, k);
   ++searches_;
   features::UseSingleThreadedBlas();
-  const Eigen::Index nq = queries.rows();
   Neighbors nn;
   nn.metric = metric;
-  nn.indices.resize(nq, k);
-  nn.distances.resize(nq, k);
-  if (nq == 0) return nn;
+  nn.indices.resize(queries.rows(), k);
+  nn.distances.resize(queries.rows(), k);
+  if (queries.rows() == 0) return nn;
+  if (opts_.algorithm != SearchAlgorithm::kBruteForce)
+    SearchFlann(queries, k, metric, &nn);
+  else if (!((metric == Metric::kL1 || metric == Metric::kL2) && SearchBytes(queries, k, metric, &nn)))
+    SearchFloat(queries, k, metric, &nn);
+  return nn;
+}
 
-  if (opts_.algorithm != SearchAlgorithm::kBruteForce) {
-    if (opts_.flann_pca_dims > 0 && metric != Metric::kL2) {
-      throw Error("--flann-pca works with the L2 metric only (a projection preserves Euclidean distances), got " +
-                  ToString(metric));
-    }
-    if (opts_.flann_pca_dims > train_.cols()) {
-      throw Error("--flann-pca " + std::to_string(opts_.flann_pca_dims) + " exceeds the " +
-                  std::to_string(train_.cols()) + " dimensions of the data");
-    }
-    if (!flann_ || flann_->metric != metric) {
-      flann_.reset();
-      auto fresh = std::make_unique<Flann>();  // committed once built: a failed build leaves no half-built index
-      fresh->metric = metric;
-      flann::Matrix<float> data(const_cast<float*>(train_.data()), train_.rows(), train_.cols());
-      flann::IndexParams params =
-          opts_.flann_target_precision > 0 ? flann::IndexParams(flann::AutotunedIndexParams(
-                                                 static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
-          : opts_.algorithm == SearchAlgorithm::kKdTree
-              ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
-              : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations,
-                                                            flann::FLANN_CENTERS_KMEANSPP));
-      flann::seed_random(static_cast<unsigned>(opts_.seed));
-      if (opts_.flann_pca_dims > 0) {
-        // The principal axes from a seeded sample of up to 20,000 rows.
-        std::vector<Eigen::Index> rows(static_cast<std::size_t>(train_.rows()));
-        for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<Eigen::Index>(i);
-        Rng rng(opts_.seed);
-        rng.Shuffle(rows);
-        rows.resize(std::min<std::size_t>(rows.size(), 20000));
-        std::sort(rows.begin(), rows.end());
-        Matrix sample(static_cast<Eigen::Index>(rows.size()), train_.cols());
-        for (std::size_t i = 0; i < rows.size(); ++i) sample.row(static_cast<Eigen::Index>(i)) = train_.row(rows[i]);
-        fresh->pca = features::Pca::Fit(sample, opts_.flann_pca_dims);
-        fresh->projected = fresh->pca.Project(train_);
-        data = flann::Matrix<float>(fresh->projected.data(), fresh->projected.rows(), fresh->projected.cols());
-      }
-      if (metric == Metric::kL2) {
-        fresh->l2 = std::make_unique<flann::Index<flann::L2<float>>>(data, params);
-        fresh->l2->buildIndex();
-      } else if (metric == Metric::kL1) {
-        fresh->l1 = std::make_unique<flann::Index<flann::L1<float>>>(data, params);
-        fresh->l1->buildIndex();
-      } else {
-        fresh->chi2 = std::make_unique<flann::Index<flann::ChiSquareDistance<float>>>(data, params);
-        fresh->chi2->buildIndex();
-      }
-      flann_ = std::move(fresh);
-    }
-    if (flann_->projected.size() > 0) {
-      SearchProjected(queries, k, &nn);
-      return nn;
-    }
-    FlannSearch(queries.data(), nq, queries.cols(), k, nn.indices.data(), nn.distances.data());
-    return nn;
+// FLANN: the index (on principal components when asked) is built at the
+// first search with a metric and kept.
+void KnnClassifier::SearchFlann(const Matrix& queries, int k, Metric metric, Neighbors* nn) const {
+  if (opts_.flann_pca_dims > 0 && metric != Metric::kL2) {
+    throw Error("--flann-pca works with the L2 metric only (a projection preserves Euclidean distances), got " +
+                ToString(metric));
   }
+  if (opts_.flann_pca_dims > train_.cols()) {
+    throw Error("--flann-pca " + std::to_string(opts_.flann_pca_dims) + " exceeds the " +
+                std::to_string(train_.cols()) + " dimensions of the data");
+  }
+  if (!flann_ || flann_->metric != metric) {
+    flann_.reset();
+    auto fresh = std::make_unique<Flann>();  // committed once built: a failed build leaves no half-built index
+    fresh->metric = metric;
+    flann::Matrix<float> data(const_cast<float*>(train_.data()), train_.rows(), train_.cols());
+    flann::IndexParams params =
+        opts_.flann_target_precision > 0 ? flann::IndexParams(flann::AutotunedIndexParams(
+                                               static_cast<float>(opts_.flann_target_precision), 0.01f, 0, 0.1f))
+        : opts_.algorithm == SearchAlgorithm::kKdTree
+            ? flann::IndexParams(flann::KDTreeIndexParams(opts_.flann_trees))
+            : flann::IndexParams(flann::KMeansIndexParams(opts_.flann_branching, opts_.flann_kmeans_iterations,
+                                                          flann::FLANN_CENTERS_KMEANSPP));
+    flann::seed_random(static_cast<unsigned>(opts_.seed));
+    if (opts_.flann_pca_dims > 0) {
+      // The principal axes from a seeded sample of up to 20,000 rows.
+      std::vector<Eigen::Index> rows(static_cast<std::size_t>(train_.rows()));
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<Eigen::Index>(i);
+      Rng rng(opts_.seed);
+      rng.Shuffle(rows);
+      rows.resize(std::min<std::size_t>(rows.size(), 20000));
+      std::sort(rows.begin(), rows.end());
+      Matrix sample(static_cast<Eigen::Index>(rows.size()), train_.cols());
+      for (std::size_t i = 0; i < rows.size(); ++i) sample.row(static_cast<Eigen::Index>(i)) = train_.row(rows[i]);
+      fresh->pca = features::Pca::Fit(sample, opts_.flann_pca_dims);
+      fresh->projected = fresh->pca.Project(train_);
+      data = flann::Matrix<float>(fresh->projected.data(), fresh->projected.rows(), fresh->projected.cols());
+    }
+    if (metric == Metric::kL2) {
+      fresh->l2 = std::make_unique<flann::Index<flann::L2<float>>>(data, params);
+      fresh->l2->buildIndex();
+    } else if (metric == Metric::kL1) {
+      fresh->l1 = std::make_unique<flann::Index<flann::L1<float>>>(data, params);
+      fresh->l1->buildIndex();
+    } else {
+      fresh->chi2 = std::make_unique<flann::Index<flann::ChiSquareDistance<float>>>(data, params);
+      fresh->chi2->buildIndex();
+    }
+    flann_ = std::move(fresh);
+  }
+  if (flann_->projected.size() > 0) {
+    SearchProjected(queries, k, nn);
+    return;
+  }
+  FlannSearch(queries.data(), queries.rows(), queries.cols(), k, nn->indices.data(), nn->distances.data());
+}
 
+// Exact L1 and L2 on 8-bit rows, when the training set and the queries are
+// bytes (raw pixels, or 0..255 scaled by 1/255): integer sums, exact. The
+// byte copy is made and checked at the first search. False: not bytes.
+bool KnnClassifier::SearchBytes(const Matrix& queries, int k, Metric metric, Neighbors* nn) const {
   const Eigen::Index nt = train_.rows(), dim = train_.cols();
+  if (!bytes_) {
+    bytes_ = std::make_unique<ByteRows>();
+    // Converted and checked in one pass, at the scale the first row
+    // suggests (raw 0..255 first, then 0..255/255).
+    const std::size_t a = kernels::kByteRowAlign;
+    bytes_->stride = (static_cast<std::size_t>(dim) + a - 1) / a * a;
+    std::vector<std::uint8_t> probe(bytes_->stride);
+    for (const float step : {1.0f, 1.0f / 255.0f}) {
+      if (!PackBytes(train_, 0, 1, step, bytes_->stride, probe.data())) continue;
+      bytes_->rows.resize(static_cast<std::size_t>(nt) * bytes_->stride);
+      std::atomic<bool> ok{true};
+      ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
+        if (!PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), step, bytes_->stride,
+                       bytes_->rows.data() + r0 * bytes_->stride)) {
+          ok = false;
+        }
+      });
+      if (ok) {
+        bytes_->scale = step;
+        break;
+      }
+    }
+    if (bytes_->scale == 0) kernels::UninitVector<std::uint8_t>().swap(bytes_->rows);
+  }
+  if (bytes_->scale == 0 || ByteScale(queries, opts_.threads) != bytes_->scale) return false;
+  if (metric == Metric::kL1)
+    SearchL1Bytes(queries, k, nn);
+  else
+    SearchL2Bytes(queries, k, nn);
+  return true;
+}
+
+// Exact search in float: query blocks x training blocks, GEMM for L2 and
+// the vectorised kernels for L1 and chi2, a running top-k per query.
+void KnnClassifier::SearchFloat(const Matrix& queries, int k, Metric metric, Neighbors* nn) const {
+  const Eigen::Index nq = queries.rows(), nt = train_.rows(), dim = train_.cols();
   const Eigen::Index qb = opts_.query_block, tb = opts_.train_block;
   const std::size_t nblocks = static_cast<std::size_t>((nq + qb - 1) / qb);
-  if (metric == Metric::kL1 || metric == Metric::kL2) {
-    if (!bytes_) {
-      bytes_ = std::make_unique<ByteRows>();
-      // Converted and checked in one pass, at the scale the first row
-      // suggests (raw 0..255 first, then 0..255/255).
-      const std::size_t a = kernels::kByteRowAlign;
-      bytes_->stride = (static_cast<std::size_t>(dim) + a - 1) / a * a;
-      std::vector<std::uint8_t> probe(bytes_->stride);
-      for (const float step : {1.0f, 1.0f / 255.0f}) {
-        if (!PackBytes(train_, 0, 1, step, bytes_->stride, probe.data())) continue;
-        bytes_->rows.resize(static_cast<std::size_t>(nt) * bytes_->stride);
-        std::atomic<bool> ok{true};
-        ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
-          if (!PackBytes(train_, static_cast<Eigen::Index>(r0), static_cast<Eigen::Index>(r1 - r0), step,
-                         bytes_->stride, bytes_->rows.data() + r0 * bytes_->stride)) {
-            ok = false;
-          }
-        });
-        if (ok) {
-          bytes_->scale = step;
-          break;
-        }
-      }
-      if (bytes_->scale == 0) kernels::UninitVector<std::uint8_t>().swap(bytes_->rows);
-    }
-    if (bytes_->scale > 0 && ByteScale(queries, opts_.threads) == bytes_->scale) {
-      if (metric == Metric::kL1)
-        SearchL1Bytes(queries, k, &nn);
-      else
-        SearchL2Bytes(queries, k, &nn);
-      return nn;
-    }
-  }
   if (metric == Metric::kL2 && train_norms_.size() != nt) train_norms_ = train_.rowwise().squaredNorm();
   ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
     Matrix dist;  // query block x train block, reused
@@ -328,7 +347,7 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
       const Eigen::Index qn = std::min(qb, nq - q0);
       std::vector<TopK> tops;
       for (Eigen::Index i = 0; i < qn; ++i) {
-        tops.push_back(TopK{k, nn.distances.row(q0 + i).data(), nn.indices.row(q0 + i).data()});
+        tops.push_back(TopK{k, nn->distances.row(q0 + i).data(), nn->indices.row(q0 + i).data()});
       }
       for (Eigen::Index t0 = 0; t0 < nt; t0 += tb) {
         const Eigen::Index tn = std::min(tb, nt - t0);
@@ -361,7 +380,6 @@ Neighbors KnnClassifier::Search(const Matrix& queries, int k, Metric metric) con
       }
     }
   });
-  return nn;
 }
 
 // FLANN's own multi-core search needs OpenMP in the including code; the

@@ -699,3 +699,64 @@ TEST(Pipelines_Config, BadProtocolAndIsaValuesNameTheValue) {
   EXPECT_MESSAGE(ParseIsa("avx1024"), "SCENELAB_ISA: unknown value 'avx1024' (expected scalar, avx2, avx512 or vnni)");
   EXPECT_EQ(ParseIsa("avx2"), Isa::kAvx2);
 }
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "scenelab/data/readers.h"
+#include "scenelab/pipelines/outputs.h"
+
+// Each class's gallery has three rows of thumbnails: its true positives,
+// its false positives (other classes' images predicted as it) and its
+// false negatives, the first `per_kind` of each in prediction order. Class
+// a's images are red and b's blue, so the rows can be read from the pixels.
+TEST(Pipelines_RunOutputs, GalleryRowsAreTruePositivesFalsePositivesAndFalseNegatives) {
+  TempDir dir;
+  const cv::Scalar red(0, 0, 255), blue(255, 0, 0);  // BGR
+  for (const std::string split : {"train", "test"}) {
+    for (const auto& [cls, colour] : {std::pair{"a", red}, std::pair{"b", blue}}) {
+      fs::create_directories(dir / "data" / split / cls);
+      for (int i = 0; i < 4; ++i) {
+        cv::imwrite((dir / "data" / split / cls / (std::to_string(i) + ".png")).string(),
+                    cv::Mat(32, 32, CV_8UC3, colour));
+      }
+    }
+  }
+  const auto info = data::OpenDataset((dir / "data").string());
+  const data::Dataset& test = info.test();
+  // a0 a1 right, a2 -> b; b0 -> a, b1 b2 right, b3 -> a.
+  const std::map<std::string, int> predicted = {{"a/0.png", 0}, {"a/1.png", 0}, {"a/2.png", 1}, {"a/3.png", 0},
+                                                {"b/0.png", 0}, {"b/1.png", 1}, {"b/2.png", 1}, {"b/3.png", 0}};
+  eval::Predictions preds(test.class_names());
+  for (std::size_t i = 0; i < test.size(); ++i) {
+    const fs::path src(test[i].source);
+    const std::string key = src.parent_path().filename().string() + "/" + src.filename().string();
+    preds.Add({test[i].source, test[i].label, predicted.at(key), 1.0f});
+  }
+  RunOutputs(dir.path().string() + "/run").WriteGalleries(preds, test, 2, 2);
+  // DrawGallery's layout: 96-pixel thumbnails in cells of 108 x 126 from (8, 28).
+  auto colour_at = [](const cv::Mat& img, int row, int col) {
+    const cv::Vec4b px = img.at<cv::Vec4b>(28 + row * 126 + 48, 8 + col * 108 + 48);
+    return cv::Vec3b(px[0], px[1], px[2]);
+  };
+  const cv::Vec3b r(0, 0, 255), b(255, 0, 0), white(255, 255, 255);
+  const cv::Mat ga = cv::imread((dir / "run/figures/gallery/a.png").string(), cv::IMREAD_UNCHANGED);
+  const cv::Mat gb = cv::imread((dir / "run/figures/gallery/b.png").string(), cv::IMREAD_UNCHANGED);
+  ASSERT_FALSE(ga.empty());
+  ASSERT_FALSE(gb.empty());
+  ASSERT_EQ(ga.channels(), 4);
+  // a: true positives a0 a1 (a3 is past per_kind); false positives b0 b3;
+  // false negative a2, then an empty slot.
+  EXPECT_EQ(colour_at(ga, 0, 0), r);
+  EXPECT_EQ(colour_at(ga, 0, 1), r);
+  EXPECT_EQ(colour_at(ga, 1, 0), b);
+  EXPECT_EQ(colour_at(ga, 1, 1), b);
+  EXPECT_EQ(colour_at(ga, 2, 0), r);
+  EXPECT_EQ(colour_at(ga, 2, 1), white);
+  // b: true positives b1 b2; false positive a2, empty; false negatives b0 b3.
+  EXPECT_EQ(colour_at(gb, 0, 0), b);
+  EXPECT_EQ(colour_at(gb, 0, 1), b);
+  EXPECT_EQ(colour_at(gb, 1, 0), r);
+  EXPECT_EQ(colour_at(gb, 1, 1), white);
+  EXPECT_EQ(colour_at(gb, 2, 0), b);
+  EXPECT_EQ(colour_at(gb, 2, 1), b);
+}

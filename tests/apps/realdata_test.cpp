@@ -347,9 +347,9 @@ TEST(RealData_Scene15, RecipesRunEndToEndThroughTheCli) {
 
 // GIST (Oliva & Torralba 2001; LMgist's 4 scales x 8 orientations, 4 x 4
 // cells, 256 x 256) + linear SVMs with C chosen by 5-fold cross-validation.
-// Measured: 0.6998 [0.683, 0.716] (C = 10). The target is 0.70, the
-// published GIST numbers (low 70s) use kernel SVMs; the floor guards the
-// measured level with room for the interval, not the target.
+// Measured with the dual coordinate-descent solver: 0.7018 [0.685, 0.718]
+// (C = 10; 0.7028 solved to a 100x smaller duality gap). VLFeat's SDCA,
+// stopped short of convergence, gave 0.6998. The floor: 0.70.
 TEST(RealData_Scene15, GistLinearSvmReachesTheFloor) {
   REQUIRE_SCENE15();
   fixtures::TempDir out;
@@ -358,5 +358,6 @@ TEST(RealData_Scene15, GistLinearSvmReachesTheFloor) {
   c.svm.c_grid = {0.1, 1, 10, 100};
   const auto r = RunClassic(c, out.path().string(), nullptr);
   EXPECT_EQ(r["test_size"], 2985);
-  EXPECT_GE(r["selected"]["accuracy"].get<double>(), 0.68) << r["selected"].dump();
+  EXPECT_GE(r["selected"]["accuracy"].get<double>(), 0.70) << r["selected"].dump();
+  EXPECT_EQ(r["svm"]["classes_converged"], 15);
 }

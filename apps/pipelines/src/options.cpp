@@ -281,7 +281,7 @@ std::vector<OptionSpec> BuildTable() {
   t.push_back(
       When(DoubleOption("svm.bias_multiplier", "", "The recipe's BiasMultiplier", R(svm.bias_multiplier)), IsSvm));
   t.push_back(
-      When(DoubleOption("svm.epsilon", "",
+      When(DoubleOption("svm.epsilon", "--svm-epsilon",
                         "Stopping threshold, checked every pass: projected-gradient spread (dcd), duality gap (sdca); "
                         "0 = the solver's default (0.1 dcd, 1e-3 sdca/sgd)",
                         R(svm.epsilon)),

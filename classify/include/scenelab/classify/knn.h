@@ -111,6 +111,10 @@ class KnnClassifier {
   const KnnOptions& options() const { return opts_; }
 
  private:
+  void CheckSearch(const Matrix& queries, int k) const;
+  void SearchFlann(const Matrix& queries, int k, Metric metric, Neighbors* nn) const;
+  bool SearchBytes(const Matrix& queries, int k, Metric metric, Neighbors* nn) const;
+  void SearchFloat(const Matrix& queries, int k, Metric metric, Neighbors* nn) const;
   void FlannSearch(const float* queries, Eigen::Index nq, Eigen::Index dim, int k, int* indices,
                    float* distances) const;
   void SearchProjected(const Matrix& queries, int k, Neighbors* nn) const;

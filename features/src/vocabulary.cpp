@@ -57,7 +57,7 @@ void VocabularyOptions::Validate() const {
 }
 
 Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy, int iterations)
-    : centers_(std::move(centers)), params_(std::move(params)), energy_(energy), iterations_(iterations) {
+    : centers_(std::move(centers)), params_(params), energy_(energy), iterations_(iterations) {
   center_norms_ = centers_.rowwise().squaredNorm();
   auto bw = std::make_shared<detail::ByteWords>(centers_, center_norms_);
   if (bw->usable()) byte_words_ = std::move(bw);

@@ -165,7 +165,7 @@ Pca PcaFrom(const std::string& encoder, const std::vector<NamedMatrix>& parts, i
 // the gradients of the log-likelihood per spatial cell.
 class FisherVectorEncoder final : public Encoder {
  public:
-  explicit FisherVectorEncoder(const EncoderSettings& s) : pca_dim_(s.pca_dim), gmm_opts_(s.gmm) {
+  explicit FisherVectorEncoder(const EncoderSettings& s) : pca_dim_(s.pca_dim), gmm_opts_(s.gmm), threads_(s.threads) {
     ValidatePca(pca_dim_);
     gmm_opts_.Validate();
     ValidateGrids(s.grids, "fisher");
@@ -177,9 +177,11 @@ class FisherVectorEncoder final : public Encoder {
   std::string signed_because() const override { return "fisher vectors are signed"; }
   EncoderInput input() const override { return EncoderInput::kDenseSift; }
   bool needs_model() const override { return true; }
-  void Fit(const Matrix& sample, const Collective&) override {
+  // Every process holds the whole sample (fit_split() is false); the EM's
+  // sums are split over the processes.
+  void Fit(const Matrix& sample, const Collective& comm) override {
     Pca pca = Pca::Fit(sample, pca_dim_);
-    GaussianMixture gmm = GaussianMixture::Fit(pca.Project(sample), gmm_opts_);
+    GaussianMixture gmm = GaussianMixture::Fit(pca.Project(sample), gmm_opts_, comm, threads_);
     Use(std::move(pca), std::move(gmm));
   }
   std::vector<NamedMatrix> Model() const override {
@@ -197,7 +199,8 @@ class FisherVectorEncoder final : public Encoder {
   }
   std::map<std::string, double> FitRecord() const override { return {{"gmm_log_likelihood", gmm_.log_likelihood()}}; }
   std::string model_params() const override {
-    return fmt::format("pca={}|gmm={}|gmm_iters={}", pca_dim_, gmm_opts_.components, gmm_opts_.max_iterations);
+    // em=split: the native EM (vl_gmm's steps); models of vl_gmm itself are refitted.
+    return fmt::format("pca={}|gmm={}|gmm_iters={}|em=split", pca_dim_, gmm_opts_.components, gmm_opts_.max_iterations);
   }
   std::string encode_params() const override {
     return fmt::format("grids={}|improved={}", GridsText(opts_.grids.sides), opts_.improved);
@@ -219,6 +222,7 @@ class FisherVectorEncoder final : public Encoder {
   }
   int pca_dim_;
   GmmOptions gmm_opts_;
+  int threads_;
   FisherOptions opts_;
   Pca pca_;
   GaussianMixture gmm_;

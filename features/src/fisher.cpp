@@ -80,36 +80,6 @@ GaussianMixture::GaussianMixture(Matrix means, Matrix covariances, Eigen::RowVec
   if ((covariances_.array() <= 0).any()) throw Error("GaussianMixture: non-positive covariance");
 }
 
-GaussianMixture GaussianMixture::Fit(const Matrix& sample, const GmmOptions& opts) {
-  opts.Validate();
-  const auto n = static_cast<vl_size>(sample.rows());
-  const auto d = static_cast<vl_size>(sample.cols());
-  const auto k = static_cast<vl_size>(opts.components);
-  if (n < k) {
-    throw Error("GMM: " + std::to_string(n) + " sampled descriptors are fewer than the " + std::to_string(k) +
-                " components (--gmm); sample more per image");
-  }
-  struct Deleter {
-    void operator()(VlGMM* g) const { vl_gmm_delete(g); }
-  };
-  std::unique_ptr<VlGMM, Deleter> gmm(vl_gmm_new(VL_TYPE_FLOAT, d, k));
-  if (!gmm) throw Error("vl_gmm_new failed");
-  vl_gmm_set_max_num_iterations(gmm.get(), static_cast<vl_size>(opts.max_iterations));
-  vl_gmm_set_initialization(gmm.get(), VlGMMKMeans);
-  vl_gmm_set_verbosity(gmm.get(), 0);
-  // Initialisation draws from VLFeat's per-thread generator.
-  vl_rand_seed(vl_get_rand(), opts.seed);
-  GaussianMixture out;
-  out.log_likelihood_ = vl_gmm_cluster(gmm.get(), sample.data(), n);
-  const auto* means = static_cast<const float*>(vl_gmm_get_means(gmm.get()));
-  const auto* covs = static_cast<const float*>(vl_gmm_get_covariances(gmm.get()));
-  const auto* priors = static_cast<const float*>(vl_gmm_get_priors(gmm.get()));
-  out.means_ = Eigen::Map<const Matrix>(means, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
-  out.covariances_ = Eigen::Map<const Matrix>(covs, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(d));
-  out.priors_ = Eigen::Map<const Eigen::RowVectorXf>(priors, static_cast<Eigen::Index>(k));
-  return out;
-}
-
 // ---------------------------------------------------------------- grids
 
 void SpatialGrids::Validate(const char* what) const {

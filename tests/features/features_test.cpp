@@ -485,3 +485,109 @@ TEST(Features_Vocabulary, SplitAcrossProcessesIsBitIdentical) {
   t1.join();
   EXPECT_NE(e0.find("must be gemm when the sample is split across processes, got 'elkan'"), std::string::npos) << e0;
 }
+
+// ------------------------------------------------------------ GMM EM
+
+#include "scenelab/features/fisher.h"
+
+extern "C" {
+#include <vl/gmm.h>
+#include <vl/random.h>
+}
+
+namespace {
+// 6 Gaussian blobs in 8 dimensions with different spreads and sizes.
+Matrix Blobs8(std::uint64_t seed) {
+  Rng r(seed);
+  Matrix x(9000, 8);  // 5 blocks of the EM's 2048 rows
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const int c = static_cast<int>(r.Below(6));
+    for (int d = 0; d < 8; ++d) {
+      const double u = r.Uniform() + r.Uniform() + r.Uniform() - 1.5;  // roughly normal
+      x(i, d) = static_cast<float>((d == c ? 6.0 : 0.0) + (d == (c + 3) % 8 ? -4.0 : 0.0) + (1 + 0.3 * c) * u);
+    }
+  }
+  return x;
+}
+
+std::vector<GaussianMixture> FitSplit(const Matrix& x, const GmmOptions& o, int ranks) {
+  ThreadGroup group(ranks);
+  std::vector<GaussianMixture> out(static_cast<std::size_t>(ranks));
+  std::vector<std::string> errors(static_cast<std::size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r) {
+    threads.emplace_back([&, r] {
+      ThreadGroup::Member me(&group, r);
+      try {
+        out[static_cast<std::size_t>(r)] = GaussianMixture::Fit(x, o, me, 1);
+      } catch (const std::exception& e) {
+        errors[static_cast<std::size_t>(r)] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  return out;
+}
+
+double MaxRelative(const Matrix& a, const Matrix& b) {
+  return ((a - b).array().abs() / (b.array().abs() + 1e-3f)).maxCoeff();
+}
+}  // namespace
+
+// The native EM runs vl_gmm's steps from vl_gmm's own start: the same
+// mixture as vl_gmm_cluster, to float rounding.
+TEST(Features_GaussianMixture, NativeEmIsVlGmm) {
+  const Matrix x = Blobs8(5);
+  GmmOptions o;
+  o.components = 8;
+  o.max_iterations = 25;
+  o.seed = 3;
+  const GaussianMixture ours = GaussianMixture::Fit(x, o);
+  VlGMM* g = vl_gmm_new(VL_TYPE_FLOAT, 8, 8);
+  vl_gmm_set_max_num_iterations(g, 25);
+  vl_gmm_set_initialization(g, VlGMMKMeans);
+  vl_gmm_set_verbosity(g, 0);
+  vl_rand_seed(vl_get_rand(), 3);
+  const double ll = vl_gmm_cluster(g, x.data(), static_cast<vl_size>(x.rows()));
+  const Matrix means = Eigen::Map<const Matrix>(static_cast<const float*>(vl_gmm_get_means(g)), 8, 8);
+  const Matrix covs = Eigen::Map<const Matrix>(static_cast<const float*>(vl_gmm_get_covariances(g)), 8, 8);
+  const Eigen::RowVectorXf priors =
+      Eigen::Map<const Eigen::RowVectorXf>(static_cast<const float*>(vl_gmm_get_priors(g)), 8);
+  vl_gmm_delete(g);
+  EXPECT_NEAR(ours.log_likelihood(), ll, 1e-5 * std::fabs(ll));
+  EXPECT_LT(MaxRelative(ours.means(), means), 1e-3);
+  EXPECT_LT(MaxRelative(ours.covariances(), covs), 1e-3);
+  EXPECT_LT((ours.priors() - priors).cwiseAbs().maxCoeff(), 1e-4);
+}
+
+// Split over 2 and 3 processes in whole blocks, each row's E-step is the
+// one-process product and only the order of the double moment sums
+// differs: the mixture equals the one-process fit within 1e-6 relative (the
+// stated tolerance; here its floats come out identical). One process gives
+// the same bits for 1 and 2 threads.
+TEST(Features_GaussianMixture, SplitEmEqualsOneProcessWithinRounding) {
+  const Matrix x = Blobs8(7);
+  GmmOptions o;
+  o.components = 12;  // more modes than blobs: some thin out
+  o.max_iterations = 30;
+  o.seed = 1;
+  const GaussianMixture one = GaussianMixture::Fit(x, o, SingleProcess(), 1);
+  const GaussianMixture two_threads = GaussianMixture::Fit(x, o, SingleProcess(), 2);
+  EXPECT_EQ(one.means(), two_threads.means());
+  EXPECT_EQ(one.covariances(), two_threads.covariances());
+  EXPECT_EQ(one.log_likelihood(), two_threads.log_likelihood());
+  for (int ranks : {2, 3}) {
+    const auto split = FitSplit(x, o, ranks);
+    for (int q = 0; q < ranks; ++q) {
+      const GaussianMixture& m = split[static_cast<std::size_t>(q)];
+      EXPECT_LT(MaxRelative(m.means(), one.means()), 1e-6) << ranks << " ranks, rank " << q;
+      EXPECT_LT(MaxRelative(m.covariances(), one.covariances()), 1e-6) << ranks << " ranks, rank " << q;
+      EXPECT_LT((m.priors() - one.priors()).cwiseAbs().maxCoeff(), 1e-7) << ranks << " ranks, rank " << q;
+      EXPECT_NEAR(m.log_likelihood(), one.log_likelihood(), 1e-12 * std::fabs(one.log_likelihood()));
+      // Every process ends with the same mixture.
+      EXPECT_EQ(m.means(), split[0].means());
+      EXPECT_EQ(m.priors(), split[0].priors());
+    }
+  }
+}

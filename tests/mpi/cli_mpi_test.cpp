@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -123,6 +124,44 @@ TEST(Mpi_Classic, BowAndTinyOverTwoAndThreeRanksEqualOneProcess) {
       EXPECT_EQ(count, 1u) << printed;
     }
   }
+}
+
+// Fisher vectors over 2 ranks: the GMM's EM is split (each rank sums its
+// whole blocks of the sample's rows), and the run equals one process: the
+// same mixture log-likelihood to 1e-12 and the same predictions.
+TEST(Mpi_Classic, FisherWithTheEmSplitOverTwoRanksEqualsOneProcess) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 7, 4, 96);
+  auto args = [&](const fs::path& out) {
+    return std::vector<std::string>{"classic",
+                                    "--data",
+                                    (dir / "data").string(),
+                                    "--features",
+                                    "fisher",
+                                    "--step",
+                                    "3",
+                                    "--pca",
+                                    "16",
+                                    "--gmm",
+                                    "4",
+                                    "--k",
+                                    "1-3",
+                                    "--seed",
+                                    "3",
+                                    "--samples-per-image",
+                                    "400",  // 8,400 sample rows: 5 EM blocks
+                                    "--out",
+                                    out.string()};
+  };
+  ASSERT_EQ(RunCommand(Alone(args(dir / "one")), dir / "one.log"), 0) << ReadFileText(dir / "one.log");
+  ASSERT_EQ(RunCommand(Mpirun(2, args(dir / "two")), dir / "two.log"), 0) << ReadFileText(dir / "two.log");
+  const auto one = Read(dir / "one" / "results.json"), two = Read(dir / "two" / "results.json");
+  // More sample rows than one EM block (2048): both ranks take part.
+  ASSERT_GT(one["model"]["sample_descriptors"].get<double>(), 2 * 2048.0) << one["model"].dump();
+  const double ll1 = one["model"]["gmm_log_likelihood"], ll2 = two["model"]["gmm_log_likelihood"];
+  EXPECT_NEAR(ll2, ll1, 1e-12 * std::fabs(ll1));
+  for (const char* key : {"accuracy", "selected", "confusion"}) EXPECT_EQ(two[key], one[key]) << key;
+  EXPECT_EQ(ReadFileText(dir / "two" / "predictions.csv"), ReadFileText(dir / "one" / "predictions.csv"));
 }
 
 // The Lazebnik protocol (repeated random splits) as a 2-rank job: the same

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "scenelab/features/collective.h"
 #include "scenelab/features/dense_sift.h"
 #include "scenelab/features/types.h"
 #include "scenelab/features/vocabulary.h"
@@ -40,7 +41,8 @@ struct GmmOptions {
   void Validate() const;
 };
 
-// Diagonal-covariance Gaussian mixture fitted by vl_gmm (k-means start, EM).
+// Diagonal-covariance Gaussian mixture: vl_gmm's k-means start and its EM,
+// run natively so that the EM can be split over processes (gmm_em.cpp).
 class GaussianMixture {
  public:
   GaussianMixture() = default;
@@ -48,6 +50,11 @@ class GaussianMixture {
   // 1 x K priors); throws Error on mismatched shapes or a covariance <= 0.
   GaussianMixture(Matrix means, Matrix covariances, Eigen::RowVectorXf priors, double log_likelihood = 0);
   static GaussianMixture Fit(const Matrix& sample, const GmmOptions& opts);
+  // The same fit with the EM split over the processes of `comm`: every
+  // process passes the whole sample (the initialisation runs on rank 0) and
+  // works on its contiguous share of the rows; equal to the one-process fit
+  // up to the order of floating-point sums. `threads`: 0 = all cores.
+  static GaussianMixture Fit(const Matrix& sample, const GmmOptions& opts, const Collective& comm, int threads);
   int components() const { return static_cast<int>(means_.rows()); }
   int dim() const { return static_cast<int>(means_.cols()); }
   const Matrix& means() const { return means_; }              // K x D

@@ -514,6 +514,49 @@ TEST(Pipelines_Compare, CnnPipelinesAreCheckedByTheTrainingTable) {
   EXPECT_EQ(resolved["optimizer"], "adam");
 }
 
+// A CNN pipeline takes `repeats` (or `protocol`) as the classical ones do:
+// it trains once per split, on the same seeded splits, so that compare pairs
+// the two kinds split by split with the paired t-test; finished splits are
+// reused.
+TEST(Pipelines_Compare, CnnRepeatsRunTheClassicalSplitsAndArePaired) {
+  TempDir dir;
+  fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 8, 4, 32);
+  auto config = [&](const std::string& data_extra) {
+    return nlohmann::json::parse(R"({"name": "t", "seed": 2, "data": {"path": ")" + (dir / "data").string() + "\"" +
+                                 data_extra + R"(},
+      "pipelines": [
+        {"name": "tiny", "type": "tiny", "tiny": {"size": 8}, "knn": {"metrics": ["l1"], "k": "1-3"}, "repeats": 3},
+        {"name": "net", "type": "cnn", "model": "resnet-lite", "epochs": 1, "batch": 8, "val": 0.0, "threads": 1,
+         "repeats": 3}]})");
+  };
+  const auto cfg = ParseCompareConfig(config(R"(, "train_per_class": 6)"), "test config");
+  const auto r = RunCompare(cfg, (dir / "out").string(), nullptr);
+  const auto tiny = nlohmann::json::parse(ReadFileText(dir / "out/pipelines/tiny/results.json"));
+  const auto net = nlohmann::json::parse(ReadFileText(dir / "out/pipelines/net/results.json"));
+  ASSERT_EQ(net["repeats"]["count"], 3);
+  EXPECT_EQ(net["kind"], "cnn");
+  EXPECT_EQ(net["train_size"], 18);  // 6 per class
+  EXPECT_EQ(net["test_size"], 18);   // the other 6 of each class's 12
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_EQ(net["repeats"]["splits"][s]["test_fingerprint"], tiny["repeats"]["splits"][s]["test_fingerprint"]) << s;
+    EXPECT_TRUE(fs::exists(dir / fmt::format("out/pipelines/net/repeats/r{:02d}/done.json", s)));
+  }
+  EXPECT_NE(net["repeats"]["splits"][0]["test_fingerprint"], net["repeats"]["splits"][1]["test_fingerprint"]);
+  EXPECT_DOUBLE_EQ(net["selected"]["accuracy"].get<double>(), net["repeats"]["mean"].get<double>());
+  EXPECT_EQ(r.summary["significance"]["test"], "paired t-test over the repeated splits");
+  ASSERT_EQ(r.summary["significance"]["pairs"].size(), 1u);
+  // A rerun reuses both pipelines.
+  const auto again = RunCompare(cfg, (dir / "out").string(), nullptr);
+  EXPECT_EQ(again.reused.size(), 2u);
+  // Repeats need the split size.
+  auto unsized = config("");
+  unsized["pipelines"][0].erase("repeats");
+  EXPECT_MESSAGE(ParseCompareConfig(unsized, "c.yaml"), "pipeline 'net': repeats needs data.train_per_class");
+  auto bad = config(R"(, "train_per_class": 6)");
+  bad["pipelines"][1]["protocol"] = "lazebnk";
+  EXPECT_MESSAGE(ParseCompareConfig(bad, "c.yaml"), "pipeline 'net': protocol: unknown value 'lazebnk'");
+}
+
 TEST(Pipelines_Compare, PValueMatrixIsSymmetricWithOnesOnTheDiagonal) {
   TempDir dir;
   fixtures::WriteFolderDataset(dir / "data", {"a", "b", "c"}, 10, 8);

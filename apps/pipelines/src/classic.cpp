@@ -21,6 +21,8 @@
 #include "scenelab/pipelines/options.h"
 #include "scenelab/pipelines/outputs.h"
 
+#include "repeats.h"
+
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -1008,50 +1010,33 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
                                   const features::Collective& comm) {
   const bool root = comm.rank() == 0;
   const auto start = Clock::now();
-  DataConfig whole = cfg.data;
-  whole.train_per_class = 0;
-  whole.test_per_class = 0;
-  const LoadedData loaded = LoadData(whole, cfg.seed);
-  // Every image of the dataset, train and test together, in one pool.
-  std::vector<data::Sample> all = loaded.train.samples();
-  all.insert(all.end(), loaded.test.samples().begin(), loaded.test.samples().end());
-  const data::Dataset pool(loaded.train.class_names(), std::move(all));
-  const auto splits = DrawRepeatSplits(pool, cfg.data.train_per_class, cfg.data.test_per_class, cfg.repeats, cfg.seed);
+  const Pool pool = LoadPool(cfg.data, cfg.seed);
+  const auto splits =
+      DrawRepeatSplits(pool.images, cfg.data.train_per_class, cfg.data.test_per_class, cfg.repeats, cfg.seed);
   if (log) {
     log->Info(fmt::format(
         "{} repeats of a seeded random split: {} training images per class, {} test images, from {} pooled images",
-        cfg.repeats, cfg.data.train_per_class, splits.front().test.size(), pool.size()));
+        cfg.repeats, cfg.data.train_per_class, splits.front().test.size(), pool.images.size()));
   }
   const std::string cache = cfg.cache_dir.empty() ? out_dir + "/cache" : cfg.cache_dir;
   ClassicConfig one = cfg;
   one.repeats = 1;
   one.cache_dir = cache;
-  std::vector<double> acc, oracle;
-  nlohmann::ordered_json per = nlohmann::json::array();
-  eval::ConfusionMatrix summed(pool.class_names());
+  RepeatTally tally(pool.images.class_names());
+  std::string how;
   DescriptorPool descriptor_pool;  // dense SIFT of every pooled image, shared by every split
-  descriptor_pool.pool = &pool;
+  descriptor_pool.pool = &pool.images;
   for (int r = 0; r < cfg.repeats; ++r) {
     const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
     LoadedData d;
-    d.info = loaded.info;
-    d.train = pool.Select(splits[static_cast<std::size_t>(r)].train);
-    d.test = pool.Select(splits[static_cast<std::size_t>(r)].test);
+    d.info = pool.loaded.info;
+    d.train = pool.images.Select(splits[static_cast<std::size_t>(r)].train);
+    d.test = pool.images.Select(splits[static_cast<std::size_t>(r)].test);
     CacheKey key("repeat-v1");
     key.Add("cfg", one.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
         .Add("train", Hex64(d.train.Fingerprint()))
         .Add("test", Hex64(d.test.Fingerprint()));
-    nlohmann::json res;
-    if (root) {
-      try {  // a finished repeat of this same config is reused: long runs resume
-        const auto done = nlohmann::json::parse(ReadFileText(fs::path(dir) / "done.json"));
-        if (!cfg.clobber && done.at("key").get<std::string>() == key.text()) {
-          res = nlohmann::json::parse(ReadFileText(fs::path(dir) / "results.json"));
-        }
-      } catch (const std::exception&) {
-        res = nullptr;
-      }
-    }
+    nlohmann::json res = root ? FinishedRepeat(dir, key.text(), cfg.clobber) : nlohmann::json();
     std::string reuse = res.is_null() ? "0" : "1";  // rank 0's verdict, for every rank
     comm.Broadcast(&reuse);
     if (reuse == "0") {
@@ -1067,62 +1052,23 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
       log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
     }
     if (!root) continue;  // rank 0 gathers the repeats' results
-    acc.push_back(res["selected"]["accuracy"].get<double>());
-    oracle.push_back(res["best"]["accuracy"].get<double>());
-    const auto& cm = res["confusion"];
-    for (int t = 0; t < summed.num_classes(); ++t) {
-      for (int p = 0; p < summed.num_classes(); ++p) summed.Add(t, p, cm[t][p].get<std::int64_t>());
+    tally.Add(r, res, dir);
+    if (how.empty()) how = res["selected"].value("how", std::string("the configured point"));
+    if (log) {
+      log->Info(fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats,
+                            tally.accuracy().back(), res["best"]["accuracy"].get<double>()));
     }
-    per.push_back({{"repeat", r},
-                   {"accuracy", acc.back()},
-                   {"oracle_accuracy", oracle.back()},
-                   {"selected", res["selected"]},
-                   {"test_fingerprint", res["test_fingerprint"]},
-                   {"run", dir}});
-    if (log)
-      log->Info(
-          fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats, acc.back(), oracle.back()));
   }
   if (!root) return nullptr;
-  const auto ci = eval::TInterval(acc);
-  const auto oci = eval::TInterval(oracle);
-  nlohmann::ordered_json r;
-  r["kind"] = "classic";
-  r["pipeline"] = PipelineName(cfg);
-  r["params"] = cfg.ToJson();
-  r["seed"] = cfg.seed;
-  r["classes"] = pool.class_names();
-  r["train_size"] = splits.front().train.size();
-  r["test_size"] = splits.front().test.size();
-  r["repeats"] = {{"count", cfg.repeats},      {"train_per_class", cfg.data.train_per_class},
-                  {"accuracy", acc},           {"mean", eval::Mean(acc)},
-                  {"std", eval::StdDev(acc)},  {"ci95", {ci.lo, ci.hi}},
-                  {"oracle_accuracy", oracle}, {"splits", per}};
-  r["selected"] = {{"metric", "per repeat"},
-                   {"k", nullptr},
-                   {"accuracy", eval::Mean(acc)},
-                   {"accuracy_std", eval::StdDev(acc)},
-                   {"accuracy_ci95", {ci.lo, ci.hi}},
-                   {"interval", "Student t over repeats, 95%"},
-                   {"how", fmt::format("mean over {} seeded random splits ({} training images per class); in each, {}",
-                                       cfg.repeats, cfg.data.train_per_class,
-                                       per[0]["selected"].value("how", std::string("the configured point")))}};
-  r["best"] = {{"metric", "per repeat"},
-               {"k", nullptr},
-               {"accuracy", eval::Mean(oracle)},
-               {"accuracy_ci95", {oci.lo, oci.hi}},
-               {"oracle", true},
-               {"how", "mean of each split's point chosen on its test labels (optimistic)"}};
-  r["confusion"] = nlohmann::json::parse(summed.ToJson())["counts"];
-  r["mean_per_class_accuracy"] = summed.MeanPerClassAccuracy();
-  r["timings_s"] = {{"total_s", SecondsSince(start)}};
-  RunOutputs outputs(out_dir);
-  eval::DrawConfusion(summed, (fs::path(out_dir) / "figures" / "confusion").string(),
-                      fmt::format("Confusion summed over {} repeats (row-normalised)", cfg.repeats));
-  WriteFileAtomic(fs::path(out_dir) / "confusion.csv", summed.ToCsv());
-  WriteFileAtomic(fs::path(out_dir) / "confusion.json", summed.ToJson());
-  outputs.WriteResults(r);
-  return r;
+  nlohmann::ordered_json head;
+  head["kind"] = "classic";
+  head["pipeline"] = PipelineName(cfg);
+  head["params"] = cfg.ToJson();
+  head["seed"] = cfg.seed;
+  head["classes"] = pool.images.class_names();
+  head["train_size"] = splits.front().train.size();
+  head["test_size"] = splits.front().test.size();
+  return tally.Write(std::move(head), how, cfg.data.train_per_class, out_dir, SecondsSince(start));
 }
 
 }  // namespace scenelab::pipelines

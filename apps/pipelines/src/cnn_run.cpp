@@ -2,14 +2,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "scenelab/cnn/zoo.h"
+#include "scenelab/data/config_key.h"
 #include "scenelab/data/error.h"
+#include "scenelab/data/io.h"
 #include "scenelab/eval/stats.h"
 #include "scenelab/pipelines/options.h"
 #include "scenelab/pipelines/outputs.h"
+
+#include "repeats.h"
+
+namespace fs = std::filesystem;
 
 namespace scenelab::pipelines {
 
@@ -103,12 +110,68 @@ nlohmann::ordered_json WriteCnnOutputs(const std::string& out_dir, const std::st
 }
 }  // namespace
 
+namespace {
+// One training per repeated split; the CNN's point is fixed by its schedule
+// (or its validation split), so `selected` and `best` of each split agree.
+nlohmann::ordered_json RunCnnRepeats(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log) {
+  const auto start = std::chrono::steady_clock::now();
+  if (cfg.dist.active()) throw Error("repeats: not with data-parallel training (--nproc); run the splits one by one");
+  const Pool pool = LoadPool(cfg.data, cfg.train.seed);
+  const auto splits =
+      DrawRepeatSplits(pool.images, cfg.data.train_per_class, cfg.data.test_per_class, cfg.repeats, cfg.train.seed);
+  if (log) {
+    log->Info(fmt::format("{}: {} repeats of a seeded random split, {} training images per class, {} test images",
+                          cfg.train.model, cfg.repeats, cfg.data.train_per_class, splits.front().test.size()));
+  }
+  RepeatTally tally(pool.images.class_names());
+  std::string how;
+  for (int r = 0; r < cfg.repeats; ++r) {
+    const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
+    const data::Dataset train = pool.images.Select(splits[static_cast<std::size_t>(r)].train);
+    const data::Dataset test = pool.images.Select(splits[static_cast<std::size_t>(r)].test);
+    CacheKey key("cnn-repeat-v1");
+    key.Add("train_config", cfg.train.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+        .Add("train", Hex64(train.Fingerprint()))
+        .Add("test", Hex64(test.Fingerprint()));
+    nlohmann::json res = FinishedRepeat(dir, key.text(), false);
+    if (res.is_null()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      // An interrupted split resumes from its own checkpoint.
+      const auto tr = cnn::Train(cfg.train, train, test, dir, /*resume=*/true, log, {});
+      nlohmann::ordered_json params;
+      params["data"] = DataOptions().Echo(cfg.data);
+      params["train"] = cfg.train.ToJson();
+      params["train"]["input"] = tr.input.ToString();
+      params["repeat"] = r;
+      res = WriteCnnOutputs(dir, cfg.train.model, train, test, tr, params, cfg.train.seed, SecondsSince(t0));
+      WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
+    } else if (log) {
+      log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
+    }
+    tally.Add(r, res, dir);
+    if (how.empty()) how = res["selected"].value("how", std::string("the last epoch"));
+    if (log) log->Info(fmt::format("repeat {}/{}: accuracy {:.4f}", r + 1, cfg.repeats, tally.accuracy().back()));
+  }
+  nlohmann::ordered_json head;
+  head["kind"] = "cnn";
+  head["pipeline"] = cfg.train.model;
+  head["params"] = {{"data", DataOptions().Echo(cfg.data)}, {"train", cfg.train.ToJson()}, {"repeats", cfg.repeats}};
+  head["seed"] = cfg.train.seed;
+  head["classes"] = pool.images.class_names();
+  head["train_size"] = splits.front().train.size();
+  head["test_size"] = splits.front().test.size();
+  return tally.Write(std::move(head), how, cfg.data.train_per_class, out_dir, SecondsSince(start));
+}
+}  // namespace
+
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log) {
   const auto start = std::chrono::steady_clock::now();
   cfg.train.Validate();
   // The model name too, before any image is decoded (train_config.cpp stays
   // free of the Torch-built registry: the fuzzers compile it alone).
   NamedError("--model", [&] { cnn::RequireModel(cfg.train.model); });
+  if (cfg.repeats < 1) throw Error("repeats: must be >= 1, got " + std::to_string(cfg.repeats));
+  if (cfg.repeats > 1) return RunCnnRepeats(cfg, out_dir, log);
   const LoadedData data = LoadData(cfg.data, cfg.train.seed);
   if (log) {
     log->Info(fmt::format("{}: {} classes, {} train / {} test images; model {}", cfg.data.path,

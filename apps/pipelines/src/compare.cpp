@@ -42,11 +42,38 @@ cnn::TrainConfig CnnFrom(const CompareConfig& c, const PipelineSpec& p) {
   const std::string what = "pipeline '" + p.name + "'";
   // The training option table: the keys of checkpoint/meta.json and the
   // flags of `cnn train`, with the short aliases batch, opt and val.
-  cnn::TrainOptions().Apply(cnn::TrainOptions().FromJson(p.body, what, {"type", "name"}), &t);
+  cnn::TrainOptions().Apply(cnn::TrainOptions().FromJson(p.body, what, {"type", "name", "repeats", "protocol"}), &t);
   t.Validate();
   NamedError(what + ".model", [&] { cnn::RequireModel(t.model); });
   return t;
 }
+// A CNN pipeline's run: its training config, and the evaluation protocol
+// the classical pipelines take the same way (`protocol: lazebnik`, or
+// `repeats` with the data's train_per_class), so that both kinds train on
+// the same repeated splits and can be paired split by split.
+CnnRunConfig CnnRunFrom(const CompareConfig& c, const PipelineSpec& p) {
+  CnnRunConfig rc;
+  rc.data = c.data;
+  rc.train = CnnFrom(c, p);
+  const std::string what = "pipeline '" + p.name + "'";
+  if (p.body.contains("protocol")) {
+    const nlohmann::json name = p.body["protocol"];
+    const nlohmann::json preset =
+        NamedError(what, [&] { return Preset("protocol", name.is_string() ? name.get<std::string>() : name.dump()); });
+    for (const auto& [k, v] : preset.items()) {
+      if (k == "repeats") rc.repeats = IntegerFromJson<int>(v, what + ": protocol");
+      if (k == "data.train_per_class") rc.data.train_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
+      if (k == "data.test_per_class") rc.data.test_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
+    }
+  }
+  if (p.body.contains("repeats")) rc.repeats = IntegerFromJson<int>(p.body["repeats"], what + ": repeats");
+  if (rc.repeats < 1) throw Error(what + ": repeats: must be >= 1, got " + std::to_string(rc.repeats));
+  if (rc.repeats > 1 && rc.data.train_per_class == 0) {
+    throw Error(what + ": repeats needs data.train_per_class (the training images per class of each split)");
+  }
+  return rc;
+}
+
 // Between every two pipelines: McNemar on the shared test images, or, when
 // every pipeline ran the same repeated splits, a paired t-test over the
 // repeats; Holm-corrected across pairs either way.
@@ -163,7 +190,7 @@ void CompareConfig::Validate() const {
       bool s;
       ClassicFrom(*this, p, &g, &s);
     } else if (p.type == "cnn") {
-      CnnFrom(*this, p);
+      CnnRunFrom(*this, p);
     } else {
       throw Error("config: pipeline '" + p.name + "' has type '" + p.type +
                   "' (expected tiny, bow, fisher, vlad, gist or cnn)");
@@ -184,7 +211,12 @@ nlohmann::ordered_json CompareConfig::ToJson() const {
     e["name"] = p.name;
     e["type"] = p.type;
     if (p.type == "cnn") {
-      e["resolved"] = CnnFrom(*this, p).ToJson();
+      const CnnRunConfig rc = CnnRunFrom(*this, p);
+      e["resolved"] = rc.train.ToJson();
+      if (rc.repeats > 1) {
+        e["resolved"]["repeats"] = rc.repeats;
+        e["resolved"]["data"] = DataOptions().Echo(rc.data);
+      }
     } else {
       SweepGrid g;
       bool s;
@@ -306,9 +338,7 @@ CompareResult RunCompare(const CompareConfig& cfg, const std::string& out_dir, L
       if (root) fs::create_directories(dir);
       if (p.type == "cnn") {
         if (root) {
-          CnnRunConfig rc;
-          rc.data = cfg.data;
-          rc.train = CnnFrom(cfg, p);
+          CnnRunConfig rc = CnnRunFrom(cfg, p);
           if (cnn_threads > 0) rc.train.threads = cnn_threads;
           rc.resume = true;  // continues an interrupted run of this same config
           RunCnn(rc, dir, log);

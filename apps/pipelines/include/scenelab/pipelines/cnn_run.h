@@ -18,6 +18,11 @@ struct CnnRunConfig {
   cnn::TrainConfig train;
   bool resume = false;
   cnn::DistributedOptions dist;  // rank > 0 trains but writes no outputs
+  // > 1: that many seeded random splits of the pooled dataset with
+  // data.train_per_class training images per class, drawn as the classical
+  // pipelines' repeats are (the same seed gives the same splits), one
+  // training per split under <out>/repeats/rNN, each reused once finished.
+  int repeats = 1;
 };
 
 nlohmann::ordered_json RunCnn(const CnnRunConfig& cfg, const std::string& out_dir, Logger* log);

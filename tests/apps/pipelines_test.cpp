@@ -787,19 +787,16 @@ TEST(Pipelines_RunOutputs, GalleryRowsAreTruePositivesFalsePositivesAndFalseNega
   ASSERT_FALSE(ga.empty());
   ASSERT_FALSE(gb.empty());
   ASSERT_EQ(ga.channels(), 4);
-  // a: true positives a0 a1 (a3 is past per_kind); false positives b0 b3;
-  // false negative a2, then an empty slot.
-  EXPECT_EQ(colour_at(ga, 0, 0), r);
-  EXPECT_EQ(colour_at(ga, 0, 1), r);
-  EXPECT_EQ(colour_at(ga, 1, 0), b);
-  EXPECT_EQ(colour_at(ga, 1, 1), b);
-  EXPECT_EQ(colour_at(ga, 2, 0), r);
-  EXPECT_EQ(colour_at(ga, 2, 1), white);
-  // b: true positives b1 b2; false positive a2, empty; false negatives b0 b3.
-  EXPECT_EQ(colour_at(gb, 0, 0), b);
-  EXPECT_EQ(colour_at(gb, 0, 1), b);
-  EXPECT_EQ(colour_at(gb, 1, 0), r);
-  EXPECT_EQ(colour_at(gb, 1, 1), white);
-  EXPECT_EQ(colour_at(gb, 2, 0), b);
-  EXPECT_EQ(colour_at(gb, 2, 1), b);
+  // Rows: true positives, false positives, false negatives; two slots each.
+  // a: a0 a1 (a3 is past per_kind); b0 b3; a2 and an empty slot.
+  // b: b1 b2; a2 and an empty slot; b0 b3.
+  const cv::Vec3b want[2][3][2] = {{{r, r}, {b, b}, {r, white}}, {{b, b}, {r, white}, {b, b}}};
+  const cv::Mat* gallery[2] = {&ga, &gb};
+  for (int g = 0; g < 2; ++g) {
+    for (int row = 0; row < 3; ++row) {
+      for (int col = 0; col < 2; ++col)
+        EXPECT_EQ(colour_at(*gallery[g], row, col), want[g][row][col])
+            << "gallery " << g << " row " << row << " col " << col;
+    }
+  }
 }

@@ -61,6 +61,20 @@ std::string PipelineName(const ClassicConfig& cfg) {
   const std::string map = cfg.homkermap != KernelMap::kNone ? "+" + KernelMapNames().Show(cfg.homkermap) + "map" : "";
   return cfg.features + map + "+" + ClassifierNames().Show(cfg.classifier);
 }
+
+// The first fields of a run's results.json, one split or repeated splits.
+nlohmann::ordered_json ResultsHead(const ClassicConfig& cfg, const std::vector<std::string>& classes,
+                                   std::size_t train_size, std::size_t test_size) {
+  nlohmann::ordered_json r;
+  r["kind"] = "classic";
+  r["pipeline"] = PipelineName(cfg);
+  r["params"] = cfg.ToJson();
+  r["seed"] = cfg.seed;
+  r["classes"] = classes;
+  r["train_size"] = train_size;
+  r["test_size"] = test_size;
+  return r;
+}
 }  // namespace
 
 namespace {
@@ -809,14 +823,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   timings["total_s"] = SecondsSince(start);
 
   RunOutputs outputs(out_dir);
-  nlohmann::ordered_json r;
-  r["kind"] = "classic";
-  r["pipeline"] = PipelineName(cfg);
-  r["params"] = cfg.ToJson();
-  r["seed"] = cfg.seed;
-  r["classes"] = data.train.class_names();
-  r["train_size"] = data.train.size();
-  r["test_size"] = data.test.size();
+  nlohmann::ordered_json r = ResultsHead(cfg, data.train.class_names(), data.train.size(), data.test.size());
   if (!runner.model_info().empty()) r["model"] = runner.model_info();
   nlohmann::ordered_json acc;
   std::string best_m;
@@ -1060,15 +1067,9 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
     }
   }
   if (!root) return nullptr;
-  nlohmann::ordered_json head;
-  head["kind"] = "classic";
-  head["pipeline"] = PipelineName(cfg);
-  head["params"] = cfg.ToJson();
-  head["seed"] = cfg.seed;
-  head["classes"] = pool.images.class_names();
-  head["train_size"] = splits.front().train.size();
-  head["test_size"] = splits.front().test.size();
-  return tally.Write(std::move(head), how, cfg.data.train_per_class, out_dir, SecondsSince(start));
+  return tally.Write(
+      ResultsHead(cfg, pool.images.class_names(), splits.front().train.size(), splits.front().test.size()), how,
+      cfg.data.train_per_class, out_dir, SecondsSince(start));
 }
 
 }  // namespace scenelab::pipelines

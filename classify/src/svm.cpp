@@ -56,7 +56,10 @@ double LinearSvmOptions::StoppingThreshold() const {
 
 LinearSvm::LinearSvm(const LinearSvmOptions& opts) : opts_(opts) { opts_.Validate(); }
 
+// Cross-validation's state within one fold: the rows' squared norms, and
+// each class's dual solution carried from one C to the next.
 struct LinearSvm::Warm {
+  std::vector<float> sq_norms;
   std::vector<detail::DualCdState> classes;
 };
 
@@ -128,13 +131,18 @@ void LinearSvm::Train(const Matrix& x, const std::vector<int>& labels, int num_c
 void LinearSvm::TrainDualCd(const Matrix& x, const std::vector<int>& labels, double c, Progress* progress, Warm* warm) {
   const auto n = static_cast<std::size_t>(x.rows());
   const auto num_classes = static_cast<std::size_t>(w_.rows());
-  std::vector<float> sq_norms(n);
-  ParallelFor(n, opts_.threads, [&](std::size_t i) {
-    const float* r = x.data() + i * static_cast<std::size_t>(x.cols());
-    sq_norms[i] = kernels::Dot(r, r, static_cast<std::size_t>(x.cols()));
-  });
+  // Without `warm` these are the models kept, whose duality gaps are
+  // reported; cross-validation's are discarded and skip that extra pass.
+  const bool kept = warm == nullptr;
   Warm cold;
-  if (!warm) warm = &cold;
+  if (kept) warm = &cold;
+  if (warm->sq_norms.size() != n) {  // once per fold, not once per C
+    warm->sq_norms.resize(n);
+    ParallelFor(n, opts_.threads, [&](std::size_t i) {
+      const float* r = x.data() + i * static_cast<std::size_t>(x.cols());
+      warm->sq_norms[i] = kernels::Dot(r, r, static_cast<std::size_t>(x.cols()));
+    });
+  }
   warm->classes.resize(num_classes);
   // vl_svm's budget, 50 / lambda = 50 C N sample visits.
   const double budget = std::ceil(opts_.max_iterations_times_lambda * c * static_cast<double>(n));
@@ -148,7 +156,7 @@ void LinearSvm::TrainDualCd(const Matrix& x, const std::vector<int>& labels, dou
     p.n = n;
     p.d = static_cast<std::size_t>(x.cols());
     p.y = y.data();
-    p.sq_norms = sq_norms.data();
+    p.sq_norms = warm->sq_norms.data();
     p.c = c;
     p.bias_multiplier = opts_.bias_multiplier;
     detail::DualCdState& state = warm->classes[cls];
@@ -163,7 +171,7 @@ void LinearSvm::TrainDualCd(const Matrix& x, const std::vector<int>& labels, dou
     b_[static_cast<Eigen::Index>(cls)] = static_cast<float>(state.w_bias * opts_.bias_multiplier);
     iterations_[cls] = st.visits;
     converged_[cls] = st.converged ? 1 : 0;
-    gaps_[cls] = detail::DualityGap(p, state);
+    if (kept) gaps_[cls] = detail::DualityGap(p, state);
     if (progress) progress->Add();
   });
 }

@@ -16,6 +16,8 @@ extern "C" {
 
 #include "scenelab/data/error.h"
 
+#include "gmm_terms.h"
+
 namespace scenelab::features {
 
 // ---------------------------------------------------------------- PCA
@@ -151,32 +153,15 @@ FisherEncoder::FisherEncoder(const Pca& pca, const GaussianMixture& gmm, const F
     throw Error("FisherEncoder: the PCA gives " + std::to_string(pca_.output_dim()) + " dimensions, the mixture has " +
                 std::to_string(gmm_.dim()));
   }
-  const Eigen::Index k = gmm_.components(), d = gmm_.dim();
-  loglik_weights_.resize(k, 2 * d);
-  loglik_bias_.resize(k);
-  const double half_d_log_2pi = 0.5 * static_cast<double>(d) * std::log(2.0 * 3.14159265358979323846);
-  for (Eigen::Index c = 0; c < k; ++c) {
-    double log_det = 0, mu2 = 0;
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const double var = gmm_.covariances()(c, j), mu = gmm_.means()(c, j);
-      loglik_weights_(c, j) = static_cast<float>(-0.5 / var);
-      loglik_weights_(c, d + j) = static_cast<float>(mu / var);
-      log_det += std::log(var);
-      mu2 += mu * mu / var;
-    }
-    loglik_bias_[c] = static_cast<float>(std::log(static_cast<double>(gmm_.priors()[c])) - half_d_log_2pi -
-                                         0.5 * log_det - 0.5 * mu2);
-  }
+  detail::GaussianLogLikelihoodTerms(
+      gmm_.means(), gmm_.covariances(), [&](Eigen::Index c) { return std::log(static_cast<double>(gmm_.priors()[c])); },
+      &loglik_weights_, &loglik_bias_);
 }
 
 void FisherEncoder::EncodeCell(const Matrix& x, float* out) const {
   const Eigen::Index n = x.rows(), k = gmm_.components(), d = gmm_.dim();
   // Log-likelihoods of every descriptor under every Gaussian: one GEMM on [x^2 | x].
-  Matrix x2(n, 2 * d);
-  x2.leftCols(d) = x.array().square().matrix();
-  x2.rightCols(d) = x;
-  Matrix post = x2 * loglik_weights_.transpose();
-  post.rowwise() += loglik_bias_;
+  Matrix post = detail::GaussianLogLikelihoods(x, loglik_weights_, loglik_bias_);
   // Posteriors: a softmax per descriptor; vl_fisher ignores those below
   // 1e-6, which leaves a handful per descriptor: the moments are accumulated
   // sparsely.

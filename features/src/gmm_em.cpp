@@ -25,6 +25,8 @@
 #include "scenelab/features/collective.h"
 #include "scenelab/features/fisher.h"
 
+#include "gmm_terms.h"
+
 extern "C" {
 #include <vl/gmm.h>
 #include <vl/random.h>
@@ -57,33 +59,21 @@ void ApplyBounds(Mixture* m) {
 // E-step on `x` (this process's rows): posteriors (rows x K) and the sum of
 // the rows' log-likelihoods.
 double Expectation(const Mixture& m, const Matrix& x, Matrix* post, int threads) {
-  const Eigen::Index n = x.rows(), k = m.means.rows(), d = m.means.cols();
-  // log N(x; mu, sigma^2) + log prior = w . [x^2, x] + b, as FisherEncoder.
-  Matrix w(k, 2 * d);
-  Eigen::RowVectorXf b(k);
-  const double half_d_log_2pi = 0.5 * static_cast<double>(d) * std::log(2.0 * 3.14159265358979323846);
-  for (Eigen::Index c = 0; c < k; ++c) {
-    double log_det = 0, mu2 = 0;
-    for (Eigen::Index j = 0; j < d; ++j) {
-      const double var = m.covs(c, j), mu = m.means(c, j);
-      w(c, j) = static_cast<float>(-0.5 / var);
-      w(c, d + j) = static_cast<float>(mu / var);
-      log_det += std::log(var);
-      mu2 += mu * mu / var;
-    }
-    const double log_prior = m.priors[c] < kMinPrior ? -std::numeric_limits<double>::infinity() : std::log(m.priors[c]);
-    b[c] = static_cast<float>(log_prior - half_d_log_2pi - 0.5 * log_det - 0.5 * mu2);
-  }
+  const Eigen::Index n = x.rows(), k = m.means.rows();
+  Matrix w;
+  Eigen::RowVectorXf b;
+  detail::GaussianLogLikelihoodTerms(
+      m.means, m.covs,
+      [&](Eigen::Index c) {
+        return m.priors[c] < kMinPrior ? -std::numeric_limits<double>::infinity() : std::log(m.priors[c]);
+      },
+      &w, &b);
   post->resize(n, k);
   const auto blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
   std::vector<double> ll(blocks, 0.0);
   ParallelFor(blocks, threads, [&](std::size_t blk) {
     const Eigen::Index r0 = static_cast<Eigen::Index>(blk) * kBlock, rn = std::min(kBlock, n - r0);
-    Matrix x2(rn, 2 * d);
-    x2.leftCols(d) = x.middleRows(r0, rn).array().square().matrix();
-    x2.rightCols(d) = x.middleRows(r0, rn);
-    Matrix logp = x2 * w.transpose();
-    logp.rowwise() += b;
+    Matrix logp = detail::GaussianLogLikelihoods(x.middleRows(r0, rn), w, b);
     double sum_ll = 0;
     for (Eigen::Index i = 0; i < rn; ++i) {
       auto row = logp.row(i);

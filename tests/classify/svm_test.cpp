@@ -330,5 +330,8 @@ TEST(Classify_LinearSvm, BadInputIsAClearError) {
   EXPECT_THROW(LinearSvm{bad}, Error);
   EXPECT_MESSAGE(LinearSvm{bad}, "--svm-c");
   EXPECT_MESSAGE(SvmSolverNames().Parse("smo"), "unknown value 'smo' (expected dcd, sdca or sgd)");
+  bad = {};
+  bad.epsilon = -1;
+  EXPECT_MESSAGE(LinearSvm{bad}, "LinearSvmOptions.epsilon must be >= 0, got -1");
   EXPECT_EQ(SvmSolverNames().Show(SvmSolverNames().Parse("sgd")), "sgd");
 }

@@ -60,10 +60,16 @@ CnnRunConfig CnnRunFrom(const CompareConfig& c, const PipelineSpec& p) {
     const nlohmann::json name = p.body["protocol"];
     const nlohmann::json preset =
         NamedError(what, [&] { return Preset("protocol", name.is_string() ? name.get<std::string>() : name.dump()); });
+    // A protocol sets only the split: the repeats and the per-class sizes.
     for (const auto& [k, v] : preset.items()) {
-      if (k == "repeats") rc.repeats = IntegerFromJson<int>(v, what + ": protocol");
-      if (k == "data.train_per_class") rc.data.train_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
-      if (k == "data.test_per_class") rc.data.test_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
+      if (k == "repeats")
+        rc.repeats = IntegerFromJson<int>(v, what + ": protocol");
+      else if (k == "data.train_per_class")
+        rc.data.train_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
+      else if (k == "data.test_per_class")
+        rc.data.test_per_class = IntegerFromJson<std::size_t>(v, what + ": protocol");
+      else
+        throw Error(what + ": protocol sets '" + k + "', which a CNN pipeline does not take");
     }
   }
   if (p.body.contains("repeats")) rc.repeats = IntegerFromJson<int>(p.body["repeats"], what + ": repeats");

@@ -67,7 +67,7 @@ class LinearSvm {
   // it met epsilon, and the duality gap of its final model (vl_svm's
   // objective, the same for every solver).
   const std::vector<std::size_t>& iterations() const { return iterations_; }
-  const std::vector<double>& duality_gaps() const { return gaps_; }
+  const std::vector<double>& duality_gaps() const { return gaps_; }  // of the final models
   const std::vector<char>& converged() const { return converged_; }  // 1 per class whose solver converged
 
  private:

@@ -46,6 +46,18 @@ ByteWords::ByteWords(const Matrix& centers, const Eigen::VectorXf& norms) {
     }
   }
   centers_ = centers;
+  // All-zero descriptors (vl_phow zeroes low-contrast ones) share one word:
+  // the smallest |c|^2, the lowest index on ties.
+  zero_word_ = 0;
+  for (int k = 1; k < words_; ++k) {
+    if (norms[k] < norms[zero_word_]) zero_word_ = k;
+  }
+  double second = std::numeric_limits<double>::infinity();
+  for (int k = 0; k < words_; ++k) {
+    if (k != zero_word_) second = std::min(second, static_cast<double>(norms[k]));
+  }
+  max_norm_ = norms.maxCoeff();
+  zero_others_ = second - Tolerance(0);
   usable_ = true;
 }
 
@@ -53,12 +65,15 @@ ByteWords::ByteWords(const Matrix& centers, const Eigen::VectorXf& norms) {
 namespace {
 using Row = const std::uint8_t*;
 
-// Integer dots of 4 rows against `G` consecutive groups of 16 words:
-// acc[r][g] lanes = sum_j x_r[j] * (round(c[j]) - 128).
+// Approximate distances of 4 rows to `G` consecutive groups of 16 words:
+// v[r][w] = |c_w|^2 - 2 (x_r . (round(c_w) - 128) + off[r]), from integer
+// dots, stored in `v` (row stride `stride`), with each row's running minimum
+// in mins[r].
 template <int G>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void DotsBlock(const Row rows[4], int chunks,
-                                                                             const std::int8_t* p, std::int32_t* dots,
-                                                                             int stride) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void ApproxBlock(const Row rows[4], int chunks,
+                                                                               const std::int8_t* p, const float* norms,
+                                                                               const __m512* off, float* v, int stride,
+                                                                               __m512* mins) {
   __m512i a[4][G];
   for (int r = 0; r < 4; ++r) {
     for (int g = 0; g < G; ++g) a[r][g] = _mm512_setzero_si512();
@@ -74,49 +89,94 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void DotsBlock(con
       for (int g = 0; g < G; ++g) a[r][g] = _mm512_dpbusd_epi32(a[r][g], xb, w[g]);
     }
   }
-  for (int r = 0; r < 4; ++r) {
-    for (int g = 0; g < G; ++g) _mm512_storeu_si512(dots + r * stride + g * 16, a[r][g]);
+  const __m512 two = _mm512_set1_ps(2.0f);
+  for (int g = 0; g < G; ++g) {
+    const __m512 n = _mm512_loadu_ps(norms + g * 16);
+    for (int r = 0; r < 4; ++r) {
+      const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(a[r][g]), off[r]);
+      const __m512 val = _mm512_fnmadd_ps(two, dot, n);
+      _mm512_storeu_ps(v + r * stride + g * 16, val);
+      mins[r] = _mm512_min_ps(mins[r], val);
+    }
   }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Dots4(const Row rows[4], int dim, const std::int8_t* packed,
-                                                                  int groups, std::int32_t* dots) {
+// The approximate distances of 4 rows to every word (offsets: 128 |x_r|_1,
+// undoing the signed bytes), and each row's minimum.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row rows[4], int dim,
+                                                                    const std::int8_t* packed, const float* norms,
+                                                                    int groups, const float* offsets, float* v,
+                                                                    float* lowest) {
   const int chunks = dim / 4;
   const int stride = groups * 16;
   const std::size_t group_bytes = static_cast<std::size_t>(chunks) * 64;
+  __m512 off[4], mins[4];
+  for (int r = 0; r < 4; ++r) {
+    off[r] = _mm512_set1_ps(offsets[r]);
+    mins[r] = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  }
   int g = 0;
-  for (; g + 3 <= groups; g += 3) DotsBlock<3>(rows, chunks, packed + g * group_bytes, dots + g * 16, stride);
-  for (; g < groups; ++g) DotsBlock<1>(rows, chunks, packed + g * group_bytes, dots + g * 16, stride);
+  for (; g + 3 <= groups; g += 3) {
+    ApproxBlock<3>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);
+  }
+  for (; g < groups; ++g) {
+    ApproxBlock<1>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);
+  }
+  for (int r = 0; r < 4; ++r) lowest[r] = _mm512_reduce_min_ps(mins[r]);
 }
 
-// Approximate distances norms - 2 (dots + offset), 16 words at a time: the
-// minimum, then every word within `slack` of it appended to `cand`.
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std::int32_t* d, const float* norms,
-                                                                       int groups, float offset, float l1,
-                                                                       std::vector<int>* cand) {
-  const __m512 off = _mm512_set1_ps(offset);
-  const __m512 two = _mm512_set1_ps(2.0f);
-  __m512 best = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-  for (int g = 0; g < groups; ++g) {
-    const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + g * 16)), off);
-    best = _mm512_min_ps(best, _mm512_fnmadd_ps(two, dot, _mm512_loadu_ps(norms + g * 16)));
+// Every word whose approximate distance `v` is within twice |x|_1 of the
+// minimum m, appended to `cand`. With kSecond, *second = the second
+// smallest value (counting repeats), a lower bound on the estimate of every
+// word but one.
+template <bool kSecond>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const float* v, float m, int groups, float l1,
+                                                                       std::vector<int>* cand, float* second) {
+  if constexpr (kSecond) {
+    // The second smallest of all values: the smaller of the lanes' second
+    // smallest and the second smallest lane minimum.
+    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+    __m512 best = inf, next = inf;
+    for (int g = 0; g < groups; ++g) {
+      const __m512 val = _mm512_loadu_ps(v + g * 16);
+      next = _mm512_min_ps(next, _mm512_max_ps(best, val));
+      best = _mm512_min_ps(best, val);
+    }
+    alignas(64) float lanes[16], nexts[16];
+    _mm512_store_ps(lanes, best);
+    _mm512_store_ps(nexts, next);
+    float m2 = std::numeric_limits<float>::infinity();
+    bool seen = false;
+    for (float l : lanes) {
+      if (l == m && !seen) {
+        seen = true;
+      } else {
+        m2 = std::min(m2, l);
+      }
+    }
+    for (float l : nexts) m2 = std::min(m2, l);
+    *second = m2;
   }
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, best);
-  float m = lanes[0];
-  for (int i = 1; i < 16; ++i) m = std::min(m, lanes[i]);
   // Twice the bound |x|_1; the rest covers float rounding of the terms.
   const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
   cand->clear();
   for (int g = 0; g < groups; ++g) {
-    const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(d + g * 16)), off);
-    const __m512 v = _mm512_fnmadd_ps(two, dot, _mm512_loadu_ps(norms + g * 16));
-    unsigned mask = _mm512_cmp_ps_mask(v, limit, _CMP_LE_OQ);
+    unsigned mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + g * 16), limit, _CMP_LE_OQ);
     while (mask) {
       cand->push_back(g * 16 + __builtin_ctz(mask));
       mask &= mask - 1;
     }
   }
+}
+
+// The 16 lane sums of x[j] * c[j] over whole groups of 16 (j < d16): each
+// lane multiplies, then adds, in float, as the scalar loop it replaces (this
+// file is built without contraction into fused multiply-adds).
+__attribute__((target("avx512f"))) void DotLanes(const float* x, const float* c, int d16, float* lanes) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int j = 0; j < d16; j += 16)
+    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(c + j)));
+  _mm512_storeu_ps(lanes, acc);
 }
 }  // namespace
 #endif
@@ -127,77 +187,116 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const std
 
 void ByteWords::Assign(const ByteMatrix& x, int* out) const { AssignRows(x.data(), x.rows(), out); }
 
-int ByteWords::Rescore(const std::uint8_t* x, const std::vector<int>& cand) const {
-  // Float distances |c|^2 - 2 x.c in 16 fixed lanes: the float GEMM's
-  // precision, in an order that does not depend on anything but the data.
+int ByteWords::Rescore(const std::uint8_t* x, const std::vector<int>& cand, float* runner_up) const {
+  // Float distances |c|^2 - 2 x.c, each dot in 16 fixed lanes summed in
+  // lane order: the float GEMM's precision, in an order that depends on
+  // nothing but the data. Up to 16 candidates at a time, so that their
+  // lane sums run side by side instead of one dependent chain each.
   float xf[4096];
   for (int j = 0; j < dim_; ++j) xf[j] = x[j];
-  float bestv = std::numeric_limits<float>::infinity();
+  const int d16 = dim_ / 16 * 16;
+  constexpr std::size_t kBatch = 16;
+  float lanes[kBatch][16];
+  float dots[kBatch];
+  float bestv = std::numeric_limits<float>::infinity(), nextv = bestv;
   int arg = cand.front();
-  for (int k : cand) {  // ascending: ties keep the lower index
-    const float* c = centers_.row(k).data();
-    float lanes[16] = {0};
-    int j = 0;
-    for (; j + 16 <= dim_; j += 16) {
-      for (int l = 0; l < 16; ++l) lanes[l] += xf[j + l] * c[j + l];
+  for (std::size_t b = 0; b < cand.size(); b += kBatch) {
+    const std::size_t nb = std::min(kBatch, cand.size() - b);
+    for (std::size_t c = 0; c < nb; ++c) {
+      const float* w = centers_.row(cand[b + c]).data();
+      DotLanes(xf, w, d16, lanes[c]);
+      float dot = 0;
+      for (int j = d16; j < dim_; ++j) dot += xf[j] * w[j];
+      dots[c] = dot;
     }
-    float dot = 0;
-    for (; j < dim_; ++j) dot += xf[j] * c[j];
-    for (float l : lanes) dot += l;
-    const float v = norms_[static_cast<std::size_t>(k)] - 2.0f * dot;
-    if (v < bestv) {
-      bestv = v;
-      arg = k;
+    for (int l = 0; l < 16; ++l) {
+      for (std::size_t c = 0; c < nb; ++c) dots[c] += lanes[c][l];
+    }
+    for (std::size_t c = 0; c < nb; ++c) {  // ascending: ties keep the lower index
+      const int k = cand[b + c];
+      const float v = norms_[static_cast<std::size_t>(k)] - 2.0f * dots[c];
+      if (v < bestv) {
+        nextv = bestv;
+        bestv = v;
+        arg = k;
+      } else {
+        nextv = std::min(nextv, v);
+      }
     }
   }
+  *runner_up = nextv;
   return arg;
 }
 
 void ByteWords::AssignRows(const std::uint8_t* data, Eigen::Index n, int* out) const {
+  AssignIndexed(data, nullptr, n, out, nullptr);
+}
+
+void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* index, Eigen::Index n, int* out,
+                              double* others) const {
 #if defined(__x86_64__)
   const int stride = groups_ * 16;
-  std::vector<std::int32_t> dots(static_cast<std::size_t>(4 * stride));
+  std::vector<float> approx(static_cast<std::size_t>(4 * stride));
   std::vector<int> cand;
   cand.reserve(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
-  // All-zero descriptors (vl_phow zeroes low-contrast ones) share one word:
-  // the smallest |c|^2, the lowest index on ties.
-  int zero_word = 0;
-  for (int k = 1; k < words_; ++k) {
-    if (norms_[static_cast<std::size_t>(k)] < norms_[static_cast<std::size_t>(zero_word)]) zero_word = k;
-  }
-  std::vector<Eigen::Index> rows_left;
-  std::vector<std::int32_t> l1s;
+  std::vector<Eigen::Index> rows_left;  // positions i < n of the rows that are not all zero
+  std::vector<std::int32_t> l1s, sqs;
   rows_left.reserve(static_cast<std::size_t>(n));
   for (Eigen::Index i = 0; i < n; ++i) {
-    const std::uint8_t* r = data + i * dim_;
-    std::int32_t l1 = 0;  // <= 4096 x 255: no overflow
-    for (int j = 0; j < dim_; ++j) l1 += r[j];
+    const std::uint8_t* r = data + (index ? index[i] : i) * dim_;
+    std::int32_t l1 = 0, sq = 0;  // <= 4096 x 255^2: no overflow
+    for (int j = 0; j < dim_; ++j) {
+      l1 += r[j];
+      sq += r[j] * r[j];
+    }
     if (l1 == 0) {
-      out[i] = zero_word;
+      out[i] = zero_word_;
+      if (others) others[i] = zero_others_;
     } else {
       rows_left.push_back(i);
       l1s.push_back(l1);
+      sqs.push_back(sq);
     }
   }
   const auto m = rows_left.size();
   for (std::size_t b = 0; b < m; b += 4) {
     Row rows[4];
-    for (std::size_t r = 0; r < 4; ++r) rows[r] = b + r < m ? data + rows_left[b + r] * dim_ : zero.data();
-    Dots4(rows, dim_, packed_.data(), groups_, dots.data());
+    float offsets[4], lowest[4];
+    for (std::size_t r = 0; r < 4; ++r) {
+      rows[r] = b + r < m ? data + (index ? index[rows_left[b + r]] : rows_left[b + r]) * dim_ : zero.data();
+      offsets[r] = b + r < m ? 128.0f * static_cast<float>(l1s[b + r]) : 0.0f;
+    }
+    Approx4(rows, dim_, packed_.data(), norms_.data(), groups_, offsets, approx.data(), lowest);
     for (std::size_t r = 0; r < 4 && b + r < m; ++r) {
-      const std::uint8_t* xr = rows[r];
+      const float* vr = approx.data() + r * static_cast<std::size_t>(stride);
       const auto l1 = static_cast<float>(l1s[b + r]);
-      Candidates(dots.data() + r * static_cast<std::size_t>(stride), norms_.data(), groups_, 128.0f * l1, l1, &cand);
-      int arg = cand.front();
-      if (cand.size() > 1) arg = Rescore(xr, cand);
-      out[rows_left[b + r]] = arg;
+      const Eigen::Index i = rows_left[b + r];
+      float runner_up = std::numeric_limits<float>::infinity();  // among the candidates
+      if (others) {
+        float second = 0;
+        Candidates<true>(vr, lowest[r], groups_, l1, &cand, &second);
+        out[i] = cand.size() > 1 ? Rescore(rows[r], cand, &runner_up) : cand.front();
+        // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
+        // other candidates their rescored value, for the rest their integer
+        // estimate less |x|_1 (the rounding of the words), which exceeds
+        // both the second smallest estimate and the minimum m by that much
+        // (they are beyond m + 2 |x|_1); less the float error.
+        const double rest = std::max(static_cast<double>(lowest[r]) + l1, static_cast<double>(second) - l1);
+        const double xsq = sqs[b + r];
+        others[i] = xsq + std::min(static_cast<double>(runner_up), rest) - Tolerance(xsq);
+      } else {
+        Candidates<false>(vr, lowest[r], groups_, l1, &cand, nullptr);
+        out[i] = cand.size() > 1 ? Rescore(rows[r], cand, &runner_up) : cand.front();
+      }
     }
   }
 #else
   (void)data;
+  (void)index;
   (void)n;
   (void)out;
+  (void)others;
 #endif
 }
 

@@ -26,14 +26,31 @@ class ByteWords {
   void Assign(const ByteMatrix& x, int* out) const;
   // The same for n contiguous rows of dim() bytes.
   void AssignRows(const std::uint8_t* rows, Eigen::Index n, int* out) const;
+  // out[i] = nearest word of row index[i] of `rows`, for i < n. When
+  // `others` is given, others[i] is a lower bound on the squared distance
+  // from that row to every word but out[i] (the second smallest integer
+  // estimate less its error bounds, or the runner-up's exact distance):
+  // k-means' Hamerly bounds start from it.
+  void AssignIndexed(const std::uint8_t* rows, const Eigen::Index* index, Eigen::Index n, int* out,
+                     double* others) const;
   int dim() const { return dim_; }
+  // A bound, several times over, on the float error of the distances
+  // |c|^2 - 2 x.c that Assign compares, for a row with |x|^2 = xsq: rows
+  // whose nearest word is closer than all others by more than twice this
+  // get that word from Assign, whatever the rounding.
+  double Tolerance(double xsq) const { return 1e-4 * (xsq + max_norm_) + 1.0; }
 
  private:
-  int Rescore(const std::uint8_t* x, const std::vector<int>& cand) const;
+  // The candidate nearest in float (ties to the lower index); *runner_up =
+  // the smallest value of the other candidates (+inf if none).
+  int Rescore(const std::uint8_t* x, const std::vector<int>& cand, float* runner_up) const;
   bool usable_ = false;
   int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
   std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]
   std::vector<float> norms_;              // |c|^2, padded words +inf
+  float max_norm_ = 0;                    // the largest |c|^2
+  int zero_word_ = 0;                     // nearest word of an all-zero row
+  double zero_others_ = 0;                // the second smallest |c|^2, for an all-zero row
   Matrix centers_;                        // float words, for the exact rescoring
 };
 

@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "byte_words.h"
+#include "lloyd.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/io.h"
 #include "scenelab/data/parallel.h"
@@ -95,178 +96,6 @@ std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen:
   }
   return out;
 }
-// Rows that are all integers in [0, 255] (SIFT samples), as bytes; empty otherwise.
-ByteMatrix AsBytes(const Matrix& x) {
-  if (x.size() == 0 || x.minCoeff() < 0 || x.maxCoeff() > 255 || !(x.array() == x.array().round()).all()) return {};
-  return x.cast<std::uint8_t>();
-}
-
-// Lloyd's algorithm; the assignment step is a blocked GEMM run in parallel
-// over fixed row blocks, the update step a sum in double per block combined
-// in block order, so the result does not depend on the thread count.
-//
-// `x` is this process's share of the sample (contiguous, in order; all of
-// it for one process). The per-centre sums and counts are summed over the
-// processes; on byte samples they are integers, exact in double, so every
-// process computes the same centres as one process on the whole sample. The
-// energy of an assignment comes from those global sums,
-// sum |x|^2 - 2 sum_c c.S_c + sum_c n_c |c|^2, so it, and the stopping
-// decision, are the same however the sample is split. Stops when no
-// assignment changes or, as vl_kmeans, when the energy falls by less than
-// `min_energy_variation` of itself. An empty cluster takes the point
-// farthest from its centre (over all processes; ties to the lower global
-// index). Returns the number of assignment steps.
-int LloydGemm(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
-              int threads, const Collective& comm, double* energy) {
-  UseSingleThreadedBlas();
-  const Eigen::Index n = x.rows(), k = centers->rows(), d = x.cols();
-  const Eigen::VectorXf xn = x.rowwise().squaredNorm();
-  std::vector<int> assign(static_cast<std::size_t>(n), -1);
-  std::vector<float> dist(static_cast<std::size_t>(n), 0.0f);
-  constexpr Eigen::Index kBlock = 2048;
-  const std::size_t blocks = static_cast<std::size_t>((n + kBlock - 1) / kBlock);
-  double sum_sq = 0;  // sum |x|^2, in row order
-  for (Eigen::Index i = 0; i < n; ++i) sum_sq += static_cast<double>(x.row(i).cast<double>().squaredNorm());
-  comm.Sum(&sum_sq, 1);
-  // SIFT samples are bytes stored as floats: their assignment step can take
-  // the exact 8-bit integer path (see byte_words.h).
-  const ByteMatrix xb = detail::ByteWords::Supported() ? AsBytes(x) : ByteMatrix();
-  double previous = 0;
-  int it = 0;
-  while (it < max_iterations) {
-    const Eigen::VectorXf cn = centers->rowwise().squaredNorm();
-    std::unique_ptr<detail::ByteWords> bw;
-    if (xb.size() > 0) {
-      bw = std::make_unique<detail::ByteWords>(*centers, cn);
-      if (!bw->usable()) bw.reset();
-    }
-    std::vector<std::size_t> changed(blocks, 0);
-    ParallelForRange(blocks, threads, 1, [&](std::size_t b0, std::size_t b1) {
-      Matrix dots;
-      std::vector<int> words;
-      for (std::size_t b = b0; b < b1; ++b) {
-        const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
-        if (bw) {
-          words.resize(static_cast<std::size_t>(rn));
-          bw->AssignRows(xb.data() + r0 * d, rn, words.data());
-          for (Eigen::Index i = 0; i < rn; ++i) {
-            const int best = words[static_cast<std::size_t>(i)];
-            const auto gi = static_cast<std::size_t>(r0 + i);
-            if (assign[gi] != best) ++changed[b];
-            assign[gi] = best;
-            dist[gi] = (x.row(r0 + i) - centers->row(best)).squaredNorm();
-          }
-          continue;
-        }
-        dots.noalias() = x.middleRows(r0, rn) * centers->transpose();
-        for (Eigen::Index i = 0; i < rn; ++i) {
-          const float* dr = dots.row(i).data();
-          int best = 0;
-          float bv = cn[0] - 2 * dr[0];
-          for (Eigen::Index c = 1; c < k; ++c) {
-            const float v = cn[c] - 2 * dr[c];
-            if (v < bv) {
-              bv = v;
-              best = static_cast<int>(c);
-            }
-          }
-          const auto gi = static_cast<std::size_t>(r0 + i);
-          if (assign[gi] != best) ++changed[b];
-          assign[gi] = best;
-          dist[gi] = std::max(0.0f, xn[r0 + i] + bv);
-        }
-      }
-    });
-    std::int64_t total_changed = 0;
-    for (auto c : changed) total_changed += static_cast<std::int64_t>(c);
-    comm.Sum(&total_changed, 1);
-    // Per-block sums in double, combined in block order, then over processes.
-    std::vector<Eigen::MatrixXd> block_sums(blocks);
-    std::vector<std::vector<std::int64_t>> block_counts(blocks);
-    ParallelFor(blocks, threads, [&](std::size_t b) {
-      Eigen::MatrixXd sb = Eigen::MatrixXd::Zero(k, d);
-      std::vector<std::int64_t> cnt(static_cast<std::size_t>(k), 0);
-      const Eigen::Index r0 = static_cast<Eigen::Index>(b) * kBlock, rn = std::min(kBlock, n - r0);
-      for (Eigen::Index i = r0; i < r0 + rn; ++i) {
-        const int c = assign[static_cast<std::size_t>(i)];
-        sb.row(c) += x.row(i).cast<double>();
-        ++cnt[static_cast<std::size_t>(c)];
-      }
-      block_sums[b] = std::move(sb);
-      block_counts[b] = std::move(cnt);
-    });
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> sums =
-        Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>::Zero(k, d);
-    std::vector<std::int64_t> counts(static_cast<std::size_t>(k), 0);
-    for (std::size_t b = 0; b < blocks; ++b) {
-      sums += block_sums[b];
-      for (Eigen::Index c = 0; c < k; ++c)
-        counts[static_cast<std::size_t>(c)] += block_counts[b][static_cast<std::size_t>(c)];
-    }
-    if (xb.size() > 0 && comm.size() > 1) {
-      // Byte samples: the sums are integers (exact in double up to 2^53), so
-      // they travel as int64 and may be added in any order (MPI_Allreduce:
-      // K x 128 values per rank, not K x 128 x ranks).
-      std::vector<std::int64_t> exact(static_cast<std::size_t>(sums.size()));
-      for (std::size_t i = 0; i < exact.size(); ++i) exact[i] = static_cast<std::int64_t>(sums.data()[i]);
-      comm.Sum(exact.data(), exact.size());
-      for (std::size_t i = 0; i < exact.size(); ++i) sums.data()[i] = static_cast<double>(exact[i]);
-    } else {
-      comm.Sum(sums.data(), static_cast<std::size_t>(sums.size()));
-    }
-    comm.Sum(counts.data(), counts.size());
-    double e = sum_sq;
-    for (Eigen::Index c = 0; c < k; ++c) {
-      const Eigen::RowVectorXd cc = centers->row(c).cast<double>();
-      e += static_cast<double>(counts[static_cast<std::size_t>(c)]) * cc.squaredNorm() - 2 * cc.dot(sums.row(c));
-    }
-    *energy = std::max(0.0, e);
-    ++it;
-    if (it > 1 && total_changed == 0) break;
-    if (it > 1 && previous - *energy < min_energy_variation * *energy) break;
-    previous = *energy;
-    // Update. Empty clusters take the farthest points of the whole sample,
-    // in order: each process offers its own farthest, every process merges.
-    std::size_t empty = 0;
-    for (Eigen::Index c = 0; c < k; ++c) empty += counts[static_cast<std::size_t>(c)] == 0;
-    std::vector<std::pair<double, std::int64_t>> far;  // (distance, global row), best first
-    Matrix far_rows;
-    if (empty > 0) {
-      std::vector<std::size_t> order(static_cast<std::size_t>(n));
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-      const std::size_t m = std::min(empty, order.size());
-      std::partial_sort(
-          order.begin(), order.begin() + static_cast<std::ptrdiff_t>(m), order.end(),
-          [&](std::size_t a, std::size_t b) { return dist[a] > dist[b] || (dist[a] == dist[b] && a < b); });
-      std::vector<double> mine;
-      Matrix rows(static_cast<Eigen::Index>(m), d);
-      for (std::size_t j = 0; j < m; ++j) {
-        mine.push_back(dist[order[j]]);
-        mine.push_back(static_cast<double>(offset + static_cast<std::int64_t>(order[j])));
-        rows.row(static_cast<Eigen::Index>(j)) = x.row(static_cast<Eigen::Index>(order[j]));
-      }
-      const std::vector<double> all = comm.AllGather(mine);
-      far_rows = comm.AllGatherRows(rows);
-      std::vector<std::size_t> pick(all.size() / 2);
-      for (std::size_t j = 0; j < pick.size(); ++j) pick[j] = j;
-      std::sort(pick.begin(), pick.end(), [&](std::size_t a, std::size_t b) {
-        return all[2 * a] > all[2 * b] || (all[2 * a] == all[2 * b] && all[2 * a + 1] < all[2 * b + 1]);
-      });
-      std::size_t next = 0;
-      for (Eigen::Index c = 0; c < k; ++c) {
-        if (counts[static_cast<std::size_t>(c)] > 0 || next >= pick.size()) continue;
-        centers->row(c) = far_rows.row(static_cast<Eigen::Index>(pick[next++]));
-      }
-    }
-    for (Eigen::Index c = 0; c < k; ++c) {
-      if (counts[static_cast<std::size_t>(c)] > 0) {
-        centers->row(c) = (sums.row(c) / static_cast<double>(counts[static_cast<std::size_t>(c)])).cast<float>();
-      }
-    }
-  }
-  return it;
-}
-
 // Squared distances of rows [b, e) to `c`, kept when smaller than `dist`:
 // exact integers (<= 4096 x 255^2 fits int32). Cloned per ISA; every clone
 // gives the same integers.
@@ -506,7 +335,7 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
       seed_from = comm.size() > 1 ? comm.AllGatherRows(local) : local;
     }
     Matrix centers(opts_.size, local.cols());
-    const ByteMatrix seed_bytes = AsBytes(seed_from);
+    const ByteMatrix seed_bytes = detail::AsBytes(seed_from);
     if (seed_bytes.size() > 0) {
       centers = PlusPlusBytes(seed_bytes, opts_.size, opts_.seed, threads_);
     } else {
@@ -515,8 +344,8 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
       std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
     }
     double energy = 0;
-    const int iterations =
-        LloydGemm(local, offset, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, comm, &energy);
+    const int iterations = detail::Lloyd(local, offset, &centers, opts_.max_iterations, opts_.min_energy_variation,
+                                         threads_, comm, &energy);
     return Vocabulary(std::move(centers), opts_, energy, iterations);
   }
   const double energy = vl_kmeans_cluster(km.get(), local.data(), static_cast<vl_size>(local.cols()),

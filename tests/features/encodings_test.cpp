@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "scenelab/data/cpu.h"
 
 #include "expect_error.h"
+#include "lloyd.h"
 
 #include <cmath>
 
@@ -16,6 +18,7 @@
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
 #include "scenelab/features/bow.h"
+#include "scenelab/features/collective.h"
 #include "scenelab/features/dense_sift.h"
 #include "scenelab/features/fisher.h"
 #include "scenelab/features/homkermap.h"
@@ -390,6 +393,51 @@ TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
   const auto a = t.Assign(d), b = t.AssignFloat(d);
   EXPECT_EQ(a, b);
   for (int w : a) EXPECT_TRUE(w == 0 || w == 2);
+}
+
+TEST(Features_Vocabulary, HamerlyBoundsSkipRowsYetLeaveTheCentresBitIdentical) {
+  if (ActiveIsa() < Isa::kVnni) {
+    GTEST_SKIP() << "the bounds ride on the 8-bit VNNI assignment, not active here (" << ToString(ActiveIsa())
+                 << "; CPU " << ToString(CpuIsa()) << ")";
+  }
+  // SIFT-like bytes: 40 overlapping clusters, so that k-means takes many
+  // iterations and many rows sit near a tie; every 50th row all zero.
+  Rng r(7);
+  Matrix base(40, 128);
+  for (Eigen::Index i = 0; i < base.size(); ++i) base.data()[i] = static_cast<float>(r.Below(60));
+  const int n = 6000;
+  Matrix x(n, 128);
+  for (int i = 0; i < n; ++i) {
+    const auto c = static_cast<Eigen::Index>(r.Below(40));
+    for (int j = 0; j < 128; ++j) {
+      const float v = i % 50 == 0 ? 0.0f : base(c, j) + static_cast<float>(r.Below(200));
+      x(i, j) = std::min(255.0f, v);
+    }
+  }
+  // Seeds: 64 data rows, the sixth a copy of the fifth, so that cluster 5
+  // starts empty (ties go to the lower index) and is reseeded.
+  Matrix init(64, 128);
+  for (int k = 0; k < 64; ++k) init.row(k) = x.row(1 + 37 * k);
+  init.row(5) = init.row(4);
+  for (const int threads : {1, 2}) {
+    Matrix bounded = init, full = init;
+    double e_bounded = 0, e_full = 0;
+    std::int64_t rows_bounded = 0, rows_full = 0;
+    const int it_bounded = detail::Lloyd(x, 0, &bounded, 300, 0.0, threads, SingleProcess(), &e_bounded,
+                                         /*bounds=*/true, &rows_bounded);
+    const int it_full =
+        detail::Lloyd(x, 0, &full, 300, 0.0, threads, SingleProcess(), &e_full, /*bounds=*/false, &rows_full);
+    EXPECT_GT(it_full, 10) << "the data should need many iterations";
+    EXPECT_LT(it_full, 300) << "it should converge (no assignment changes)";
+    EXPECT_EQ(it_bounded, it_full);
+    EXPECT_EQ(e_bounded, e_full);
+    EXPECT_EQ(0, std::memcmp(bounded.data(), full.data(), sizeof(float) * static_cast<std::size_t>(full.size())))
+        << "threads " << threads;
+    EXPECT_NE(full.row(5), init.row(5)) << "the empty cluster was reseeded";
+    EXPECT_EQ(rows_full, static_cast<std::int64_t>(n) * it_full);
+    // The bounds must have skipped a real share of the rows.
+    EXPECT_LT(static_cast<double>(rows_bounded), 0.9 * static_cast<double>(rows_full)) << rows_bounded;
+  }
 }
 
 // At the size the recipe uses (128-d SIFT bytes, PCA to 80, 64 Gaussians) and

@@ -126,12 +126,13 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
 }
 
 // Every word whose approximate distance `v` is within twice |x|_1 of the
-// minimum m, appended to `cand`. With kSecond, *second = the second
+// minimum m, written to `cand` (room for every word); returns their number.
+// With kSecond, *second = the second
 // smallest value (counting repeats), a lower bound on the estimate of every
 // word but one.
 template <bool kSecond>
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const float* v, float m, int groups, float l1,
-                                                                       std::vector<int>* cand, float* second) {
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const float* v, float m, int groups, float l1,
+                                                                      int* cand, float* second) {
   if constexpr (kSecond) {
     // The second smallest of all values: the smaller of the lanes' second
     // smallest and the second smallest lane minimum.
@@ -159,62 +160,56 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Candidates(const flo
   }
   // Twice the bound |x|_1; the rest covers float rounding of the terms.
   const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
-  cand->clear();
+  // Word numbers of the lanes within the limit, packed in ascending order.
+  __m512i word = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  int n = 0;
   for (int g = 0; g < groups; ++g) {
-    unsigned mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + g * 16), limit, _CMP_LE_OQ);
-    while (mask) {
-      cand->push_back(g * 16 + __builtin_ctz(mask));
-      mask &= mask - 1;
-    }
+    const __mmask16 mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + g * 16), limit, _CMP_LE_OQ);
+    _mm512_mask_compressstoreu_epi32(cand + n, mask, word);
+    n += __builtin_popcount(static_cast<unsigned>(mask));
+    word = _mm512_add_epi32(word, step);
   }
+  return n;
 }
 
-// The 16 lane sums of x[j] * c[j] over whole groups of 16 (j < d16): each
-// lane multiplies, then adds, in float, as the scalar loop it replaces (this
-// file is built without contraction into fused multiply-adds).
-__attribute__((target("avx512f"))) void DotLanes(const float* x, const float* c, int d16, float* lanes) {
-  __m512 acc = _mm512_setzero_ps();
-  for (int j = 0; j < d16; j += 16)
-    acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(c + j)));
-  _mm512_storeu_ps(lanes, acc);
-}
-}  // namespace
-#endif
-
-#if defined(__x86_64__)
-#pragma GCC diagnostic pop
-#endif
-
-void ByteWords::Assign(const ByteMatrix& x, int* out) const { AssignRows(x.data(), x.rows(), out); }
-
-int ByteWords::Rescore(const std::uint8_t* x, const std::vector<int>& cand, float* runner_up) const {
-  // Float distances |c|^2 - 2 x.c, each dot in 16 fixed lanes summed in
-  // lane order: the float GEMM's precision, in an order that depends on
-  // nothing but the data. Up to 16 candidates at a time, so that their
-  // lane sums run side by side instead of one dependent chain each.
-  float xf[4096];
-  for (int j = 0; j < dim_; ++j) xf[j] = x[j];
-  const int d16 = dim_ / 16 * 16;
-  constexpr std::size_t kBatch = 16;
-  float lanes[kBatch][16];
+// Float |c|^2 - 2 x.c of the candidate words, each dot in 16 fixed lanes
+// (every lane multiplies, then adds, in float: this file is built without
+// fused multiply-adds) summed in lane order, then the tail: the float GEMM's
+// precision in an order that depends on nothing but the data. Up to 16
+// candidates at a time, so that their lane sums run side by side instead of
+// one dependent chain each. Returns the nearest (ties to the lower index);
+// *runner_up = the smallest value of the others (+inf if none).
+__attribute__((target("avx512f,avx512bw"))) int RescoreCandidates(const std::uint8_t* x, int dim, const float* centers,
+                                                                  const float* norms, const int* cand, int count,
+                                                                  float* runner_up) {
+  alignas(64) float xf[4096];
+  for (int j = 0; j < dim; ++j) xf[j] = x[j];
+  const int d16 = dim / 16 * 16;
+  constexpr int kBatch = 16;
+  alignas(64) float lanes[kBatch][16];
   float dots[kBatch];
   float bestv = std::numeric_limits<float>::infinity(), nextv = bestv;
-  int arg = cand.front();
-  for (std::size_t b = 0; b < cand.size(); b += kBatch) {
-    const std::size_t nb = std::min(kBatch, cand.size() - b);
-    for (std::size_t c = 0; c < nb; ++c) {
-      const float* w = centers_.row(cand[b + c]).data();
-      DotLanes(xf, w, d16, lanes[c]);
+  int arg = cand[0];
+  for (int b = 0; b < count; b += kBatch) {
+    const int nb = std::min(kBatch, count - b);
+    for (int c = 0; c < nb; ++c) {
+      const float* w = centers + static_cast<std::size_t>(cand[b + c]) * static_cast<std::size_t>(dim);
+      __m512 acc = _mm512_setzero_ps();
+      for (int j = 0; j < d16; j += 16) {
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_load_ps(xf + j), _mm512_loadu_ps(w + j)));
+      }
+      _mm512_store_ps(lanes[c], acc);
       float dot = 0;
-      for (int j = d16; j < dim_; ++j) dot += xf[j] * w[j];
+      for (int j = d16; j < dim; ++j) dot += xf[j] * w[j];
       dots[c] = dot;
     }
     for (int l = 0; l < 16; ++l) {
-      for (std::size_t c = 0; c < nb; ++c) dots[c] += lanes[c][l];
+      for (int c = 0; c < nb; ++c) dots[c] += lanes[c][l];
     }
-    for (std::size_t c = 0; c < nb; ++c) {  // ascending: ties keep the lower index
+    for (int c = 0; c < nb; ++c) {  // ascending: ties keep the lower index
       const int k = cand[b + c];
-      const float v = norms_[static_cast<std::size_t>(k)] - 2.0f * dots[c];
+      const float v = norms[k] - 2.0f * dots[c];
       if (v < bestv) {
         nextv = bestv;
         bestv = v;
@@ -228,6 +223,32 @@ int ByteWords::Rescore(const std::uint8_t* x, const std::vector<int>& cand, floa
   return arg;
 }
 
+// |x|_1 and |x|^2 of a row of bytes.
+__attribute__((target("avx512f,avx512bw"))) void ByteSums(const std::uint8_t* r, int dim, std::int32_t* l1,
+                                                          std::int32_t* sq) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i sad = zero, squares = zero;
+  for (int j = 0; j < dim; j += 64) {
+    const __mmask64 m = dim - j >= 64 ? ~0ULL : (1ULL << (dim - j)) - 1;
+    const __m512i v = _mm512_maskz_loadu_epi8(m, r + j);
+    sad = _mm512_add_epi64(sad, _mm512_sad_epu8(v, zero));
+    const __m512i lo = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(v));
+    const __m512i hi = _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(v, 1));
+    squares = _mm512_add_epi32(squares, _mm512_add_epi32(_mm512_madd_epi16(lo, lo), _mm512_madd_epi16(hi, hi)));
+  }
+  *l1 = static_cast<std::int32_t>(_mm512_reduce_add_epi64(sad));
+  *sq = _mm512_reduce_add_epi32(squares);
+}
+
+}  // namespace
+#endif
+
+#if defined(__x86_64__)
+#pragma GCC diagnostic pop
+#endif
+
+void ByteWords::Assign(const ByteMatrix& x, int* out) const { AssignRows(x.data(), x.rows(), out); }
+
 void ByteWords::AssignRows(const std::uint8_t* data, Eigen::Index n, int* out) const {
   AssignIndexed(data, nullptr, n, out, nullptr);
 }
@@ -237,19 +258,14 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
 #if defined(__x86_64__)
   const int stride = groups_ * 16;
   std::vector<float> approx(static_cast<std::size_t>(4 * stride));
-  std::vector<int> cand;
-  cand.reserve(static_cast<std::size_t>(stride));
+  std::vector<int> cand(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
   std::vector<Eigen::Index> rows_left;  // positions i < n of the rows that are not all zero
   std::vector<std::int32_t> l1s, sqs;
   rows_left.reserve(static_cast<std::size_t>(n));
   for (Eigen::Index i = 0; i < n; ++i) {
-    const std::uint8_t* r = data + (index ? index[i] : i) * dim_;
     std::int32_t l1 = 0, sq = 0;  // <= 4096 x 255^2: no overflow
-    for (int j = 0; j < dim_; ++j) {
-      l1 += r[j];
-      sq += r[j] * r[j];
-    }
+    ByteSums(data + (index ? index[i] : i) * dim_, dim_, &l1, &sq);
     if (l1 == 0) {
       out[i] = zero_word_;
       if (others) others[i] = zero_others_;
@@ -275,8 +291,10 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       float runner_up = std::numeric_limits<float>::infinity();  // among the candidates
       if (others) {
         float second = 0;
-        Candidates<true>(vr, lowest[r], groups_, l1, &cand, &second);
-        out[i] = cand.size() > 1 ? Rescore(rows[r], cand, &runner_up) : cand.front();
+        const int count = Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second);
+        out[i] = count > 1
+                     ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
+                     : cand[0];
         // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
         // other candidates their rescored value, for the rest their integer
         // estimate less |x|_1 (the rounding of the words), which exceeds
@@ -286,8 +304,10 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
         const double xsq = sqs[b + r];
         others[i] = xsq + std::min(static_cast<double>(runner_up), rest) - Tolerance(xsq);
       } else {
-        Candidates<false>(vr, lowest[r], groups_, l1, &cand, nullptr);
-        out[i] = cand.size() > 1 ? Rescore(rows[r], cand, &runner_up) : cand.front();
+        const int count = Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
+        out[i] = count > 1
+                     ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
+                     : cand[0];
       }
     }
   }

@@ -41,9 +41,6 @@ class ByteWords {
   double Tolerance(double xsq) const { return 1e-4 * (xsq + max_norm_) + 1.0; }
 
  private:
-  // The candidate nearest in float (ties to the lower index); *runner_up =
-  // the smallest value of the other candidates (+inf if none).
-  int Rescore(const std::uint8_t* x, const std::vector<int>& cand, float* runner_up) const;
   bool usable_ = false;
   int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
   std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]

@@ -652,6 +652,10 @@ TEST(Pipelines_Repeats, RunsEverySplitReusingDescriptorsAndResumes) {
     const auto one = ReadJson(dir / "run" / "repeats" / fmt::format("r{:02d}", i) / "results.json");
     EXPECT_DOUBLE_EQ(one["selected"]["accuracy"].get<double>(), acc[static_cast<std::size_t>(i)]);
     EXPECT_EQ(one["train_size"], 15);
+    // Every split has its confusion figure; the galleries only the first.
+    const fs::path figures = dir / "run" / "repeats" / fmt::format("r{:02d}", i) / "figures";
+    EXPECT_TRUE(fs::exists(figures / "confusion.png")) << i;
+    EXPECT_EQ(fs::exists(figures / "gallery" / "a.png"), i == 0) << i;
   }
   // Dense SIFT ran once, on the pool: one descriptor cache for all three splits.
   int dsift_files = 0;

@@ -811,10 +811,12 @@ ClassicRunner::KnnOutcome ClassicRunner::Classify(const ClassicConfig& cfg, cons
 
 namespace {
 // One split, start to finish: features, classifier, selection, and the run
-// folder's files. `timings` already holds the loading time.
+// folder's files. `timings` already holds the loading time. `galleries`:
+// draw figures/gallery (decoding a few hundred test images), which repeated
+// splits do for the first split only.
 nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& data, ClassicRunner& runner,
                                   const std::string& out_dir, std::map<std::string, double> timings,
-                                  Clock::time_point start, bool is_root = true) {
+                                  Clock::time_point start, bool is_root = true, bool galleries = true) {
   const FeaturePair f = runner.Features(cfg, &timings);
   if (!is_root && cfg.classifier == Classifier::kSvm)
     return nullptr;  // rank 0 trains the SVM on the gathered encodings
@@ -917,7 +919,7 @@ nlohmann::ordered_json RunOnSplit(const ClassicConfig& cfg, const LoadedData& da
   }
   const auto cm = preds.Confusion();
   outputs.WriteEvaluation(preds, cm);
-  outputs.WriteGalleries(preds, data.test, 8, cfg.threads);
+  if (galleries) outputs.WriteGalleries(preds, data.test, 8, cfg.threads);
   r["confusion"] = nlohmann::json::parse(cm.ToJson())["counts"];
   r["mean_per_class_accuracy"] = cm.MeanPerClassAccuracy();
   r["macro_f1"] = cm.MacroF1();
@@ -1053,7 +1055,9 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
       runner.UseDescriptorPool(&descriptor_pool);
       runner.UseCollective(&comm);
       std::map<std::string, double> timings;
-      res = RunOnSplit(one, d, runner, dir, timings, Clock::now(), root);
+      // Galleries of the first split only: the other splits would show the
+      // same kinds of errors, at 0.3-0.4 s of image decoding and PNG each.
+      res = RunOnSplit(one, d, runner, dir, timings, Clock::now(), root, /*galleries=*/r == 0);
       if (root) WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
     } else if (log) {
       log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));

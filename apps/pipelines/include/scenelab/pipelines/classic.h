@@ -227,8 +227,8 @@ struct RepeatSplit {
 std::vector<RepeatSplit> DrawRepeatSplits(const data::Dataset& pool, std::size_t train_per_class,
                                           std::size_t test_per_class, int repeats, std::uint64_t seed);
 // One run folder per split under <out>/repeats/rNN (each reused when
-// finished: a killed run resumes), and results.json with every repeat's
-// accuracy, their mean, standard deviation and t-interval.
+// finished: a killed run resumes; galleries in r00 only), and results.json
+// with every repeat's accuracy, their mean, standard deviation and t-interval.
 nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& out_dir, Logger* log);
 // As an MPI job: the splits run one after another, each split over every
 // rank (each rank extracts its block of the pool once and works on the

@@ -662,7 +662,21 @@ TEST(Pipelines_Repeats, RunsEverySplitReusingDescriptorsAndResumes) {
   for (const auto& e : fs::directory_iterator(dir / "cache"))
     dsift_files += e.path().filename().string().rfind("dsift-", 0) == 0;
   EXPECT_EQ(dsift_files, 1);
-  // A rerun reuses every finished split and gives the same numbers.
+  // Two threads run the splits two at a time (one thread each), one thread
+  // runs them in turn: the same predictions split by split.
+  auto serial = c;
+  serial.threads = 1;
+  serial.cache_dir = (dir / "cache1").string();
+  c.threads = 2;
+  const auto two = RunClassic(c, (dir / "run2").string(), nullptr);
+  const auto one = RunClassic(serial, (dir / "run1").string(), nullptr);
+  EXPECT_EQ(two["repeats"]["accuracy"], one["repeats"]["accuracy"]);
+  for (int i = 0; i < 3; ++i) {
+    const std::string split = fmt::format("repeats/r{:02d}/predictions.csv", i);
+    EXPECT_EQ(ReadFileText(dir / "run2" / split), ReadFileText(dir / "run1" / split)) << split;
+  }
+  // A rerun reuses every finished split (whatever its thread count) and
+  // gives the same numbers.
   Logger log(dir / "again.log");
   const auto again = RunClassic(c, (dir / "run").string(), &log);
   EXPECT_EQ(again["repeats"]["accuracy"], r["repeats"]["accuracy"]);

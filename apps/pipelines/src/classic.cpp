@@ -1,10 +1,13 @@
 #include "scenelab/pipelines/classic.h"
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <future>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -375,6 +378,12 @@ FeaturePair ClassicRunner::PerImageFeatures(const ClassicConfig& cfg, const feat
     if (root) features::SaveMatrixCache(path, key.text(), dst);
   }
   return out;
+}
+
+void ClassicRunner::FillDescriptorPool(const ClassicConfig& cfg, std::map<std::string, double>* t) {
+  if (!pool_) return;
+  const auto encoder = features::MakeEncoder(cfg.features, SettingsOf(cfg, threads_));
+  if (encoder->input() == features::EncoderInput::kDenseSift) Sift(cfg, true, t);
 }
 
 FeaturePair ClassicRunner::Features(const ClassicConfig& cfg, std::map<std::string, double>* t) {
@@ -1031,44 +1040,109 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   ClassicConfig one = cfg;
   one.repeats = 1;
   one.cache_dir = cache;
-  RepeatTally tally(pool.images.class_names());
-  std::string how;
+  // A finished split is reused whatever the thread count (it does not
+  // change the numbers): its key holds the default.
+  ClassicConfig keyed = one;
+  keyed.threads = 0;
+  const std::string cfg_key = keyed.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   DescriptorPool descriptor_pool;  // dense SIFT of every pooled image, shared by every split
   descriptor_pool.pool = &pool.images;
-  for (int r = 0; r < cfg.repeats; ++r) {
+  // Built here, before any split runs: concurrent splits only read it.
+  for (std::size_t i = 0; i < pool.images.size(); ++i) descriptor_pool.index.emplace(pool.images[i].source, i);
+  std::vector<nlohmann::json> results(static_cast<std::size_t>(cfg.repeats));
+  // One split, start to finish, with `threads` workers (its folder reused
+  // when finished). Rank 0 keeps the results.
+  auto run_split = [&](int r, int threads) {
     const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
     LoadedData d;
     d.info = pool.loaded.info;
     d.train = pool.images.Select(splits[static_cast<std::size_t>(r)].train);
     d.test = pool.images.Select(splits[static_cast<std::size_t>(r)].test);
     CacheKey key("repeat-v1");
-    key.Add("cfg", one.ToJson().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-        .Add("train", Hex64(d.train.Fingerprint()))
-        .Add("test", Hex64(d.test.Fingerprint()));
+    key.Add("cfg", cfg_key).Add("train", Hex64(d.train.Fingerprint())).Add("test", Hex64(d.test.Fingerprint()));
     nlohmann::json res = root ? FinishedRepeat(dir, key.text(), cfg.clobber) : nlohmann::json();
     std::string reuse = res.is_null() ? "0" : "1";  // rank 0's verdict, for every rank
     comm.Broadcast(&reuse);
     if (reuse == "0") {
       // In an MPI job every rank works on this split: its block of the
       // pool's descriptors, the split's k-means and kNN (ClassicRunner).
-      ClassicRunner runner(d, cache, cfg.threads, log);
+      ClassicRunner runner(d, cache, threads, log);
       runner.UseDescriptorPool(&descriptor_pool);
       runner.UseCollective(&comm);
       std::map<std::string, double> timings;
+      ClassicConfig mine = one;
+      mine.threads = threads;
       // Galleries of the first split only: the other splits would show the
       // same kinds of errors, at 0.3-0.4 s of image decoding and PNG each.
-      res = RunOnSplit(one, d, runner, dir, timings, Clock::now(), root, /*galleries=*/r == 0);
+      res = RunOnSplit(mine, d, runner, dir, timings, Clock::now(), root, /*galleries=*/r == 0);
       if (root) WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
     } else if (log) {
       log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
     }
-    if (!root) continue;  // rank 0 gathers the repeats' results
-    tally.Add(r, res, dir);
-    if (how.empty()) how = res["selected"].value("how", std::string("the configured point"));
+    if (!root) return;
     if (log) {
       log->Info(fmt::format("repeat {}/{}: accuracy {:.4f} (oracle {:.4f})", r + 1, cfg.repeats,
-                            tally.accuracy().back(), res["best"]["accuracy"].get<double>()));
+                            res["selected"]["accuracy"].get<double>(), res["best"]["accuracy"].get<double>()));
     }
+    results[static_cast<std::size_t>(r)] = std::move(res);
+  };
+  // In one process the splits run two at a time, each on half the cores: a
+  // split leaves a core idle in its serial stretches (k-means' update steps,
+  // the kNN selection, the run folder's files), and its results do not
+  // depend on the number of threads. The descriptor pool is filled first.
+  // An MPI job runs them one after another, each over every rank.
+  const int threads = ResolveThreads(cfg.threads);
+  const int lanes = comm.size() == 1 && threads >= 2 && cfg.repeats > 1 ? 2 : 1;
+  if (lanes == 1) {
+    for (int r = 0; r < cfg.repeats; ++r) run_split(r, threads);
+  } else {
+    bool unfinished = false;
+    for (int r = 0; r < cfg.repeats && !unfinished; ++r) {
+      const auto& sp = splits[static_cast<std::size_t>(r)];
+      CacheKey key("repeat-v1");
+      key.Add("cfg", cfg_key)
+          .Add("train", Hex64(pool.images.Select(sp.train).Fingerprint()))
+          .Add("test", Hex64(pool.images.Select(sp.test).Fingerprint()));
+      const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
+      unfinished = FinishedRepeat(dir, key.text(), cfg.clobber).is_null();
+    }
+    if (unfinished) {
+      LoadedData d;
+      d.info = pool.loaded.info;
+      d.train = pool.images.Select(splits.front().train);
+      d.test = pool.images.Select(splits.front().test);
+      ClassicRunner filler(d, cache, threads, log);
+      filler.UseDescriptorPool(&descriptor_pool);
+      std::map<std::string, double> timings;
+      filler.FillDescriptorPool(one, &timings);
+    }
+    std::atomic<int> next{0};
+    std::vector<std::exception_ptr> failed(static_cast<std::size_t>(lanes));
+    std::vector<std::thread> workers;
+    workers.reserve(static_cast<std::size_t>(lanes));
+    for (int w = 0; w < lanes; ++w) {
+      workers.emplace_back([&, w] {
+        try {
+          for (int r = next++; r < cfg.repeats; r = next++) run_split(r, std::max(1, threads / lanes));
+        } catch (...) {
+          failed[static_cast<std::size_t>(w)] = std::current_exception();
+          next = cfg.repeats;  // the other lane stops after its split
+        }
+      });
+    }
+    for (auto& t : workers) t.join();
+    for (const auto& e : failed) {
+      if (e) std::rethrow_exception(e);
+    }
+  }
+  if (!root) return nullptr;
+  RepeatTally tally(pool.images.class_names());
+  std::string how;
+  for (int r = 0; r < cfg.repeats; ++r) {
+    const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
+    const auto& res = results[static_cast<std::size_t>(r)];
+    tally.Add(r, res, dir);
+    if (how.empty()) how = res["selected"].value("how", std::string("the configured point"));
   }
   if (!root) return nullptr;
   return tally.Write(

@@ -129,6 +129,9 @@ class ClassicRunner {
   void FinishCacheWrites();
   // Splits drawn from `pool`: their descriptors come from the pool's.
   void UseDescriptorPool(DescriptorPool* pool) { pool_ = pool; }
+  // Computes (or loads) the pool's dense SIFT now, when `cfg`'s features
+  // use it, so that splits sharing the pool can then run side by side.
+  void FillDescriptorPool(const ClassicConfig& cfg, std::map<std::string, double>* timings);
   // One rank of an MPI job (`comm`, every rank calling the same stages):
   // each rank extracts and encodes its contiguous block of the train and of
   // the test images and samples its share of the vocabulary sample (global

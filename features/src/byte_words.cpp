@@ -6,16 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#if defined(__x86_64__)
-// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized
-// (_mm512_undefined_ps as a pass-through operand): a false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
+#include "avx512.h"
 
 namespace scenelab::features::detail {
 
@@ -241,10 +232,6 @@ __attribute__((target("avx512f,avx512bw"))) void ByteSums(const std::uint8_t* r,
 }
 
 }  // namespace
-#endif
-
-#if defined(__x86_64__)
-#pragma GCC diagnostic pop
 #endif
 
 void ByteWords::Assign(const ByteMatrix& x, int* out) const { AssignRows(x.data(), x.rows(), out); }

@@ -5,16 +5,7 @@
 #include <limits>
 #include <vector>
 
-#if defined(__x86_64__)
-// GCC 12's AVX-512 headers trip its own -Wmaybe-uninitialized
-// (_mm512_undefined_ps as a pass-through operand): a false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
-#endif
+#include "avx512.h"
 
 #include "byte_words.h"
 #include "scenelab/data/error.h"
@@ -390,7 +381,3 @@ int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterati
 }
 
 }  // namespace scenelab::features::detail
-
-#if defined(__x86_64__)
-#pragma GCC diagnostic pop
-#endif

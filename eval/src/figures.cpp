@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
@@ -22,6 +23,14 @@ namespace scenelab::eval {
 
 namespace {
 using DrawFn = std::function<void(cairo_t*)>;
+
+// cairo's font, glyph and surface bookkeeping is shared by every surface of
+// the process and is not safe to use from two threads at once (repeated
+// splits write their figures side by side): figures take turns.
+std::mutex& CairoMutex() {
+  static std::mutex mu;
+  return mu;
+}
 
 void Rename(const std::string& tmp, const std::string& path) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -50,6 +59,7 @@ void WritePng(cairo_surface_t* s, const std::string& path) {
 // Renders `draw` to <base>.svg, <base>.pdf (what LaTeX papers include) and
 // <base>.png through temporary files.
 void RenderBoth(const std::string& base, int w, int h, const DrawFn& draw) {
+  const std::lock_guard<std::mutex> lock(CairoMutex());
   std::error_code ec;
   const std::filesystem::path p(base);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
@@ -375,6 +385,7 @@ void DrawGallery(const std::vector<Thumb>& thumbs, const std::string& title, con
   const int rows = std::max(1, (n + cols - 1) / cols);
   const int cw = ts + 12, ch = ts + 30;
   const int W = cols * cw + 12, H = rows * ch + 40;
+  const std::lock_guard<std::mutex> lock(CairoMutex());
   cairo_surface_t* s = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
   cairo_t* cr = cairo_create(s);
   cairo_set_source_rgb(cr, 1, 1, 1);

@@ -118,9 +118,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
 
 // Every word whose approximate distance `v` is within twice |x|_1 of the
 // minimum m, written to `cand` (room for every word); returns their number.
-// With kSecond, *second = the second
-// smallest value (counting repeats), a lower bound on the estimate of every
-// word but one.
+// With kSecond, *second = the second smallest value (counting repeats), a
+// lower bound on the estimate of every word but one.
 template <bool kSecond>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const float* v, float m, int groups, float l1,
                                                                       int* cand, float* second) {
@@ -275,13 +274,13 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       const float* vr = approx.data() + r * static_cast<std::size_t>(stride);
       const auto l1 = static_cast<float>(l1s[b + r]);
       const Eigen::Index i = rows_left[b + r];
-      float runner_up = std::numeric_limits<float>::infinity();  // among the candidates
+      float second = 0, runner_up = std::numeric_limits<float>::infinity();  // runner_up: among the candidates
+      const int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second)
+                               : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
+      out[i] = count > 1
+                   ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
+                   : cand[0];
       if (others) {
-        float second = 0;
-        const int count = Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second);
-        out[i] = count > 1
-                     ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
-                     : cand[0];
         // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
         // other candidates their rescored value, for the rest their integer
         // estimate less |x|_1 (the rounding of the words), which exceeds
@@ -290,11 +289,6 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
         const double rest = std::max(static_cast<double>(lowest[r]) + l1, static_cast<double>(second) - l1);
         const double xsq = sqs[b + r];
         others[i] = xsq + std::min(static_cast<double>(runner_up), rest) - Tolerance(xsq);
-      } else {
-        const int count = Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
-        out[i] = count > 1
-                     ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
-                     : cand[0];
       }
     }
   }

@@ -1050,17 +1050,27 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   // Built here, before any split runs: concurrent splits only read it.
   for (std::size_t i = 0; i < pool.images.size(); ++i) descriptor_pool.index.emplace(pool.images[i].source, i);
   std::vector<nlohmann::json> results(static_cast<std::size_t>(cfg.repeats));
-  // One split, start to finish, with `threads` workers (its folder reused
-  // when finished). Rank 0 keeps the results.
-  auto run_split = [&](int r, int threads) {
-    const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
+  const auto split_dir = [&](int r) { return (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string(); };
+  const auto split_data = [&](int r) {
     LoadedData d;
     d.info = pool.loaded.info;
     d.train = pool.images.Select(splits[static_cast<std::size_t>(r)].train);
     d.test = pool.images.Select(splits[static_cast<std::size_t>(r)].test);
+    return d;
+  };
+  // What done.json must hold for split `d`'s folder to be reused.
+  const auto split_key = [&](const LoadedData& d) {
     CacheKey key("repeat-v1");
     key.Add("cfg", cfg_key).Add("train", Hex64(d.train.Fingerprint())).Add("test", Hex64(d.test.Fingerprint()));
-    nlohmann::json res = root ? FinishedRepeat(dir, key.text(), cfg.clobber) : nlohmann::json();
+    return key.text();
+  };
+  // One split, start to finish, with `threads` workers (its folder reused
+  // when finished). Rank 0 keeps the results.
+  auto run_split = [&](int r, int threads) {
+    const std::string dir = split_dir(r);
+    const LoadedData d = split_data(r);
+    const std::string key = split_key(d);
+    nlohmann::json res = root ? FinishedRepeat(dir, key, cfg.clobber) : nlohmann::json();
     std::string reuse = res.is_null() ? "0" : "1";  // rank 0's verdict, for every rank
     comm.Broadcast(&reuse);
     if (reuse == "0") {
@@ -1075,7 +1085,7 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
       // Galleries of the first split only: the other splits would show the
       // same kinds of errors, at 0.3-0.4 s of image decoding and PNG each.
       res = RunOnSplit(mine, d, runner, dir, timings, Clock::now(), root, /*galleries=*/r == 0);
-      if (root) WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key.text()}}).dump());
+      if (root) WriteFileAtomic(fs::path(dir) / "done.json", nlohmann::json({{"key", key}}).dump());
     } else if (log) {
       log->Info(fmt::format("repeat {}/{}: finished earlier, reused", r + 1, cfg.repeats));
     }
@@ -1098,20 +1108,11 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   } else {
     bool unfinished = false;
     for (int r = 0; r < cfg.repeats && !unfinished; ++r) {
-      const auto& sp = splits[static_cast<std::size_t>(r)];
-      CacheKey key("repeat-v1");
-      key.Add("cfg", cfg_key)
-          .Add("train", Hex64(pool.images.Select(sp.train).Fingerprint()))
-          .Add("test", Hex64(pool.images.Select(sp.test).Fingerprint()));
-      const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
-      unfinished = FinishedRepeat(dir, key.text(), cfg.clobber).is_null();
+      unfinished = FinishedRepeat(split_dir(r), split_key(split_data(r)), cfg.clobber).is_null();
     }
     if (unfinished) {
-      LoadedData d;
-      d.info = pool.loaded.info;
-      d.train = pool.images.Select(splits.front().train);
-      d.test = pool.images.Select(splits.front().test);
-      ClassicRunner filler(d, cache, threads, log);
+      const LoadedData first = split_data(0);  // the runner keeps a reference
+      ClassicRunner filler(first, cache, threads, log);
       filler.UseDescriptorPool(&descriptor_pool);
       std::map<std::string, double> timings;
       filler.FillDescriptorPool(one, &timings);
@@ -1139,9 +1140,8 @@ nlohmann::ordered_json RunRepeats(const ClassicConfig& cfg, const std::string& o
   RepeatTally tally(pool.images.class_names());
   std::string how;
   for (int r = 0; r < cfg.repeats; ++r) {
-    const std::string dir = (fs::path(out_dir) / "repeats" / fmt::format("r{:02d}", r)).string();
     const auto& res = results[static_cast<std::size_t>(r)];
-    tally.Add(r, res, dir);
+    tally.Add(r, res, split_dir(r));
     if (how.empty()) how = res["selected"].value("how", std::string("the configured point"));
   }
   if (!root) return nullptr;

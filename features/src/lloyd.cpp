@@ -357,7 +357,8 @@ int LloydBytes(const Matrix& x, const ByteMatrix& xb, std::int64_t offset, Matri
 }  // namespace
 
 int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
-          int threads, const Collective& comm, double* energy, bool bounds, std::int64_t* reassigned) {
+          int threads, const Collective& comm, double* energy, bool bounds, std::int64_t* reassigned,
+          const ByteMatrix* x_bytes) {
   // Both paths make small BLAS calls between their parallel loops; OpenBLAS's
   // own threads would spin on the cores those loops need.
   UseSingleThreadedBlas();
@@ -365,14 +366,22 @@ int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterati
   // SIFT samples are bytes stored as floats: they take the exact 8-bit
   // integer assignment. Every process must take the same path (their
   // collectives differ), so the choice is agreed over all of them.
-  ByteMatrix xb;
+  ByteMatrix converted;
+  const ByteMatrix* xb = &converted;
   const bool fits = ByteWords::Supported() && x.cols() % 4 == 0 && x.cols() <= 4096;
-  if (fits) xb = AsBytes(x);
-  std::int64_t not_bytes = fits && (x.rows() == 0 || xb.size() > 0) ? 0 : 1;
+  if (fits && x_bytes) {
+    xb = x_bytes;
+  } else if (fits) {
+    converted = AsBytes(x);
+  }
+  std::int64_t not_bytes = fits && (x.rows() == 0 || xb->size() > 0) ? 0 : 1;
   comm.Sum(&not_bytes, 1);
   if (not_bytes == 0) {
-    if (xb.size() == 0) xb.resize(0, x.cols());
-    return LloydBytes(x, xb, offset, centers, max_iterations, min_energy_variation, threads, comm, energy, bounds,
+    if (xb->size() == 0) {
+      converted.resize(0, x.cols());
+      xb = &converted;
+    }
+    return LloydBytes(x, *xb, offset, centers, max_iterations, min_energy_variation, threads, comm, energy, bounds,
                       reassigned);
   }
   const int it = LloydFloat(x, offset, centers, max_iterations, min_energy_variation, threads, comm, energy);

@@ -26,8 +26,10 @@ ByteMatrix AsBytes(const Matrix& x);
 // of the distances, is not reassigned. The centres are bit-identical with
 // and without the bounds (`bounds` = false exists for that test).
 // *reassigned (if given) = this process's rows put through the full
-// assignment, summed over the iterations.
+// assignment, summed over the iterations. `x_bytes`: AsBytes(x), when the
+// caller has it already (the k-means++ seeding converts the same sample).
 int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
-          int threads, const Collective& comm, double* energy, bool bounds = true, std::int64_t* reassigned = nullptr);
+          int threads, const Collective& comm, double* energy, bool bounds = true, std::int64_t* reassigned = nullptr,
+          const ByteMatrix* x_bytes = nullptr);
 
 }  // namespace scenelab::features::detail

@@ -318,7 +318,7 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
     const std::vector<double> per_process = comm.AllGather({static_cast<double>(local.rows())});
     std::int64_t offset = 0;
     for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::int64_t>(per_process[static_cast<std::size_t>(r)]);
-    Matrix seed_from;
+    Matrix gathered;  // the seeding rows when they are not `local` itself
     if (static_cast<double>(total) * opts_.size > kSeedingBudget) {
       const auto want = std::max<std::int64_t>(20 * opts_.size, static_cast<std::int64_t>(kSeedingBudget / opts_.size));
       Rng rng(MixSeed(opts_.seed, 99));
@@ -330,10 +330,12 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
       }
       Matrix part(static_cast<Eigen::Index>(mine.size()), local.cols());
       for (std::size_t j = 0; j < mine.size(); ++j) part.row(static_cast<Eigen::Index>(j)) = local.row(mine[j]);
-      seed_from = comm.AllGatherRows(part);
-    } else {
-      seed_from = comm.size() > 1 ? comm.AllGatherRows(local) : local;
+      gathered = comm.AllGatherRows(part);
+    } else if (comm.size() > 1) {
+      gathered = comm.AllGatherRows(local);
     }
+    const bool whole = gathered.rows() == 0;  // one process seeding from all of its sample
+    const Matrix& seed_from = whole ? local : gathered;
     Matrix centers(opts_.size, local.cols());
     const ByteMatrix seed_bytes = detail::AsBytes(seed_from);
     if (seed_bytes.size() > 0) {
@@ -344,8 +346,9 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
       std::memcpy(centers.data(), vl_kmeans_get_centers(km.get()), sizeof(float) * centers.size());
     }
     double energy = 0;
-    const int iterations = detail::Lloyd(local, offset, &centers, opts_.max_iterations, opts_.min_energy_variation,
-                                         threads_, comm, &energy);
+    const int iterations =
+        detail::Lloyd(local, offset, &centers, opts_.max_iterations, opts_.min_energy_variation, threads_, comm,
+                      &energy, /*bounds=*/true, nullptr, whole && seed_bytes.size() > 0 ? &seed_bytes : nullptr);
     return Vocabulary(std::move(centers), opts_, energy, iterations);
   }
   const double energy = vl_kmeans_cluster(km.get(), local.data(), static_cast<vl_size>(local.cols()),

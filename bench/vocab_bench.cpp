@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
   vo.seed = 1;
   auto t0 = Clock::now();
   const auto v = features::VocabularyBuilder(vo, 2).Cluster(x);
-  std::printf("scenelab gemm k-means: K=%d, %d iterations, %.2f s, energy %.4g\n", k, iters,
-              std::chrono::duration<double>(Clock::now() - t0).count(), v.energy());
+  std::printf("scenelab gemm k-means: K=%d, %d iterations (at most %d), %.2f s, energy %.4g\n", k, v.iterations(),
+              iters, std::chrono::duration<double>(Clock::now() - t0).count(), v.energy());
   if (opencv) {
     cv::Mat data(static_cast<int>(x.rows()), 128, CV_32F, x.data()), labels, centers;
     cv::setNumThreads(2);

@@ -1,7 +1,9 @@
 // Vocabulary building on 1M+ real dense-SIFT descriptors (15-scene, step 3):
 // scenelab's GEMM k-means against OpenCV's cv::kmeans, same iterations, and
-// the descriptors written out for the scikit-learn peer (bench/vocab_bench.sh).
+// the descriptors written out for the scikit-learn peer (bench/vocab_bench.sh),
+// then the nearest-word assignment of the sample alone.
 //   vocab_bench SCENE15 N_DESCRIPTORS K ITERS OUT.f32 [--no-opencv]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +54,20 @@ int main(int argc, char** argv) {
   const auto v = features::VocabularyBuilder(vo, 2).Cluster(x);
   std::printf("scenelab gemm k-means: K=%d, %d iterations (at most %d), %.2f s, energy %.4g\n", k, v.iterations(),
               iters, std::chrono::duration<double>(Clock::now() - t0).count(), v.energy());
+  {
+    // Nearest-word assignment of the whole sample on one thread (what
+    // encoding does per image): the 8-bit path, best of 5.
+    const features::ByteMatrix bytes = x.cast<std::uint8_t>();
+    double best = 1e30;
+    std::vector<int> words;
+    for (int rep = 0; rep < 5; ++rep) {
+      t0 = Clock::now();
+      words = v.Assign(bytes);
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    std::printf("scenelab assignment (%s path, 1 thread): %lld rows in %.3f s = %.2f M rows/s\n",
+                v.byte_assignment_path(), static_cast<long long>(x.rows()), best, x.rows() / best / 1e6);
+  }
   if (opencv) {
     cv::Mat data(static_cast<int>(x.rows()), 128, CV_32F, x.data()), labels, centers;
     cv::setNumThreads(2);

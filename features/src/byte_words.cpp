@@ -26,14 +26,20 @@ ByteWords::ByteWords(const Matrix& centers, const Eigen::VectorXf& norms) {
   groups_ = (words_ + 15) / 16;
   const int chunks = dim_ / 4;
   packed_.assign(static_cast<std::size_t>(groups_) * chunks * 64, 0);
+  residual_stride_ = (dim_ + 63) / 64 * 64;
+  residual_.assign(static_cast<std::size_t>(words_) * residual_stride_, 0);
   norms_.assign(static_cast<std::size_t>(groups_) * 16, std::numeric_limits<float>::infinity());
   for (int k = 0; k < words_; ++k) {
     norms_[static_cast<std::size_t>(k)] = norms[k];
     const int g = k / 16, w = k % 16;
     for (int j = 0; j < dim_; ++j) {
       // Signed bytes: round(c) - 128, undone by adding 128 * sum(x) later.
-      const int v = std::clamp(static_cast<int>(std::lround(centers(k, j))), 0, 255) - 128;
-      packed_[((static_cast<std::size_t>(g) * chunks + j / 4) * 16 + w) * 4 + j % 4] = static_cast<std::int8_t>(v);
+      const int rounded = std::clamp(static_cast<int>(std::lround(centers(k, j))), 0, 255);
+      packed_[((static_cast<std::size_t>(g) * chunks + j / 4) * 16 + w) * 4 + j % 4] =
+          static_cast<std::int8_t>(rounded - 128);
+      // |c - rounded| <= 1/2, so the residual fits [-127, 127].
+      const auto e = static_cast<double>(centers(k, j)) - rounded;
+      residual_[static_cast<std::size_t>(k) * residual_stride_ + j] = static_cast<std::int8_t>(std::lround(254.0 * e));
     }
   }
   centers_ = centers;
@@ -163,6 +169,44 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const floa
   return n;
 }
 
+// Refines the candidates' estimates v with the words' residuals r (in
+// 1/254 steps): v' = v - 2 x.r / 254 is within |x|_1 / 254 of |c|^2 - 2 x.c,
+// as |c - round(c) - r / 254| <= 1/508 per coordinate. Keeps, in place and in
+// order, the candidates within 2 |x|_1 / 254 + `slack` of the smallest v'
+// (slack: the float error, the margin that keeps any word the float GEMM
+// could rank first); returns their number. *dropped = the smallest lower
+// bound v' - |x|_1 / 254 of the others (+inf if none).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) int RefineCandidates(const std::uint8_t* x, int dim,
+                                                                            const std::int8_t* residual, int stride,
+                                                                            const float* v, float l1, double slack,
+                                                                            int* cand, int count, double* refined,
+                                                                            double* dropped) {
+  double lowest = std::numeric_limits<double>::infinity();
+  for (int c = 0; c < count; ++c) {
+    const std::int8_t* r = residual + static_cast<std::size_t>(cand[c]) * static_cast<std::size_t>(stride);
+    __m512i acc = _mm512_setzero_si512();
+    for (int j = 0; j < dim; j += 64) {
+      const __mmask64 m = dim - j >= 64 ? ~0ULL : (1ULL << (dim - j)) - 1;
+      acc = _mm512_dpbusd_epi32(acc, _mm512_maskz_loadu_epi8(m, x + j), _mm512_loadu_si512(r + j));
+    }
+    refined[c] = static_cast<double>(v[cand[c]]) - _mm512_reduce_add_epi32(acc) * (2.0 / 254.0);
+    lowest = std::min(lowest, refined[c]);
+  }
+  const double err = static_cast<double>(l1) / 254.0;
+  const double limit = lowest + 2.0 * err + slack;
+  double low = std::numeric_limits<double>::infinity();
+  int kept = 0;
+  for (int c = 0; c < count; ++c) {
+    if (refined[c] <= limit) {
+      cand[kept++] = cand[c];
+    } else {
+      low = std::min(low, refined[c] - err);
+    }
+  }
+  *dropped = low;
+  return kept;
+}
+
 // Float |c|^2 - 2 x.c of the candidate words, each dot in 16 fixed lanes
 // (every lane multiplies, then adds, in float: this file is built without
 // fused multiply-adds) summed in lane order, then the tail: the float GEMM's
@@ -245,11 +289,17 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
   const int stride = groups_ * 16;
   std::vector<float> approx(static_cast<std::size_t>(4 * stride));
   std::vector<int> cand(static_cast<std::size_t>(stride));
+  std::vector<double> refined(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
   std::vector<Eigen::Index> rows_left;  // positions i < n of the rows that are not all zero
   std::vector<std::int32_t> l1s, sqs;
   rows_left.reserve(static_cast<std::size_t>(n));
+  constexpr Eigen::Index kAhead = 8;  // rows fetched ahead: indexed rows defeat the hardware prefetcher
   for (Eigen::Index i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const auto* ahead = reinterpret_cast<const char*>(data + (index ? index[i + kAhead] : i + kAhead) * dim_);
+      for (int j = 0; j < dim_; j += 64) __builtin_prefetch(ahead + j);
+    }
     std::int32_t l1 = 0, sq = 0;  // <= 4096 x 255^2: no overflow
     ByteSums(data + (index ? index[i] : i) * dim_, dim_, &l1, &sq);
     if (l1 == 0) {
@@ -275,20 +325,26 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       const auto l1 = static_cast<float>(l1s[b + r]);
       const Eigen::Index i = rows_left[b + r];
       float second = 0, runner_up = std::numeric_limits<float>::infinity();  // runner_up: among the candidates
-      const int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second)
-                               : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
+      int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second)
+                         : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
+      const double xsq = sqs[b + r];
+      double dropped = std::numeric_limits<double>::infinity();  // refined bound of the candidates dropped
+      if (count > 1) {
+        count = RefineCandidates(rows[r], dim_, residual_.data(), residual_stride_, vr, l1, 2.0 * Tolerance(xsq),
+                                 cand.data(), count, refined.data(), &dropped);
+      }
       out[i] = count > 1
                    ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
                    : cand[0];
       if (others) {
         // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
-        // other candidates their rescored value, for the rest their integer
-        // estimate less |x|_1 (the rounding of the words), which exceeds
-        // both the second smallest estimate and the minimum m by that much
-        // (they are beyond m + 2 |x|_1); less the float error.
+        // candidates rescored, their float value; for those the refinement
+        // dropped, their refined bound; for the rest their integer estimate
+        // less |x|_1 (the rounding of the words), which exceeds both the
+        // second smallest estimate and the minimum m by that much (they are
+        // beyond m + 2 |x|_1); less the float error.
         const double rest = std::max(static_cast<double>(lowest[r]) + l1, static_cast<double>(second) - l1);
-        const double xsq = sqs[b + r];
-        others[i] = xsq + std::min(static_cast<double>(runner_up), rest) - Tolerance(xsq);
+        others[i] = xsq + std::min({static_cast<double>(runner_up), dropped, rest}) - Tolerance(xsq);
       }
     }
   }

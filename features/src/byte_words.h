@@ -4,9 +4,13 @@
 //
 // Words are rounded to integers for a first pass: with |c - round(c)| <= 1/2,
 // the approximate squared distance of a descriptor x differs from the true one
-// by at most |x|_1. Every word within 2 |x|_1 of the approximate best is then
-// rescored in float, so the result is the nearest word as the float GEMM
-// finds it (ties to the lower index), never an approximation.
+// by at most |x|_1. The words within 2 |x|_1 of the approximate best are
+// refined with their rounding residuals in steps of 1/254 (another 8-bit dot
+// each, now within |x|_1 / 254), and those still within reach of the best are
+// rescored in float in a fixed lane order (ties to the lower index). Where the
+// nearest word leads the next by more than float rounding, it is the word the
+// float GEMM and exact arithmetic find; closer calls are float's to make, as
+// between any two GEMMs (tests/features: ByteAssignment*).
 #include <cstdint>
 #include <vector>
 
@@ -44,6 +48,8 @@ class ByteWords {
   bool usable_ = false;
   int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
   std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]
+  std::vector<std::int8_t> residual_;     // [word][residual_stride_]: round(254 (c - round(c))), zero-padded
+  int residual_stride_ = 0;               // dim rounded up to 64 bytes
   std::vector<float> norms_;              // |c|^2, padded words +inf
   float max_norm_ = 0;                    // the largest |c|^2
   int zero_word_ = 0;                     // nearest word of an all-zero row

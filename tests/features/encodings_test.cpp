@@ -395,6 +395,80 @@ TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
   for (int w : a) EXPECT_TRUE(w == 0 || w == 2);
 }
 
+TEST(Features_Vocabulary, ByteAssignmentRanksWordsTheFirstEstimatesCannotSeparate) {
+  if (ActiveIsa() < Isa::kVnni) {
+    GTEST_SKIP() << "the 8-bit VNNI path is not active (" << ToString(ActiveIsa()) << "; CPU " << ToString(CpuIsa())
+                 << ")";
+  }
+  // Families of words around 12 bases: each base moved along random +-1/2
+  // directions by 0.003 to 5 per coordinate. SIFT-like bytes (rows around the
+  // bases, below 80), so that the family members are all within the first
+  // 8-bit estimates' window (2 |x|_1, about 10,000 here) of each other: the
+  // refinement with the rounding residuals must rank them, leaving only the
+  // closest calls to the float rescoring.
+  Rng r(11);
+  const int dim = 132;  // not a multiple of 64: the residual dots' masked tail
+  Matrix base(12, dim);
+  for (Eigen::Index i = 0; i < base.size(); ++i) base.data()[i] = 20.0f + static_cast<float>(r.Below(40));
+  const std::array<float, 5> steps = {0.003f, 0.05f, 0.5f, 2.0f, 5.0f};
+  Matrix words(12 * 2 * static_cast<Eigen::Index>(steps.size()), dim);
+  Eigen::Index k = 0;
+  for (Eigen::Index b = 0; b < base.rows(); ++b) {
+    for (int copy = 0; copy < 2; ++copy) {
+      for (float t : steps) {
+        for (int j = 0; j < dim; ++j) {
+          words(k, j) = base(b, j) + t * (static_cast<float>(r.Below(1001)) / 1000.0f - 0.5f);
+        }
+        ++k;
+      }
+    }
+  }
+  ByteMatrix d(4000, dim);
+  for (Eigen::Index i = 0; i < d.rows(); ++i) {
+    const auto b = static_cast<Eigen::Index>(r.Below(12));
+    for (int j = 0; j < dim; ++j) {
+      d(i, j) = static_cast<std::uint8_t>(static_cast<int>(base(b, j)) + static_cast<int>(r.Below(41)) - 20);
+    }
+  }
+  VocabularyOptions vo;
+  vo.size = static_cast<int>(words.rows());
+  const Vocabulary v(words, vo, 0);
+  ASSERT_STREQ(v.byte_assignment_path(), "vnni");
+  const auto a = v.Assign(d), f = v.AssignFloat(d);
+  // Reference: |c|^2 - 2 x.c in double. Where the best word leads the next
+  // by more than any float evaluation can err (1 here: values of about 1e5),
+  // both paths must find it; closer calls may go either way within that.
+  constexpr double kFloatError = 1.0;
+  int decided = 0, refined = 0;
+  for (Eigen::Index i = 0; i < d.rows(); ++i) {
+    std::vector<double> val(static_cast<std::size_t>(words.rows()));
+    for (Eigen::Index w = 0; w < words.rows(); ++w) {
+      double dot = 0, norm = 0;
+      for (int j = 0; j < dim; ++j) {
+        dot += static_cast<double>(d(i, j)) * words(w, j);
+        norm += static_cast<double>(words(w, j)) * words(w, j);
+      }
+      val[static_cast<std::size_t>(w)] = norm - 2 * dot;
+    }
+    std::vector<double> sorted = val;
+    std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end());
+    const auto best = static_cast<int>(std::min_element(val.begin(), val.end()) - val.begin());
+    const auto ai = static_cast<std::size_t>(a[static_cast<std::size_t>(i)]);
+    if (sorted[1] - sorted[0] > kFloatError) {
+      ++decided;
+      // Gaps the 8-bit estimates cannot see (they err by up to |x|_1), which
+      // the residuals' precision (|x|_1 / 254 plus the float margin) can.
+      if (sorted[1] - sorted[0] < 2 * static_cast<double>(d.row(i).cast<int>().sum())) ++refined;
+      EXPECT_EQ(a[static_cast<std::size_t>(i)], best) << "row " << i;
+      EXPECT_EQ(f[static_cast<std::size_t>(i)], best) << "row " << i;
+    } else {
+      EXPECT_LE(val[ai] - sorted[0], kFloatError) << "row " << i;
+    }
+  }
+  EXPECT_GT(refined, 1000);
+  EXPECT_GT(decided, 3000);
+}
+
 TEST(Features_Vocabulary, HamerlyBoundsSkipRowsYetLeaveTheCentresBitIdentical) {
   if (ActiveIsa() < Isa::kVnni) {
     GTEST_SKIP() << "the bounds ride on the 8-bit VNNI assignment, not active here (" << ToString(ActiveIsa())

@@ -124,36 +124,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
 
 // Every word whose approximate distance `v` is within twice |x|_1 of the
 // minimum m, written to `cand` (room for every word); returns their number.
-// With kSecond, *second = the second smallest value (counting repeats), a
-// lower bound on the estimate of every word but one.
-template <bool kSecond>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const float* v, float m, int groups, float l1,
-                                                                      int* cand, float* second) {
-  if constexpr (kSecond) {
-    // The second smallest of all values: the smaller of the lanes' second
-    // smallest and the second smallest lane minimum.
-    const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-    __m512 best = inf, next = inf;
-    for (int g = 0; g < groups; ++g) {
-      const __m512 val = _mm512_loadu_ps(v + g * 16);
-      next = _mm512_min_ps(next, _mm512_max_ps(best, val));
-      best = _mm512_min_ps(best, val);
-    }
-    alignas(64) float lanes[16], nexts[16];
-    _mm512_store_ps(lanes, best);
-    _mm512_store_ps(nexts, next);
-    float m2 = std::numeric_limits<float>::infinity();
-    bool seen = false;
-    for (float l : lanes) {
-      if (l == m && !seen) {
-        seen = true;
-      } else {
-        m2 = std::min(m2, l);
-      }
-    }
-    for (float l : nexts) m2 = std::min(m2, l);
-    *second = m2;
-  }
+                                                                      int* cand) {
   // Twice the bound |x|_1; the rest covers float rounding of the terms.
   const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
   // Word numbers of the lanes within the limit, packed in ascending order.
@@ -167,6 +139,18 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const floa
     word = _mm512_add_epi32(word, step);
   }
   return n;
+}
+
+// The smallest value of `v` but word `skip`'s.
+__attribute__((target("avx512f"))) float LowestBut(const float* v, int groups, int skip) {
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 best = inf;
+  for (int g = 0; g < groups; ++g) {
+    __m512 val = _mm512_loadu_ps(v + g * 16);
+    if (g == skip / 16) val = _mm512_mask_mov_ps(val, static_cast<__mmask16>(1U << (skip % 16)), inf);
+    best = _mm512_min_ps(best, val);
+  }
+  return _mm512_reduce_min_ps(best);
 }
 
 // Refines the candidates' estimates v with the words' residuals r (in
@@ -324,9 +308,9 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       const float* vr = approx.data() + r * static_cast<std::size_t>(stride);
       const auto l1 = static_cast<float>(l1s[b + r]);
       const Eigen::Index i = rows_left[b + r];
-      float second = 0, runner_up = std::numeric_limits<float>::infinity();  // runner_up: among the candidates
-      int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &second)
-                         : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
+      float runner_up = std::numeric_limits<float>::infinity();  // among the candidates rescored
+      const int found = Candidates(vr, lowest[r], groups_, l1, cand.data());
+      int count = found;
       const double xsq = sqs[b + r];
       double dropped = std::numeric_limits<double>::infinity();  // refined bound of the candidates dropped
       if (count > 1) {
@@ -340,10 +324,12 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
         // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
         // candidates rescored, their float value; for those the refinement
         // dropped, their refined bound; for the rest their integer estimate
-        // less |x|_1 (the rounding of the words), which exceeds both the
-        // second smallest estimate and the minimum m by that much (they are
-        // beyond m + 2 |x|_1); less the float error.
-        const double rest = std::max(static_cast<double>(lowest[r]) + l1, static_cast<double>(second) - l1);
+        // less |x|_1 (the rounding of the words), which exceeds the minimum
+        // m by that much (they are beyond m + 2 |x|_1) and, when out[i] was
+        // the only candidate, the smallest other estimate less |x|_1; less
+        // the float error.
+        double rest = static_cast<double>(lowest[r]) + l1;
+        if (found == 1) rest = std::max(rest, static_cast<double>(LowestBut(vr, groups_, cand[0])) - l1);
         others[i] = xsq + std::min({static_cast<double>(runner_up), dropped, rest}) - Tolerance(xsq);
       }
     }

@@ -36,9 +36,14 @@ print(f"  selected {s['metric']} k={s['k']}: {s['accuracy']:.4f} [{s['accuracy_c
 PY
 ten=$(run lazebnik --protocol lazebnik)
 python3 - "$OUT/lazebnik/results.json" "$ten" "$one" <<'PY'
-import json, sys
+import glob, json, os, sys
 r = json.load(open(sys.argv[1]))["repeats"]
 ten, one = float(sys.argv[2]), float(sys.argv[3])
 print(f"lazebnik (10 splits): wall {ten:.1f} s = {ten / one:.2f}x one run; "
       f"accuracy {r['mean']:.4f} +- {r['std']:.4f}, t-interval [{r['ci95'][0]:.4f}, {r['ci95'][1]:.4f}]")
+# Per split, on the one core of its lane: the two stages the protocol redoes.
+t = [json.load(open(f))["timings_s"] for f in sorted(glob.glob(os.path.dirname(sys.argv[1]) + "/repeats/r*/results.json"))]
+mean = lambda k: sum(x[k] for x in t) / len(t)
+print(f"  per split (one core): vocabulary {mean('vocabulary_s'):.2f} s, encoding {mean('encode_s'):.2f} s, "
+      f"whole split {mean('total_s'):.2f} s")
 PY

@@ -8,6 +8,7 @@
 
 #include "scenelab/data/cpu.h"
 
+#include "byte_words.h"
 #include "expect_error.h"
 #include "lloyd.h"
 
@@ -467,6 +468,71 @@ TEST(Features_Vocabulary, ByteAssignmentRanksWordsTheFirstEstimatesCannotSeparat
   }
   EXPECT_GT(refined, 1000);
   EXPECT_GT(decided, 3000);
+}
+
+TEST(Features_ByteWords, LowerBoundsOnTheOtherWordsHold) {
+  if (ActiveIsa() < Isa::kVnni) {
+    GTEST_SKIP() << "the 8-bit VNNI path is not active (" << ToString(ActiveIsa()) << "; CPU " << ToString(CpuIsa())
+                 << ")";
+  }
+  // k-means skips a row while its lower bound on the distance to every other
+  // word (`others`, squared) stays above its distance to its own: the bound
+  // must never exceed the truth. Three regimes: tight clusters far apart,
+  // where a row has one candidate and the bound comes from the other
+  // estimates; families of words closer than the float margin, all rescored;
+  // and families spread wider than the refinement's window but inside the
+  // first estimates' one, where the refinement drops words and the bound
+  // comes from their refined estimates.
+  Rng r(5);
+  const int dim = 128;
+  for (const float spread : {0.0f, 2.0f, 20.0f}) {
+    const int families = 16, members = spread == 0 ? 1 : spread < 10 ? 6 : 3;
+    Matrix base(families, dim), words(families * members, dim);
+    for (Eigen::Index i = 0; i < base.size(); ++i) base.data()[i] = 30.0f + static_cast<float>(r.Below(170));
+    for (int f = 0; f < families; ++f) {
+      for (int m = 0; m < members; ++m) {
+        for (int j = 0; j < dim; ++j) {
+          words(f * members + m, j) =
+              base(f, j) + static_cast<float>(m) * spread * (static_cast<float>(r.Below(1001)) / 1000.0f - 0.5f);
+        }
+      }
+    }
+    ByteMatrix x(3000, dim);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      const auto f = static_cast<Eigen::Index>(r.Below(families));
+      for (int j = 0; j < dim; ++j) {
+        const int v = static_cast<int>(base(f, j)) + static_cast<int>(r.Below(11)) - 5;
+        x(i, j) = static_cast<std::uint8_t>(std::clamp(v, 0, 255));
+      }
+    }
+    const Eigen::VectorXf norms = words.rowwise().squaredNorm();
+    const detail::ByteWords bw(words, norms);
+    ASSERT_TRUE(bw.usable());
+    std::vector<int> out(static_cast<std::size_t>(x.rows()));
+    std::vector<double> others(out.size());
+    bw.AssignIndexed(x.data(), nullptr, x.rows(), out.data(), others.data());
+    double tightness = 0;
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      double own = 0, other = std::numeric_limits<double>::infinity();
+      for (Eigen::Index w = 0; w < words.rows(); ++w) {
+        double d2 = 0;
+        for (int j = 0; j < dim; ++j) {
+          const double diff = static_cast<double>(x(i, j)) - words(w, j);
+          d2 += diff * diff;
+        }
+        if (w == out[static_cast<std::size_t>(i)]) {
+          own = d2;
+        } else {
+          other = std::min(other, d2);
+        }
+      }
+      ASSERT_LE(own, other + 1.0) << "spread " << spread << ", row " << i << ": not the nearest word";
+      ASSERT_LE(others[static_cast<std::size_t>(i)], other) << "spread " << spread << ", row " << i;
+      tightness += others[static_cast<std::size_t>(i)] / other;
+    }
+    // Not vacuous: on average the bound is most of the true distance.
+    EXPECT_GT(tightness / static_cast<double>(x.rows()), 0.5) << "spread " << spread;
+  }
 }
 
 TEST(Features_Vocabulary, HamerlyBoundsSkipRowsYetLeaveTheCentresBitIdentical) {

@@ -124,33 +124,29 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
 
 // Every word whose approximate distance `v` is within twice |x|_1 of the
 // minimum m, written to `cand` (room for every word); returns their number.
+// With kBeyond, *beyond = the smallest value of the other words (+inf if
+// none).
+template <bool kBeyond>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) int Candidates(const float* v, float m, int groups, float l1,
-                                                                      int* cand) {
+                                                                      int* cand, float* beyond) {
   // Twice the bound |x|_1; the rest covers float rounding of the terms.
   const __m512 limit = _mm512_set1_ps(m + 2.0f * l1 + 1e-3f * std::abs(m) + 1.0f);
+  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
+  __m512 outside = inf;
   // Word numbers of the lanes within the limit, packed in ascending order.
   __m512i word = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i step = _mm512_set1_epi32(16);
   int n = 0;
   for (int g = 0; g < groups; ++g) {
-    const __mmask16 mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(v + g * 16), limit, _CMP_LE_OQ);
+    const __m512 val = _mm512_loadu_ps(v + g * 16);
+    const __mmask16 mask = _mm512_cmp_ps_mask(val, limit, _CMP_LE_OQ);
     _mm512_mask_compressstoreu_epi32(cand + n, mask, word);
     n += __builtin_popcount(static_cast<unsigned>(mask));
     word = _mm512_add_epi32(word, step);
+    if constexpr (kBeyond) outside = _mm512_min_ps(outside, _mm512_mask_blend_ps(mask, val, inf));
   }
+  if constexpr (kBeyond) *beyond = _mm512_reduce_min_ps(outside);
   return n;
-}
-
-// The smallest value of `v` but word `skip`'s.
-__attribute__((target("avx512f"))) float LowestBut(const float* v, int groups, int skip) {
-  const __m512 inf = _mm512_set1_ps(std::numeric_limits<float>::infinity());
-  __m512 best = inf;
-  for (int g = 0; g < groups; ++g) {
-    __m512 val = _mm512_loadu_ps(v + g * 16);
-    if (g == skip / 16) val = _mm512_mask_mov_ps(val, static_cast<__mmask16>(1U << (skip % 16)), inf);
-    best = _mm512_min_ps(best, val);
-  }
-  return _mm512_reduce_min_ps(best);
 }
 
 // Refines the candidates' estimates v with the words' residuals r (in
@@ -309,8 +305,9 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       const auto l1 = static_cast<float>(l1s[b + r]);
       const Eigen::Index i = rows_left[b + r];
       float runner_up = std::numeric_limits<float>::infinity();  // among the candidates rescored
-      const int found = Candidates(vr, lowest[r], groups_, l1, cand.data());
-      int count = found;
+      float beyond = 0;  // the smallest estimate of the words that are not candidates
+      int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &beyond)
+                         : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
       const double xsq = sqs[b + r];
       double dropped = std::numeric_limits<double>::infinity();  // refined bound of the candidates dropped
       if (count > 1) {
@@ -324,12 +321,8 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
         // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
         // candidates rescored, their float value; for those the refinement
         // dropped, their refined bound; for the rest their integer estimate
-        // less |x|_1 (the rounding of the words), which exceeds the minimum
-        // m by that much (they are beyond m + 2 |x|_1) and, when out[i] was
-        // the only candidate, the smallest other estimate less |x|_1; less
-        // the float error.
-        double rest = static_cast<double>(lowest[r]) + l1;
-        if (found == 1) rest = std::max(rest, static_cast<double>(LowestBut(vr, groups_, cand[0])) - l1);
+        // less |x|_1 (the rounding of the words); less the float error.
+        const double rest = static_cast<double>(beyond) - l1;
         others[i] = xsq + std::min({static_cast<double>(runner_up), dropped, rest}) - Tolerance(xsq);
       }
     }

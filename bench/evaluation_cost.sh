@@ -5,10 +5,13 @@
 #      cross-validated selection of (metric, k) (timings_s.selection_s);
 #   2. the Lazebnik protocol (10 seeded random splits, 100 training images
 #      per class), against 1.
-#   bench/evaluation_cost.sh [SCENE15_DIR]
+# ROUNDS > 1 repeats the pair (cold caches each time) and ends with the
+# median of the rounds' ratios: on a shared VM the speed drifts between runs.
+#   bench/evaluation_cost.sh [SCENE15_DIR] [ROUNDS=1]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:-../shared/data/scene15}")
+ROUNDS=${2:-1}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -22,8 +25,12 @@ run() {  # name, then scenelab arguments; prints the wall time in seconds
   end=$(date +%s.%N)
   echo "$end - $start" | bc
 }
-one=$(run standard)
-python3 - "$OUT/standard/results.json" "$one" <<'PY'
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  rm -rf "$OUT/standard" "$OUT/lazebnik"
+  [ "$ROUNDS" -gt 1 ] && echo "round $round:"
+  one=$(run standard)
+  python3 - "$OUT/standard/results.json" "$one" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 t = r["timings_s"]
@@ -34,8 +41,8 @@ print(f"standard split: wall {wall:.1f} s; selection (5-fold CV) {t['selection_s
 print(f"  selected {s['metric']} k={s['k']}: {s['accuracy']:.4f} [{s['accuracy_ci95'][0]:.4f}, {s['accuracy_ci95'][1]:.4f}]; "
       f"oracle {r['best']['accuracy']:.4f}")
 PY
-ten=$(run lazebnik --protocol lazebnik)
-python3 - "$OUT/lazebnik/results.json" "$ten" "$one" <<'PY'
+  ten=$(run lazebnik --protocol lazebnik)
+  python3 - "$OUT/lazebnik/results.json" "$ten" "$one" <<'PY'
 import glob, json, os, sys
 r = json.load(open(sys.argv[1]))["repeats"]
 ten, one = float(sys.argv[2]), float(sys.argv[3])
@@ -47,3 +54,8 @@ mean = lambda k: sum(x[k] for x in t) / len(t)
 print(f"  per split (one core): vocabulary {mean('vocabulary_s'):.2f} s, encoding {mean('encode_s'):.2f} s, "
       f"whole split {mean('total_s'):.2f} s")
 PY
+  ratios+=("$(echo "$ten / $one" | bc -l)")
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  printf '%s\n' "${ratios[@]}" | python3 -c "import statistics, sys; v = [float(l) for l in sys.stdin]; print(f'median over {len(v)} rounds: {statistics.median(v):.2f}x one run (each: ' + ', '.join(f'{x:.2f}x' for x in v) + ')')"
+fi

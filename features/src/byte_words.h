@@ -32,9 +32,10 @@ class ByteWords {
   void AssignRows(const std::uint8_t* rows, Eigen::Index n, int* out) const;
   // out[i] = nearest word of row index[i] of `rows`, for i < n. When
   // `others` is given, others[i] is a lower bound on the squared distance
-  // from that row to every word but out[i] (the second smallest integer
-  // estimate less its error bounds, or the runner-up's exact distance):
-  // k-means' Hamerly bounds start from it.
+  // from that row to every word but out[i] (the smallest of: the other
+  // rescored candidates' float distances, the dropped candidates' refined
+  // estimates and the other words' integer estimates, each less its error
+  // bound): k-means' Hamerly bounds start from it.
   void AssignIndexed(const std::uint8_t* rows, const Eigen::Index* index, Eigen::Index n, int* out,
                      double* others) const;
   int dim() const { return dim_; }

@@ -274,10 +274,12 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
   std::vector<Eigen::Index> rows_left;  // positions i < n of the rows that are not all zero
   std::vector<std::int32_t> l1s, sqs;
   rows_left.reserve(static_cast<std::size_t>(n));
-  constexpr Eigen::Index kAhead = 8;  // rows fetched ahead: indexed rows defeat the hardware prefetcher
+  // Indexed rows (k-means' rows to reassign) defeat the hardware prefetcher,
+  // so they are fetched ahead; contiguous ones (encoding) need not be.
+  constexpr Eigen::Index kAhead = 8;
   for (Eigen::Index i = 0; i < n; ++i) {
-    if (i + kAhead < n) {
-      const auto* ahead = reinterpret_cast<const char*>(data + (index ? index[i + kAhead] : i + kAhead) * dim_);
+    if (index && i + kAhead < n) {
+      const auto* ahead = reinterpret_cast<const char*>(data + index[i + kAhead] * dim_);
       for (int j = 0; j < dim_; j += 64) __builtin_prefetch(ahead + j);
     }
     std::int32_t l1 = 0, sq = 0;  // <= 4096 x 255^2: no overflow

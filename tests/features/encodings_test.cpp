@@ -396,6 +396,40 @@ TEST(Features_Vocabulary, ByteAssignmentEqualsTheFloatGemm) {
   for (int w : a) EXPECT_TRUE(w == 0 || w == 2);
 }
 
+// Families of words around `bases` random bases (coordinates lo + [0,
+// range)): member m of a family is its base moved along a random +-1/2
+// direction by offsets[m] per coordinate. Rows: bytes within +-spread of a
+// random base, clamped to [0, 255].
+struct WordFamilies {
+  Matrix words;
+  ByteMatrix rows;
+};
+WordFamilies MakeWordFamilies(Rng& r, int dim, int bases, int lo, int range, const std::vector<float>& offsets,
+                              int rows, int spread) {
+  Matrix base(bases, dim);
+  for (Eigen::Index i = 0; i < base.size(); ++i) {
+    base.data()[i] = static_cast<float>(lo) + static_cast<float>(r.Below(static_cast<std::uint64_t>(range)));
+  }
+  WordFamilies f{Matrix(bases * static_cast<Eigen::Index>(offsets.size()), dim), ByteMatrix(rows, dim)};
+  Eigen::Index k = 0;
+  for (Eigen::Index b = 0; b < base.rows(); ++b) {
+    for (float t : offsets) {
+      for (int j = 0; j < dim; ++j)
+        f.words(k, j) = base(b, j) + t * (static_cast<float>(r.Below(1001)) / 1000.0f - 0.5f);
+      ++k;
+    }
+  }
+  for (Eigen::Index i = 0; i < f.rows.rows(); ++i) {
+    const auto b = static_cast<Eigen::Index>(r.Below(static_cast<std::uint64_t>(bases)));
+    for (int j = 0; j < dim; ++j) {
+      const int v =
+          static_cast<int>(base(b, j)) + static_cast<int>(r.Below(2 * static_cast<std::uint64_t>(spread) + 1)) - spread;
+      f.rows(i, j) = static_cast<std::uint8_t>(std::clamp(v, 0, 255));
+    }
+  }
+  return f;
+}
+
 TEST(Features_Vocabulary, ByteAssignmentRanksWordsTheFirstEstimatesCannotSeparate) {
   if (ActiveIsa() < Isa::kVnni) {
     GTEST_SKIP() << "the 8-bit VNNI path is not active (" << ToString(ActiveIsa()) << "; CPU " << ToString(CpuIsa())
@@ -409,28 +443,12 @@ TEST(Features_Vocabulary, ByteAssignmentRanksWordsTheFirstEstimatesCannotSeparat
   // closest calls to the float rescoring.
   Rng r(11);
   const int dim = 132;  // not a multiple of 64: the residual dots' masked tail
-  Matrix base(12, dim);
-  for (Eigen::Index i = 0; i < base.size(); ++i) base.data()[i] = 20.0f + static_cast<float>(r.Below(40));
-  const std::array<float, 5> steps = {0.003f, 0.05f, 0.5f, 2.0f, 5.0f};
-  Matrix words(12 * 2 * static_cast<Eigen::Index>(steps.size()), dim);
-  Eigen::Index k = 0;
-  for (Eigen::Index b = 0; b < base.rows(); ++b) {
-    for (int copy = 0; copy < 2; ++copy) {
-      for (float t : steps) {
-        for (int j = 0; j < dim; ++j) {
-          words(k, j) = base(b, j) + t * (static_cast<float>(r.Below(1001)) / 1000.0f - 0.5f);
-        }
-        ++k;
-      }
-    }
-  }
-  ByteMatrix d(4000, dim);
-  for (Eigen::Index i = 0; i < d.rows(); ++i) {
-    const auto b = static_cast<Eigen::Index>(r.Below(12));
-    for (int j = 0; j < dim; ++j) {
-      d(i, j) = static_cast<std::uint8_t>(static_cast<int>(base(b, j)) + static_cast<int>(r.Below(41)) - 20);
-    }
-  }
+  const std::vector<float> steps = {0.003f, 0.05f, 0.5f, 2.0f, 5.0f};
+  std::vector<float> offsets = steps;  // two members per step
+  offsets.insert(offsets.end(), steps.begin(), steps.end());
+  const WordFamilies fam = MakeWordFamilies(r, dim, 12, 20, 40, offsets, 4000, 20);
+  const Matrix& words = fam.words;
+  const ByteMatrix& d = fam.rows;
   VocabularyOptions vo;
   vo.size = static_cast<int>(words.rows());
   const Vocabulary v(words, vo, 0);
@@ -486,25 +504,13 @@ TEST(Features_ByteWords, LowerBoundsOnTheOtherWordsHold) {
   Rng r(5);
   const int dim = 128;
   for (const float spread : {0.0f, 2.0f, 20.0f}) {
-    const int families = 16, members = spread == 0 ? 1 : spread < 10 ? 6 : 3;
-    Matrix base(families, dim), words(families * members, dim);
-    for (Eigen::Index i = 0; i < base.size(); ++i) base.data()[i] = 30.0f + static_cast<float>(r.Below(170));
-    for (int f = 0; f < families; ++f) {
-      for (int m = 0; m < members; ++m) {
-        for (int j = 0; j < dim; ++j) {
-          words(f * members + m, j) =
-              base(f, j) + static_cast<float>(m) * spread * (static_cast<float>(r.Below(1001)) / 1000.0f - 0.5f);
-        }
-      }
-    }
-    ByteMatrix x(3000, dim);
-    for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      const auto f = static_cast<Eigen::Index>(r.Below(families));
-      for (int j = 0; j < dim; ++j) {
-        const int v = static_cast<int>(base(f, j)) + static_cast<int>(r.Below(11)) - 5;
-        x(i, j) = static_cast<std::uint8_t>(std::clamp(v, 0, 255));
-      }
-    }
+    const int members = spread == 0 ? 1 : spread < 10 ? 6 : 3;
+    std::vector<float> offsets;
+    offsets.reserve(static_cast<std::size_t>(members));
+    for (int m = 0; m < members; ++m) offsets.push_back(static_cast<float>(m) * spread);
+    const WordFamilies fam = MakeWordFamilies(r, dim, 16, 30, 170, offsets, 3000, 5);
+    const Matrix& words = fam.words;
+    const ByteMatrix& x = fam.rows;
     const Eigen::VectorXf norms = words.rowwise().squaredNorm();
     const detail::ByteWords bw(words, norms);
     ASSERT_TRUE(bw.usable());

@@ -1,6 +1,7 @@
 #include "scenelab/cnn/trainer.h"
 
 #include "distributed.h"
+#include "heap.h"
 
 #include <algorithm>
 #include <chrono>
@@ -581,6 +582,7 @@ TrainResult Train(const TrainConfig& cfg_in, const data::Dataset& train_all, con
   if (dist.active()) pg = std::make_unique<detail::ProcessGroup>(dist);
   const bool writer = !pg || pg->rank() == 0;  // only rank 0 writes checkpoints and metrics
   if (train_all.empty()) throw Error("training set is empty");
+  const detail::TrainingHeap heap;
   torch::set_num_threads(ResolveThreads(cfg.threads));
   if (cfg.num_classes == 0) cfg.num_classes = train_all.num_classes();
   cfg.input = ResolveInput(cfg, train_all);
@@ -748,6 +750,7 @@ double LoaderImagesPerSecond(const TrainConfig& cfg_in, const data::Dataset& tra
 
 TrainResult EvaluateCheckpoint(const std::string& run_dir, const data::Dataset& test, Logger* log,
                                std::optional<PrecisionMode> precision) {
+  const detail::TrainingHeap heap;
   const Checkpoint checkpoint(fs::path(run_dir) / "checkpoint");
   if (!checkpoint.exists())
     throw Error(checkpoint.meta_path().string() + ": no checkpoint found (expected a training run folder)");

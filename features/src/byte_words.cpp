@@ -271,61 +271,69 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
   std::vector<int> cand(static_cast<std::size_t>(stride));
   std::vector<double> refined(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
-  std::vector<Eigen::Index> rows_left;  // positions i < n of the rows that are not all zero
-  std::vector<std::int32_t> l1s, sqs;
-  rows_left.reserve(static_cast<std::size_t>(n));
   // Indexed rows (k-means' rows to reassign) defeat the hardware prefetcher,
   // so they are fetched ahead; contiguous ones (encoding) need not be.
   constexpr Eigen::Index kAhead = 8;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    if (index && i + kAhead < n) {
-      const auto* ahead = reinterpret_cast<const char*>(data + index[i + kAhead] * dim_);
-      for (int j = 0; j < dim_; j += 64) __builtin_prefetch(ahead + j);
-    }
-    std::int32_t l1 = 0, sq = 0;  // <= 4096 x 255^2: no overflow
-    ByteSums(data + (index ? index[i] : i) * dim_, dim_, &l1, &sq);
-    if (l1 == 0) {
-      out[i] = zero_word_;
-      if (others) others[i] = zero_others_;
-    } else {
-      rows_left.push_back(i);
-      l1s.push_back(l1);
-      sqs.push_back(sq);
-    }
-  }
-  const auto m = rows_left.size();
-  for (std::size_t b = 0; b < m; b += 4) {
+  Eigen::Index i = 0;
+  while (i < n) {
+    // The next four rows that are not all zero, their sums taken just before
+    // the dot kernel reads them again: one trip from memory per row, overlapped
+    // with the previous block's arithmetic.
     Row rows[4];
+    Eigen::Index at[4];
     float offsets[4], lowest[4];
-    for (std::size_t r = 0; r < 4; ++r) {
-      rows[r] = b + r < m ? data + (index ? index[rows_left[b + r]] : rows_left[b + r]) * dim_ : zero.data();
-      offsets[r] = b + r < m ? 128.0f * static_cast<float>(l1s[b + r]) : 0.0f;
+    std::int32_t l1s[4], sqs[4];  // <= 4096 x 255^2: no overflow
+    int got = 0;
+    for (; i < n && got < 4; ++i) {
+      if (index && i + kAhead < n) {
+        const auto* ahead = reinterpret_cast<const char*>(data + index[i + kAhead] * dim_);
+        for (int j = 0; j < dim_; j += 64) __builtin_prefetch(ahead + j);
+      }
+      const std::uint8_t* row = data + (index ? index[i] : i) * dim_;
+      std::int32_t l1 = 0, sq = 0;
+      ByteSums(row, dim_, &l1, &sq);
+      if (l1 == 0) {
+        out[i] = zero_word_;
+        if (others) others[i] = zero_others_;
+        continue;
+      }
+      rows[got] = row;
+      at[got] = i;
+      l1s[got] = l1;
+      sqs[got] = sq;
+      offsets[got] = 128.0f * static_cast<float>(l1);
+      ++got;
+    }
+    if (got == 0) break;
+    for (int r = got; r < 4; ++r) {
+      rows[r] = zero.data();
+      offsets[r] = 0.0f;
     }
     Approx4(rows, dim_, packed_.data(), norms_.data(), groups_, offsets, approx.data(), lowest);
-    for (std::size_t r = 0; r < 4 && b + r < m; ++r) {
-      const float* vr = approx.data() + r * static_cast<std::size_t>(stride);
-      const auto l1 = static_cast<float>(l1s[b + r]);
-      const Eigen::Index i = rows_left[b + r];
+    for (int r = 0; r < got; ++r) {
+      const float* vr = approx.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(stride);
+      const auto l1 = static_cast<float>(l1s[r]);
+      const Eigen::Index row_at = at[r];
       float runner_up = std::numeric_limits<float>::infinity();  // among the candidates rescored
       float beyond = 0;  // the smallest estimate of the words that are not candidates
       int count = others ? Candidates<true>(vr, lowest[r], groups_, l1, cand.data(), &beyond)
                          : Candidates<false>(vr, lowest[r], groups_, l1, cand.data(), nullptr);
-      const double xsq = sqs[b + r];
+      const double xsq = sqs[r];
       double dropped = std::numeric_limits<double>::infinity();  // refined bound of the candidates dropped
       if (count > 1) {
         count = RefineCandidates(rows[r], dim_, residual_.data(), residual_stride_, vr, l1, 2.0 * Tolerance(xsq),
                                  cand.data(), count, refined.data(), &dropped);
       }
-      out[i] = count > 1
-                   ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
-                   : cand[0];
+      out[row_at] =
+          count > 1 ? RescoreCandidates(rows[r], dim_, centers_.data(), norms_.data(), cand.data(), count, &runner_up)
+                    : cand[0];
       if (others) {
-        // A lower bound on |c|^2 - 2 x.c of every word but out[i]: for the
+        // A lower bound on |c|^2 - 2 x.c of every word but out[row_at]: for the
         // candidates rescored, their float value; for those the refinement
         // dropped, their refined bound; for the rest their integer estimate
         // less |x|_1 (the rounding of the words); less the float error.
         const double rest = static_cast<double>(beyond) - l1;
-        others[i] = xsq + std::min({static_cast<double>(runner_up), dropped, rest}) - Tolerance(xsq);
+        others[row_at] = xsq + std::min({static_cast<double>(runner_up), dropped, rest}) - Tolerance(xsq);
       }
     }
   }

@@ -6,6 +6,17 @@
 #   scripts/test.sh [extra ctest arguments, e.g. -L unit]
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The full run needs disk for the sanitizer and fuzzing builds and the
+# 15-scene caches (docs/RELIABILITY.md, "Disk"). Say so up front: a full disk
+# otherwise surfaces as a failed cache write deep inside one test.
+need_gb=${SCENELAB_TEST_DISK_GB:-10}
+for where in build "${TMPDIR:-/tmp}"; do
+  free_gb=$(df -BG --output=avail "$where" | tail -1 | tr -dc 0-9)
+  echo "[test] free disk on $where: ${free_gb} GB"
+  if [ "$free_gb" -lt "$need_gb" ]; then
+    echo "[test] warning: the full run needs about ${need_gb} GB free on $where; tests that write caches may fail"
+  fi
+done
 ctest --test-dir build --output-on-failure -j 2 "$@"
 rc=$?
 log=build/Testing/Temporary/LastTest.log

@@ -8,9 +8,12 @@ cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 B=${2:-build-fuzz}
 command -v clang++ >/dev/null || { echo "clang++ not found: apt-get install clang"; exit 1; }
-CC=clang CXX=clang++ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCENELAB_FUZZ=ON \
-  -DSCENELAB_BUILD_CNN=OFF -DSCENELAB_BUILD_TESTS=OFF -DSCENELAB_BUILD_BENCH=OFF >/dev/null
-cmake --build "$B" -j "$(nproc)" --target make_seeds fuzz_idx fuzz_cifar fuzz_tinyimagenet fuzz_cache fuzz_results fuzz_config >/dev/null
+source tests/sanitize/steps.sh
+clean_up_in_ci "$B"
+quietly "$B.log" env CC=clang CXX=clang++ cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSCENELAB_FUZZ=ON -DSCENELAB_BUILD_CNN=OFF -DSCENELAB_BUILD_TESTS=OFF -DSCENELAB_BUILD_BENCH=OFF
+quietly "$B/build.log" cmake --build "$B" -j "$(nproc)" --target make_seeds fuzz_idx fuzz_cifar fuzz_tinyimagenet \
+  fuzz_cache fuzz_results fuzz_config
 CORPUS="$B/corpus"
 rm -rf "$CORPUS" && "$B/tests/fuzz/make_seeds" "$CORPUS"
 total=0

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds scenelab with the "asan" CMake preset (AddressSanitizer +
-# UndefinedBehaviorSanitizer; everything but the LibTorch module) and runs the
+# UndefinedBehaviorSanitizer; every module, the LibTorch one included) and runs the
 # whole unit-test suite under it. Fails on any sanitizer report.
 #   tests/sanitize/run.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${1:-build-asan}
-cmake --preset asan -B "$B" >/dev/null
-cmake --build "$B" -j "$(nproc)" >/dev/null
+source tests/sanitize/steps.sh
+clean_up_in_ci "$B"
+quietly "$B.log" cmake --preset asan -B "$B"
+quietly "$B/build.log" cmake --build "$B" -j "$(nproc)"
 # The install-consumer test links an uninstrumented program against the
 # instrumented libraries, which ASan refuses by design: it runs in the normal build.
 # The MPI tests run under mpirun's uninstrumented OpenMPI: also the normal

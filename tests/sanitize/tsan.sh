@@ -10,8 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${1:-build-tsan}
-cmake --preset tsan -B "$B" >/dev/null
-cmake --build "$B" -j "$(nproc)" --target data_tests features_tests classify_tests pipelines_tests >/dev/null
+source tests/sanitize/steps.sh
+clean_up_in_ci "$B"
+quietly "$B.log" cmake --preset tsan -B "$B"
+quietly "$B/build.log" cmake --build "$B" -j "$(nproc)" --target data_tests features_tests classify_tests pipelines_tests
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/sanitize/tsan.supp"
 "$B/tests/data_tests" --gtest_filter='Data_ParallelFor.*:Data_FolderReader.*:Data_CorruptImages.*'
 "$B/tests/classify_tests" --gtest_filter='Classify_KnnClassifier.*:Classify_LinearSvm.*'

@@ -10,11 +10,15 @@ cd "$(dirname "$0")/.."
 # 15-scene caches (docs/RELIABILITY.md, "Disk"). Say so up front: a full disk
 # otherwise surfaces as a failed cache write deep inside one test.
 need_gb=${SCENELAB_TEST_DISK_GB:-10}
+seen=""
 for where in build "${TMPDIR:-/tmp}"; do
+  mount=$(df --output=target "$where" 2>/dev/null | tail -1) || continue
+  case " $seen " in *" $mount "*) continue ;; esac  # build and /tmp often share one filesystem
+  seen="$seen $mount"
   free_gb=$(df -BG --output=avail "$where" | tail -1 | tr -dc 0-9)
-  echo "[test] free disk on $where: ${free_gb} GB"
+  echo "[test] free disk on $where ($mount): ${free_gb} GB"
   if [ "$free_gb" -lt "$need_gb" ]; then
-    echo "[test] warning: the full run needs about ${need_gb} GB free on $where; tests that write caches may fail"
+    echo "[test] warning: the full run needs about ${need_gb} GB free on $mount; tests that write caches may fail"
   fi
 done
 ctest --test-dir build --output-on-failure -j 2 "$@"

@@ -45,7 +45,7 @@ TEST(Cnn_TrainingHeap, KeepsLargeBlocksOnTheHeapWhileAliveAndMapsThemAgainAfter)
   {
     const scenelab::cnn::detail::TrainingHeap heap;
     EXPECT_EQ(MappedBlocksFor48Mb(), 0) << "a 48 MB activation must come from the heap during training";
-    EXPECT_EQ(MappedBlocksFor48Mb(), 0);
+    EXPECT_EQ(MappedBlocksFor48Mb(), 0) << "and again once the first block was freed: the freed memory is reused";
   }
   EXPECT_EQ(MappedBlocksFor48Mb(), 1) << "after training, large blocks are mapped (and returned) again";
 #endif

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "scenelab/classify/knn.h"
+#include "scenelab/data/cpu.h"
 #include "scenelab/data/readers.h"
 
 using namespace scenelab;
@@ -72,8 +73,9 @@ int main(int argc, char** argv) {
   const auto nn = knn.Search(test, 10, metric);
   const double search_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("scenelab %s %s: %zu queries x %zu train in %.3f s\n", argv[1], classify::ToString(o.algorithm).c_str(),
-              static_cast<std::size_t>(test.rows()), info.train().size(), secs);
+  std::printf("scenelab %s %s: %zu queries x %zu train in %.3f s (kernels: %s)\n", argv[1],
+              classify::ToString(o.algorithm).c_str(), static_cast<std::size_t>(test.rows()), info.train().size(), secs,
+              ToString(ActiveIsa()));
   for (int k = 1; k <= 10; ++k) {
     const auto v = knn.Vote(nn, k, weighted);
     std::size_t correct = 0;

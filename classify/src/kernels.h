@@ -85,25 +85,33 @@ const char* L1BlockU8Isa();
 
 // Exact squared L2 on 8-bit data: |q|^2 + |t|^2 - 2 q.t with the dot products
 // summed in int32 (784 x 255^2 fits with room to spare), so the distances are
-// integers and exact. Paths, picked at run time: AVX-512 VNNI (vpdpbusd on
+// integers and exact. Paths, picked at run time: AMX int8 tiles (tdpbusd on
+// the same panels, 16 x 16 x 64 per instruction) > AVX-512 VNNI (vpdpbusd on
 // training rows packed as panels, below) > AVX-512BW > AVX2 (vpmaddwd on
-// zero-extended bytes) > scalar. AMX int8 tiles are not used yet.
+// zero-extended bytes) > scalar.
 //
 // out[j] = sum_d q[d] * t[j*stride + d] over rows of `stride` bytes
 // (a multiple of kByteRowAlign, zero-padded): the non-VNNI paths.
 void DotBlockU8(const std::uint8_t* q, const std::uint8_t* t, std::size_t n, std::size_t stride, std::int32_t* out);
 
 // Training rows for vpdpbusd (u8 x s8): panels of 16 rows, each panel
-// `stride / 4` groups of 64 bytes (4 consecutive bytes of each of the 16
-// rows), stored as t - 128; the shift is undone with 128 * sum(q).
+// `groups` groups of 64 bytes (4 consecutive bytes of each of the 16
+// rows), stored as t - 128; the shift is undone with 128 * sum(q). 16
+// consecutive groups of a panel are exactly an AMX B tile for tdpbusd (16
+// rows of 16 dwords), so both paths read one packing.
 struct U8Panels {
   std::size_t rows = 0;
-  std::size_t groups = 0;  // ceil(dim / 4): 4-byte groups per row (bytes past dim are zero)
+  std::size_t groups = 0;  // ceil(dim / 4), rounded up to group_align: 4-byte groups per row (bytes past dim are zero)
   std::size_t panels = 0;  // ceil(rows / 16); rows past `rows` are zero bytes
   UninitVector<std::int8_t> packed;
 };
-// `rows`: n rows of `stride` bytes, of which the first `dim` are data.
-U8Panels PackU8Panels(const std::uint8_t* rows, std::size_t n, std::size_t stride, std::size_t dim, int threads = 1);
+// `rows`: n rows of `stride` bytes, of which the first `dim` are data and
+// the rest zero. group_align = kTileGroups packs whole 64-byte tile columns
+// (the tile path needs them); ceil(dim / 4) rounded up to it must not pass
+// stride / 4.
+constexpr std::size_t kTileGroups = 16;
+U8Panels PackU8Panels(const std::uint8_t* rows, std::size_t n, std::size_t stride, std::size_t dim, int threads = 1,
+                      std::size_t group_align = 1);
 // True when DotPanelsU8 may run: the CPU has AVX-512 VNNI and SCENELAB_ISA
 // does not cap it.
 bool PanelsSupported();
@@ -112,7 +120,25 @@ bool PanelsSupported();
 // out[r * out_stride + 16 * (p - panel0) + lane]. Requires PanelsSupported().
 void DotPanelsU8(const U8Panels& t, const std::uint8_t* const* q, const std::int32_t* q_sum, int nq, std::size_t panel0,
                  std::size_t npanels, std::int32_t* out, std::size_t out_stride);
-// The path exact L2 on bytes takes on this CPU: "vnni", "avx512bw", "avx2" or "scalar".
+// True when DotTilesU8 may run: the CPU has AMX int8, Linux granted the
+// process its tiles, and SCENELAB_ISA does not cap it below amx; or
+// SCENELAB_TILE_MODEL=1 asks for the tile path on the software model below
+// (at the vnni level and above; slow, for testing the whole kNN search
+// through the tile loop on machines without AMX).
+bool TilesSupported();
+// Exact dots of `nq` (1..32) queries with the rows of panels [panel0, panel0 +
+// npanels), on AMX tiles: query r is the `q_stride` bytes at q + r * q_stride
+// (zero past dim, q_stride >= 4 * t.groups), q_sum[r] the sum of its bytes;
+// out[r * out_stride + 16 * (p - panel0) + lane]. The panels must be packed
+// with group_align = kTileGroups. Requires TilesSupported().
+void DotTilesU8(const U8Panels& t, const std::uint8_t* q, std::size_t q_stride, const std::int32_t* q_sum, int nq,
+                std::size_t panel0, std::size_t npanels, std::int32_t* out, std::size_t out_stride);
+// The same loop over a software model of the tile registers (TILELOADD,
+// TDPBUSD and TILESTORED as Intel's SDM defines them), so that the tile
+// path's packing, blocking and tails are checked on machines without AMX.
+void DotTilesU8Emulated(const U8Panels& t, const std::uint8_t* q, std::size_t q_stride, const std::int32_t* q_sum,
+                        int nq, std::size_t panel0, std::size_t npanels, std::int32_t* out, std::size_t out_stride);
+// The path exact L2 on bytes takes on this CPU: "amx", "amx-model", "vnni", "avx512bw", "avx2" or "scalar".
 const char* L2U8Isa();
 
 }  // namespace scenelab::classify::kernels

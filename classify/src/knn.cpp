@@ -476,12 +476,12 @@ void KnnClassifier::SearchL1Bytes(const Matrix& queries, int k, Neighbors* nn) c
 // Exact L2 over the byte rows: |q|^2 + |t|^2 - 2 q.t in int32, ranked as
 // integers (ties to the lower index), reported as scale^2 * distance.
 // Training blocks of 512 rows (32 panels) stay in L2 while every group of
-// four queries of the block passes over them.
+// four queries (32 on AMX tiles) of the block passes over them.
 void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) const {
   const Eigen::Index nq = queries.rows(), nt = train_.rows();
   const std::size_t stride = bytes_->stride;
   const float scale = bytes_->scale;
-  const bool panels = kernels::PanelsSupported();
+  const bool panels = kernels::PanelsSupported(), tiles = kernels::TilesSupported();
   if (!bytes_->l2_ready) {
     bytes_->norms.resize(static_cast<std::size_t>(nt));
     ParallelForRange(static_cast<std::size_t>(nt), opts_.threads, 4096, [&](std::size_t r0, std::size_t r1) {
@@ -494,7 +494,8 @@ void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) c
     });
     if (panels) {
       bytes_->panels = kernels::PackU8Panels(bytes_->rows.data(), static_cast<std::size_t>(nt), stride,
-                                             static_cast<std::size_t>(train_.cols()), opts_.threads);
+                                             static_cast<std::size_t>(train_.cols()), opts_.threads,
+                                             tiles ? kernels::kTileGroups : 1);
     }
     bytes_->l2_ready = true;
   }
@@ -504,7 +505,10 @@ void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) c
   ParallelForRange(nblocks, opts_.threads, 1, [&](std::size_t b0, std::size_t b1) {
     std::vector<std::uint8_t> qbytes;
     std::vector<std::int32_t> qnorm, qsum, topd;
-    std::vector<std::int32_t> dots(static_cast<std::size_t>(4 * kTrainBlock));
+    // Queries per pass over a training block: 4 for the vpdpbusd panels, 32
+    // (two rows of tiles) on AMX.
+    const Eigen::Index group = tiles ? 32 : 4;
+    std::vector<std::int32_t> dots(static_cast<std::size_t>(group * kTrainBlock));
     for (std::size_t blk = b0; blk < b1; ++blk) {
       const Eigen::Index q0 = static_cast<Eigen::Index>(blk) * qb;
       const Eigen::Index qn = std::min(qb, nq - q0);
@@ -526,11 +530,15 @@ void KnnClassifier::SearchL2Bytes(const Matrix& queries, int k, Neighbors* nn) c
       }
       for (Eigen::Index t0 = 0; t0 < nt; t0 += kTrainBlock) {
         const Eigen::Index tn = std::min(kTrainBlock, nt - t0);
-        for (Eigen::Index i = 0; i < qn; i += 4) {
-          const int r = static_cast<int>(std::min<Eigen::Index>(4, qn - i));
+        for (Eigen::Index i = 0; i < qn; i += group) {
+          const int r = static_cast<int>(std::min<Eigen::Index>(group, qn - i));
           const std::uint8_t* qp[4];
-          for (int rr = 0; rr < r; ++rr) qp[rr] = qbytes.data() + static_cast<std::size_t>(i + rr) * stride;
-          if (panels) {
+          for (int rr = 0; rr < std::min(r, 4); ++rr)
+            qp[rr] = qbytes.data() + static_cast<std::size_t>(i + rr) * stride;
+          if (tiles) {
+            kernels::DotTilesU8(bytes_->panels, qp[0], stride, qsum.data() + i, r, static_cast<std::size_t>(t0 / 16),
+                                static_cast<std::size_t>((tn + 15) / 16), dots.data(), kTrainBlock);
+          } else if (panels) {
             kernels::DotPanelsU8(bytes_->panels, qp, qsum.data() + i, r, static_cast<std::size_t>(t0 / 16),
                                  static_cast<std::size_t>((tn + 15) / 16), dots.data(), kTrainBlock);
           } else {

@@ -8,6 +8,14 @@
 
 #include "scenelab/data/error.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace scenelab {
 
 const char* ToString(Isa isa) {
@@ -20,23 +28,47 @@ const char* ToString(Isa isa) {
       return "avx512";
     case Isa::kVnni:
       return "vnni";
+    case Isa::kAmx:
+      return "amx";
   }
   return "scalar";
 }
 
 Isa ParseIsa(const std::string& s) {
-  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni}) {
+  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kVnni, Isa::kAmx}) {
     if (s == ToString(i)) return i;
   }
-  throw Error("SCENELAB_ISA: unknown value '" + s + "' (expected scalar, avx2, avx512 or vnni)");
+  throw Error("SCENELAB_ISA: unknown value '" + s + "' (expected scalar, avx2, avx512, vnni or amx)");
 }
 
 namespace {
+#if defined(__x86_64__) && defined(__GNUC__)
+// AMX int8 is usable when the CPU has the tiles (CPUID 7.0 EDX bits 24, 25),
+// the OS saves their state (XCR0 bits 17, 18) and Linux grants this process
+// the tile data (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 18),
+// which every process must request before its first tile instruction.
+bool AmxInt8Usable() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  if (!((d >> 24) & 1u) || !((d >> 25) & 1u)) return false;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1u)) return false;  // OSXSAVE, so xgetbv may run
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if (((lo >> 17) & 3u) != 3u) return false;
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
+#endif
+
 Isa DetectCpu() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  if (avx512 && __builtin_cpu_supports("avx512vnni")) return Isa::kVnni;
+  if (avx512 && __builtin_cpu_supports("avx512vnni")) return AmxInt8Usable() ? Isa::kAmx : Isa::kVnni;
   if (avx512) return Isa::kAvx512;
   if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
 #endif

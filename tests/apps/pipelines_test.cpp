@@ -757,7 +757,8 @@ TEST(Pipelines_Config, BadProtocolAndIsaValuesNameTheValue) {
   ApplyProtocol("lazebnik", &c);
   EXPECT_EQ(c.repeats, 10);
   EXPECT_EQ(c.data.train_per_class, 100u);
-  EXPECT_MESSAGE(ParseIsa("avx1024"), "SCENELAB_ISA: unknown value 'avx1024' (expected scalar, avx2, avx512 or vnni)");
+  EXPECT_MESSAGE(ParseIsa("avx1024"),
+                 "SCENELAB_ISA: unknown value 'avx1024' (expected scalar, avx2, avx512, vnni or amx)");
   EXPECT_EQ(ParseIsa("avx2"), Isa::kAvx2);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -299,12 +301,28 @@ TEST(Classify_Kernels, DispatchFollowsTheCpuCappedByScenelabIsa) {
   EXPECT_STREQ(kernels::L1BlockU8Isa(), sad);
   const char* flt = want >= Isa::kAvx512 ? "avx512" : want == Isa::kAvx2 ? "avx2" : "scalar";
   EXPECT_STREQ(kernels::FloatBlockIsa(), flt);
-  const char* l2 = want >= Isa::kVnni     ? "vnni"
+  const char* model = std::getenv("SCENELAB_TILE_MODEL");
+  const bool modelled = model && std::string(model) == "1" && want >= Isa::kVnni;
+  const char* l2 = modelled               ? "amx-model"
+                   : want == Isa::kAmx    ? "amx"
+                   : want == Isa::kVnni   ? "vnni"
                    : want == Isa::kAvx512 ? "avx512bw"
                    : want == Isa::kAvx2   ? "avx2"
                                           : "scalar";
   EXPECT_STREQ(kernels::L2U8Isa(), l2);
   EXPECT_EQ(kernels::PanelsSupported(), want >= Isa::kVnni);
+  EXPECT_EQ(kernels::TilesSupported(), want == Isa::kAmx || modelled);
+}
+
+// A CPU that lists AMX int8 (and VNNI) in /proc/cpuinfo reaches the tile
+// level, unless Linux refuses the process its tile state: then the level
+// is vnni, and this test says why instead of passing silently.
+TEST(Classify_Kernels, CpuWithAmxInt8ReachesTheTileLevel) {
+  if (!CpuFlag("amx_int8") || !CpuFlag("amx_tile") || !CpuFlag("avx512_vnni")) {
+    GTEST_SKIP() << "this CPU has no amx_int8 (its best level is " << ToString(CpuIsa()) << ")";
+  }
+  EXPECT_EQ(CpuIsa(), Isa::kAmx) << "the CPU lists amx_int8, but the tiles were not granted "
+                                    "(CPUID, XCR0 or arch_prctl ARCH_REQ_XCOMP_PERM refused them)";
 }
 
 // Every path sums in the same 16 lanes: bit-equal to this plain reference,
@@ -415,6 +433,76 @@ TEST(Classify_Kernels, ByteDotsAreExactAtTheExtremes) {
   }
 }
 
+// The AMX tile loop, on the software model of the tiles on every machine
+// and on the real tiles where the CPU has them: exact dots at the extremes
+// (all 0, all 255; lengths that leave a partial 64-byte tile column), for 1,
+// 15, 16, 17 and 32 queries (one or two rows of tiles, padded or not), whole
+// and odd runs of panels, and a partial last panel.
+TEST(Classify_Kernels, TileDotsAreExactOnTheModelAndOnAmx) {
+  Rng r(9);
+  for (std::size_t dim : {1u, 63u, 64u, 65u, 128u, 784u, 787u}) {
+    const std::size_t stride = (dim + kernels::kByteRowAlign - 1) / kernels::kByteRowAlign * kernels::kByteRowAlign;
+    const std::size_t n = 53;  // three full panels and a partial one
+    std::vector<std::uint8_t> t(n * stride, 0), q(32 * stride, 0);
+    for (std::size_t j = 0; j < n; ++j) {
+      for (std::size_t d = 0; d < dim; ++d)
+        t[j * stride + d] = j % 3 == 0 ? 255 : j % 3 == 1 ? 0 : static_cast<std::uint8_t>(r.Below(256));
+    }
+    for (std::size_t i = 0; i < 32; ++i) {
+      for (std::size_t d = 0; d < dim; ++d)
+        q[i * stride + d] = i % 4 == 0 ? 255 : i % 4 == 1 ? 0 : static_cast<std::uint8_t>(r.Below(256));
+    }
+    std::int32_t sums[32] = {};
+    for (std::size_t i = 0; i < 32; ++i) {
+      for (std::size_t d = 0; d < stride; ++d) sums[i] += q[i * stride + d];
+    }
+    auto ref = [&](std::size_t i, std::size_t j) {
+      std::int64_t s = 0;
+      for (std::size_t d = 0; d < dim; ++d) s += std::int64_t{q[i * stride + d]} * t[j * stride + d];
+      return s;
+    };
+    const auto panels = kernels::PackU8Panels(t.data(), n, stride, dim, 1, kernels::kTileGroups);
+    ASSERT_EQ(panels.panels, 4u);
+    ASSERT_EQ(panels.groups % kernels::kTileGroups, 0u);
+    ASSERT_EQ(panels.groups * 4, stride);
+    using Fn = void (*)(const kernels::U8Panels&, const std::uint8_t*, std::size_t, const std::int32_t*, int,
+                        std::size_t, std::size_t, std::int32_t*, std::size_t);
+    std::vector<std::pair<const char*, Fn>> paths = {{"model", kernels::DotTilesU8Emulated}};
+    if (kernels::TilesSupported()) paths.emplace_back("amx", kernels::DotTilesU8);
+    for (const auto& [name, fn] : paths) {
+      for (int nq : {1, 15, 16, 17, 32}) {
+        // Panels 1..3 (rows 16..52: an odd run, the last panel partial), then 0..3.
+        for (const auto& [p0, np] : std::vector<std::pair<std::size_t, std::size_t>>{{1, 3}, {0, 4}}) {
+          const std::size_t width = 16 * np;
+          std::vector<std::int32_t> dots(static_cast<std::size_t>(nq) * width + 16, -7);
+          // Exactly nq rows, so that a read past them is caught under ASan.
+          const std::vector<std::uint8_t> qn(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(nq * stride));
+          fn(panels, qn.data(), stride, sums, nq, p0, np, dots.data(), width);
+          for (int i = 0; i < nq; ++i) {
+            for (std::size_t j = 16 * p0; j < n; ++j) {
+              ASSERT_EQ(dots[static_cast<std::size_t>(i) * width + (j - 16 * p0)], ref(static_cast<std::size_t>(i), j))
+                  << name << " tiles, dim " << dim << " queries " << nq << " panels " << p0 << "+" << np << " query "
+                  << i << " row " << j;
+            }
+          }
+          // Nothing written past the nq rows of output.
+          for (std::size_t x = static_cast<std::size_t>(nq) * width; x < dots.size(); ++x) ASSERT_EQ(dots[x], -7);
+        }
+      }
+    }
+  }
+  std::vector<std::uint8_t> t(64, 1);
+  const auto unaligned = kernels::PackU8Panels(t.data(), 1, 64, 64);  // 16 groups happen to align
+  EXPECT_EQ(unaligned.groups, 16u);
+  const auto narrow = kernels::PackU8Panels(t.data(), 1, 64, 20);
+  EXPECT_EQ(narrow.groups, 5u);
+  std::int32_t out[16];
+  const std::int32_t sum = 64;
+  EXPECT_THROW(kernels::DotTilesU8Emulated(narrow, t.data(), 64, &sum, 1, 0, 1, out, 16), std::logic_error);
+  EXPECT_THROW(kernels::DotTilesU8Emulated(unaligned, t.data(), 64, &sum, 33, 0, 1, out, 16), std::logic_error);
+  EXPECT_THROW(kernels::DotTilesU8Emulated(unaligned, t.data(), 64, &sum, 1, 0, 2, out, 16), std::logic_error);
+}
+
 // The integer L2 path equals the double reference exactly: the same
 // neighbours in the same order, and distances equal as integers.
 TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
@@ -459,6 +547,14 @@ TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
   EXPECT_EQ(a.indices(1, 0), 17);
   EXPECT_EQ(a.indices(1, 1), 900);
   EXPECT_EQ(a.distances(1, 0), 0.0f);
+  // All 37 queries in one block: on the tile path, a group of 32 and one of 5.
+  KnnOptions whole = o;
+  whole.query_block = 64;
+  KnnClassifier blocked(whole);
+  blocked.Fit(train, Labels(nt, 4), 4);
+  const auto all37 = blocked.Search(queries, k, Metric::kL2);
+  EXPECT_EQ(all37.indices, a.indices);
+  EXPECT_EQ(all37.distances, a.distances);
   // Pixels / 255: the same neighbours; distances scaled by 1/255^2.
   const auto b = scaled.Search(queries / 255.0f, k, Metric::kL2);
   EXPECT_EQ(b.indices, a.indices);

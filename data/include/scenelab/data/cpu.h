@@ -6,8 +6,11 @@
 //   avx2     AVX2
 //   avx512   AVX-512 F + BW
 //   vnni     AVX-512 F + BW + VNNI
+//   amx      vnni + AMX-TILE + AMX-INT8, with the tile state enabled by the OS
+//            and the process's permission to use it granted (Linux asks
+//            each process to request it: arch_prctl ARCH_REQ_XCOMP_PERM)
 //
-// SCENELAB_ISA=scalar|avx2|avx512|vnni caps the dispatch for the whole
+// SCENELAB_ISA=scalar|avx2|avx512|vnni|amx caps the dispatch for the whole
 // process (read once, at the first kernel call), so that every path can be
 // exercised on a machine whose best path would hide the others; the tests run
 // each kernel suite once per level. A cap above what the CPU has changes nothing.
@@ -15,10 +18,10 @@
 
 namespace scenelab {
 
-enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kVnni = 3 };
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kVnni = 3, kAmx = 4 };
 
 const char* ToString(Isa isa);
-Isa ParseIsa(const std::string& s);  // scalar | avx2 | avx512 | vnni; throws Error naming the value
+Isa ParseIsa(const std::string& s);  // scalar | avx2 | avx512 | vnni | amx; throws Error naming the value
 
 // The highest level this CPU supports.
 Isa CpuIsa();

@@ -2,9 +2,9 @@
 
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/parallel.h"
+#include "scenelab/data/tiles.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -370,14 +370,9 @@ struct DotChoice {
   bool model = false;  // the tile path on the software model of the tiles
 };
 
-bool TileModelRequested() {
-  const char* env = std::getenv("SCENELAB_TILE_MODEL");
-  return env && std::string(env) == "1";
-}
-
 DotChoice PickDot(Isa level) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (level >= Isa::kVnni && TileModelRequested()) return {DotAvx512, "amx-model", true, true, true};
+  if (level >= Isa::kVnni && tiles::ModelRequested()) return {DotAvx512, "amx-model", true, true, true};
   if (level >= Isa::kAmx) return {DotAvx512, "amx", true, true};
   if (level >= Isa::kVnni) return {DotAvx512, "vnni", true, false};
   if (level >= Isa::kAvx512) return {DotAvx512, "avx512bw", false, false};
@@ -403,188 +398,26 @@ bool PanelsSupported() { return Dot().panels; }
 bool TilesSupported() { return Dot().tiles; }
 
 namespace {
-// Palette 1's 64-byte tile configuration (Intel SDM, LDTILECFG).
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t colsb[16] = {};  // bytes per row of tile i
-  std::uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64, "LDTILECFG reads 64 bytes");
+using tiles::AmxTiles;
+using tiles::ModelTiles;
 
-// The tile registers' roles: C0..C3 accumulate 2 x 2 blocks of 16 queries x
-// 16 training rows; A4, A5 hold 16 queries x 64 bytes; B6, B7 one panel's 16
-// groups (16 rows x 16 dwords). Every tile is 16 rows of 64 bytes.
-TileConfig DotTileConfig() {
-  TileConfig c;
-  for (int i = 0; i < 8; ++i) {
-    c.rows[i] = 16;
-    c.colsb[i] = 64;
-  }
-  return c;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-// The AMX instructions, as inline assembly (AT&T order: tdpbusd B, A, C is
-// C += A(u8) . B(s8)), so the loop below compiles without a target attribute
-// and is shared with the model. Loads and stores clobber memory: the staging
-// buffer is read right after a store.
-struct AmxTiles {
-  static void Config(const TileConfig* c) { asm volatile("ldtilecfg (%0)" ::"r"(c) : "memory"); }
-  template <int T>
-  static void Zero() {
-    static_assert(T >= 0 && T < 4, "C tiles are 0..3");
-    if constexpr (T == 0) asm volatile("tilezero %%tmm0" ::);
-    if constexpr (T == 1) asm volatile("tilezero %%tmm1" ::);
-    if constexpr (T == 2) asm volatile("tilezero %%tmm2" ::);
-    if constexpr (T == 3) asm volatile("tilezero %%tmm3" ::);
-  }
-  template <int T>
-  static void Load(const void* base, std::size_t stride) {
-    static_assert(T >= 4 && T < 8, "A and B tiles are 4..7");
-    const auto s = static_cast<long>(stride);
-    if constexpr (T == 4) asm volatile("tileloadd (%0,%1,1), %%tmm4" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 5) asm volatile("tileloadd (%0,%1,1), %%tmm5" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 6) asm volatile("tileloadd (%0,%1,1), %%tmm6" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 7) asm volatile("tileloadd (%0,%1,1), %%tmm7" ::"r"(base), "r"(s) : "memory");
-  }
-  template <int T>
-  static void Store(void* base, std::size_t stride) {
-    static_assert(T >= 0 && T < 4, "C tiles are 0..3");
-    const auto s = static_cast<long>(stride);
-    if constexpr (T == 0) asm volatile("tilestored %%tmm0, (%0,%1,1)" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 1) asm volatile("tilestored %%tmm1, (%0,%1,1)" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 2) asm volatile("tilestored %%tmm2, (%0,%1,1)" ::"r"(base), "r"(s) : "memory");
-    if constexpr (T == 3) asm volatile("tilestored %%tmm3, (%0,%1,1)" ::"r"(base), "r"(s) : "memory");
-  }
-  template <int C, int A, int B>
-  static void Dpbusd() {
-    if constexpr (C == 0 && A == 4 && B == 6) {
-      asm volatile("tdpbusd %%tmm6, %%tmm4, %%tmm0" ::);
-    } else if constexpr (C == 1 && A == 4 && B == 7) {
-      asm volatile("tdpbusd %%tmm7, %%tmm4, %%tmm1" ::);
-    } else if constexpr (C == 2 && A == 5 && B == 6) {
-      asm volatile("tdpbusd %%tmm6, %%tmm5, %%tmm2" ::);
-    } else {
-      static_assert(C == 3 && A == 5 && B == 7, "the four (C, A, B) triples of the 2 x 2 block");
-      asm volatile("tdpbusd %%tmm7, %%tmm5, %%tmm3" ::);
-    }
-  }
-  // Back to the init state, so the OS need not save 8 KB of tiles per switch.
-  static void Release() { asm volatile("tilerelease" ::); }
-};
-#endif
-
-// The tile registers in software, per Intel's SDM: TILELOADD fills `rows`
-// rows of `colsb` bytes and zeroes the rest of each row; TDPBUSD adds, to
-// dword n of C's row m, the four u8 x s8 products of A's row m dword k and
-// B's row k dword n, for k < A.colsb / 4. The shapes are checked as the
-// hardware checks them (it faults where this throws).
-class ModelTiles {
- public:
-  void Config(const TileConfig* c) {
-    if (c->palette != 1) throw std::logic_error("tile model: palette " + std::to_string(c->palette));
-    for (int i = 0; i < 8; ++i) {
-      if (c->rows[i] > 16 || c->colsb[i] > 64) throw std::logic_error("tile model: tile " + std::to_string(i));
-      tiles_[static_cast<std::size_t>(i)] = Tile{c->rows[i], c->colsb[i], {}};
-    }
-  }
-  template <int T>
-  void Zero() {
-    tiles_[T].bytes.fill(0);
-  }
-  template <int T>
-  void Load(const void* base, std::size_t stride) {
-    Tile& t = tiles_[T];
-    t.bytes.fill(0);
-    for (int r = 0; r < t.rows; ++r)
-      std::memcpy(t.bytes.data() + r * 64, static_cast<const std::uint8_t*>(base) + r * stride, t.colsb);
-  }
-  template <int T>
-  void Store(void* base, std::size_t stride) const {
-    const Tile& t = tiles_[T];
-    for (int r = 0; r < t.rows; ++r)
-      std::memcpy(static_cast<std::uint8_t*>(base) + r * stride, t.bytes.data() + r * 64, t.colsb);
-  }
-  template <int C, int A, int B>
-  void Dpbusd() {
-    Tile &c = tiles_[C], &a = tiles_[A], &b = tiles_[B];
-    if (a.rows != c.rows || b.colsb != c.colsb || a.colsb / 4 != b.rows)
-      throw std::logic_error("tile model: tdpbusd shapes do not match");
-    for (int m = 0; m < c.rows; ++m) {
-      for (int n = 0; n < c.colsb / 4; ++n) {
-        std::int32_t acc;
-        std::memcpy(&acc, c.bytes.data() + m * 64 + n * 4, 4);
-        for (int k = 0; k < a.colsb / 4; ++k) {
-          const std::uint8_t* ak = a.bytes.data() + m * 64 + k * 4;  // u8: A's row m, dword k
-          const std::uint8_t* bk = b.bytes.data() + k * 64 + n * 4;  // s8: B's row k, dword n
-          for (int i = 0; i < 4; ++i) acc += static_cast<std::int32_t>(ak[i]) * static_cast<std::int8_t>(bk[i]);
-        }
-        std::memcpy(c.bytes.data() + m * 64 + n * 4, &acc, 4);
-      }
-    }
-  }
-  static void Release() {}
-
- private:
-  struct Tile {
-    int rows = 0, colsb = 0;
-    std::array<std::uint8_t, 16 * 64> bytes{};
-  };
-  std::array<Tile, 8> tiles_{};
-};
-
-// The 2 x 2 block: queries [0, 16) and [16, 32) (when nq > 16) against two
-// panels at a time (one at an odd end). Per 64 dimensions: two A loads, two
-// B loads (16 consecutive groups of a panel, contiguous), four tdpbusd. `q`
-// holds 16 or 32 readable rows. The C tiles go through a staging buffer,
-// where the shift is added and only the nq real queries are copied out.
+// 16 or 32 queries against the panels, two at a time; the shift is added
+// as the C tiles are copied out, only the nq real queries' rows.
 template <class Tiles>
 void TileDots(Tiles& tl, const U8Panels& t, const std::uint8_t* q, std::size_t q_stride, const std::int32_t* shift,
               int nq, std::size_t panel0, std::size_t npanels, std::int32_t* out, std::size_t out_stride) {
-  const TileConfig cfg = DotTileConfig();
-  tl.Config(&cfg);
-  const std::size_t chunks = t.groups / kTileGroups, panel_bytes = t.groups * 64;
-  const bool two_q = nq > 16;
-  alignas(64) std::int32_t staged[4][16 * 16];
-  for (std::size_t p = 0; p < npanels; p += 2) {
-    const bool two_p = p + 1 < npanels;
-    tl.template Zero<0>();
-    tl.template Zero<1>();
-    tl.template Zero<2>();
-    tl.template Zero<3>();
-    const std::int8_t* b0 = t.packed.data() + (panel0 + p) * panel_bytes;
-    for (std::size_t ch = 0; ch < chunks; ++ch) {
-      tl.template Load<4>(q + ch * 64, q_stride);
-      tl.template Load<6>(b0 + ch * 1024, 64);
-      tl.template Dpbusd<0, 4, 6>();
-      if (two_p) {
-        tl.template Load<7>(b0 + panel_bytes + ch * 1024, 64);
-        tl.template Dpbusd<1, 4, 7>();
-      }
-      if (two_q) {
-        tl.template Load<5>(q + 16 * q_stride + ch * 64, q_stride);
-        tl.template Dpbusd<2, 5, 6>();
-        if (two_p) tl.template Dpbusd<3, 5, 7>();
-      }
-    }
-    tl.template Store<0>(staged[0], 64);
-    if (two_p) tl.template Store<1>(staged[1], 64);
-    if (two_q) {
-      tl.template Store<2>(staged[2], 64);
-      if (two_p) tl.template Store<3>(staged[3], 64);
-    }
-    for (int r = 0; r < nq; ++r) {
-      const int half = r / 16, row = r % 16;
-      for (int side = 0; side < (two_p ? 2 : 1); ++side) {
-        const std::int32_t* src = staged[2 * half + side] + row * 16;
-        std::int32_t* dst = out + static_cast<std::size_t>(r) * out_stride + 16 * (p + static_cast<std::size_t>(side));
-        for (int lane = 0; lane < 16; ++lane) dst[lane] = src[lane] + shift[r];
-      }
-    }
-  }
-  tl.Release();
+  const std::size_t panel_bytes = t.groups * 64;
+  tiles::Products(tl, q, q_stride, nq > 16, t.packed.data() + panel0 * panel_bytes, panel_bytes, npanels,
+                  t.groups / kTileGroups, [&](std::size_t p, bool two_p, const tiles::Staged& staged) {
+                    for (int r = 0; r < nq; ++r) {
+                      for (int side = 0; side < (two_p ? 2 : 1); ++side) {
+                        const std::int32_t* src = staged[2 * (r / 16) + side] + (r % 16) * 16;
+                        std::int32_t* dst =
+                            out + static_cast<std::size_t>(r) * out_stride + 16 * (p + static_cast<std::size_t>(side));
+                        for (int lane = 0; lane < 16; ++lane) dst[lane] = src[lane] + shift[r];
+                      }
+                    }
+                  });
 }
 
 // Checks the arguments, turns sums into shifts, and pads a partial group of

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "scenelab/data/error.h"
+#include "scenelab/data/tiles.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -125,6 +126,14 @@ Isa RequestedIsa() {
 Isa ActiveIsa() {
   static const Isa isa = std::min(CpuIsa(), RequestedIsa());
   return isa;
+}
+
+bool tiles::ModelRequested() {
+  static const bool model = [] {
+    const char* env = std::getenv("SCENELAB_TILE_MODEL");
+    return env != nullptr && std::string(env) == "1";
+  }();
+  return model;
 }
 
 }  // namespace scenelab

@@ -1,9 +1,11 @@
 #include "byte_words.h"
 
 #include "scenelab/data/cpu.h"
+#include "scenelab/data/tiles.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "avx512.h"
@@ -24,7 +26,12 @@ ByteWords::ByteWords(const Matrix& centers, const Eigen::VectorXf& norms) {
   if (!Supported() || words_ == 0 || dim_ % 4 != 0 || dim_ > 4096) return;
   if (centers.minCoeff() < -0.5f || centers.maxCoeff() > 255.5f) return;
   groups_ = (words_ + 15) / 16;
-  const int chunks = dim_ / 4;
+  model_ = tiles::ModelRequested();
+  tiles_ = ActiveIsa() >= Isa::kAmx || model_;
+  // Tiles read whole 64-byte columns: the chunks past dim / 4 are zero, as
+  // are the rows' bytes there (copied into a zero-padded block).
+  chunks_ = tiles_ ? (dim_ / 4 + 15) / 16 * 16 : dim_ / 4;
+  const int chunks = chunks_;
   packed_.assign(static_cast<std::size_t>(groups_) * chunks * 64, 0);
   residual_stride_ = (dim_ + 63) / 64 * 64;
   residual_.assign(static_cast<std::size_t>(words_) * residual_stride_, 0);
@@ -120,6 +127,46 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
     ApproxBlock<1>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);
   }
   for (int r = 0; r < 4; ++r) lowest[r] = _mm512_reduce_min_ps(mins[r]);
+}
+
+// The epilogue of a tile step: C tiles (staged) to approximate distances,
+// with the same float operations as ApproxBlock (so the same bits), and the
+// rows' running minima per lane in mins[r * 16 ...].
+__attribute__((target("avx512f,avx512bw"))) void StagedApprox(const tiles::Staged& staged, int rows, bool two_p,
+                                                              std::size_t p, const float* offsets, const float* norms,
+                                                              float* v, int stride, float* mins) {
+  const __m512 two = _mm512_set1_ps(2.0f);
+  for (int side = 0; side < (two_p ? 2 : 1); ++side) {
+    const std::size_t w0 = 16 * (p + static_cast<std::size_t>(side));
+    const __m512 n = _mm512_loadu_ps(norms + w0);
+    for (int r = 0; r < rows; ++r) {
+      const __m512i a = _mm512_load_si512(staged[2 * (r / 16) + side] + (r % 16) * 16);
+      const __m512 dot = _mm512_add_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(offsets[r]));
+      const __m512 val = _mm512_fnmadd_ps(two, dot, n);
+      _mm512_storeu_ps(v + static_cast<std::size_t>(r) * static_cast<std::size_t>(stride) + w0, val);
+      _mm512_storeu_ps(mins + r * 16, _mm512_min_ps(_mm512_loadu_ps(mins + r * 16), val));
+    }
+  }
+}
+
+// Approx4 for up to 32 rows on tiles: the rows go into a zero-padded block
+// of 16 or 32 rows of chunks x 4 bytes (the A tiles), the word groups are
+// the B tiles as packed.
+template <class Tiles>
+void ApproxTiles(Tiles& tl, const Row* rows, int got, int dim, int chunks, const std::int8_t* packed,
+                 const float* norms, int groups, const float* offsets, std::uint8_t* block, float* v, float* lowest) {
+  const int width = chunks * 4, height = got > 16 ? 32 : 16;
+  std::memset(block, 0, static_cast<std::size_t>(height) * static_cast<std::size_t>(width));
+  for (int r = 0; r < got; ++r) std::memcpy(block + r * width, rows[r], static_cast<std::size_t>(dim));
+  alignas(64) float mins[32 * 16];
+  std::fill(mins, mins + 32 * 16, std::numeric_limits<float>::infinity());
+  const int stride = groups * 16;
+  tiles::Products(tl, block, static_cast<std::size_t>(width), got > 16, packed, static_cast<std::size_t>(chunks) * 64,
+                  static_cast<std::size_t>(groups), static_cast<std::size_t>(chunks) / 16,
+                  [&](std::size_t p, bool two_p, const tiles::Staged& staged) {
+                    StagedApprox(staged, got, two_p, p, offsets, norms, v, stride, mins);
+                  });
+  for (int r = 0; r < got; ++r) lowest[r] = *std::min_element(mins + r * 16, mins + r * 16 + 16);
 }
 
 // Every word whose approximate distance `v` is within twice |x|_1 of the
@@ -267,7 +314,12 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
                               double* others) const {
 #if defined(__x86_64__)
   const int stride = groups_ * 16;
-  std::vector<float> approx(static_cast<std::size_t>(4 * stride));
+  // Rows per block of first estimates: 4 for VNNI, 32 (two rows of A tiles)
+  // for tiles.
+  constexpr int kMaxBlock = 32;
+  const int block = tiles_ ? kMaxBlock : 4;
+  std::vector<float> approx(static_cast<std::size_t>(block) * static_cast<std::size_t>(stride));
+  std::vector<std::uint8_t> tile_rows(tiles_ ? static_cast<std::size_t>(kMaxBlock) * chunks_ * 4 : 0);
   std::vector<int> cand(static_cast<std::size_t>(stride));
   std::vector<double> refined(static_cast<std::size_t>(stride));
   std::vector<std::uint8_t> zero(static_cast<std::size_t>(dim_), 0);
@@ -279,12 +331,12 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
     // The next four rows that are not all zero, their sums taken just before
     // the dot kernel reads them again: one trip from memory per row, overlapped
     // with the previous block's arithmetic.
-    Row rows[4];
-    Eigen::Index at[4];
-    float offsets[4], lowest[4];
-    std::int32_t l1s[4], sqs[4];  // <= 4096 x 255^2: no overflow
+    Row rows[kMaxBlock];
+    Eigen::Index at[kMaxBlock];
+    float offsets[kMaxBlock], lowest[kMaxBlock];
+    std::int32_t l1s[kMaxBlock], sqs[kMaxBlock];  // <= 4096 x 255^2: no overflow
     int got = 0;
-    for (; i < n && got < 4; ++i) {
+    for (; i < n && got < block; ++i) {
       if (index && i + kAhead < n) {
         const auto* ahead = reinterpret_cast<const char*>(data + index[i + kAhead] * dim_);
         for (int j = 0; j < dim_; j += 64) __builtin_prefetch(ahead + j);
@@ -305,11 +357,23 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
       ++got;
     }
     if (got == 0) break;
-    for (int r = got; r < 4; ++r) {
-      rows[r] = zero.data();
-      offsets[r] = 0.0f;
+    if (tiles_) {
+      if (model_) {
+        tiles::ModelTiles tl;
+        ApproxTiles(tl, rows, got, dim_, chunks_, packed_.data(), norms_.data(), groups_, offsets, tile_rows.data(),
+                    approx.data(), lowest);
+      } else {
+        tiles::AmxTiles tl;
+        ApproxTiles(tl, rows, got, dim_, chunks_, packed_.data(), norms_.data(), groups_, offsets, tile_rows.data(),
+                    approx.data(), lowest);
+      }
+    } else {
+      for (int r = got; r < 4; ++r) {
+        rows[r] = zero.data();
+        offsets[r] = 0.0f;
+      }
+      Approx4(rows, dim_, packed_.data(), norms_.data(), groups_, offsets, approx.data(), lowest);
     }
-    Approx4(rows, dim_, packed_.data(), norms_.data(), groups_, offsets, approx.data(), lowest);
     for (int r = 0; r < got; ++r) {
       const float* vr = approx.data() + static_cast<std::size_t>(r) * static_cast<std::size_t>(stride);
       const auto l1 = static_cast<float>(l1s[r]);

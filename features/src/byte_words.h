@@ -1,6 +1,7 @@
 #pragma once
 // Exact nearest-word assignment of byte descriptors in 8-bit integer
-// arithmetic (AVX-512 VNNI), several times faster than the float GEMM.
+// arithmetic (AVX-512 VNNI, or AMX int8 tiles where the CPU has them),
+// several times faster than the float GEMM.
 //
 // Words are rounded to integers for a first pass: with |c - round(c)| <= 1/2,
 // the approximate squared distance of a descriptor x differs from the true one
@@ -39,6 +40,9 @@ class ByteWords {
   void AssignIndexed(const std::uint8_t* rows, const Eigen::Index* index, Eigen::Index n, int* out,
                      double* others) const;
   int dim() const { return dim_; }
+  // "amx", "amx-model" (the tiles' software model) or "vnni": the kernel of
+  // the first estimates. Every path computes the same integers.
+  const char* path() const { return tiles_ ? (model_ ? "amx-model" : "amx") : "vnni"; }
   // A bound, several times over, on the float error of the distances
   // |c|^2 - 2 x.c that Assign compares, for a row with |x|^2 = xsq: rows
   // whose nearest word is closer than all others by more than twice this
@@ -47,8 +51,11 @@ class ByteWords {
 
  private:
   bool usable_ = false;
+  bool tiles_ = false;                    // first estimates on AMX tiles (32 rows x 32 words a step)
+  bool model_ = false;                    // ... on their software model
   int words_ = 0, dim_ = 0, groups_ = 0;  // groups of 16 words
-  std::vector<std::int8_t> packed_;       // [group][dim/4][16 words][4 bytes]
+  int chunks_ = 0;                        // dim / 4, rounded up to 16 (a 64-byte tile column) for tiles
+  std::vector<std::int8_t> packed_;       // [group][chunks_][16 words][4 bytes]: a group's 16 chunks are a B tile
   std::vector<std::int8_t> residual_;     // [word][residual_stride_]: round(254 (c - round(c))), zero-padded
   int residual_stride_ = 0;               // dim rounded up to 64 bytes
   std::vector<float> norms_;              // |c|^2, padded words +inf

@@ -57,6 +57,8 @@ void VocabularyOptions::Validate() const {
   if (images < 0) throw Error("VocabularyOptions.images (--vocab-images) must be >= 0, got " + std::to_string(images));
 }
 
+const char* Vocabulary::byte_assignment_path() const { return byte_words_ ? byte_words_->path() : "float"; }
+
 Vocabulary::Vocabulary(Matrix centers, VocabularyOptions params, double energy, int iterations)
     : centers_(std::move(centers)), params_(params), energy_(energy), iterations_(iterations) {
   center_norms_ = centers_.rowwise().squaredNorm();

@@ -59,9 +59,12 @@ class Vocabulary {
   // The float GEMM path for byte descriptors, whatever the CPU (for tests
   // and benchmarks of the integer path).
   std::vector<int> AssignFloat(const ByteMatrix& descriptors) const;
-  // The path Assign(ByteMatrix) takes: "vnni" (exact 8-bit integers, when the
-  // CPU has AVX-512 VNNI and SCENELAB_ISA does not cap it) or "float".
-  const char* byte_assignment_path() const { return byte_words_ ? "vnni" : "float"; }
+  // The path Assign(ByteMatrix) takes: "amx" (8-bit integers on AMX tiles),
+  // "vnni" (8-bit integers on AVX-512 VNNI), each when the CPU has it and
+  // SCENELAB_ISA does not cap it, "amx-model" (the tile path on the software
+  // model of the tiles, SCENELAB_TILE_MODEL=1) or "float". The integer paths
+  // give identical words.
+  const char* byte_assignment_path() const;
 
   // Binary file with a JSON header of the parameters and a checksum.
   void Save(const std::string& path) const;

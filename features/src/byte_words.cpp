@@ -328,8 +328,8 @@ void ByteWords::AssignIndexed(const std::uint8_t* data, const Eigen::Index* inde
   constexpr Eigen::Index kAhead = 8;
   Eigen::Index i = 0;
   while (i < n) {
-    // The next four rows that are not all zero, their sums taken just before
-    // the dot kernel reads them again: one trip from memory per row, overlapped
+    // The next block of rows that are not all zero (4, or 32 for tiles),
+    // their sums taken just before the dot kernel reads them again: one trip from memory per row, overlapped
     // with the previous block's arithmetic.
     Row rows[kMaxBlock];
     Eigen::Index at[kMaxBlock];

@@ -547,14 +547,18 @@ TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
   EXPECT_EQ(a.indices(1, 0), 17);
   EXPECT_EQ(a.indices(1, 1), 900);
   EXPECT_EQ(a.distances(1, 0), 0.0f);
+  // Other settings give the same neighbours and distances.
+  auto expect_same_search = [&](KnnOptions changed, const char* what) {
+    KnnClassifier other(changed);
+    other.Fit(train, Labels(nt, 4), 4);
+    const auto c = other.Search(queries, k, Metric::kL2);
+    EXPECT_EQ(c.indices, a.indices) << what;
+    EXPECT_EQ(c.distances, a.distances) << what;
+  };
   // All 37 queries in one block: on the tile path, a group of 32 and one of 5.
   KnnOptions whole = o;
   whole.query_block = 64;
-  KnnClassifier blocked(whole);
-  blocked.Fit(train, Labels(nt, 4), 4);
-  const auto all37 = blocked.Search(queries, k, Metric::kL2);
-  EXPECT_EQ(all37.indices, a.indices);
-  EXPECT_EQ(all37.distances, a.distances);
+  expect_same_search(whole, "one block of 37 queries");
   // Pixels / 255: the same neighbours; distances scaled by 1/255^2.
   const auto b = scaled.Search(queries / 255.0f, k, Metric::kL2);
   EXPECT_EQ(b.indices, a.indices);
@@ -562,9 +566,5 @@ TEST(Classify_KnnClassifier, EightBitDataTakeTheExactIntegerL2Path) {
   // One and two threads agree.
   KnnOptions o1 = o;
   o1.threads = 1;
-  KnnClassifier one(o1);
-  one.Fit(train, Labels(nt, 4), 4);
-  const auto c = one.Search(queries, k, Metric::kL2);
-  EXPECT_EQ(c.indices, a.indices);
-  EXPECT_EQ(c.distances, a.distances);
+  expect_same_search(o1, "one thread");
 }

@@ -71,6 +71,8 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
       cnn::TrainOptions().Apply(o->train.Given(), &c.train);
       cnn::DistributedOptionTable().Apply(o->dist.Given(), &c.dist);
       c.train.Validate();
+      // Every option is checked before workers start or the run folder is made.
+      NamedError("--model", [&] { cnn::RequireModel(c.train.model); });
       if (!o->resume_dir.empty()) {
         if (!o->out.empty() && o->out != o->resume_dir) throw Error("--resume DIR and --out must name the same folder");
         o->out = o->resume_dir;
@@ -110,12 +112,12 @@ void AddCnnTrainCommands(CLI::App* cnn, Runner* run, const std::vector<std::stri
   ev->add_option("--out", e->out, "Output folder")->required();
   ev->callback([e, run]() {
     *run = [e]() {
-      std::filesystem::create_directories(e->out);
-      Logger log(std::filesystem::path(e->out) / "log.txt");
       std::optional<cnn::PrecisionMode> precision;
       if (!e->precision.empty())
         precision = NamedError("--precision", [&] { return cnn::PrecisionModeNames().Parse(e->precision); });
       e->data.open.format = NamedError("--format", [&] { return data::DatasetFormatNames().Parse(e->format); });
+      std::filesystem::create_directories(e->out);  // once the options are known to be good
+      Logger log(std::filesystem::path(e->out) / "log.txt");
       const auto r = pipelines::EvalCnn(e->checkpoint, e->data, e->out, &log, precision);
       std::cout << fmt::format("test accuracy {:.4f}\nresults: {}/results.json\n", r["best"]["accuracy"].get<double>(),
                                e->out);

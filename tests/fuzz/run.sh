@@ -23,6 +23,7 @@ for t in fuzz_idx fuzz_cifar fuzz_tinyimagenet fuzz_cache fuzz_results fuzz_conf
        -timeout=10 "$CORPUS/$t" >"$log" 2>&1; then
     echo "$t: CRASH (see $log)"; tail -30 "$log"; exit 1
   fi
+  rm -f /tmp/scenelab-fuzz-cache-*.bin  # fuzz_cache's scratch file, one per process
   n=$(grep -Eo "stat::number_of_executed_units: [0-9]+" "$log" | grep -Eo "[0-9]+$" || true)
   [ -n "$n" ] || n=$(grep -Eo "#[0-9]+" "$log" | tail -1 | tr -d '#')
   echo "$t: ${n} executions in ${SECONDS_EACH} s, no crash"

@@ -17,35 +17,28 @@ quietly "$B/build.log" cmake --build "$B" -j "$(nproc)" --target make_seeds fuzz
 CORPUS="$B/corpus"
 rm -rf "$CORPUS" && "$B/tests/fuzz/make_seeds" "$CORPUS"
 # The targets run nproc at a time, each on one core (libFuzzer is
-# single-threaded), so the group takes 6/nproc minutes instead of 6.
+# single-threaded), so the group takes 6/nproc minutes instead of 6. Each
+# writes its exit status beside its log.
 fuzz_one() {
-  local t=$1
+  local t=$1 rc=0
   ASAN_OPTIONS=detect_leaks=0 "$B/tests/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
-    -timeout=10 "$CORPUS/$t" >"$B/$t.log" 2>&1
+    -timeout=10 "$CORPUS/$t" >"$B/$t.log" 2>&1 || rc=$?
+  echo "$rc" >"$B/$t.rc"
 }
 targets=(fuzz_idx fuzz_cifar fuzz_tinyimagenet fuzz_cache fuzz_results fuzz_config)
-declare -A status
-wave=()
-finish_wave() {
-  local t
-  for t in "${wave[@]}"; do
-    if wait "${pid[$t]}"; then status[$t]=0; else status[$t]=1; fi
-  done
-  wave=()
-}
-declare -A pid
+running=0
 for t in "${targets[@]}"; do
+  rm -f "$B/$t.rc"
   fuzz_one "$t" &
-  pid[$t]=$!
-  wave+=("$t")
-  [ "${#wave[@]}" -lt "$(nproc)" ] || finish_wave
+  running=$((running + 1))
+  if [ "$running" -ge "$(nproc)" ]; then wait -n; running=$((running - 1)); fi
 done
-finish_wave
+wait
 rm -f /tmp/scenelab-fuzz-cache-*.bin  # fuzz_cache's scratch file, one per process
 total=0
 for t in "${targets[@]}"; do
   log="$B/$t.log"
-  if [ "${status[$t]}" != 0 ]; then
+  if [ "$(cat "$B/$t.rc" 2>/dev/null)" != 0 ]; then
     echo "$t: CRASH (see $log)"; tail -30 "$log"; exit 1
   fi
   n=$(grep -Eo "stat::number_of_executed_units: [0-9]+" "$log" | grep -Eo "[0-9]+$" || true)

@@ -1,6 +1,7 @@
 #include "scenelab/data/cpu.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -69,7 +70,16 @@ Isa DetectCpu() {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  if (avx512 && __builtin_cpu_supports("avx512vnni")) return AmxInt8Usable() ? Isa::kAmx : Isa::kVnni;
+  if (avx512 && __builtin_cpu_supports("avx512vnni")) {
+    if (!AmxInt8Usable()) return Isa::kVnni;
+    tiles::AmxTiles tl;
+    if (tiles::ProductsAgree(tl)) return Isa::kAmx;
+    std::fputs(
+        "scenelab: warning: the AMX int8 tiles failed the start-up check of their products "
+        "(tiles::ProductsAgree); using AVX-512 VNNI instead\n",
+        stderr);
+    return Isa::kVnni;
+  }
   if (avx512) return Isa::kAvx512;
   if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
 #endif

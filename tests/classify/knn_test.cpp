@@ -23,6 +23,7 @@
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/error.h"
 #include "scenelab/data/rng.h"
+#include "scenelab/data/tiles.h"
 
 using namespace scenelab;
 using namespace scenelab::classify;
@@ -337,7 +338,13 @@ TEST(Classify_Kernels, CpuWithAmxInt8ReachesTheTileLevel) {
                  << std::strerror(errno) << "): the level stays " << ToString(CpuIsa());
   }
 #endif
-  ADD_FAILURE() << "the CPU lists amx_int8 and Linux grants the tiles, but the probe gave " << ToString(CpuIsa());
+  std::string check;
+#if defined(__x86_64__) && defined(__GNUC__)
+  tiles::AmxTiles tl;
+  check = tiles::ProductsAgree(tl) ? "passes" : "fails: the tile program's products are wrong";
+#endif
+  ADD_FAILURE() << "the CPU lists amx_int8 and Linux grants the tiles, but the probe gave " << ToString(CpuIsa())
+                << "; the tiles' start-up check (tiles::ProductsAgree) " << check;
 }
 
 // Every path sums in the same 16 lanes: bit-equal to this plain reference,

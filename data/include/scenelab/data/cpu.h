@@ -8,7 +8,9 @@
 //   vnni     AVX-512 F + BW + VNNI
 //   amx      vnni + AMX-TILE + AMX-INT8, with the tile state enabled by the OS
 //            and the process's permission to use it granted (Linux asks
-//            each process to request it: arch_prctl ARCH_REQ_XCOMP_PERM)
+//            each process to request it: arch_prctl ARCH_REQ_XCOMP_PERM),
+//            and the tiles' products checked once against plain arithmetic
+//            (tiles::ProductsAgree; on a mismatch: vnni, with a warning)
 //
 // SCENELAB_ISA=scalar|avx2|avx512|vnni|amx caps the dispatch for the whole
 // process (read once, at the first kernel call), so that every path can be

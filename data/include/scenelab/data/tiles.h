@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace scenelab::tiles {
 
@@ -201,6 +202,54 @@ void Products(Tiles& tl, const std::uint8_t* a, std::size_t a_stride, bool two_r
     epilogue(p, two_p, static_cast<const Staged&>(staged));
   }
   tl.Release();
+}
+
+// Whether `tl` runs Products exactly: plain integer arithmetic on a fixed
+// block that takes every branch of the loop (32 rows, so both row halves;
+// three panels, so a pair and an odd end; two chunks; rows wider than the
+// chunks they use, so the stride counts), with the extremes 0 and 255
+// against -128 and 127. cpu.cpp runs it once on the hardware tiles before it
+// trusts them: no session has had an AMX CPU to test them on, and a wrong
+// tile program must fall back to VNNI rather than give wrong distances.
+template <class Tiles>
+bool ProductsAgree(Tiles& tl) {
+  constexpr std::size_t kRows = 32, kChunks = 2, kPanels = 3, kDepth = kChunks * 64, kStride = kDepth + 64;
+  constexpr std::size_t kPanelBytes = kChunks * 1024;
+  std::vector<std::uint8_t> a(kRows * kStride);
+  std::vector<std::int8_t> b(kPanels * kPanelBytes);
+  std::uint32_t state = 20261202u;  // a fixed LCG: the same block on every machine
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<std::uint8_t>(state >> 24);
+  };
+  for (auto& v : a) v = next();
+  for (auto& v : b) v = static_cast<std::int8_t>(next());
+  // Byte k of column c of a panel (the layout Products documents).
+  auto at = [](std::size_t k, std::size_t c) { return k / 64 * 1024 + k % 64 / 4 * 64 + c * 4 + k % 4; };
+  for (std::size_t k = 0; k < kDepth; ++k) {
+    a[k] = 255;            // row 0
+    a[kStride + k] = 255;  // row 1
+    a[31 * kStride + k] = 0;
+    b[at(k, 0)] = -128;                     // panel 0, column 0
+    b[at(k, 1)] = 127;                      // panel 0, column 1
+    b[2 * kPanelBytes + at(k, 15)] = -128;  // the odd panel's last column
+  }
+  bool ok = true;
+  std::size_t columns = 0;
+  Products(tl, a.data(), kStride, true, b.data(), kPanelBytes, kPanels, kChunks,
+           [&](std::size_t p, bool two_p, const Staged& staged) {
+             for (std::size_t side = 0; side < (two_p ? 2u : 1u); ++side) {
+               const std::int8_t* panel = b.data() + (p + side) * kPanelBytes;
+               for (std::size_t c = 0; c < 16; ++c, ++columns) {
+                 for (std::size_t r = 0; r < kRows; ++r) {
+                   std::int32_t want = 0;
+                   for (std::size_t k = 0; k < kDepth; ++k) want += a[r * kStride + k] * panel[at(k, c)];
+                   if (staged[2 * (r / 16) + side][(r % 16) * 16 + c] != want) ok = false;
+                 }
+               }
+             }
+           });
+  return ok && columns == kPanels * 16;
 }
 
 }  // namespace scenelab::tiles

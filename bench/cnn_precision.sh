@@ -4,8 +4,8 @@
 # 128, crop + flip, channels-last, 2 threads, one epoch over N images each,
 # alternating scenelab fp32, scenelab bf16, PyTorch fp32, PyTorch bf16
 # (torch.autocast('cpu', dtype=torch.bfloat16)), ROUNDS times. Prints the
-# CPU's bf16 flags first: the targets differ between AMX Xeons, AVX-512-BF16
-# EPYCs and CPUs with neither.
+# CPU and its flags first (bench/machine.sh): the targets differ between AMX
+# Xeons, AVX-512-BF16 EPYCs and CPUs with neither.
 #   bench/cnn_precision.sh [ROUNDS=2] [N_TRAIN=2560] [MODELS="resnet18-cifar resnet-lite"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,7 @@ MODELS=${3:-"resnet18-cifar resnet-lite"}
 export OMP_WAIT_POLICY=PASSIVE
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "bf16 flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(amx_bf16|amx_int8|amx_tile|avx512_bf16|avx512_vnni)$' | tr '\n' ' ')"
+bench/machine.sh
 have_torch=0
 /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null && have_torch=1
 for model in $MODELS; do

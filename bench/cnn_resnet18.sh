@@ -11,7 +11,7 @@ N=${2:-2560}
 export OMP_WAIT_POLICY=PASSIVE
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench/machine.sh
 for round in $(seq "$ROUNDS"); do
   build/apps/scenelab cnn train --model resnet18-cifar --data /usr/share/datasets/fashion-mnist --input 1x32x32 \
     --train-per-class $((N / 10)) --test-per-class 10 --epochs 1 --batch 128 --val 0 --crop-padding 4 \

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-2}; MODEL=${2:-resnet-lite}; PER_CLASS=${3:-1000}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench/machine.sh
 run() {  # name, env..., -- flags...
   local name=$1; shift
   local envs=()

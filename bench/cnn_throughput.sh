@@ -10,6 +10,7 @@ N=${2:-20000}
 export OMP_WAIT_POLICY=PASSIVE
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+bench/machine.sh
 per_class=$((N / 10))
 for round in 1 2; do
   build/apps/scenelab cnn train --model resnet-lite --data /usr/share/datasets/fashion-mnist --train-per-class $per_class \

@@ -9,7 +9,7 @@ ROUNDS=${1:-2}
 DATA=/usr/share/datasets/fashion-mnist
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench/machine.sh
 report() {
   python3 - "$1" <<'PY'
 import json, sys

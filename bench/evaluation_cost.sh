@@ -14,8 +14,7 @@ DATA=$(realpath "${1:-../shared/data/scene15}")
 ROUNDS=${2:-1}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
-  "flags: $(grep -m1 -o -w -E 'avx512_vnni|avx512_bf16|amx_bf16|amx_int8' /proc/cpuinfo | sort -u | xargs)"
+bench/machine.sh
 run() {  # name, then scenelab arguments; prints the wall time in seconds
   local name=$1
   shift

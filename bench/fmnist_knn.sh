@@ -12,8 +12,7 @@ NQ2=${1:-2000}
 NQ1=${2:-1000}
 NQK=${3:-200}
 peers=$(realpath ../shared/peers)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
-  "flags: $(grep -m1 -o -w -E 'avx512bw|avx512_vnni|amx_int8|amx_tile' /proc/cpuinfo | sort -u | xargs)"
+bench/machine.sh
 run() { /usr/bin/time -f "    wall %e s, peak RSS %M KB" "$@" 2>&1; }
 for metric in 2 1; do
   nq=$([ $metric = 2 ] && echo "$NQ2" || echo "$NQ1")

@@ -17,8 +17,7 @@ trap 'rm -rf "$OUT"' EXIT
 BIN=build/apps/scenelab
 # Root needs OpenMPI's consent; on 2 cores 2 ranks fit without oversubscribing.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-  "flags: $(grep -o -w 'avx512_vnni\|avx512_bf16\|amx_bf16\|amx_int8' /proc/cpuinfo | sort -u | xargs)"
+bench/machine.sh
 echo "OpenMPI: $(mpirun --version | head -1)"
 # Descriptors of step 3 take about 5 GB: held in memory (no streaming) in both runs.
 SWEEP=(sweep --data "$DATA" --features bow --step 3,5 --bin 8 --vocab 50,100,200,400 --metric l1,l2 --k 1-10

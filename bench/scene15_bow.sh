@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:-../shared/data/scene15}")
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench/machine.sh
 start=$(date +%s.%N)
 /usr/bin/time -v build/apps/scenelab classic --data "$DATA" --features bow --step 5 --bin 8 --vocab 200 \
   --metric l1,l2 --k 1-10 --out "$OUT/scenelab" 2> "$OUT/time.txt" | tail -2

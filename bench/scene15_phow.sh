@@ -10,7 +10,7 @@ DATA=$(realpath "${1:-../shared/data/scene15}")
 PEERS=$(realpath ../shared/peers)
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+bench/machine.sh
 start=$(date +%s.%N)
 /usr/bin/time -v build/apps/scenelab classic --data "$DATA" --recipe phow --out "$OUT/scenelab" 2> "$OUT/time.txt" | tail -2
 end=$(date +%s.%N)

@@ -12,8 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TRAIN=${1:-10000}
 CLASSES=${2:-10}
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "cpu flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_vnni|avx512_bf16|amx_bf16|amx_int8)$' | xargs)"
+bench/machine.sh
 SOLVERS=dcd,liblinear,reference
 [ "${NO_SDCA:-0}" = 1 ] || SOLVERS=$SOLVERS,sdca
 OMP_WAIT_POLICY=PASSIVE build/bench/svm_bench --train "$TRAIN" --classes "$CLASSES" --test 2000 --c 10 --threads 2 \

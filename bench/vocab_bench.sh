@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(realpath "${1:-../shared/data/scene15}")
 N=${2:-1000000}; K=${3:-1000}; IT=${4:-10}
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
-  "flags: $(grep -m1 -o -w -E 'avx512_vnni|avx512_bf16|amx_bf16|amx_int8' /proc/cpuinfo | sort -u | xargs)"
+bench/machine.sh
 F=$(mktemp --suffix=.f32)
 trap 'rm -f "$F"' EXIT
 /usr/bin/time -f "  scenelab+opencv process: wall %e s, peak RSS %M KB" build/bench/vocab_bench "$DATA" "$N" "$K" "$IT" "$F"

@@ -205,12 +205,12 @@ void Products(Tiles& tl, const std::uint8_t* a, std::size_t a_stride, bool two_r
 }
 
 // Whether `tl` runs Products exactly: plain integer arithmetic on a fixed
-// block that takes every branch of the loop (32 rows, so both row halves;
-// three panels, so a pair and an odd end; two chunks; rows wider than the
-// chunks they use, so the stride counts), with the extremes 0 and 255
-// against -128 and 127. cpu.cpp runs it once on the hardware tiles before it
-// trusts them: no session has had an AMX CPU to test them on, and a wrong
-// tile program must fall back to VNNI rather than give wrong distances.
+// block that takes every branch of the loop (32 rows, then 16; three
+// panels, so a pair and an odd end; two chunks; rows wider than the chunks
+// they use, so the stride counts), with the extremes 0 and 255 against -128
+// and 127. cpu.cpp runs it once on the hardware tiles before it trusts them:
+// no session has had an AMX CPU to test them on, and a wrong tile program
+// must fall back to VNNI rather than give wrong distances.
 template <class Tiles>
 bool ProductsAgree(Tiles& tl) {
   constexpr std::size_t kRows = 32, kChunks = 2, kPanels = 3, kDepth = kChunks * 64, kStride = kDepth + 64;
@@ -235,21 +235,25 @@ bool ProductsAgree(Tiles& tl) {
     b[2 * kPanelBytes + at(k, 15)] = -128;  // the odd panel's last column
   }
   bool ok = true;
-  std::size_t columns = 0;
-  Products(tl, a.data(), kStride, true, b.data(), kPanelBytes, kPanels, kChunks,
-           [&](std::size_t p, bool two_p, const Staged& staged) {
-             for (std::size_t side = 0; side < (two_p ? 2u : 1u); ++side) {
-               const std::int8_t* panel = b.data() + (p + side) * kPanelBytes;
-               for (std::size_t c = 0; c < 16; ++c, ++columns) {
-                 for (std::size_t r = 0; r < kRows; ++r) {
-                   std::int32_t want = 0;
-                   for (std::size_t k = 0; k < kDepth; ++k) want += a[r * kStride + k] * panel[at(k, c)];
-                   if (staged[2 * (r / 16) + side][(r % 16) * 16 + c] != want) ok = false;
+  for (const bool two_rows : {true, false}) {
+    const std::size_t rows = two_rows ? kRows : 16;
+    std::size_t columns = 0;
+    Products(tl, a.data(), kStride, two_rows, b.data(), kPanelBytes, kPanels, kChunks,
+             [&](std::size_t p, bool two_p, const Staged& staged) {
+               for (std::size_t side = 0; side < (two_p ? 2u : 1u); ++side) {
+                 const std::int8_t* panel = b.data() + (p + side) * kPanelBytes;
+                 for (std::size_t c = 0; c < 16; ++c, ++columns) {
+                   for (std::size_t r = 0; r < rows; ++r) {
+                     std::int32_t want = 0;
+                     for (std::size_t k = 0; k < kDepth; ++k) want += a[r * kStride + k] * panel[at(k, c)];
+                     if (staged[2 * (r / 16) + side][(r % 16) * 16 + c] != want) ok = false;
+                   }
                  }
                }
-             }
-           });
-  return ok && columns == kPanels * 16;
+             });
+    ok = ok && columns == kPanels * 16;
+  }
+  return ok;
 }
 
 }  // namespace scenelab::tiles

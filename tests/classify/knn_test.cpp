@@ -1,7 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -10,12 +9,8 @@
 #include <thread>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
 #include "expect_error.h"
+#include "fixtures.h"
 #include "thread_group.h"
 
 #include "kernels.h"
@@ -331,13 +326,10 @@ TEST(Classify_Kernels, CpuWithAmxInt8ReachesTheTileLevel) {
     GTEST_SKIP() << "this CPU has no amx_int8 (its best level is " << ToString(CpuIsa()) << ")";
   }
   if (CpuIsa() == Isa::kAmx) return;
-#if defined(__linux__) && defined(__x86_64__)
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
-    GTEST_SKIP() << "the CPU lists amx_int8, but Linux refused this process the tile state (arch_prctl: "
-                 << std::strerror(errno) << "): the level stays " << ToString(CpuIsa());
+  if (const std::string refused = fixtures::RequestTileState(); !refused.empty()) {
+    GTEST_SKIP() << "the CPU lists amx_int8, but Linux refused this process the tile state (" << refused
+                 << "): the level stays " << ToString(CpuIsa());
   }
-#endif
   std::string check;
 #if defined(__x86_64__) && defined(__GNUC__)
   tiles::AmxTiles tl;

@@ -3,16 +3,12 @@
 // of the hardware path, which no session could run, falls back to VNNI.
 #include <gtest/gtest.h>
 
-#include <cerrno>
 #include <cstring>
+#include <string>
 
+#include "fixtures.h"
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/tiles.h"
-
-#if defined(__linux__) && defined(__x86_64__)
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
 
 using namespace scenelab;
 
@@ -87,11 +83,10 @@ TEST(Data_Tiles, TheHardwareTilesPassTheCheckWhereTheCpuHasThem) {
   if (!CpuFlag("amx_int8") || !CpuFlag("amx_tile") || !CpuFlag("avx512_vnni")) {
     GTEST_SKIP() << "this CPU has no amx_int8 (its best level is " << ToString(CpuIsa()) << ")";
   }
-#if defined(__linux__) && defined(__x86_64__) && defined(__GNUC__)
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) != 0) {
-    GTEST_SKIP() << "Linux refused this process the tile state (arch_prctl: " << std::strerror(errno) << ")";
+  if (const std::string refused = fixtures::RequestTileState(); !refused.empty()) {
+    GTEST_SKIP() << "Linux refused this process the tile state (" << refused << ")";
   }
+#if defined(__x86_64__) && defined(__GNUC__)
   tiles::AmxTiles tl;
   EXPECT_TRUE(tiles::ProductsAgree(tl)) << "the AMX tiles' products differ from plain integer arithmetic";
   EXPECT_EQ(CpuIsa(), Isa::kAmx);

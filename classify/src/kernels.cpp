@@ -1,5 +1,6 @@
 #include "kernels.h"
 
+#include "scenelab/data/byte_dots.h"
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/parallel.h"
 #include "scenelab/data/tiles.h"
@@ -334,7 +335,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void PanelTile(con
       std::int32_t x4;
       __builtin_memcpy(&x4, q[r] + c * 4, 4);
       const __m512i xb = _mm512_set1_epi32(x4);
-      for (int g = 0; g < G; ++g) a[r][g] = _mm512_dpbusd_epi32(a[r][g], xb, w[g]);
+      for (int g = 0; g < G; ++g) a[r][g] = byte_dots::Accumulate(a[r][g], xb, w[g]);
     }
   }
   for (int r = 0; r < R; ++r) {

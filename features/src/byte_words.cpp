@@ -1,5 +1,6 @@
 #include "byte_words.h"
 
+#include "scenelab/data/byte_dots.h"
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/tiles.h"
 
@@ -90,7 +91,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) inline void ApproxBlock(c
       std::int32_t x4;
       __builtin_memcpy(&x4, rows[r] + q * 4, 4);
       const __m512i xb = _mm512_set1_epi32(x4);
-      for (int g = 0; g < G; ++g) a[r][g] = _mm512_dpbusd_epi32(a[r][g], xb, w[g]);
+      for (int g = 0; g < G; ++g) a[r][g] = byte_dots::Accumulate(a[r][g], xb, w[g]);
     }
   }
   const __m512 two = _mm512_set1_ps(2.0f);
@@ -119,9 +120,14 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Approx4(const Row ro
     off[r] = _mm512_set1_ps(offsets[r]);
     mins[r] = _mm512_set1_ps(std::numeric_limits<float>::infinity());
   }
+  // Blocks of 3 groups (12 accumulators), a remainder of 4 as 2 + 2: a single
+  // group's 4 accumulators would wait on the instruction's latency.
   int g = 0;
-  for (; g + 3 <= groups; g += 3) {
+  for (; groups - g >= 3 && groups - g != 4; g += 3) {
     ApproxBlock<3>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);
+  }
+  for (; groups - g >= 2; g += 2) {
+    ApproxBlock<2>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);
   }
   for (; g < groups; ++g) {
     ApproxBlock<1>(rows, chunks, packed + g * group_bytes, norms + g * 16, off, v + g * 16, stride, mins);

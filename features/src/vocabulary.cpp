@@ -224,15 +224,26 @@ VocabularyBuilder::VocabularyBuilder(const VocabularyOptions& opts, int threads)
 }
 
 Matrix VocabularyBuilder::SampleImage(const SiftFeatures& f, std::size_t image_index) const {
+  Matrix out(SampleRows(f.descriptors.rows()), f.descriptors.cols());
+  SampleImageInto(f, image_index, out.data());
+  return out;
+}
+
+Eigen::Index VocabularyBuilder::SampleRows(Eigen::Index descriptors) const {
+  return std::min<Eigen::Index>(descriptors, opts_.descriptors_per_image);
+}
+
+void VocabularyBuilder::SampleImageInto(const SiftFeatures& f, std::size_t image_index, float* out) const {
   const auto& d = f.descriptors;
   Rng rng(MixSeed(opts_.seed, image_index + 17));
   const auto idx =
       rng.Choose(static_cast<std::size_t>(d.rows()), static_cast<std::size_t>(opts_.descriptors_per_image));
-  const std::size_t m = idx.size();
-  Matrix out(static_cast<Eigen::Index>(m), d.cols());
-  for (std::size_t j = 0; j < m; ++j)
-    out.row(static_cast<Eigen::Index>(j)) = d.row(static_cast<Eigen::Index>(idx[j])).cast<float>();
-  return out;
+  const auto cols = static_cast<std::size_t>(d.cols());
+  for (std::size_t j = 0; j < idx.size(); ++j) {
+    const std::uint8_t* from = d.data() + idx[j] * cols;
+    float* to = out + j * cols;
+    for (std::size_t t = 0; t < cols; ++t) to[t] = from[t];
+  }
 }
 
 std::vector<std::size_t> VocabularyBuilder::SampleImages(std::size_t n) const {
@@ -248,9 +259,30 @@ std::vector<std::size_t> VocabularyBuilder::SampleImages(std::size_t n) const {
 
 Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
   const auto chosen = SampleImages(training.size());
-  std::vector<Matrix> parts(chosen.size());
-  for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = SampleImage(*training[chosen[j]], chosen[j]);
-  return Stack(parts);
+  std::vector<const SiftFeatures*> images;
+  images.reserve(chosen.size());
+  for (const std::size_t i : chosen) images.push_back(training[i]);
+  return SampleOf(images, chosen);
+}
+
+Matrix VocabularyBuilder::SampleOf(const std::vector<const SiftFeatures*>& images,
+                                   const std::vector<std::size_t>& image_indices) const {
+  if (images.size() != image_indices.size()) {
+    throw Error("VocabularyBuilder::SampleOf: " + std::to_string(images.size()) + " images but " +
+                std::to_string(image_indices.size()) + " image numbers");
+  }
+  Eigen::Index rows = 0, cols = 128;
+  for (const SiftFeatures* f : images) {
+    rows += SampleRows(f->descriptors.rows());
+    if (f->descriptors.rows() > 0) cols = f->descriptors.cols();
+  }
+  Matrix out(rows, cols);
+  Eigen::Index at = 0;
+  for (std::size_t j = 0; j < images.size(); ++j) {
+    SampleImageInto(*images[j], image_indices[j], out.data() + at * cols);
+    at += SampleRows(images[j]->descriptors.rows());
+  }
+  return out;
 }
 
 Matrix VocabularyBuilder::Stack(const std::vector<Matrix>& parts) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <set>
 
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/tiles.h"
@@ -216,6 +217,40 @@ TEST(Features_VocabularyBuilder, SampleImagesIsASeededSubset) {
   EXPECT_NE(a, VocabularyBuilder(o).SampleImages(50));
   o.images = 0;
   EXPECT_EQ(VocabularyBuilder(o).SampleImages(4), (std::vector<std::size_t>{0, 1, 2, 3}));
+}
+
+TEST(Features_VocabularyBuilder, SampleOfPlacesEachImagesDrawInOrder) {
+  // Images of 300, 40 (fewer than descriptors_per_image: all of them) and 0
+  // descriptors, sampled as training images 9, 2 and 4.
+  VocabularyOptions o;
+  o.descriptors_per_image = 100;
+  o.seed = 3;
+  const VocabularyBuilder b(o);
+  std::vector<SiftFeatures> f(3);
+  f[0].descriptors = RandomDescriptors(300, 128, 1);
+  f[1].descriptors = RandomDescriptors(40, 128, 2);
+  f[2].descriptors = ByteMatrix(0, 128);
+  const std::vector<const SiftFeatures*> images = {&f[0], &f[1], &f[2]};
+  const std::vector<std::size_t> numbers = {9, 2, 4};
+  const Matrix s = b.SampleOf(images, numbers);
+  ASSERT_EQ(s.rows(), 140);
+  ASSERT_EQ(s.cols(), 128);
+  EXPECT_EQ(b.SampleRows(300), 100);
+  EXPECT_EQ(b.SampleRows(40), 40);
+  EXPECT_EQ(s, VocabularyBuilder::Stack({b.SampleImage(f[0], 9), b.SampleImage(f[1], 2), b.SampleImage(f[2], 4)}));
+  // Each image's rows are distinct descriptors of that image, drawn by its
+  // own number: another number draws another subset.
+  std::set<std::vector<float>> rows;
+  for (Eigen::Index i = 0; i < 100; ++i) {
+    bool found = false;
+    for (Eigen::Index j = 0; j < 300 && !found; ++j) found = s.row(i) == f[0].descriptors.row(j).cast<float>();
+    EXPECT_TRUE(found) << "row " << i;
+    rows.insert(std::vector<float>(s.row(i).data(), s.row(i).data() + 128));
+  }
+  EXPECT_EQ(rows.size(), 100u);
+  EXPECT_EQ(s.middleRows(100, 40), f[1].descriptors.cast<float>());
+  EXPECT_NE(s.topRows(100), b.SampleImage(f[0], 10));
+  EXPECT_MESSAGE(b.SampleOf(images, {9, 2}), "3 images but 2 image numbers");
 }
 
 TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {

@@ -543,10 +543,12 @@ void ClassicRunner::FitModel(const ClassicConfig& cfg, features::Encoder* encode
       }
     }
   }
-  std::vector<features::Matrix> parts(chosen.size());
+  std::vector<Eigen::Index> drawn(chosen.size());  // the sample's rows from each chosen image
+  features::Matrix sample;
   if (streaming) {
     const auto start = Clock::now();
     const data::Dataset subset = data_.train.Select(chosen);
+    std::vector<features::Matrix> parts(chosen.size());
     Progress progress("dense SIFT sample (train)", subset.size(), log_);
     features::ForEachDenseSift(subset, cfg.sift, threads_, &progress, [&](std::size_t j, features::SiftFeatures&& f) {
       parts[j] = builder.SampleImage(f, chosen[j]);
@@ -554,11 +556,17 @@ void ClassicRunner::FitModel(const ClassicConfig& cfg, features::Encoder* encode
     progress.Finish();
     (*t)["dsift_s"] += SecondsSince(start);
     ++counters_.sift_extractions;
+    for (std::size_t j = 0; j < chosen.size(); ++j) drawn[j] = parts[j].rows();
+    sample = features::VocabularyBuilder::Stack(parts);
   } else {
     const auto sift = Sift(cfg, true, t);  // this rank's images
-    for (std::size_t j = 0; j < chosen.size(); ++j) parts[j] = builder.SampleImage(*sift[position[j]], chosen[j]);
+    std::vector<const features::SiftFeatures*> images;
+    for (std::size_t j = 0; j < chosen.size(); ++j) {
+      images.push_back(sift[position[j]]);
+      drawn[j] = builder.SampleRows(images.back()->descriptors.rows());
+    }
+    sample = builder.SampleOf(images, chosen);
   }
-  features::Matrix sample = features::VocabularyBuilder::Stack(parts);
   // Contiguous blocks (no pool) are already in sample order across ranks.
   bool whole = !split;
   if (split && (pool_ || !encoder->fit_split())) {
@@ -567,7 +575,7 @@ void ClassicRunner::FitModel(const ClassicConfig& cfg, features::Encoder* encode
     std::vector<double> spans;  // (image, rows) per sampled image of this rank
     for (std::size_t j = 0; j < chosen.size(); ++j) {
       spans.push_back(static_cast<double>(chosen[j]));
-      spans.push_back(static_cast<double>(parts[j].rows()));
+      spans.push_back(static_cast<double>(drawn[j]));
     }
     const features::Matrix rows = comm_->AllGatherRows(sample);
     const std::vector<double> all = comm_->AllGather(spans);

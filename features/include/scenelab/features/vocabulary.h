@@ -124,14 +124,23 @@ class VocabularyBuilder {
   Vocabulary Cluster(const Matrix& local, const Collective& comm) const;
   // The seeded sample Build() clusters: SampleImage of every image, stacked.
   Matrix Sample(const std::vector<const SiftFeatures*>& training) const;
+  // SampleImage of each of `images` (training images number
+  // `image_indices`), stacked, each drawn straight into its place.
+  Matrix SampleOf(const std::vector<const SiftFeatures*>& images, const std::vector<std::size_t>& image_indices) const;
   // The sample drawn from training image `image_index` alone, so that a
   // streaming pass that never holds all descriptors draws the same sample.
   Matrix SampleImage(const SiftFeatures& f, std::size_t image_index) const;
+  // The rows SampleImage draws from an image of `descriptors` descriptors.
+  Eigen::Index SampleRows(Eigen::Index descriptors) const;
   static Matrix Stack(const std::vector<Matrix>& parts);
   // Indices (ascending) of the training images the sample is drawn from.
   std::vector<std::size_t> SampleImages(std::size_t num_training) const;
 
  private:
+  // SampleImage written straight into `out` (SampleRows(...) rows of the
+  // descriptors' width, row-major): its place in the whole sample.
+  void SampleImageInto(const SiftFeatures& f, std::size_t image_index, float* out) const;
+
   VocabularyOptions opts_;
   int threads_;
 };

@@ -271,11 +271,19 @@ Matrix VocabularyBuilder::SampleOf(const std::vector<const SiftFeatures*>& image
     throw Error("VocabularyBuilder::SampleOf: " + std::to_string(images.size()) + " images but " +
                 std::to_string(image_indices.size()) + " image numbers");
   }
-  Eigen::Index rows = 0, cols = 128;
-  for (const SiftFeatures* f : images) {
-    rows += SampleRows(f->descriptors.rows());
-    if (f->descriptors.rows() > 0) cols = f->descriptors.cols();
+  Eigen::Index rows = 0, cols = -1;
+  for (std::size_t j = 0; j < images.size(); ++j) {
+    const ByteMatrix& d = images[j]->descriptors;
+    rows += SampleRows(d.rows());
+    if (d.rows() == 0) continue;
+    if (cols >= 0 && d.cols() != cols) {
+      throw Error("VocabularyBuilder::SampleOf: training image " + std::to_string(image_indices[j]) + " has " +
+                  std::to_string(d.cols()) + "-dimensional descriptors, the images before it " + std::to_string(cols) +
+                  "-dimensional");
+    }
+    cols = d.cols();
   }
+  if (cols < 0) cols = 128;  // no descriptors at all: an empty sample of SIFT's width
   Matrix out(rows, cols);
   Eigen::Index at = 0;
   for (std::size_t j = 0; j < images.size(); ++j) {

@@ -251,6 +251,10 @@ TEST(Features_VocabularyBuilder, SampleOfPlacesEachImagesDrawInOrder) {
   EXPECT_EQ(s.middleRows(100, 40), f[1].descriptors.cast<float>());
   EXPECT_NE(s.topRows(100), b.SampleImage(f[0], 10));
   EXPECT_MESSAGE(b.SampleOf(images, {9, 2}), "3 images but 2 image numbers");
+  SiftFeatures wide;
+  wide.descriptors = RandomDescriptors(10, 132, 4);
+  EXPECT_MESSAGE(b.SampleOf({&f[0], &wide}, {9, 5}),
+                 "training image 5 has 132-dimensional descriptors, the images before it 128-dimensional");
 }
 
 TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {

@@ -3,7 +3,8 @@
 // of features/ (word assignment) and classify/ (exact L2). GCC 12 compiles
 // _mm512_dpbusd_epi32 on an array of accumulators with two register copies
 // per product; on a CPU that issues two vpdpbusd per cycle (AMD Zen 5) the
-// copies, not the products, bound the kernels (docs/BENCHMARKS.md, "Session 15").
+// copies, not the products, bound the kernels (docs/BENCHMARKS.md,
+// "Kernels: GCC's register copies").
 
 namespace scenelab::byte_dots {
 

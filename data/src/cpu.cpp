@@ -1,8 +1,10 @@
 #include "scenelab/data/cpu.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -47,8 +49,7 @@ namespace {
 #if defined(__x86_64__) && defined(__GNUC__)
 // AMX int8 is usable when the CPU has the tiles (CPUID 7.0 EDX bits 24, 25),
 // the OS saves their state (XCR0 bits 17, 18) and Linux grants this process
-// the tile data (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 18),
-// which every process must request before its first tile instruction.
+// the tile data (RequestTileState).
 bool AmxInt8Usable() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
@@ -57,12 +58,7 @@ bool AmxInt8Usable() {
   unsigned lo = 0, hi = 0;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
   if (((lo >> 17) & 3u) != 3u) return false;
-#if defined(__linux__)
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-#else
-  return false;
-#endif
+  return RequestTileState().empty();
 }
 #endif
 
@@ -144,6 +140,16 @@ bool tiles::ModelRequested() {
     return env != nullptr && std::string(env) == "1";
   }();
   return model;
+}
+
+std::string RequestTileState() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0) return "";
+  return std::string("arch_prctl: ") + std::strerror(errno);
+#else
+  return "not Linux on x86-64";
+#endif
 }
 
 }  // namespace scenelab

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "expect_error.h"
-#include "fixtures.h"
 #include "thread_group.h"
 
 #include "kernels.h"
@@ -326,7 +325,7 @@ TEST(Classify_Kernels, CpuWithAmxInt8ReachesTheTileLevel) {
     GTEST_SKIP() << "this CPU has no amx_int8 (its best level is " << ToString(CpuIsa()) << ")";
   }
   if (CpuIsa() == Isa::kAmx) return;
-  if (const std::string refused = fixtures::RequestTileState(); !refused.empty()) {
+  if (const std::string refused = RequestTileState(); !refused.empty()) {
     GTEST_SKIP() << "the CPU lists amx_int8, but Linux refused this process the tile state (" << refused
                  << "): the level stays " << ToString(CpuIsa());
   }

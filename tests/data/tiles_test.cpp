@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string>
 
-#include "fixtures.h"
 #include "scenelab/data/cpu.h"
 #include "scenelab/data/tiles.h"
 
@@ -83,7 +82,7 @@ TEST(Data_Tiles, TheHardwareTilesPassTheCheckWhereTheCpuHasThem) {
   if (!CpuFlag("amx_int8") || !CpuFlag("amx_tile") || !CpuFlag("avx512_vnni")) {
     GTEST_SKIP() << "this CPU has no amx_int8 (its best level is " << ToString(CpuIsa()) << ")";
   }
-  if (const std::string refused = fixtures::RequestTileState(); !refused.empty()) {
+  if (const std::string refused = RequestTileState(); !refused.empty()) {
     GTEST_SKIP() << "Linux refused this process the tile state (" << refused << ")";
   }
 #if defined(__x86_64__) && defined(__GNUC__)

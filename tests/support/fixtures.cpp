@@ -1,17 +1,12 @@
 #include "fixtures.h"
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
-#if defined(__linux__) && defined(__x86_64__)
-#include <sys/syscall.h>
-#endif
 
 #include <cmath>
 #include <fstream>
@@ -244,16 +239,6 @@ std::string FashionMnistDir() {
                  fs::exists(fs::path(p) / "train-images-idx3-ubyte", ec)
              ? p
              : "";
-}
-
-std::string RequestTileState() {
-#if defined(__linux__) && defined(__x86_64__)
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  if (syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0) return "";
-  return std::string("arch_prctl: ") + std::strerror(errno);
-#else
-  return "not Linux on x86-64";
-#endif
 }
 
 }  // namespace scenelab::fixtures

@@ -68,11 +68,6 @@ std::string FashionMnistPath();
 std::string Scene15Dir();
 std::string FashionMnistDir();
 
-// Asks Linux for this process's AMX tile state (arch_prctl
-// ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA), as the CPU probe does: "" when
-// granted, otherwise why not (the errno text, or "not Linux on x86-64").
-std::string RequestTileState();
-
 }  // namespace scenelab::fixtures
 
 // Skips the test saying what is missing and where, or, under

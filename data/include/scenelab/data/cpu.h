@@ -39,4 +39,10 @@ Isa ActiveIsa();
 // decision that depends on the CPU on any machine.
 bool CpuFlag(const std::string& flag);
 
+// Asks Linux for this process's AMX tile data (arch_prctl
+// ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 18), which every process must
+// request before its first tile instruction: "" when granted, otherwise why
+// not ("arch_prctl: " and the errno text, or "not Linux on x86-64").
+std::string RequestTileState();
+
 }  // namespace scenelab

@@ -9,6 +9,8 @@ namespace scenelab::features {
 
 void Encoder::Fit(const Matrix&, const Collective&) {}
 
+void Encoder::FitBytes(const ByteMatrix& sample) { Fit(Matrix(sample.cast<float>()), SingleProcess()); }
+
 void Encoder::SetModel(const std::vector<NamedMatrix>& parts) {
   if (!parts.empty()) throw Error(name() + ": takes no model, got " + std::to_string(parts.size()) + " matrices");
 }
@@ -95,6 +97,7 @@ class BowWordsEncoder final : public Encoder {
   void Fit(const Matrix& sample, const Collective& comm) override {
     Use(VocabularyBuilder(vocab_opts_, threads_).Cluster(sample, comm));
   }
+  void FitBytes(const ByteMatrix& sample) override { Use(VocabularyBuilder(vocab_opts_, threads_).Cluster(sample)); }
   std::vector<NamedMatrix> Model() const override { return {{"words", vocab_.centers()}}; }
   void SetModel(const std::vector<NamedMatrix>& parts) override {
     Use(Vocabulary(Part(name(), parts, "words", vocab_opts_.size, 128), vocab_opts_, 0.0));

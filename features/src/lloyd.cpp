@@ -56,8 +56,10 @@ double Energy(double sum_sq, const Matrix& centers, const RowMajorXd& sums, cons
 
 // The update step. An empty cluster takes the point farthest from its
 // centre (`dist`, over all processes, ties to the lower global row): each
-// process offers its own farthest, every process merges.
-void Update(const Matrix& x, std::int64_t offset, const std::vector<float>& dist, const RowMajorXd& sums,
+// process offers its own farthest, every process merges. `x`: the sample as
+// floats or as bytes (the same values).
+template <class Rows>
+void Update(const Rows& x, std::int64_t offset, const std::vector<float>& dist, const RowMajorXd& sums,
             const std::vector<std::int64_t>& counts, const Collective& comm, Matrix* centers) {
   const Eigen::Index k = centers->rows();
   std::size_t empty = 0;
@@ -73,7 +75,7 @@ void Update(const Matrix& x, std::int64_t offset, const std::vector<float>& dist
     for (std::size_t j = 0; j < m; ++j) {
       mine.push_back(dist[order[j]]);
       mine.push_back(static_cast<double>(offset + static_cast<std::int64_t>(order[j])));
-      rows.row(static_cast<Eigen::Index>(j)) = x.row(static_cast<Eigen::Index>(order[j]));
+      rows.row(static_cast<Eigen::Index>(j)) = x.row(static_cast<Eigen::Index>(order[j])).template cast<float>();
     }
     const std::vector<double> all = comm.AllGather(mine);
     const Matrix far_rows = comm.AllGatherRows(rows);
@@ -204,6 +206,8 @@ double SquaredDistanceBound(const std::uint8_t* x, const float* c, Eigen::Index 
 }
 #endif
 
+}  // namespace
+
 // Byte samples (SIFT): the exact 8-bit assignment of byte_words.h, and the
 // per-centre sums kept as integers, updated only for the rows that change
 // centre. With `bounds`, Hamerly's (2010) bounds on each row: an upper bound
@@ -213,7 +217,7 @@ double SquaredDistanceBound(const std::uint8_t* x, const float* c, Eigen::Index 
 // centre a to the nearest other centre, does not exceed u by a margin that
 // covers the float rounding of the assignment's comparisons
 // (ByteWords::Tolerance): every row it skips would have kept its centre.
-int LloydBytes(const Matrix& x, const ByteMatrix& xb, std::int64_t offset, Matrix* centers, int max_iterations,
+int LloydBytes(const ByteMatrix& xb, std::int64_t offset, Matrix* centers, int max_iterations,
                double min_energy_variation, int threads, const Collective& comm, double* energy, bool bounds,
                std::int64_t* reassigned) {
   const Eigen::Index n = xb.rows(), k = centers->rows(), d = xb.cols();
@@ -324,13 +328,16 @@ int LloydBytes(const Matrix& x, const ByteMatrix& xb, std::int64_t offset, Matri
     previous = *energy;
     if (std::find(counts.begin(), counts.end(), 0) != counts.end()) {
       // Distances to the centres only an empty cluster's reseeding reads.
+      // In float, as the float sample's rows were: the same sums in the same order.
       dist.resize(rows);
+      Eigen::RowVectorXf row(d);
       for (std::size_t i = 0; i < rows; ++i) {
-        dist[i] = (x.row(static_cast<Eigen::Index>(i)) - centers->row(assign[i])).squaredNorm();
+        row = xb.row(static_cast<Eigen::Index>(i)).cast<float>();
+        dist[i] = (row - centers->row(assign[i])).squaredNorm();
       }
     }
     const Matrix before = *centers;
-    Update(x, offset, dist, sums, counts, comm, centers);
+    Update(xb, offset, dist, sums, counts, comm, centers);
     if (!bounds) continue;
     // Move the bounds by how far the centres moved: u by its own centre's
     // step, l by the largest step of any other centre.
@@ -353,8 +360,6 @@ int LloydBytes(const Matrix& x, const ByteMatrix& xb, std::int64_t offset, Matri
   }
   return it;
 }
-
-}  // namespace
 
 int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
           int threads, const Collective& comm, double* energy, bool bounds, std::int64_t* reassigned,
@@ -381,7 +386,7 @@ int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterati
       converted.resize(0, x.cols());
       xb = &converted;
     }
-    return LloydBytes(x, *xb, offset, centers, max_iterations, min_energy_variation, threads, comm, energy, bounds,
+    return LloydBytes(*xb, offset, centers, max_iterations, min_energy_variation, threads, comm, energy, bounds,
                       reassigned);
   }
   const int it = LloydFloat(x, offset, centers, max_iterations, min_energy_variation, threads, comm, energy);

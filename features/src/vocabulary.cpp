@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +75,11 @@ void UseSingleThreadedBlas() {
 }
 
 namespace {
+// k-means++ seeding costs n x K distance evaluations; past this (e.g. 1M
+// descriptors x 1000 words) the gemm k-means seeds from a seeded uniform
+// subsample. The 15-scene recipe (150k x 200) is seeded from all of its rows.
+constexpr double kSeedingBudget = 2e8;
+
 // Nearest centre per row of X via |c|^2 - 2 x.c (|x|^2 is constant per row).
 std::vector<int> AssignRows(const Matrix& x, const Matrix& centers, const Eigen::VectorXf& cn) {
   std::vector<int> out(static_cast<std::size_t>(x.rows()), 0);
@@ -233,7 +239,8 @@ Eigen::Index VocabularyBuilder::SampleRows(Eigen::Index descriptors) const {
   return std::min<Eigen::Index>(descriptors, opts_.descriptors_per_image);
 }
 
-void VocabularyBuilder::SampleImageInto(const SiftFeatures& f, std::size_t image_index, float* out) const {
+template <class Scalar>
+void VocabularyBuilder::SampleImageInto(const SiftFeatures& f, std::size_t image_index, Scalar* out) const {
   const auto& d = f.descriptors;
   Rng rng(MixSeed(opts_.seed, image_index + 17));
   const auto idx =
@@ -241,8 +248,12 @@ void VocabularyBuilder::SampleImageInto(const SiftFeatures& f, std::size_t image
   const auto cols = static_cast<std::size_t>(d.cols());
   for (std::size_t j = 0; j < idx.size(); ++j) {
     const std::uint8_t* from = d.data() + idx[j] * cols;
-    float* to = out + j * cols;
-    for (std::size_t t = 0; t < cols; ++t) to[t] = from[t];
+    Scalar* to = out + j * cols;
+    if constexpr (std::is_same_v<Scalar, std::uint8_t>) {
+      std::memcpy(to, from, cols);
+    } else {
+      for (std::size_t t = 0; t < cols; ++t) to[t] = from[t];
+    }
   }
 }
 
@@ -265,8 +276,9 @@ Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& trainin
   return SampleOf(images, chosen);
 }
 
-Matrix VocabularyBuilder::SampleOf(const std::vector<const SiftFeatures*>& images,
-                                   const std::vector<std::size_t>& image_indices) const {
+template <class Out>
+Out VocabularyBuilder::Draw(const std::vector<const SiftFeatures*>& images,
+                            const std::vector<std::size_t>& image_indices) const {
   if (images.size() != image_indices.size()) {
     throw Error("VocabularyBuilder::SampleOf: " + std::to_string(images.size()) + " images but " +
                 std::to_string(image_indices.size()) + " image numbers");
@@ -284,13 +296,23 @@ Matrix VocabularyBuilder::SampleOf(const std::vector<const SiftFeatures*>& image
     cols = d.cols();
   }
   if (cols < 0) cols = 128;  // no descriptors at all: an empty sample of SIFT's width
-  Matrix out(rows, cols);
+  Out out(rows, cols);
   Eigen::Index at = 0;
   for (std::size_t j = 0; j < images.size(); ++j) {
     SampleImageInto(*images[j], image_indices[j], out.data() + at * cols);
     at += SampleRows(images[j]->descriptors.rows());
   }
   return out;
+}
+
+Matrix VocabularyBuilder::SampleOf(const std::vector<const SiftFeatures*>& images,
+                                   const std::vector<std::size_t>& image_indices) const {
+  return Draw<Matrix>(images, image_indices);
+}
+
+ByteMatrix VocabularyBuilder::SampleBytesOf(const std::vector<const SiftFeatures*>& images,
+                                            const std::vector<std::size_t>& image_indices) const {
+  return Draw<ByteMatrix>(images, image_indices);
 }
 
 Matrix VocabularyBuilder::Stack(const std::vector<Matrix>& parts) {
@@ -316,10 +338,28 @@ Vocabulary VocabularyBuilder::Build(const std::vector<SiftFeatures>& training) c
 }
 
 Vocabulary VocabularyBuilder::Build(const std::vector<const SiftFeatures*>& training) const {
-  return Cluster(Sample(training));
+  const auto chosen = SampleImages(training.size());
+  std::vector<const SiftFeatures*> images;
+  images.reserve(chosen.size());
+  for (const std::size_t i : chosen) images.push_back(training[i]);
+  return Cluster(SampleBytesOf(images, chosen));
 }
 
 Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const { return Cluster(sample, SingleProcess()); }
+
+Vocabulary VocabularyBuilder::Cluster(const ByteMatrix& sample) const {
+  // What Cluster(Matrix) does with a byte-valued sample it seeds from whole,
+  // minus the float copy: k-means++ and Lloyd on the bytes.
+  const bool bytes = opts_.algorithm == KmeansAlgorithm::kGemm && detail::ByteWords::Supported() &&
+                     sample.cols() % 4 == 0 && sample.cols() <= 4096 && sample.rows() >= opts_.size &&
+                     static_cast<double>(sample.rows()) * opts_.size <= kSeedingBudget;
+  if (!bytes) return Cluster(Matrix(sample.cast<float>()));
+  Matrix centers = PlusPlusBytes(sample, opts_.size, opts_.seed, threads_);
+  double energy = 0;
+  const int iterations = detail::LloydBytes(sample, 0, &centers, opts_.max_iterations, opts_.min_energy_variation,
+                                            threads_, SingleProcess(), &energy);
+  return Vocabulary(std::move(centers), opts_, energy, iterations);
+}
 
 Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& comm) const {
   std::int64_t total = local.rows();
@@ -351,12 +391,9 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& local, const Collective& com
   // k-means++ draws from VLFeat's per-thread generator: seed it explicitly.
   vl_rand_seed(vl_get_rand(), static_cast<vl_uint32>(opts_.seed ^ (opts_.seed >> 32)));
   if (opts_.algorithm == KmeansAlgorithm::kGemm) {
-    // k-means++ seeding costs n x K distance evaluations; past 2e8 (e.g. 1M
-    // descriptors x 1000 words) it seeds from a seeded uniform subsample
-    // instead. The 15-scene recipe (150k x 200) is seeded from all of its
-    // points. Split across processes, the seeding rows are gathered (in
-    // sample order) and every process seeds from them identically.
-    constexpr double kSeedingBudget = 2e8;
+    // Past kSeedingBudget, k-means++ seeds from a seeded uniform subsample.
+    // Split across processes, the seeding rows are gathered (in sample
+    // order) and every process seeds from them identically.
     const std::vector<double> per_process = comm.AllGather({static_cast<double>(local.rows())});
     std::int64_t offset = 0;
     for (int r = 0; r < comm.rank(); ++r) offset += static_cast<std::int64_t>(per_process[static_cast<std::size_t>(r)]);

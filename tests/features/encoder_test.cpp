@@ -136,6 +136,21 @@ TEST_P(Features_Encoder, FitSaveLoadRoundTripsTheModel) {
   }
 }
 
+// The pipeline's one-process fit on the sample's bytes gives the model of
+// Fit on the same rows as floats (encoders without a model ignore both).
+TEST_P(Features_Encoder, FitOnTheSampleBytesIsFitOnItsFloats) {
+  const auto fitted = Fitted(GetParam());
+  const Matrix& sample = TestInputs().sample;
+  ASSERT_EQ(Matrix(sample.cast<std::uint8_t>().cast<float>()), sample) << "a SIFT sample is bytes";
+  auto from_bytes = MakeEncoder(GetParam(), Small(1));
+  from_bytes->FitBytes(sample.cast<std::uint8_t>());
+  const auto a = fitted->Model(), b = from_bytes->Model();
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].second, b[i].second) << a[i].first;
+  EXPECT_EQ(fitted->FitRecord(), from_bytes->FitRecord());
+  EXPECT_EQ(EncodeAll(*fitted), EncodeAll(*from_bytes));
+}
+
 // dim() values per image, finite, not all zero, and different images differ.
 TEST_P(Features_Encoder, EncodesDimValuesPerImage) {
   const auto e = Fitted(GetParam());

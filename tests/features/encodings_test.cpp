@@ -255,6 +255,43 @@ TEST(Features_VocabularyBuilder, SampleOfPlacesEachImagesDrawInOrder) {
   wide.descriptors = RandomDescriptors(10, 132, 4);
   EXPECT_MESSAGE(b.SampleOf({&f[0], &wide}, {9, 5}),
                  "training image 5 has 132-dimensional descriptors, the images before it 128-dimensional");
+  // The byte sample holds the same rows.
+  const ByteMatrix bytes = b.SampleBytesOf(images, numbers);
+  ASSERT_EQ(bytes.rows(), 140);
+  EXPECT_EQ(Matrix(bytes.cast<float>()), s);
+  EXPECT_MESSAGE(b.SampleBytesOf(images, {9}), "3 images but 1 image numbers");
+  EXPECT_MESSAGE(b.SampleBytesOf({&f[0], &wide}, {9, 5}), "training image 5 has 132-dimensional descriptors");
+}
+
+// Cluster of a byte sample skips the float copy on the gemm k-means and
+// converts for the others: either way the vocabulary of the rows as floats.
+TEST(Features_VocabularyBuilder, ByteSampleGivesTheFloatSamplesVocabulary) {
+  const ByteMatrix sample = RandomDescriptors(3000, 128, 8);
+  for (const KmeansAlgorithm algorithm : {KmeansAlgorithm::kGemm, KmeansAlgorithm::kElkan}) {
+    VocabularyOptions o;
+    o.size = 24;
+    o.seed = 11;
+    o.algorithm = algorithm;
+    const Vocabulary from_bytes = VocabularyBuilder(o, 2).Cluster(sample);
+    const Vocabulary from_floats = VocabularyBuilder(o, 2).Cluster(Matrix(sample.cast<float>()));
+    const std::string what = KmeansAlgorithmNames().Show(algorithm);
+    ASSERT_EQ(from_bytes.centers().rows(), 24) << what;
+    EXPECT_EQ(0, std::memcmp(from_bytes.centers().data(), from_floats.centers().data(),
+                             sizeof(float) * static_cast<std::size_t>(from_floats.centers().size())))
+        << what;
+    EXPECT_EQ(from_bytes.energy(), from_floats.energy()) << what;
+    EXPECT_EQ(from_bytes.iterations(), from_floats.iterations()) << what;
+    if (algorithm == KmeansAlgorithm::kGemm) {
+      EXPECT_GT(from_bytes.iterations(), 1) << "gemm counts its iterations";
+    }
+    // Another seed, another vocabulary: the seed reaches the byte path.
+    o.seed = 12;
+    EXPECT_NE(VocabularyBuilder(o, 2).Cluster(sample).centers(), from_bytes.centers()) << what;
+  }
+  VocabularyOptions big;
+  big.size = 50;
+  EXPECT_MESSAGE(VocabularyBuilder(big).Cluster(ByteMatrix(RandomDescriptors(20, 128, 9))),
+                 "vocabulary of 50 words needs at least as many descriptors, got 20");
 }
 
 TEST(Features_Pca, FindsTheDirectionsOfLargestVarianceInOrder) {
@@ -625,6 +662,15 @@ TEST(Features_Vocabulary, HamerlyBoundsSkipRowsYetLeaveTheCentresBitIdentical) {
     EXPECT_EQ(0, std::memcmp(bounded.data(), full.data(), sizeof(float) * static_cast<std::size_t>(full.size())))
         << "threads " << threads;
     EXPECT_NE(full.row(5), init.row(5)) << "the empty cluster was reseeded";
+    // The byte path on the bytes alone (no float copy) is the same k-means,
+    // the reseeding of the empty cluster included.
+    Matrix from_bytes = init;
+    double e_bytes = 0;
+    EXPECT_EQ(detail::LloydBytes(detail::AsBytes(x), 0, &from_bytes, 300, 0.0, threads, SingleProcess(), &e_bytes),
+              it_full);
+    EXPECT_EQ(e_bytes, e_full);
+    EXPECT_EQ(0, std::memcmp(from_bytes.data(), full.data(), sizeof(float) * static_cast<std::size_t>(full.size())))
+        << "threads " << threads;
     EXPECT_EQ(rows_full, static_cast<std::int64_t>(n) * it_full);
     // The bounds must have skipped a real share of the rows.
     EXPECT_LT(static_cast<double>(rows_bounded), 0.9 * static_cast<double>(rows_full)) << rows_bounded;

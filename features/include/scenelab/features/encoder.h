@@ -57,6 +57,9 @@ class Encoder {
   // summed over `comm`); false: the whole sample, on every process alike.
   virtual bool fit_split() const { return false; }
   virtual void Fit(const Matrix& sample, const Collective& comm);
+  // Fit on one process of a sample of descriptors' bytes: Fit of the rows as
+  // floats, unless the encoder fits the bytes themselves (bow's k-means).
+  virtual void FitBytes(const ByteMatrix& sample);
   virtual std::vector<NamedMatrix> Model() const { return {}; }
   // Throws Error naming what is missing or malformed.
   virtual void SetModel(const std::vector<NamedMatrix>& parts);

@@ -361,6 +361,8 @@ int LloydBytes(const ByteMatrix& xb, std::int64_t offset, Matrix* centers, int m
   return it;
 }
 
+bool BytePathFits(Eigen::Index dim) { return ByteWords::Supported() && dim % 4 == 0 && dim <= 4096; }
+
 int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterations, double min_energy_variation,
           int threads, const Collective& comm, double* energy, bool bounds, std::int64_t* reassigned,
           const ByteMatrix* x_bytes) {
@@ -373,7 +375,7 @@ int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterati
   // collectives differ), so the choice is agreed over all of them.
   ByteMatrix converted;
   const ByteMatrix* xb = &converted;
-  const bool fits = ByteWords::Supported() && x.cols() % 4 == 0 && x.cols() <= 4096;
+  const bool fits = BytePathFits(x.cols());
   if (fits && x_bytes) {
     xb = x_bytes;
   } else if (fits) {

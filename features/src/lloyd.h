@@ -32,9 +32,13 @@ int Lloyd(const Matrix& x, std::int64_t offset, Matrix* centers, int max_iterati
           int threads, const Collective& comm, double* energy, bool bounds = true, std::int64_t* reassigned = nullptr,
           const ByteMatrix* x_bytes = nullptr);
 
+// Whether rows of `dim` bytes take Lloyd's 8-bit path on this CPU (VNNI,
+// and the width the byte kernel handles).
+bool BytePathFits(Eigen::Index dim);
+
 // Lloyd's byte path on the byte sample alone (no float copy of it): the
 // same iterations and centres as Lloyd() of the sample as floats. Needs
-// ByteWords::Supported() and x.cols() a multiple of 4 up to 4096.
+// BytePathFits(x.cols()).
 int LloydBytes(const ByteMatrix& x, std::int64_t offset, Matrix* centers, int max_iterations,
                double min_energy_variation, int threads, const Collective& comm, double* energy, bool bounds = true,
                std::int64_t* reassigned = nullptr);

@@ -268,12 +268,17 @@ std::vector<std::size_t> VocabularyBuilder::SampleImages(std::size_t n) const {
   return rng.Choose(n, m);
 }
 
-Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
+template <class Out>
+Out VocabularyBuilder::DrawFrom(const std::vector<const SiftFeatures*>& training) const {
   const auto chosen = SampleImages(training.size());
   std::vector<const SiftFeatures*> images;
   images.reserve(chosen.size());
   for (const std::size_t i : chosen) images.push_back(training[i]);
-  return SampleOf(images, chosen);
+  return Draw<Out>(images, chosen);
+}
+
+Matrix VocabularyBuilder::Sample(const std::vector<const SiftFeatures*>& training) const {
+  return DrawFrom<Matrix>(training);
 }
 
 template <class Out>
@@ -338,11 +343,7 @@ Vocabulary VocabularyBuilder::Build(const std::vector<SiftFeatures>& training) c
 }
 
 Vocabulary VocabularyBuilder::Build(const std::vector<const SiftFeatures*>& training) const {
-  const auto chosen = SampleImages(training.size());
-  std::vector<const SiftFeatures*> images;
-  images.reserve(chosen.size());
-  for (const std::size_t i : chosen) images.push_back(training[i]);
-  return Cluster(SampleBytesOf(images, chosen));
+  return Cluster(DrawFrom<ByteMatrix>(training));
 }
 
 Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const { return Cluster(sample, SingleProcess()); }
@@ -350,9 +351,8 @@ Vocabulary VocabularyBuilder::Cluster(const Matrix& sample) const { return Clust
 Vocabulary VocabularyBuilder::Cluster(const ByteMatrix& sample) const {
   // What Cluster(Matrix) does with a byte-valued sample it seeds from whole,
   // minus the float copy: k-means++ and Lloyd on the bytes.
-  const bool bytes = opts_.algorithm == KmeansAlgorithm::kGemm && detail::ByteWords::Supported() &&
-                     sample.cols() % 4 == 0 && sample.cols() <= 4096 && sample.rows() >= opts_.size &&
-                     static_cast<double>(sample.rows()) * opts_.size <= kSeedingBudget;
+  const bool bytes = opts_.algorithm == KmeansAlgorithm::kGemm && detail::BytePathFits(sample.cols()) &&
+                     sample.rows() >= opts_.size && static_cast<double>(sample.rows()) * opts_.size <= kSeedingBudget;
   if (!bytes) return Cluster(Matrix(sample.cast<float>()));
   Matrix centers = PlusPlusBytes(sample, opts_.size, opts_.seed, threads_);
   double energy = 0;

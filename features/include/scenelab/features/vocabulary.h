@@ -150,6 +150,9 @@ class VocabularyBuilder {
   // SampleOf into a float or byte matrix.
   template <class Out>
   Out Draw(const std::vector<const SiftFeatures*>& images, const std::vector<std::size_t>& image_indices) const;
+  // Draw from the images SampleImages chooses: Sample(), and Build()'s bytes.
+  template <class Out>
+  Out DrawFrom(const std::vector<const SiftFeatures*>& training) const;
 
   VocabularyOptions opts_;
   int threads_;

@@ -623,6 +623,45 @@ TEST(Features_ByteWords, LowerBoundsOnTheOtherWordsHold) {
   }
 }
 
+// One Lloyd step from seeds with a duplicate: the duplicate's cluster is
+// empty (ties go to the lower index), and the update gives it the row
+// farthest from its own centre (ties to the lower row), computed here in
+// exact integers. Both entries of the byte path, floats and bytes alone.
+TEST(Features_Vocabulary, EmptyClusterTakesTheRowFarthestFromItsCentre) {
+  if (ActiveIsa() < Isa::kVnni) {
+    GTEST_SKIP() << "the byte path needs VNNI, not active here (" << ToString(ActiveIsa()) << ")";
+  }
+  const ByteMatrix bytes = RandomDescriptors(3000, 128, 21);
+  const Matrix x = bytes.cast<float>();
+  Matrix init(12, 128);
+  for (int k = 0; k < 12; ++k) init.row(k) = x.row(7 + 211 * k);
+  init.row(5) = init.row(4);
+  std::int64_t farthest = -1;
+  Eigen::Index far_row = -1;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    std::int64_t best = std::numeric_limits<std::int64_t>::max();
+    for (Eigen::Index k = 0; k < init.rows(); ++k) {
+      std::int64_t d = 0;
+      for (Eigen::Index j = 0; j < 128; ++j) {
+        const auto v = static_cast<std::int64_t>(x(i, j)) - static_cast<std::int64_t>(init(k, j));
+        d += v * v;
+      }
+      best = std::min(best, d);
+    }
+    if (best > farthest) {
+      farthest = best;
+      far_row = i;
+    }
+  }
+  ASSERT_GT(farthest, 0);
+  Matrix from_floats = init, from_bytes = init;
+  double e = 0;
+  detail::Lloyd(x, 0, &from_floats, 1, 0.0, 1, SingleProcess(), &e);
+  detail::LloydBytes(bytes, 0, &from_bytes, 1, 0.0, 1, SingleProcess(), &e);
+  EXPECT_EQ(from_floats.row(5), x.row(far_row)) << "farthest row " << far_row;
+  EXPECT_EQ(from_bytes.row(5), x.row(far_row)) << "farthest row " << far_row;
+}
+
 TEST(Features_Vocabulary, HamerlyBoundsSkipRowsYetLeaveTheCentresBitIdentical) {
   if (ActiveIsa() < Isa::kVnni) {
     GTEST_SKIP() << "the bounds ride on the 8-bit VNNI assignment, not active here (" << ToString(ActiveIsa())
